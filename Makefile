@@ -1,0 +1,46 @@
+# From a fresh clone: `make run` starts the bot (console chat without a token), `make test` runs everything.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PO := $(wildcard locales/*/LC_MESSAGES/phucvu.po)
+MO := $(PO:.po=.mo)
+
+.PHONY: run test lint typecheck pytest locales extract bench clean
+
+run: $(STAMP) $(MO)
+	$(BIN)/phucvu run
+
+test: $(STAMP) $(MO) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) $(MO)
+	$(BIN)/pytest -q
+
+locales: $(MO)
+
+locales/%/LC_MESSAGES/phucvu.mo: locales/%/LC_MESSAGES/phucvu.po $(STAMP)
+	$(BIN)/pybabel compile -D phucvu -d locales -l $* >/dev/null
+
+# Refresh the catalogs from the code (then translate the new entries in locales/en).
+extract: $(STAMP)
+	$(BIN)/pybabel extract -k gettext -k ngettext:1,2 -k N_ -o locales/phucvu.pot --no-location --sort-output bot handlers
+	$(BIN)/pybabel update -i locales/phucvu.pot -D phucvu -d locales --no-fuzzy-matching --ignore-obsolete
+
+bench: $(STAMP) $(MO)
+	$(BIN)/python -m bench
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) $(MO) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Phục Vụ: the application layer (config, services, composition root, CLI, console)."""

@@ -1,0 +1,149 @@
+"""The composition root: `build_application(settings)` wires services, handlers, commands and lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from telegram import BotCommand
+from telegram.ext import Application, CallbackContext, ContextTypes, Defaults, ExtBot
+from telegram.request import BaseRequest
+
+from bot.centres import CentreService
+from bot.commands import COMMANDS
+from bot.config import Settings
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
+from bot.people import PeopleService
+from bot.registry import ensure_registry
+from storage.centres import CentresRepo
+from storage.db import Database
+from storage.people import PeopleRepo
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC: the only place the application reads it."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """Everything a handler may call, built in `post_init` and closed in `post_shutdown`."""
+
+    settings: Settings
+    channel: str
+    db: Database
+    people: PeopleService
+    centres: CentreService
+    clock: Clock
+
+
+class BotData:
+    """PTB's `bot_data`, typed: holds the services once the application has started."""
+
+    def __init__(self) -> None:
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        """The running services (an error before `post_init`)."""
+        if self._services is None:
+            raise RuntimeError("services are not started")
+        return self._services
+
+    @services.setter
+    def services(self, value: Services | None) -> None:
+        self._services = value
+
+
+Ctx = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
+App = Application[ExtBot[None], Ctx, dict[Any, Any], dict[Any, Any], BotData, Any]
+
+
+async def open_services(settings: Settings, channel: str, clock: Clock = utc_now) -> Services:
+    """Open the database (migrating it), load the registry on first start and build the services."""
+    db = await Database.open(settings.db_path)
+    try:
+        centres_repo = CentresRepo(db)
+        await ensure_registry(centres_repo, settings.province_code, clock())
+        centres = await CentreService.create(centres_repo, settings.province_code)
+    except BaseException:
+        await db.close()
+        raise
+    return Services(settings, channel, db, PeopleService(PeopleRepo(db)), centres, clock)
+
+
+def bot_commands(language: str) -> list[BotCommand]:
+    """The command menu in one language (English shows the English aliases)."""
+    t = translator(language)
+    return [BotCommand(c.alias if language == "en" else c.name, t.gettext(c.description)) for c in COMMANDS]
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    channel: str = "telegram",
+    clock: Clock = utc_now,
+) -> App:
+    """Build the PTB application; `request` replaces HTTP (the console), `clock` the wall clock (tests)."""
+    from handlers import all_handlers, on_error
+
+    async def post_init(app: App) -> None:
+        app.bot_data.services = await open_services(settings, channel, clock)
+        for language in LANGUAGES:
+            await app.bot.set_my_commands(bot_commands(language), language_code=language)
+        await app.bot.set_my_commands(bot_commands(DEFAULT_LANGUAGE))
+
+    async def post_shutdown(app: App) -> None:
+        services = app.bot_data._services
+        if services is not None:
+            await services.db.close()
+            app.bot_data.services = None
+
+    builder = (
+        Application.builder()
+        .token(settings.telegram_token.value or "console")
+        .base_url(settings.telegram_api_base_url)
+        .context_types(ContextTypes(bot_data=BotData))
+        .defaults(Defaults(tzinfo=settings.timezone))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request).updater(None)
+    app: App = builder.build()
+    for handler in all_handlers():
+        app.add_handler(handler)
+    app.add_error_handler(on_error)
+    return app
+
+
+@asynccontextmanager
+async def started(app: App) -> AsyncIterator[App]:
+    """Start the application as `run_polling` does (initialize, post_init, start) and stop it in reverse.
+
+    For callers that feed updates themselves: the console, and tests that start polling on their own.
+    """
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        try:
+            yield app
+        finally:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            await app.stop()
+    finally:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)

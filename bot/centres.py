@@ -1,0 +1,395 @@
+"""Finding a commune's public administrative service centre: by name, by pre-2025 address, by location.
+
+The directory is built once from the registry (65 names and ~200 old ones for Lạng Sơn) and answers name
+queries in memory; centre details and positions are read from storage when an answer is shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+from bot.text import clean, fold, strip_unit_prefix
+from storage.centres import DETAIL_FIELDS, CentreDetails, CentresRepo, Commune, OldUnit, Province
+
+MAX_QUERY = 120
+MAX_CHOICES = 3
+NEAREST = 3
+# Fuzzy scores (0–100, word order ignored): from which a name is a candidate, and from which one clear
+# winner (ahead of the next by ACCEPT_GAP) is taken as meant. Partial matches (`son`) only ever offer choices.
+CANDIDATE_SCORE = 70.0
+ACCEPT_SCORE = 85.0
+ACCEPT_GAP = 8.0
+PARTIAL_SCORE = 85.0
+# A point this far from every centre is outside the province, even inside its bounding box.
+OUTSIDE_KM = 25.0
+
+_DISTRICT_MARK = re.compile(r"(?:^|\s)(?:huyen|thanh pho|tp|thi xa|tx|quan|q)\s+")
+
+
+@dataclass(frozen=True)
+class Found:
+    """One centre answers the query; `via_old` is the pre-2025 unit the person named, if any."""
+
+    commune: Commune
+    via_old: OldUnit | None = None
+
+
+@dataclass(frozen=True)
+class Split:
+    """The pre-2025 unit named went to several 2025 units (default first)."""
+
+    old: OldUnit
+    communes: tuple[Commune, ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One button of a choice: a 2025 commune, or a pre-2025 unit (then `old` is set)."""
+
+    commune: Commune | None = None
+    old: OldUnit | None = None
+
+
+@dataclass(frozen=True)
+class Choices:
+    """Several good matches: the person picks one."""
+
+    options: tuple[Choice, ...]
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """Nothing close; `empty` when the text had nothing to search for (emoji, punctuation)."""
+
+    empty: bool = False
+
+
+SearchOutcome = Found | Split | Choices | NotFound
+
+
+@dataclass(frozen=True)
+class CentreCard:
+    """Everything shown about one centre."""
+
+    commune: Commune
+    details: CentreDetails
+    lat: float | None
+    lon: float | None
+    approximate: bool
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """A centre and its distance from the person, in km."""
+
+    commune: Commune
+    km: float
+    approximate: bool
+
+
+@dataclass(frozen=True)
+class NearestResult:
+    """The nearest centres, and whether the point shared lies outside the province."""
+
+    items: tuple[Nearby, ...]
+    outside: bool
+    province: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What `import-centres` did: rows applied, and rejected rows with their line and reason."""
+
+    updated: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, a)))
+
+
+def split_query(text: str, province_key: str = "") -> tuple[str, str | None]:
+    """Folded (unit name, district name or None) from free text such as `xã Đồng Tân, huyện Hữu Lũng`.
+
+    A trailing `tỉnh <province>` is dropped, and so is a comma-separated part that is just the province.
+    """
+    parts = [fold(part) for part in re.split(r"[,;]", clean(text)[:MAX_QUERY])]
+    if province_key:
+        parts = [part.removesuffix(" tinh " + province_key) for part in parts]
+        parts = [parts[0], *(p for p in parts[1:] if p not in (province_key, "tinh " + province_key))]
+    parts = [part.strip() for part in parts if part.strip()]
+    if not parts:
+        return "", None
+    head, district = parts[0], None
+    marked = _DISTRICT_MARK.search(" " + head)
+    if marked and marked.start() > 0:
+        cut = marked.start() - 1
+        head, district = head[:cut].strip(), head[cut:].strip()
+    elif len(parts) > 1:
+        district = parts[1]
+    if district is not None:
+        district = strip_unit_prefix(district) or None
+    return strip_unit_prefix(head), district
+
+
+class CentreDirectory:
+    """An in-memory index of a province's 2025 and pre-2025 unit names."""
+
+    def __init__(self, province: Province, communes: Sequence[Commune], old_units: Sequence[OldUnit]) -> None:
+        self.province = province
+        self.communes = {c.code: c for c in communes}
+        self.old_units = {u.id: u for u in old_units}
+        self._new_keys = [c.name_key for c in communes]
+        self._new_list = list(communes)
+        self._old_keys = [u.name_key for u in old_units]
+        self._old_list = list(old_units)
+        self._district_keys = sorted({u.district_key for u in old_units})
+        self._province_key = fold(province.name)
+
+    def search(self, text: str) -> SearchOutcome:
+        """Match free text against 2025 names first, then pre-2025 names (with their district, if given)."""
+        name, district = split_query(text, self._province_key)
+        if not name:
+            return NotFound(empty=True)
+        if district is not None:
+            outcome = self._search_old(name, self._district(district))
+            if outcome is not None:
+                return outcome
+        exact = [c for c in self._new_list if c.name_key == name]
+        if len(exact) == 1:
+            return Found(exact[0])
+        outcome = self._search_old(name, None, fuzzy=False) or self._search_run_on(name)
+        if outcome is not None:
+            return outcome
+        return self._fuzzy(name)
+
+    def _search_run_on(self, name: str) -> SearchOutcome | None:
+        """`dong tan huu lung`: an old unit's name followed by its district's, with nothing between."""
+        words = name.split()
+        for cut in range(1, len(words)):
+            district = " ".join(words[cut:])
+            if district in self._district_keys:
+                outcome = self._search_old(" ".join(words[:cut]), district, fuzzy=False)
+                if outcome is not None:
+                    return outcome
+        return None
+
+    def _district(self, district: str) -> str | None:
+        match = process.extractOne(district, self._district_keys, scorer=fuzz.ratio, score_cutoff=80)
+        return str(match[0]) if match else None
+
+    def _search_old(self, name: str, district: str | None, *, fuzzy: bool = True) -> SearchOutcome | None:
+        pool = [u for u in self._old_list if district is None or u.district_key == district]
+        exact = [u for u in pool if u.name_key == name]
+        if not exact and fuzzy and pool:
+            scored = process.extract(
+                name, [u.name_key for u in pool], scorer=fuzz.ratio, score_cutoff=ACCEPT_SCORE, limit=2
+            )
+            exact = [pool[index] for _, _, index in scored]
+        if len(exact) == 1:
+            return self.resolve_old(exact[0])
+        if exact:
+            return Choices(tuple(Choice(old=u) for u in exact[:MAX_CHOICES]))
+        return None
+
+    def resolve_old(self, unit: OldUnit) -> Found | Split:
+        """What a pre-2025 unit became."""
+        successors = tuple(self.communes[code] for code in unit.successors if code in self.communes)
+        if len(successors) == 1:
+            return Found(successors[0], via_old=unit)
+        return Split(unit, successors)
+
+    def _fuzzy(self, name: str) -> SearchOutcome:
+        scored = self._scored(name, fuzz.token_sort_ratio, CANDIDATE_SCORE)
+        partial = not scored
+        if partial:
+            scored = self._scored(name, fuzz.WRatio, PARTIAL_SCORE)
+        options: list[Choice] = []
+        seen: set[str] = set()
+        for _, choice in scored:
+            key = self._choice_key(choice)
+            if key not in seen:
+                seen.add(key)
+                options.append(choice)
+        if not options:
+            return NotFound()
+        best = scored[0][0]
+        runner_up = next((score for score, c in scored if self._choice_key(c) != self._choice_key(options[0])), 0.0)
+        top = options[0]
+        if not partial and best >= ACCEPT_SCORE and best - runner_up >= ACCEPT_GAP:
+            if top.commune is not None:
+                return Found(top.commune)
+            if top.old is not None:
+                return self.resolve_old(top.old)
+        return Choices(tuple(options[:MAX_CHOICES]))
+
+    def _scored(self, name: str, scorer: Callable[..., float], cutoff: float) -> list[tuple[float, Choice]]:
+        """Candidates from both name lists, best first; a 2025 name wins a tie with a pre-2025 one."""
+        scored: list[tuple[float, Choice]] = []
+        for score, index in self._extract(name, self._new_keys, scorer, cutoff):
+            scored.append((score + 0.5, Choice(commune=self._new_list[index])))
+        for score, index in self._extract(name, self._old_keys, scorer, cutoff):
+            scored.append((score, Choice(old=self._old_list[index])))
+        scored.sort(key=lambda pair: -pair[0])
+        return scored
+
+    @staticmethod
+    def _choice_key(choice: Choice) -> str:
+        """Choices that lead to the same single 2025 unit are one choice."""
+        if choice.commune is not None:
+            return choice.commune.code
+        assert choice.old is not None
+        successors = choice.old.successors
+        return successors[0] if len(successors) == 1 else f"old:{choice.old.id}"
+
+    @staticmethod
+    def _extract(
+        name: str, keys: list[str], scorer: Callable[..., float], cutoff: float
+    ) -> Iterable[tuple[float, int]]:
+        for _, score, index in process.extract(name, keys, scorer=scorer, score_cutoff=cutoff, limit=MAX_CHOICES * 3):
+            yield float(score), int(index)
+
+
+class CentreService:
+    """The citizen-facing centre finder: search, cards, nearest centres, and the centres CSV import."""
+
+    def __init__(self, repo: CentresRepo, directory: CentreDirectory) -> None:
+        self.repo = repo
+        self.directory = directory
+
+    @classmethod
+    async def create(cls, repo: CentresRepo, province_code: int) -> CentreService:
+        """Build the in-memory directory from the stored registry."""
+        province = await repo.province(province_code)
+        if province is None:
+            raise RuntimeError(f"the registry of province {province_code} is not loaded")
+        communes = await repo.communes(province_code)
+        old_units = await repo.old_units(province_code)
+        return cls(repo, CentreDirectory(province, communes, old_units))
+
+    def search(self, text: str) -> SearchOutcome:
+        """Find the centre(s) meant by free text."""
+        return self.directory.search(text)
+
+    def commune(self, code: str) -> Commune | None:
+        """A commune of this province by code (None for anything else, such as forged button data)."""
+        return self.directory.communes.get(code)
+
+    def old_unit(self, unit_id: int) -> Found | Split | None:
+        """What the pre-2025 unit with this id became (None if there is no such unit)."""
+        unit = self.directory.old_units.get(unit_id)
+        return self.directory.resolve_old(unit) if unit else None
+
+    async def card(self, code: str) -> CentreCard | None:
+        """Everything known about one centre, or None for a code outside the province."""
+        commune = self.commune(code)
+        if commune is None:
+            return None
+        details = await self.repo.details(code)
+        if details.lat is not None and details.lon is not None:
+            return CentreCard(commune, details, details.lat, details.lon, approximate=False)
+        return CentreCard(commune, details, commune.lat, commune.lon, approximate=True)
+
+    async def nearest(self, lat: float, lon: float, count: int = NEAREST) -> NearestResult:
+        """The `count` centres nearest to a point, and whether the point is outside the province."""
+        positions = await self.repo.positions(self.directory.province.code)
+        ranked = sorted(
+            (haversine_km(lat, lon, p.lat, p.lon), p) for p in positions if p.code in self.directory.communes
+        )
+        items = tuple(Nearby(self.directory.communes[p.code], km, not p.is_venue) for km, p in ranked[:count])
+        bounds = self.directory.province.bounds
+        inside_box = bounds is None or (bounds[0] <= lat <= bounds[2] and bounds[1] <= lon <= bounds[3])
+        outside = not inside_box or not items or items[0].km > OUTSIDE_KM
+        return NearestResult(items, outside, self.directory.province.name)
+
+    async def import_csv(self, path: Path, by: str, now: str) -> ImportReport:
+        """Load centre details from CSV (`ma_xa` or `ten_xa`, then any of the detail columns)."""
+        report = ImportReport()
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = {_CSV_ALIASES.get(fold(name), "") for name in reader.fieldnames or []}
+            if not columns & {"code", "name"}:
+                raise ValueError("CSV needs a `ma_xa` (or `ten_xa`) column")
+            for line, row in enumerate(reader, start=2):
+                fields = {_CSV_ALIASES.get(fold(k or ""), ""): (v or "").strip() for k, v in row.items()}
+                try:
+                    code, values = self._parse_centre_row(fields)
+                except ValueError as exc:
+                    report.rejected.append((line, str(exc)))
+                    continue
+                if values:
+                    await self.repo.update_details(code, values, by, now)
+                    report = ImportReport(report.updated + 1, report.rejected)
+        return report
+
+    def _parse_centre_row(self, fields: dict[str, str]) -> tuple[str, dict[str, object]]:
+        code = fields.get("code", "")
+        if code:
+            code = code.zfill(5)
+            if code not in self.directory.communes:
+                raise ValueError(f"mã xã {code} không thuộc tỉnh {self.directory.province.name}")
+        else:
+            outcome = self.directory.search(fields.get("name", ""))
+            if not isinstance(outcome, Found) or outcome.via_old is not None:
+                raise ValueError(f"không xác định được xã {fields.get('name', '')!r}")
+            code = outcome.commune.code
+        values: dict[str, object] = {}
+        for name in ("address", "phone", "opening_hours", "note"):
+            if fields.get(name):
+                values[name] = clean(fields[name])
+        if fields.get("desk_staff"):
+            if not fields["desk_staff"].isdigit():
+                raise ValueError(f"số cán bộ {fields['desk_staff']!r} không phải số nguyên")
+            values["desk_staff"] = int(fields["desk_staff"])
+        if fields.get("lat") or fields.get("lon"):
+            try:
+                lat, lon = float(fields["lat"].replace(",", ".")), float(fields["lon"].replace(",", "."))
+            except (KeyError, ValueError) as exc:
+                raise ValueError("vĩ độ/kinh độ phải là số, và cần cả hai") from exc
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError("vĩ độ/kinh độ ngoài phạm vi")
+            values["lat"], values["lon"] = lat, lon
+        assert set(values) <= set(DETAIL_FIELDS)
+        return code, values
+
+
+_CSV_ALIASES = {
+    "ma xa": "code",
+    "code": "code",
+    "commune code": "code",
+    "ten xa": "name",
+    "name": "name",
+    "commune": "name",
+    "dia chi": "address",
+    "address": "address",
+    "dien thoai": "phone",
+    "so dien thoai": "phone",
+    "phone": "phone",
+    "gio lam viec": "opening_hours",
+    "opening hours": "opening_hours",
+    "hours": "opening_hours",
+    "so can bo": "desk_staff",
+    "can bo mot cua": "desk_staff",
+    "desk staff": "desk_staff",
+    "staff": "desk_staff",
+    "ghi chu": "note",
+    "note": "note",
+    "vi do": "lat",
+    "lat": "lat",
+    "latitude": "lat",
+    "kinh do": "lon",
+    "lon": "lon",
+    "long": "lon",
+    "longitude": "lon",
+}

@@ -1,0 +1,29 @@
+"""The one list of chat commands: registered with Telegram, routed by the handlers, documented in the README."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.i18n import N_
+
+
+@dataclass(frozen=True)
+class Command:
+    """A chat command: its Vietnamese name, its English alias and what it does (a message to translate)."""
+
+    name: str
+    alias: str
+    description: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Both spellings, for routing."""
+        return (self.name, self.alias) if self.alias != self.name else (self.name,)
+
+
+START = Command("start", "start", N_("Bắt đầu và xem menu"))
+HELP = Command("help", "help", N_("Hướng dẫn sử dụng"))
+LANG = Command("lang", "lang", N_("Đổi ngôn ngữ Tiếng Việt / English"))
+CENTRE = Command("trungtam", "centre", N_("Tìm trung tâm phục vụ hành chính công của xã, phường"))
+
+COMMANDS: tuple[Command, ...] = (START, CENTRE, LANG, HELP)

@@ -1,0 +1,107 @@
+"""Settings: one frozen object read from the environment and `.env`, failing fast with the variable's name."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value that never shows itself in a repr, a str or a log line."""
+
+    value: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return "**********" if self.value else ""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot is configured with."""
+
+    telegram_token: Secret = Secret("")
+    telegram_api_base_url: str = DEFAULT_API_BASE_URL
+    db_path: Path = Path("phucvu.db")
+    admins: frozenset[int] = frozenset()
+    timezone: ZoneInfo = DEFAULT_TIMEZONE
+    digest_time: time = time(7, 0)
+    province_code: int = 20
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+        """Read settings from `env` (default: the process environment) over the values in `dotenv`."""
+        values: dict[str, str] = {}
+        if dotenv is not None and dotenv.is_file():
+            values.update(read_dotenv(dotenv.read_text(encoding="utf-8")))
+        values.update(os.environ if env is None else env)
+        return cls(
+            telegram_token=Secret(values.get("TELEGRAM_BOT_TOKEN", "").strip()),
+            telegram_api_base_url=values.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_API_BASE_URL,
+            db_path=Path(values.get("PHUCVU_DB", "").strip() or "phucvu.db"),
+            admins=_parse_admins(values.get("PHUCVU_ADMINS", "")),
+            timezone=_parse_timezone(values.get("PHUCVU_TIMEZONE", "").strip() or "Asia/Ho_Chi_Minh"),
+            digest_time=_parse_time(values.get("PHUCVU_DIGEST_TIME", "").strip() or "07:00"),
+            province_code=_parse_int("PHUCVU_PROVINCE", values.get("PHUCVU_PROVINCE", "").strip() or "20"),
+        )
+
+
+def read_dotenv(text: str) -> dict[str, str]:
+    """Parse `KEY=value` lines; `#` comments, blank lines, `export ` and surrounding quotes are allowed."""
+    result: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        result[key.strip()] = value
+    return result
+
+
+def _parse_admins(raw: str) -> frozenset[int]:
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    for part in ids:
+        if not re.fullmatch(r"-?\d+", part):
+            raise ConfigError(f"PHUCVU_ADMINS: {part!r} is not a Telegram user id (comma-separated integers)")
+    return frozenset(int(part) for part in ids)
+
+
+def _parse_timezone(raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"PHUCVU_TIMEZONE: {raw!r} is not an IANA time zone") from exc
+
+
+def _parse_time(raw: str) -> time:
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw)
+    if not match:
+        raise ConfigError(f"PHUCVU_DIGEST_TIME: {raw!r} is not a time of day like 07:00")
+    return time(int(match[1]), int(match[2]))
+
+
+def _parse_int(name: str, raw: str) -> int:
+    if not raw.isdigit():
+        raise ConfigError(f"{name}: {raw!r} is not a number")
+    return int(raw)

@@ -1,0 +1,182 @@
+"""The console channel: the real application and handlers, with the Bot API answered in-process.
+
+`ConsoleRequest` stands where HTTP to Telegram would be: it prints what the bot sends and answers like the Bot
+API would. The loop turns typed lines into updates, so everything behind them is the production code path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from telegram import Update
+from telegram.request import BaseRequest, RequestData
+
+from bot.app import build_application, started
+from bot.config import Settings
+
+CONSOLE_USER_ID = 1
+BOT_USER = {"id": 1000, "is_bot": True, "first_name": "Phục Vụ", "username": "phucvu_console_bot"}
+
+HELP = """Phục Vụ — console. Gõ như khi nhắn tin cho bot:
+  văn bản hoặc /lệnh       gửi tin nhắn
+  #N                       bấm nút thứ N dưới tin nhắn cuối
+  :loc VĨ_ĐỘ KINH_ĐỘ       gửi vị trí (ví dụ :loc 21.85 106.76)
+  :sticker                 gửi một sticker
+  :quit                    thoát (hoặc Ctrl-D)"""
+
+
+class ConsoleRequest(BaseRequest):
+    """Answers Bot API calls in-process: prints messages and remembers the last inline buttons."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+        self.buttons: list[str] = []
+        self._ids = itertools.count(1)
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def read_timeout(self) -> float | None:
+        """No network, no timeout."""
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        """Handle one Bot API method."""
+        api_method = url.rsplit("/", 1)[-1]
+        params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
+        result: Any = True
+        if api_method == "getMe":
+            result = BOT_USER
+        elif api_method.startswith("send") or api_method.startswith("edit"):
+            self._show(api_method, params)
+            result = self._message(params)
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    def _message(self, params: dict[str, Any]) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": int(params.get("chat_id", CONSOLE_USER_ID)), "type": "private"},
+            "from": BOT_USER,
+        }
+        if "text" in params:
+            message["text"] = params["text"]
+        return message
+
+    def _show(self, api_method: str, params: dict[str, Any]) -> None:
+        if api_method in ("sendVenue", "sendLocation"):
+            lat, lon = params["latitude"], params["longitude"]
+            title = f"{params.get('title', '')} — {params.get('address', '')}".strip(" —")
+            self.write(f"📌 {title} ({lat:.5f}, {lon:.5f}) https://www.openstreetmap.org/?mlat={lat}&mlon={lon}")
+        elif "text" in params or "caption" in params:
+            self.write(str(params.get("text", params.get("caption", ""))))
+        else:
+            self.write(f"[{api_method}]")
+        markup = params.get("reply_markup")
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            self.buttons = [b.get("callback_data", "") for row in markup["inline_keyboard"] for b in row]
+            labels = [b["text"] for row in markup["inline_keyboard"] for b in row]
+            self.write("  " + "   ".join(f"[#{i}] {label}" for i, label in enumerate(labels, start=1)))
+        elif isinstance(markup, dict) and "keyboard" in markup:
+            labels = [b["text"] if isinstance(b, dict) else b for row in markup["keyboard"] for b in row]
+            self.write("  menu: " + " | ".join(labels))
+        self.write("")
+
+
+class ConsoleChat:
+    """Turns typed lines into Telegram updates for one console user."""
+
+    def __init__(self, request: ConsoleRequest) -> None:
+        self.request = request
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+
+    def _base(self) -> dict[str, Any]:
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": CONSOLE_USER_ID, "type": "private"},
+            "from": {"id": CONSOLE_USER_ID, "is_bot": False, "first_name": "Console", "language_code": "vi"},
+        }
+
+    def update_for(self, line: str) -> dict[str, Any] | None:
+        """The update a typed line stands for (None for a line the console itself handles)."""
+        update: dict[str, Any] = {"update_id": next(self._update_ids)}
+        if line.startswith("#") and line[1:].isdigit():
+            index = int(line[1:]) - 1
+            if not 0 <= index < len(self.request.buttons):
+                return None
+            message = self._base() | {"from": BOT_USER, "text": "…"}
+            update["callback_query"] = {
+                "id": str(update["update_id"]),
+                "from": self._base()["from"],
+                "chat_instance": "console",
+                "data": self.request.buttons[index],
+                "message": message,
+            }
+        elif line.startswith(":loc"):
+            try:
+                lat, lon = (float(x) for x in line[4:].replace(",", " ").split())
+            except ValueError:
+                return None
+            update["message"] = self._base() | {"location": {"latitude": lat, "longitude": lon}}
+        elif line == ":sticker":
+            sticker = {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 512, "height": 512}
+            update["message"] = self._base() | {"sticker": sticker | {"is_animated": False, "is_video": False}}
+        else:
+            message = self._base() | {"text": line}
+            if line.startswith("/"):
+                length = len(line.split()[0])
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+            update["message"] = message
+        return update
+
+
+async def run_console(
+    settings: Settings, lines: Callable[[], str] = input, write: Callable[[str], None] = print
+) -> None:
+    """Chat with the bot in the terminal until `:quit` or end of input."""
+    request = ConsoleRequest(write)
+    app = build_application(settings, request=request, channel="console")
+    chat = ConsoleChat(request)
+    write(HELP + "\n")
+    async with started(app):
+        greeting = chat.update_for("/start")
+        assert greeting is not None
+        await app.process_update(Update.de_json(greeting, app.bot))
+        while True:
+            try:
+                line = (await asyncio.to_thread(lines)).strip()
+            except EOFError:
+                break
+            if line == ":quit":
+                break
+            if not line:
+                continue
+            data = chat.update_for(line)
+            if data is None:
+                write("(không hiểu lệnh console này; xem hướng dẫn ở trên)\n")
+                continue
+            await app.process_update(Update.de_json(data, app.bot))
+    sys.stdout.flush()

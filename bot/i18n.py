@@ -1,0 +1,68 @@
+"""Translators: gettext catalogs in `locales/` (vi default, en second) plus Babel formatting in that locale."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
+from babel.support import Translations
+
+DOMAIN = "phucvu"
+LANGUAGES = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated later, where it is shown."""
+    return message
+
+
+class Translator:
+    """One language's catalog and number/date formats."""
+
+    def __init__(self, language: str, translations: Translations) -> None:
+        self.language = language
+        self.locale = Locale.parse(language)
+        self._translations = translations
+
+    def gettext(self, message: str) -> str:
+        """The message in this language."""
+        return self._translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, count: int) -> str:
+        """The singular or plural message for `count`, in this language."""
+        return self._translations.ngettext(singular, plural, count)
+
+    def number(self, value: int | float | Decimal, digits: int = 0) -> str:
+        """`6600` → `6.600` (vi) or `6,600` (en); `digits` fixes the decimals shown."""
+        pattern = None if digits == 0 else "#,##0." + "0" * digits
+        return format_decimal(value, format=pattern, locale=self.locale)
+
+    def percent(self, value: float, digits: int = 1) -> str:
+        """`0.956` → `95,6%` (vi)."""
+        return format_percent(value, format="#,##0." + "0" * digits + "%", locale=self.locale)
+
+    def date(self, value: date | datetime, style: str = "full") -> str:
+        """A date in this language (`Thứ Hai, 4 tháng 8, 2025` in vi, full style)."""
+        return format_date(value, format=style, locale=self.locale)
+
+    def datetime(self, value: datetime, style: str = "short") -> str:
+        """A date and time in this language."""
+        return format_datetime(value, format=style, locale=self.locale)
+
+
+@functools.cache
+def translator(language: str) -> Translator:
+    """The translator for `language` (falling back to Vietnamese for anything we do not speak)."""
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    translations = Translations.load(str(LOCALE_DIR), [language], DOMAIN)
+    if not isinstance(translations, Translations):
+        raise RuntimeError(f"catalog for {language!r} is not compiled: run `make locales`")
+    return Translator(language, translations)

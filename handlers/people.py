@@ -1,0 +1,78 @@
+"""/start, /help, /lang and the menu buttons that reach them."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
+
+from bot.app import Ctx
+from bot.commands import COMMANDS, HELP, LANG, START
+from bot.i18n import Translator, translator
+from handlers import menu
+from handlers.context import incoming
+
+NEW = filters.UpdateType.MESSAGE
+
+
+def help_text(t: Translator) -> str:
+    """What the bot does and its commands, in the person's language."""
+    lines = [
+        t.gettext("Phục Vụ giúp bạn:"),
+        t.gettext(
+            "• Tìm trung tâm phục vụ hành chính công: gõ tên xã, phường (ví dụ: Hữu Lũng), "
+            "hoặc địa chỉ cũ trước năm 2025 (ví dụ: xã Đồng Tân, huyện Hữu Lũng)."
+        ),
+        t.gettext("• Bấm «{button}» để tìm các trung tâm gần bạn nhất.").format(button=t.gettext(menu.LOCATION)),
+        "",
+        t.gettext("Các lệnh:"),
+    ]
+    for command in COMMANDS:
+        name = command.alias if t.language == "en" else command.name
+        lines.append(f"/{name} — {t.gettext(command.description)}")
+    return "\n".join(lines)
+
+
+async def start(update: Update, context: Ctx) -> None:
+    """Greet the person and show the menu."""
+    came = await incoming(update, context)
+    if came is None or update.effective_message is None:
+        return
+    greeting = came.t.gettext(
+        "Xin chào! Mình là Phục Vụ, trợ lý của các trung tâm phục vụ hành chính công tỉnh {province}."
+    )
+    text = greeting.format(province=came.services.centres.directory.province.name) + "\n\n" + help_text(came.t)
+    await update.effective_message.reply_text(text, reply_markup=menu.keyboard(came.t))
+
+
+async def show_help(update: Update, context: Ctx) -> None:
+    """Explain what the bot does."""
+    came = await incoming(update, context)
+    if came is None or update.effective_message is None:
+        return
+    await update.effective_message.reply_text(help_text(came.t), reply_markup=menu.keyboard(came.t))
+
+
+async def switch_language(update: Update, context: Ctx) -> None:
+    """Toggle vi ↔ en (or set the one named: `/lang en`) and remember it."""
+    came = await incoming(update, context)
+    if came is None or update.effective_message is None:
+        return
+    wanted = (context.args or [""])[0].lower()[:2]
+    people, now = came.services.people, came.services.clock()
+    if wanted in ("vi", "en"):
+        language = await people.set_language(came.person, wanted, now)
+    else:
+        language = await people.toggle_language(came.person, now)
+    t = translator(language)
+    await update.effective_message.reply_text(t.gettext("Đã chuyển sang Tiếng Việt."), reply_markup=menu.keyboard(t))
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    """This feature's handlers, in order."""
+    return [
+        CommandHandler(START.names, start, filters=NEW),
+        CommandHandler(HELP.names, show_help, filters=NEW),
+        CommandHandler(LANG.names, switch_language, filters=NEW),
+        MessageHandler(menu.pressed(menu.HELP), show_help),
+        MessageHandler(menu.pressed(menu.LANGUAGE), switch_language),
+    ]

@@ -1,0 +1,1 @@
+"""All SQL lives here: the connection, the migrations and one repository module per feature."""

@@ -1,0 +1,233 @@
+"""SQL for the commune registry, the centres' own details and the pre-2025 units."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class Province:
+    """A province and its bounding box (min_lat, min_lon, max_lat, max_lon), if known."""
+
+    code: int
+    name: str
+    bounds: tuple[float, float, float, float] | None
+
+
+@dataclass(frozen=True)
+class Commune:
+    """A 2025 commune or ward."""
+
+    code: str
+    name: str
+    kind: str
+    name_key: str
+    lat: float | None
+    lon: float | None
+    area_km2: float | None
+
+
+@dataclass(frozen=True)
+class CentreDetails:
+    """What the commune itself says about its service centre; None where nobody has said."""
+
+    address: str | None = None
+    phone: str | None = None
+    opening_hours: str | None = None
+    desk_staff: int | None = None
+    note: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class OldUnit:
+    """A pre-2025 unit, its district and the 2025 units that took it over (default first)."""
+
+    id: int
+    district_name: str
+    district_key: str
+    name: str
+    name_key: str
+    successors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where to point for a centre: its own venue if known, else the commune's approximate centre."""
+
+    code: str
+    lat: float
+    lon: float
+    is_venue: bool
+
+
+@dataclass(frozen=True)
+class CommuneRecord:
+    """A 2025 commune or ward as the packages describe it."""
+
+    code: str
+    name: str
+    name_key: str
+    kind: str
+    lat: float | None
+    lon: float | None
+    area_km2: float | None
+
+
+@dataclass(frozen=True)
+class OldUnitRecord:
+    """A pre-2025 commune, ward or town, its district, and the 2025 units (codes) it went to."""
+
+    district_name: str
+    district_key: str
+    name: str
+    name_key: str
+    lat: float | None
+    lon: float | None
+    successors: tuple[str, ...]
+    default_successor: str
+
+
+@dataclass(frozen=True)
+class ProvinceRecord:
+    """A province, its bounding box and everything in it."""
+
+    code: int
+    name: str
+    bounds: tuple[float, float, float, float] | None
+    communes: tuple[CommuneRecord, ...]
+    old_units: tuple[OldUnitRecord, ...]
+    source: str
+
+
+DETAIL_FIELDS = ("address", "phone", "opening_hours", "desk_staff", "note", "lat", "lon")
+
+
+def _commune(row: sqlite3.Row) -> Commune:
+    return Commune(row["code"], row["name"], row["kind"], row["name_key"], row["lat"], row["lon"], row["area_km2"])
+
+
+class CentresRepo:
+    """Reads and writes the registry and the centres' details."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def store_registry(self, province: ProvinceRecord, now: str) -> None:
+        """Insert or refresh a province's units from the packages; centre details are left untouched."""
+        async with self.db.transaction() as conn:
+            bounds = province.bounds or (None, None, None, None)
+            await conn.execute(
+                "INSERT INTO provinces (code, name, min_lat, min_lon, max_lat, max_lon, source, loaded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name,"
+                " min_lat = excluded.min_lat, min_lon = excluded.min_lon, max_lat = excluded.max_lat,"
+                " max_lon = excluded.max_lon, source = excluded.source, loaded_at = excluded.loaded_at",
+                (province.code, province.name, *bounds, province.source, now),
+            )
+            await conn.executemany(
+                "INSERT INTO communes (code, province_code, name, kind, name_key, lat, lon, area_km2)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name,"
+                " kind = excluded.kind, name_key = excluded.name_key, lat = excluded.lat, lon = excluded.lon,"
+                " area_km2 = excluded.area_km2",
+                [
+                    (c.code, province.code, c.name, c.kind, c.name_key, c.lat, c.lon, c.area_km2)
+                    for c in province.communes
+                ],
+            )
+            await conn.execute("DELETE FROM old_units WHERE province_code = ?", (province.code,))
+            for unit in province.old_units:
+                cursor = await conn.execute(
+                    "INSERT INTO old_units (province_code, district_name, district_key, name, name_key, lat, lon)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        province.code,
+                        unit.district_name,
+                        unit.district_key,
+                        unit.name,
+                        unit.name_key,
+                        unit.lat,
+                        unit.lon,
+                    ),
+                )
+                await conn.executemany(
+                    "INSERT INTO old_unit_successors (old_unit_id, commune_code, is_default) VALUES (?, ?, ?)",
+                    [(cursor.lastrowid, code, int(code == unit.default_successor)) for code in unit.successors],
+                )
+
+    async def province(self, code: int) -> Province | None:
+        """The province row, or None before the registry is loaded."""
+        row = await self.db.fetchone("SELECT * FROM provinces WHERE code = ?", (code,))
+        if row is None:
+            return None
+        bounds = (row["min_lat"], row["min_lon"], row["max_lat"], row["max_lon"])
+        return Province(row["code"], row["name"], None if None in bounds else bounds)
+
+    async def communes(self, province_code: int) -> list[Commune]:
+        """Every commune of the province, by name."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM communes WHERE province_code = ? ORDER BY name_key", (province_code,)
+        )
+        return [_commune(row) for row in rows]
+
+    async def commune(self, code: str) -> Commune | None:
+        """One commune by its 5-digit code."""
+        row = await self.db.fetchone("SELECT * FROM communes WHERE code = ?", (code,))
+        return _commune(row) if row else None
+
+    async def old_units(self, province_code: int) -> list[OldUnit]:
+        """Every pre-2025 unit of the province with its successors, default successor first."""
+        rows = await self.db.fetchall(
+            "SELECT u.*, group_concat(s.commune_code, ',') AS successors FROM old_units u"
+            " JOIN (SELECT * FROM old_unit_successors ORDER BY is_default DESC, commune_code) s"
+            " ON s.old_unit_id = u.id WHERE u.province_code = ? GROUP BY u.id ORDER BY u.id",
+            (province_code,),
+        )
+        return [
+            OldUnit(
+                row["id"],
+                row["district_name"],
+                row["district_key"],
+                row["name"],
+                row["name_key"],
+                tuple(row["successors"].split(",")),
+            )
+            for row in rows
+        ]
+
+    async def details(self, code: str) -> CentreDetails:
+        """The centre's own details (all None until someone fills them)."""
+        row = await self.db.fetchone("SELECT * FROM centres WHERE commune_code = ?", (code,))
+        if row is None:
+            return CentreDetails()
+        return CentreDetails(**{name: row[name] for name in DETAIL_FIELDS})
+
+    async def update_details(self, code: str, values: dict[str, object], by: str, now: str) -> None:
+        """Set some of a centre's details (keys from DETAIL_FIELDS); the others keep their value."""
+        unknown = set(values) - set(DETAIL_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown centre fields: {sorted(unknown)}")
+        columns = list(values)
+        assignments = ", ".join(f"{name} = excluded.{name}" for name in columns)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                f"INSERT INTO centres (commune_code, {', '.join(columns)}, updated_at, updated_by)"
+                f" VALUES (?, {', '.join('?' for _ in columns)}, ?, ?)"
+                f" ON CONFLICT (commune_code) DO UPDATE SET {assignments},"
+                " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                (code, *values.values(), now, by),
+            )
+
+    async def positions(self, province_code: int) -> list[Position]:
+        """Each centre's best known position: the venue if recorded, else the commune's centre."""
+        rows = await self.db.fetchall(
+            "SELECT c.code, coalesce(d.lat, c.lat) AS lat, coalesce(d.lon, c.lon) AS lon,"
+            " d.lat IS NOT NULL AND d.lon IS NOT NULL AS is_venue"
+            " FROM communes c LEFT JOIN centres d ON d.commune_code = c.code"
+            " WHERE c.province_code = ? AND coalesce(d.lat, c.lat) IS NOT NULL",
+            (province_code,),
+        )
+        return [Position(row["code"], row["lat"], row["lon"], bool(row["is_venue"])) for row in rows]

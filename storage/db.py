@@ -1,0 +1,137 @@
+"""The SQLite connection: WAL, foreign keys, migrations at start and one write-transaction helper."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import pkgutil
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+import aiosqlite
+
+from storage import migrations as migrations_package
+
+_MIGRATION_NAME = re.compile(r"^m(\d{4})_[a-z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One forward-only schema step: `number` orders them, `sql` is a script run in one transaction."""
+
+    number: int
+    name: str
+    sql: str
+
+
+def discover_migrations(package: ModuleType = migrations_package) -> list[Migration]:
+    """Every `mNNNN_name` module of the migrations package, in order; numbers must be unique."""
+    found: list[Migration] = []
+    for info in pkgutil.iter_modules(package.__path__):
+        match = _MIGRATION_NAME.match(info.name)
+        if not match:
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        found.append(Migration(int(match[1]), info.name, module.SQL))
+    found.sort(key=lambda m: m.number)
+    numbers = [m.number for m in found]
+    if len(set(numbers)) != len(numbers):
+        raise RuntimeError(f"duplicate migration numbers: {numbers}")
+    return found
+
+
+class Database:
+    """One aiosqlite connection shared by handlers and jobs; writes are serialised by `transaction()`."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
+        """Open (creating if needed) the database file, set pragmas and apply pending migrations."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        db = cls(conn)
+        if migrate:
+            await db.migrate()
+        return db
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.conn.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """`BEGIN IMMEDIATE` … `COMMIT`, or `ROLLBACK` on any error; one writer at a time."""
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+    async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """Run a read query and return every row."""
+        async with self.conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
+        """Run a read query and return its first row, if any."""
+        async with self.conn.execute(sql, params) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+            return row
+
+    async def applied_migrations(self) -> list[int]:
+        """Numbers of the migrations recorded as applied."""
+        rows = await self.fetchall("SELECT number FROM schema_migrations ORDER BY number")
+        return [int(row["number"]) for row in rows]
+
+    async def migrate(self, migrations: Sequence[Migration] | None = None) -> list[int]:
+        """Apply every pending migration, each in its own transaction; return the numbers applied."""
+        await self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        done = set(await self.applied_migrations())
+        applied: list[int] = []
+        for migration in migrations if migrations is not None else discover_migrations():
+            if migration.number in done:
+                continue
+            async with self.transaction() as conn:
+                for statement in _statements(migration.sql):
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.number, migration.name, datetime.now(UTC).isoformat()),
+                )
+            applied.append(migration.number)
+        return applied
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into complete statements (so that it runs inside our transaction)."""
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {current.strip()[:80]}")
+    return statements

@@ -1,0 +1,29 @@
+"""SQL for people: one row per (channel, external id), holding the language they chose."""
+
+from __future__ import annotations
+
+from storage.db import Database
+
+
+class PeopleRepo:
+    """Reads and writes people's preferences."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def language(self, channel: str, external_id: str) -> str | None:
+        """The language this person chose, or None if they never did."""
+        row = await self.db.fetchone(
+            "SELECT language FROM people WHERE channel = ? AND external_id = ?", (channel, external_id)
+        )
+        return str(row["language"]) if row else None
+
+    async def set_language(self, channel: str, external_id: str, language: str, now: str) -> None:
+        """Remember this person's language (creating the person if needed)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO people (channel, external_id, language, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, external_id)"
+                " DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
+                (channel, external_id, language, now, now),
+            )
