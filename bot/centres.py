@@ -23,7 +23,7 @@ MAX_CHOICES = 3
 NEAREST = 3
 # Fuzzy scores (0–100, word order ignored): from which a name is a candidate, and from which one clear
 # winner (ahead of the next by ACCEPT_GAP) is taken as meant. Partial matches (`son`) only ever offer choices.
-CANDIDATE_SCORE = 70.0
+CANDIDATE_SCORE = 75.0
 ACCEPT_SCORE = 85.0
 ACCEPT_GAP = 8.0
 PARTIAL_SCORE = 85.0

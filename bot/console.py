@@ -36,7 +36,7 @@ class ConsoleRequest(BaseRequest):
 
     def __init__(self, write: Callable[[str], None]) -> None:
         self.write = write
-        self.buttons: list[str] = []
+        self.buttons: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
 
     async def initialize(self) -> None:
@@ -95,8 +95,8 @@ class ConsoleRequest(BaseRequest):
         if isinstance(markup, str):
             markup = json.loads(markup)
         if isinstance(markup, dict) and "inline_keyboard" in markup:
-            self.buttons = [b.get("callback_data", "") for row in markup["inline_keyboard"] for b in row]
-            labels = [b["text"] for row in markup["inline_keyboard"] for b in row]
+            self.buttons = [button for row in markup["inline_keyboard"] for button in row]
+            labels = [b["text"] for b in self.buttons]
             self.write("  " + "   ".join(f"[#{i}] {label}" for i, label in enumerate(labels, start=1)))
         elif isinstance(markup, dict) and "keyboard" in markup:
             labels = [b["text"] if isinstance(b, dict) else b for row in markup["keyboard"] for b in row]
@@ -121,18 +121,22 @@ class ConsoleChat:
         }
 
     def update_for(self, line: str) -> dict[str, Any] | None:
-        """The update a typed line stands for (None for a line the console itself handles)."""
+        """The update a typed line stands for: None for a line not understood, {} for one handled here."""
         update: dict[str, Any] = {"update_id": next(self._update_ids)}
         if line.startswith("#") and line[1:].isdigit():
             index = int(line[1:]) - 1
             if not 0 <= index < len(self.request.buttons):
                 return None
+            button = self.request.buttons[index]
+            if "url" in button:
+                self.request.write(f"🔗 {button['url']}\n")
+                return {}
             message = self._base() | {"from": BOT_USER, "text": "…"}
             update["callback_query"] = {
                 "id": str(update["update_id"]),
                 "from": self._base()["from"],
                 "chat_instance": "console",
-                "data": self.request.buttons[index],
+                "data": button.get("callback_data", ""),
                 "message": message,
             }
         elif line.startswith(":loc"):
@@ -177,6 +181,8 @@ async def run_console(
             data = chat.update_for(line)
             if data is None:
                 write("(không hiểu lệnh console này; xem hướng dẫn ở trên)\n")
+                continue
+            if not data:
                 continue
             await app.process_update(Update.de_json(data, app.bot))
     sys.stdout.flush()

@@ -7,6 +7,7 @@ areas, the pre-2025 units with their districts, and which 2025 unit(s) took each
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 
 from bot.text import name_key, normalize
@@ -32,8 +33,9 @@ def _parse_bounds(raw: object) -> tuple[float, float, float, float] | None:
     return min(lat1, lat2), min(lon1, lon2), max(lat1, lat2), max(lon1, lon2)
 
 
+@functools.cache
 def load_province(province_code: int) -> ProvinceRecord:
-    """Read one province's 2025 units and pre-2025 units from the two packages."""
+    """Read one province's 2025 units and pre-2025 units from the two packages (once per process)."""
     import vietnam_provinces
     from vietnam_provinces import Province, ProvinceCode, Ward
     from vietnamadminunits.converter import converter_2025

@@ -63,21 +63,43 @@ def choices_markup(options: tuple[Choice, ...], t: Translator) -> InlineKeyboard
     )
 
 
+def maps_url(lat: float, lon: float) -> str:
+    """A link that opens the point in the phone's map app."""
+    return f"https://www.google.com/maps/search/?api=1&query={lat:.6f},{lon:.6f}"
+
+
 async def send_card(message: Message, came: Incoming, code: str, via: str | None = None) -> None:
-    """Send one centre's card and its map pin."""
+    """Send one centre's card in one message, with a map link and a button for the map pin."""
     card = await came.services.centres.card(code)
     if card is None:
         await message.reply_text(came.t.gettext("Không tìm thấy trung tâm này. Hãy tìm lại bằng tên xã, phường."))
         return
-    await message.reply_text(render_card(card, came.t, via))
+    markup = None
     if card.lat is not None and card.lon is not None:
-        address = card.details.address if not card.approximate and card.details.address else None
-        await message.reply_venue(
-            latitude=card.lat,
-            longitude=card.lon,
-            title=card.commune.name,
-            address=address or came.t.gettext("Vị trí gần đúng (trung tâm của xã)"),
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(came.t.gettext("🗺️ Mở bản đồ"), url=maps_url(card.lat, card.lon)),
+                    InlineKeyboardButton(came.t.gettext("📍 Ghim vị trí"), callback_data=f"{PREFIX}v:{code}"),
+                ]
+            ]
         )
+    await message.reply_text(render_card(card, came.t, via), reply_markup=markup)
+
+
+async def send_pin(message: Message, came: Incoming, code: str) -> bool:
+    """Send the centre's map pin: its venue with address, or the commune's approximate centre."""
+    card = await came.services.centres.card(code)
+    if card is None or card.lat is None or card.lon is None:
+        return False
+    address = card.details.address if not card.approximate else None
+    await message.reply_venue(
+        latitude=card.lat,
+        longitude=card.lon,
+        title=card.commune.name,
+        address=address or came.t.gettext("Vị trí gần đúng (trung tâm của xã)"),
+    )
+    return True
 
 
 async def answer_outcome(message: Message, came: Incoming, outcome: SearchOutcome) -> None:
@@ -172,13 +194,16 @@ async def centre_location(update: Update, context: Ctx) -> None:
 
 
 async def centre_choice(update: Update, context: Ctx) -> None:
-    """A `ct:` button: show the chosen centre (forged or stale data gets a polite note)."""
+    """A `ct:` button: a chosen centre or its map pin (forged or stale data gets a polite note)."""
     query = update.callback_query
     came = await incoming(update, context)
     if query is None or came is None:
         return
     kind, _, value = (query.data or "").removeprefix(PREFIX).partition(":")
     centres = came.services.centres
+    if kind == "v" and isinstance(query.message, Message) and await send_pin(query.message, came, value):
+        await query.answer()
+        return
     outcome: SearchOutcome | None = None
     if kind == "c" and centres.commune(value) is not None:
         outcome = Found(centres.commune(value))  # type: ignore[arg-type]

@@ -1,0 +1,71 @@
+"""Shared fixtures: settings on a temporary database file, a migrated database, the centre service."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+# PTB 22 warns about its int-seconds API unless told to use timedeltas; warnings are errors here.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from bot.app import App, build_application
+from bot.centres import CentreService
+from bot.config import Secret, Settings
+from bot.registry import load_province
+from storage.centres import CentresRepo
+from storage.db import Database
+from tests.fakebotapi import TOKEN, FakeBotAPI, running
+
+NOW = datetime(2025, 8, 4, 1, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for a bot on a fresh database file."""
+    return Settings(db_path=tmp_path / "phucvu.db")
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A real SQLite file with every migration applied."""
+    database = await Database.open(tmp_path / "test.db")
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def centres_repo(db: Database) -> CentresRepo:
+    """The registry of Lạng Sơn stored in the test database."""
+    repo = CentresRepo(db)
+    await repo.store_registry(load_province(20), NOW.isoformat())
+    return repo
+
+
+@pytest.fixture
+async def centres(centres_repo: CentresRepo) -> CentreService:
+    """The centre finder over the stored registry."""
+    return await CentreService.create(centres_repo, 20)
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    """A fake Telegram Bot API server on 127.0.0.1."""
+    async with FakeBotAPI() as fake:
+        yield fake
+
+
+def bot_settings(settings: Settings, api: FakeBotAPI) -> Settings:
+    """Settings of a real bot talking to the fake Bot API."""
+    return replace(settings, telegram_token=Secret(TOKEN), telegram_api_base_url=api.base_url)
+
+
+@pytest.fixture
+async def bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[App]:
+    """The real application, long polling the fake Bot API over HTTP."""
+    async with running(build_application(bot_settings(settings, api))) as app:
+        yield app

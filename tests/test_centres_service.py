@@ -1,0 +1,212 @@
+"""The centre finder: names, old addresses, locations, cards and the centres CSV import."""
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from bot.centres import (
+    CentreService,
+    Choices,
+    Found,
+    NotFound,
+    SearchOutcome,
+    Split,
+    haversine_km,
+    split_query,
+)
+from tests.conftest import NOW
+
+
+def found_name(outcome: SearchOutcome) -> str:
+    assert isinstance(outcome, Found), outcome
+    return outcome.commune.name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Quý Hoà",
+        "Quý Hòa",
+        "quy hoa",
+        "QUÝ HOÀ",
+        unicodedata.normalize("NFD", "Quý Hoà"),
+        "xã Quý Hòa",
+        "Xã quý hoà",
+        "x. Quý Hoà",
+        "X.Quy Hoa",
+        "Quy Hao",
+    ],
+)
+def test_name_search_is_insensitive_to_case_diacritics_forms_tones_prefix_and_small_typos(
+    centres: CentreService, text: str
+) -> None:
+    assert found_name(centres.search(text)) == "Xã Quý Hòa"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("p. Đông Kinh", "Phường Đông Kinh"),
+        ("phường kỳ lừa", "Phường Kỳ Lừa"),
+        ("Huu Lungg", "Xã Hữu Lũng"),
+        ("That Khe", "Xã Thất Khê"),
+        ("Lương Văn Trì", "Phường Lương Văn Tri"),
+    ],
+)
+def test_names_and_typos(centres: CentreService, text: str, expected: str) -> None:
+    assert found_name(centres.search(text)) == expected
+
+
+def test_several_good_matches_offer_at_most_three_choices(centres: CentreService) -> None:
+    outcome = centres.search("Sơn")
+    assert isinstance(outcome, Choices)
+    assert 2 <= len(outcome.options) <= 3
+    assert all(option.commune is not None and "Sơn" in option.commune.name for option in outcome.options)
+
+
+@pytest.mark.parametrize("text", ["hello world", "Hà Nội", "zzzz", "1234"])
+def test_no_match(centres: CentreService, text: str) -> None:
+    assert centres.search(text) == NotFound()
+
+
+@pytest.mark.parametrize("text", ["😀😀😀", "!!!", "", "   ", "\x00\x01"])
+def test_nothing_to_search_for(centres: CentreService, text: str) -> None:
+    assert centres.search(text) == NotFound(empty=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "old_name", "district"),
+    [
+        ("xã Đồng Tân, huyện Hữu Lũng", "Xã Đồng Tân", "Huyện Hữu Lũng"),
+        ("Đồng Tân, Hữu Lũng", "Xã Đồng Tân", "Huyện Hữu Lũng"),
+        ("xa dong tan huyen huu lung", "Xã Đồng Tân", "Huyện Hữu Lũng"),
+        ("Đồng Tân Hữu Lũng", "Xã Đồng Tân", "Huyện Hữu Lũng"),
+        ("phường Vĩnh Trại", "Phường Vĩnh Trại", "Thành phố Lạng Sơn"),
+        ("phường Vĩnh Trại, thành phố Lạng Sơn, tỉnh Lạng Sơn", "Phường Vĩnh Trại", "Thành phố Lạng Sơn"),
+        ("Vinh Trai", "Phường Vĩnh Trại", "Thành phố Lạng Sơn"),
+    ],
+)
+def test_old_address_leads_to_the_unit_that_took_it_over(
+    centres: CentreService, text: str, old_name: str, district: str
+) -> None:
+    outcome = centres.search(text)
+    assert isinstance(outcome, Found), outcome
+    assert outcome.via_old is not None
+    assert (outcome.via_old.name, outcome.via_old.district_name) == (old_name, district)
+    assert outcome.commune.code in outcome.via_old.successors
+
+
+def test_old_unit_split_between_new_units_lists_all_of_them(centres: CentreService) -> None:
+    outcome = centres.search("xã Hồng Phong, huyện Bình Gia")
+    assert isinstance(outcome, Split)
+    names = [c.name for c in outcome.communes]
+    assert sorted(names) == ["Xã Hồng Phong", "Xã Đồng Đăng"]
+    assert outcome.communes[0].code == outcome.old.successors[0]
+
+
+def test_a_2025_name_wins_over_an_old_unit_of_the_same_name_without_district(centres: CentreService) -> None:
+    outcome = centres.search("Hồng Phong")
+    assert isinstance(outcome, Found)
+    assert outcome.via_old is None
+    assert outcome.commune.name == "Xã Hồng Phong"
+
+
+def test_old_name_shared_by_several_districts_offers_a_choice(centres: CentreService) -> None:
+    old = centres.directory.old_units.values()
+    shared = {u.name_key for u in old if sum(v.name_key == u.name_key for v in old) > 1}
+    new_keys = {c.name_key for c in centres.directory.communes.values()}
+    name = sorted(shared - new_keys)[0]
+    outcome = centres.search(name)
+    assert isinstance(outcome, Choices)
+    assert all(option.old is not None and option.old.name_key == name for option in outcome.options)
+
+
+def test_split_query_reads_district_markers() -> None:
+    assert split_query("xã Đồng Tân, huyện Hữu Lũng") == ("dong tan", "huu lung")
+    assert split_query("Đồng Tân huyện Hữu Lũng") == ("dong tan", "huu lung")
+    assert split_query("P. Vĩnh Trại, TP. Lạng Sơn, tỉnh Lạng Sơn", "lang son") == ("vinh trai", "lang son")
+    assert split_query("a" * 5000)[0] == "a" * 120
+
+
+async def test_nearest_centres_inside_the_province(centres: CentreService) -> None:
+    result = await centres.nearest(21.8537, 106.7615)  # Lạng Sơn city
+    assert not result.outside
+    assert len(result.items) == 3
+    assert [i.km for i in result.items] == sorted(i.km for i in result.items)
+    assert result.items[0].commune.kind == "phuong"
+    assert result.items[0].km < 5
+    assert all(item.approximate for item in result.items)
+
+
+@pytest.mark.parametrize(("lat", "lon"), [(0.0, 0.0), (21.0285, 105.8542), (-33.9, 151.2)])
+async def test_a_point_outside_the_province_is_told_so_and_still_gets_the_nearest(
+    centres: CentreService, lat: float, lon: float
+) -> None:
+    result = await centres.nearest(lat, lon)
+    assert result.outside
+    assert len(result.items) == 3
+    assert result.items[0].km > 25
+
+
+async def test_nearest_uses_the_recorded_venue(centres: CentreService) -> None:
+    huu_lung = centres.commune("06385")
+    assert huu_lung is not None and huu_lung.lat is not None and huu_lung.lon is not None
+    await centres.repo.update_details("06385", {"lat": 21.6, "lon": 106.4}, by="t", now="t")
+    result = await centres.nearest(21.6, 106.4, count=1)
+    assert result.items[0].commune.code == "06385"
+    assert result.items[0].km < 0.01
+    assert not result.items[0].approximate
+
+
+def test_haversine() -> None:
+    assert haversine_km(21.0285, 105.8542, 21.8537, 106.7615) == pytest.approx(131, abs=3)
+
+
+async def test_card_marks_an_approximate_position_until_the_venue_is_known(centres: CentreService) -> None:
+    card = await centres.card("06076")
+    assert card is not None
+    assert card.approximate
+    assert card.details.address is None and card.details.phone is None
+    assert (card.lat, card.lon) == (card.commune.lat, card.commune.lon)
+    assert await centres.card("99999") is None
+    assert await centres.card("01001") is None  # a ward of Hà Nội is not ours
+
+
+async def test_import_csv_updates_good_rows_and_reports_bad_ones(centres: CentreService, tmp_path: Path) -> None:
+    path = tmp_path / "centres.csv"
+    path.write_text(
+        "ma_xa,dia_chi,dien_thoai,gio_lam_viec,so_can_bo,ghi_chu,vi_do,kinh_do\n"
+        "06385,Thôn Phố Vị,0205 3825 001,7:30-11:30; 13:30-17:00,5,,21.51,106.34\n"
+        "99999,Nowhere,1,,,,,\n"
+        "06076,,,,nhiều,,,\n"
+        "6040,Khu 1 Thất Khê,,,,,,\n"
+        "06016,,,,,,abc,106\n",
+        encoding="utf-8",
+    )
+    report = await centres.import_csv(path, by="test", now=NOW.isoformat())
+    assert report.updated == 2
+    assert [line for line, _ in report.rejected] == [3, 4, 6]
+    assert "99999" in report.rejected[0][1]
+    card = await centres.card("06385")
+    assert card is not None
+    assert card.details.phone == "0205 3825 001"
+    assert card.details.desk_staff == 5
+    assert not card.approximate
+    assert (await centres.repo.details("06040")).address == "Khu 1 Thất Khê"
+
+
+async def test_import_csv_by_name_with_english_headers(centres: CentreService, tmp_path: Path) -> None:
+    path = tmp_path / "centres.csv"
+    path.write_text("name,phone,hours\nQuý Hoà,0205 111,7:30–17:00\nVĩnh Trại,0205 222,\n", encoding="utf-8")
+    report = await centres.import_csv(path, by="test", now=NOW.isoformat())
+    assert report.updated == 1
+    assert report.rejected[0][0] == 3  # an old ward's name is not a centre
+    assert (await centres.repo.details("06076")).phone == "0205 111"
+
+
+async def test_import_csv_needs_a_commune_column(centres: CentreService, tmp_path: Path) -> None:
+    path = tmp_path / "centres.csv"
+    path.write_text("phone\n0205\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="ma_xa"):
+        await centres.import_csv(path, by="test", now=NOW.isoformat())

@@ -1,0 +1,53 @@
+"""Settings from the environment and `.env`: defaults, parsing, errors naming the variable, masking."""
+
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_API_BASE_URL, ConfigError, Secret, Settings, read_dotenv
+
+
+def test_defaults_match_the_design() -> None:
+    s = Settings.from_env({}, dotenv=None)
+    assert not s.telegram_token
+    assert s.telegram_api_base_url == DEFAULT_API_BASE_URL
+    assert s.db_path == Path("phucvu.db")
+    assert s.timezone.key == "Asia/Ho_Chi_Minh"
+    assert s.digest_time == time(7, 0)
+    assert s.province_code == 20
+    assert s.admins == frozenset()
+
+
+def test_environment_overrides_dotenv(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('# comment\nexport PHUCVU_DB="from-dotenv.db"\nPHUCVU_ADMINS=1, 2\n', encoding="utf-8")
+    s = Settings.from_env({"PHUCVU_DB": "from-env.db"}, dotenv=dotenv)
+    assert s.db_path == Path("from-env.db")
+    assert s.admins == frozenset({1, 2})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PHUCVU_ADMINS", "12,abc"),
+        ("PHUCVU_TIMEZONE", "Mars/Olympus"),
+        ("PHUCVU_DIGEST_TIME", "25:00"),
+        ("PHUCVU_PROVINCE", "twenty"),
+    ],
+)
+def test_bad_values_fail_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value}, dotenv=None)
+
+
+def test_token_never_shows_in_repr_or_str() -> None:
+    s = Settings.from_env({"TELEGRAM_BOT_TOKEN": "123:SECRET"}, dotenv=None)
+    assert s.telegram_token.value == "123:SECRET"
+    assert "SECRET" not in repr(s)
+    assert "SECRET" not in str(s.telegram_token)
+    assert not Secret("")
+
+
+def test_dotenv_parser_handles_quotes_and_comments() -> None:
+    assert read_dotenv("A='x y'\n#B=1\n\nC = 3\nnot a line\n") == {"A": "x y", "C": "3"}

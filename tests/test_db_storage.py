@@ -1,0 +1,61 @@
+"""The database: pragmas, migrations (unique, increasing, recorded, idempotent) and the write transaction."""
+
+from pathlib import Path
+
+import pytest
+
+from storage.db import Database, Migration, discover_migrations
+
+
+def test_migrations_are_numbered_uniquely_and_increasing() -> None:
+    migrations = discover_migrations()
+    numbers = [m.number for m in migrations]
+    assert numbers == sorted(set(numbers))
+    assert numbers[0] == 1
+    assert all(m.name.startswith(f"m{m.number:04d}_") for m in migrations)
+
+
+async def test_open_sets_wal_and_foreign_keys(db: Database) -> None:
+    assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
+    assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
+
+
+async def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    first = await Database.open(path)
+    assert await first.applied_migrations() == [m.number for m in discover_migrations()]
+    await first.close()
+    again = await Database.open(path)
+    assert await again.migrate() == []
+    await again.close()
+
+
+async def test_a_failing_migration_leaves_nothing_behind(db: Database) -> None:
+    bad = Migration(9999, "m9999_bad", "CREATE TABLE half_done (x INTEGER);\nINSERT INTO missing VALUES (1);\n")
+    with pytest.raises(Exception, match="missing"):
+        await db.migrate([bad])
+    assert 9999 not in await db.applied_migrations()
+    assert await db.fetchone("SELECT name FROM sqlite_master WHERE name = 'half_done'") is None
+
+
+async def insert_then_fail(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO people (channel, external_id, language, created_at, updated_at)"
+            " VALUES ('telegram', '1', 'vi', 'now', 'now')"
+        )
+        raise RuntimeError("boom")
+
+
+async def test_transaction_rolls_back_on_error(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        await insert_then_fail(db)
+    assert await db.fetchall("SELECT * FROM people") == []
+
+
+async def test_foreign_keys_are_enforced(db: Database) -> None:
+    with pytest.raises(Exception, match="FOREIGN KEY"):
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO centres (commune_code, updated_at, updated_by) VALUES ('99999', 'now', 'test')"
+            )

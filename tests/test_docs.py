@@ -1,0 +1,33 @@
+"""The README stays true: it opens with the two commands, and its command table is the one the bot registers."""
+
+import re
+from pathlib import Path
+
+from bot.commands import COMMANDS
+from bot.i18n import translator
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_opens_with_make_run_and_make_test() -> None:
+    head = "\n".join(README.splitlines()[:10])
+    assert "make run" in head
+    assert "make test" in head
+
+
+def test_readme_command_table_is_the_registered_commands() -> None:
+    block = README.split("<!-- commands:start -->")[1].split("<!-- commands:end -->")[0]
+    rows = re.findall(r"^\| `/(\w+)` \| `/(\w+)` \| (.+?) \|$", block, flags=re.MULTILINE)
+    vi = translator("vi")
+    assert rows == [(c.name, c.alias, vi.gettext(c.description)) for c in COMMANDS]
+
+
+def test_command_names_are_valid_for_telegram() -> None:
+    for command in COMMANDS:
+        for name in command.names:
+            assert re.fullmatch(r"[a-z0-9_]{1,32}", name)
+
+
+def test_ci_runs_make_test() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
