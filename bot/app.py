@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from telegram import BotCommand
-from telegram.ext import Application, CallbackContext, ContextTypes, Defaults, ExtBot
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 from telegram.request import BaseRequest
 
 from bot.centres import CentreService
@@ -74,10 +74,12 @@ async def open_services(settings: Settings, channel: str, clock: Clock = utc_now
         centres_repo = CentresRepo(db)
         await ensure_registry(centres_repo, settings.province_code, clock())
         centres = await CentreService.create(centres_repo, settings.province_code)
+        people = PeopleService(PeopleRepo(db))
+        await people.load()
     except BaseException:
         await db.close()
         raise
-    return Services(settings, channel, db, PeopleService(PeopleRepo(db)), centres, clock)
+    return Services(settings, channel, db, people, centres, clock)
 
 
 def bot_commands(language: str) -> list[BotCommand]:
@@ -113,7 +115,6 @@ def build_application(
         .token(settings.telegram_token.value or "console")
         .base_url(settings.telegram_api_base_url)
         .context_types(ContextTypes(bot_data=BotData))
-        .defaults(Defaults(tzinfo=settings.timezone))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )

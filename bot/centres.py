@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,8 @@ NEAREST = 3
 CANDIDATE_SCORE = 75.0
 ACCEPT_SCORE = 85.0
 ACCEPT_GAP = 8.0
-PARTIAL_SCORE = 85.0
+# How long centre details read from the database are reused, in seconds.
+DETAILS_TTL = 60.0
 # A point this far from every centre is outside the province, even inside its bounding box.
 OUTSIDE_KM = 25.0
 
@@ -150,10 +152,17 @@ class CentreDirectory:
         self.province = province
         self.communes = {c.code: c for c in communes}
         self.old_units = {u.id: u for u in old_units}
-        self._new_keys = [c.name_key for c in communes]
         self._new_list = list(communes)
-        self._old_keys = [u.name_key for u in old_units]
         self._old_list = list(old_units)
+        # One list of every name for fuzzy matching: words sorted (so word order does not count), 2025 first.
+        self._choices = [Choice(commune=c) for c in communes] + [Choice(old=u) for u in old_units]
+        self._sorted_keys = [_sorted_words(choice_name_key(c)) for c in self._choices]
+        # Every prefix (2+ letters) of every word of every name → the names having it, for `son` → `… Sơn`.
+        self._prefixes: dict[str, set[int]] = {}
+        for index, key in enumerate(self._sorted_keys):
+            for word in key.split():
+                for end in range(2, len(word) + 1):
+                    self._prefixes.setdefault(word[:end], set()).add(index)
         self._district_keys = sorted({u.district_key for u in old_units})
         self._province_key = fold(province.name)
 
@@ -211,10 +220,10 @@ class CentreDirectory:
         return Split(unit, successors)
 
     def _fuzzy(self, name: str) -> SearchOutcome:
-        scored = self._scored(name, fuzz.token_sort_ratio, CANDIDATE_SCORE)
+        scored = self._scored(name)
         partial = not scored
         if partial:
-            scored = self._scored(name, fuzz.WRatio, PARTIAL_SCORE)
+            scored = self._containing(name)
         options: list[Choice] = []
         seen: set[str] = set()
         for _, choice in scored:
@@ -234,15 +243,29 @@ class CentreDirectory:
                 return self.resolve_old(top.old)
         return Choices(tuple(options[:MAX_CHOICES]))
 
-    def _scored(self, name: str, scorer: Callable[..., float], cutoff: float) -> list[tuple[float, Choice]]:
-        """Candidates from both name lists, best first; a 2025 name wins a tie with a pre-2025 one."""
-        scored: list[tuple[float, Choice]] = []
-        for score, index in self._extract(name, self._new_keys, scorer, cutoff):
-            scored.append((score + 0.5, Choice(commune=self._new_list[index])))
-        for score, index in self._extract(name, self._old_keys, scorer, cutoff):
-            scored.append((score, Choice(old=self._old_list[index])))
+    def _scored(self, name: str) -> list[tuple[float, Choice]]:
+        """Close names, best first, scored 0–100 ignoring word order; a 2025 name wins a tie."""
+        new_count = len(self._new_list)
+        found = process.extract(
+            _sorted_words(name),
+            self._sorted_keys,
+            scorer=fuzz.ratio,
+            score_cutoff=CANDIDATE_SCORE,
+            limit=MAX_CHOICES * 3,
+        )
+        scored = [
+            (float(score) + (0.5 if index < new_count else 0.0), self._choices[index]) for _, score, index in found
+        ]
         scored.sort(key=lambda pair: -pair[0])
         return scored
+
+    def _containing(self, name: str) -> list[tuple[float, Choice]]:
+        """Names with a word starting with each word typed (`son` → every `… Sơn`), 2025 names first."""
+        typed = [word for word in name.split() if len(word) >= 2]
+        if not typed:
+            return []
+        matching = set.intersection(*(self._prefixes.get(word, set()) for word in typed))
+        return [(0.0, self._choices[index]) for index in sorted(matching)]
 
     @staticmethod
     def _choice_key(choice: Choice) -> str:
@@ -253,20 +276,33 @@ class CentreDirectory:
         successors = choice.old.successors
         return successors[0] if len(successors) == 1 else f"old:{choice.old.id}"
 
-    @staticmethod
-    def _extract(
-        name: str, keys: list[str], scorer: Callable[..., float], cutoff: float
-    ) -> Iterable[tuple[float, int]]:
-        for _, score, index in process.extract(name, keys, scorer=scorer, score_cutoff=cutoff, limit=MAX_CHOICES * 3):
-            yield float(score), int(index)
+
+def _sorted_words(key: str) -> str:
+    return " ".join(sorted(key.split()))
+
+
+def choice_name_key(choice: Choice) -> str:
+    """The folded name of what a choice points to."""
+    if choice.commune is not None:
+        return choice.commune.name_key
+    assert choice.old is not None
+    return choice.old.name_key
 
 
 class CentreService:
-    """The citizen-facing centre finder: search, cards, nearest centres, and the centres CSV import."""
+    """The citizen-facing centre finder: search, cards, nearest centres, and the centres CSV import.
 
-    def __init__(self, repo: CentresRepo, directory: CentreDirectory) -> None:
+    Centre details are read through a cache: changes made through this service show at once, changes made
+    by another process (`phucvu import-centres` while the bot runs) within `DETAILS_TTL` seconds.
+    """
+
+    def __init__(
+        self, repo: CentresRepo, directory: CentreDirectory, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.repo = repo
         self.directory = directory
+        self._monotonic = monotonic
+        self._details: dict[str, tuple[float, CentreDetails]] = {}
 
     @classmethod
     async def create(cls, repo: CentresRepo, province_code: int) -> CentreService:
@@ -296,10 +332,25 @@ class CentreService:
         commune = self.commune(code)
         if commune is None:
             return None
-        details = await self.repo.details(code)
+        details = await self.details(code)
         if details.lat is not None and details.lon is not None:
             return CentreCard(commune, details, details.lat, details.lon, approximate=False)
         return CentreCard(commune, details, commune.lat, commune.lon, approximate=True)
+
+    async def details(self, code: str) -> CentreDetails:
+        """A centre's own details (cached for `DETAILS_TTL` seconds)."""
+        now = self._monotonic()
+        cached = self._details.get(code)
+        if cached is not None and now - cached[0] < DETAILS_TTL:
+            return cached[1]
+        details = await self.repo.details(code)
+        self._details[code] = (now, details)
+        return details
+
+    async def update_details(self, code: str, values: dict[str, object], by: str, now: str) -> None:
+        """Change some of a centre's details."""
+        await self.repo.update_details(code, values, by, now)
+        self._details.pop(code, None)
 
     async def nearest(self, lat: float, lon: float, count: int = NEAREST) -> NearestResult:
         """The `count` centres nearest to a point, and whether the point is outside the province."""
@@ -329,7 +380,7 @@ class CentreService:
                     report.rejected.append((line, str(exc)))
                     continue
                 if values:
-                    await self.repo.update_details(code, values, by, now)
+                    await self.update_details(code, values, by, now)
                     report = ImportReport(report.updated + 1, report.rejected)
         return report
 

@@ -18,23 +18,37 @@ class Person:
 
 
 class PeopleService:
-    """Languages per person (remembered in the database)."""
+    """Languages per person, remembered in the database and held in memory.
+
+    Every update needs the sender's language, so no update should wait for the database to learn it. Only
+    the people who chose a language other than the default are kept (`load` reads them at start); everyone
+    else reads Vietnamese. A person's language is only written through `set_language`, which updates both.
+    """
 
     def __init__(self, repo: PeopleRepo) -> None:
         self.repo = repo
+        self._chosen: dict[Person, str] = {}
 
-    async def language(self, person: Person) -> str:
+    async def load(self) -> None:
+        """Read every non-default language choice (call once at start)."""
+        rows = await self.repo.languages_other_than(DEFAULT_LANGUAGE)
+        self._chosen = {Person(channel, external_id): language for channel, external_id, language in rows}
+
+    def language(self, person: Person) -> str:
         """The person's chosen language; Vietnamese until they choose another."""
-        return await self.repo.language(person.channel, person.external_id) or DEFAULT_LANGUAGE
+        return self._chosen.get(person, DEFAULT_LANGUAGE)
 
     async def set_language(self, person: Person, language: str, now: datetime) -> str:
         """Remember `language` for this person; returns the language stored."""
         if language not in LANGUAGES:
             raise ValueError(f"unsupported language {language!r}")
         await self.repo.set_language(person.channel, person.external_id, language, now.isoformat())
+        if language == DEFAULT_LANGUAGE:
+            self._chosen.pop(person, None)
+        else:
+            self._chosen[person] = language
         return language
 
     async def toggle_language(self, person: Person, now: datetime) -> str:
         """Switch vi ↔ en for this person and remember it."""
-        current = await self.language(person)
-        return await self.set_language(person, "en" if current == "vi" else "vi", now)
+        return await self.set_language(person, "en" if self.language(person) == "vi" else "vi", now)

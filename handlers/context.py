@@ -32,7 +32,7 @@ async def incoming(update: Update, context: Ctx) -> Incoming | None:
     person = Person(services.channel, str(user.id))
     message = update.effective_message
     text = clean(message.text or message.caption or "") if message else ""
-    return Incoming(person, chat.id, text, translator(await services.people.language(person)), services)
+    return Incoming(person, chat.id, text, translator(services.people.language(person)), services)
 
 
 def command_args(context: Ctx) -> str:

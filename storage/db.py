@@ -86,15 +86,13 @@ class Database:
             await self.conn.execute("COMMIT")
 
     async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
-        """Run a read query and return every row."""
-        async with self.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        """Run a read query and return every row (one round trip to the connection's thread)."""
+        return list(await self.conn.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
         """Run a read query and return its first row, if any."""
-        async with self.conn.execute(sql, params) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
-            return row
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def applied_migrations(self) -> list[int]:
         """Numbers of the migrations recorded as applied."""

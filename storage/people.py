@@ -11,12 +11,12 @@ class PeopleRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def language(self, channel: str, external_id: str) -> str | None:
-        """The language this person chose, or None if they never did."""
-        row = await self.db.fetchone(
-            "SELECT language FROM people WHERE channel = ? AND external_id = ?", (channel, external_id)
+    async def languages_other_than(self, language: str) -> list[tuple[str, str, str]]:
+        """(channel, external id, language) of everyone whose language is not `language`."""
+        rows = await self.db.fetchall(
+            "SELECT channel, external_id, language FROM people WHERE language != ?", (language,)
         )
-        return str(row["language"]) if row else None
+        return [(row["channel"], row["external_id"], row["language"]) for row in rows]
 
     async def set_language(self, channel: str, external_id: str, language: str, now: str) -> None:
         """Remember this person's language (creating the person if needed)."""

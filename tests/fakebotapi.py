@@ -369,6 +369,12 @@ class FakeBotAPI:
             "logout": lambda _p: True,
         }
 
+    def forget(self) -> None:
+        """Drop the recorded calls and chat histories (ids keep counting): for long benchmark runs."""
+        self.calls.clear()
+        self._chats.clear()
+        self._answered.clear()
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:

@@ -100,13 +100,13 @@ async def test_location_outside_the_province_is_told_so(bot: App, api: FakeBotAP
 
 async def test_recorded_centre_details_are_shown(bot: App, api: FakeBotAPI) -> None:
     services = bot.bot_data.services
-    await services.centres.repo.update_details(
+    await services.centres.update_details(
         "06385",
         {"address": "Thôn Phố Vị", "phone": "0205 3825 001", "opening_hours": "7:30–17:00", "desk_staff": 5},
         by="test",
         now="2025-08-04",
     )
-    await services.centres.repo.update_details("06385", {"lat": 21.51, "lon": 106.34}, by="test", now="2025-08-04")
+    await services.centres.update_details("06385", {"lat": 21.51, "lon": 106.34}, by="test", now="2025-08-04")
     [reply] = await api.say(USER, "Hữu Lũng")
     assert reply.text is not None
     for part in ("Địa chỉ: Thôn Phố Vị", "Điện thoại: 0205 3825 001", "Giờ làm việc: 7:30–17:00", "một cửa: 5"):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.centres import (
+    DETAILS_TTL,
     CentreService,
     Choices,
     Found,
@@ -15,6 +16,7 @@ from bot.centres import (
     haversine_km,
     split_query,
 )
+from storage.centres import CentresRepo
 from tests.conftest import NOW
 
 
@@ -152,7 +154,7 @@ async def test_a_point_outside_the_province_is_told_so_and_still_gets_the_neares
 async def test_nearest_uses_the_recorded_venue(centres: CentreService) -> None:
     huu_lung = centres.commune("06385")
     assert huu_lung is not None and huu_lung.lat is not None and huu_lung.lon is not None
-    await centres.repo.update_details("06385", {"lat": 21.6, "lon": 106.4}, by="t", now="t")
+    await centres.update_details("06385", {"lat": 21.6, "lon": 106.4}, by="t", now="t")
     result = await centres.nearest(21.6, 106.4, count=1)
     assert result.items[0].commune.code == "06385"
     assert result.items[0].km < 0.01
@@ -210,3 +212,16 @@ async def test_import_csv_needs_a_commune_column(centres: CentreService, tmp_pat
     path.write_text("phone\n0205\n", encoding="utf-8")
     with pytest.raises(ValueError, match="ma_xa"):
         await centres.import_csv(path, by="test", now=NOW.isoformat())
+
+
+async def test_details_changed_by_another_process_show_after_the_cache_time(centres_repo: CentresRepo) -> None:
+    clock = [1000.0]
+    service = await CentreService.create(centres_repo, 20)
+    service._monotonic = lambda: clock[0]
+    assert (await service.details("06076")).phone is None
+    await centres_repo.update_details("06076", {"phone": "0205 999"}, by="cli", now="t")  # as import-centres would
+    assert (await service.details("06076")).phone is None
+    clock[0] += DETAILS_TTL
+    assert (await service.details("06076")).phone == "0205 999"
+    await service.update_details("06076", {"phone": "0205 000"}, by="bot", now="t")
+    assert (await service.details("06076")).phone == "0205 000"

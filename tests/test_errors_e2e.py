@@ -70,10 +70,10 @@ async def test_an_error_is_logged_and_answered_politely(
     bot: App, api: FakeBotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = bot.bot_data.services.db
-    await db.conn.execute("ALTER TABLE people RENAME TO people_away")  # a real failure, not a mock
+    await db.conn.execute("ALTER TABLE centres RENAME TO centres_away")  # a real failure, not a mock
     with caplog.at_level(logging.ERROR, logger="handlers.errors"):
         [reply] = await api.say(USER, "Quý Hoà")
     assert reply.text == "Xin lỗi, đã có lỗi khi xử lý yêu cầu của bạn. Vui lòng thử lại sau."
-    assert "no such table: people" in caplog.text
-    await db.conn.execute("ALTER TABLE people_away RENAME TO people")
+    assert "no such table: centres" in caplog.text
+    await db.conn.execute("ALTER TABLE centres_away RENAME TO centres")
     await assert_still_answers(api)
