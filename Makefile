@@ -28,10 +28,11 @@ locales: $(MO)
 locales/%/LC_MESSAGES/phucvu.mo: locales/%/LC_MESSAGES/phucvu.po $(STAMP)
 	$(BIN)/pybabel compile -D phucvu -d locales -l $* >/dev/null
 
-# Refresh the catalogs from the code (then translate the new entries in locales/en).
+# Refresh the catalogs from the code (vi is filled from the source strings; translate the new entries in en).
 extract: $(STAMP)
 	$(BIN)/pybabel extract -k gettext -k ngettext:1,2 -k N_ -o locales/phucvu.pot --no-location --sort-output bot handlers
 	$(BIN)/pybabel update -i locales/phucvu.pot -D phucvu -d locales --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/python locales/fill_vietnamese.py
 
 bench: $(STAMP) $(MO)
 	$(BIN)/python -m bench

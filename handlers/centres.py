@@ -10,10 +10,9 @@ from bot.centres import CentreCard, Choice, Choices, Found, NearestResult, NotFo
 from bot.commands import CENTRE
 from bot.i18n import Translator
 from handlers import menu
-from handlers.context import Incoming, command_args, incoming
+from handlers.context import NEW, PRIVATE, Incoming, command_args, incoming
 
 PREFIX = "ct:"
-NEW = filters.UpdateType.MESSAGE
 
 
 def _unknown(t: Translator) -> str:
@@ -221,7 +220,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler(CENTRE.names, centre_command, filters=NEW),
         MessageHandler(menu.pressed(menu.CENTRE), centre_button),
-        MessageHandler(NEW & filters.LOCATION, centre_location),
+        MessageHandler(PRIVATE & filters.LOCATION, centre_location),
         CallbackQueryHandler(centre_choice, pattern=f"^{PREFIX}"),
-        MessageHandler(NEW & filters.TEXT & ~filters.COMMAND, centre_text),
+        MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, centre_text),
     ]

@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from telegram import Update
+from telegram.ext import filters
 
 from bot.app import Ctx, Services
 from bot.i18n import Translator, translator
 from bot.people import Person
 from bot.text import clean
+
+# New messages only (edits are ignored); free text and fallbacks only in private chats, so that the bot
+# added to a group does not answer every message there.
+NEW = filters.UpdateType.MESSAGE
+PRIVATE = NEW & filters.ChatType.PRIVATE
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
 
 from bot.app import Ctx
 from bot.i18n import translator
-from handlers.context import incoming
+from handlers.context import PRIVATE, incoming
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,6 @@ async def on_error(update: object, context: Ctx) -> None:
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """The fallbacks, last in routing order; edited messages fall through to silence."""
     return [
-        MessageHandler(filters.UpdateType.MESSAGE, unrecognised),
+        MessageHandler(PRIVATE, unrecognised),
         CallbackQueryHandler(stale_button),
     ]

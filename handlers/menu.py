@@ -28,4 +28,4 @@ def keyboard(t: Translator) -> ReplyKeyboardMarkup:
 def pressed(label: str) -> filters.BaseFilter:
     """A filter for a new message whose text is this menu label in any language."""
     texts = sorted({translator(language).gettext(label) for language in LANGUAGES})
-    return filters.UpdateType.MESSAGE & filters.Text(texts)
+    return filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.Text(texts)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, MessageHandler
 
 from bot.app import Ctx
 from bot.commands import COMMANDS, HELP, LANG, START
 from bot.i18n import Translator, translator
 from handlers import menu
-from handlers.context import incoming
-
-NEW = filters.UpdateType.MESSAGE
+from handlers.context import NEW, incoming
 
 
 def help_text(t: Translator) -> str:

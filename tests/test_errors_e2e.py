@@ -77,3 +77,11 @@ async def test_an_error_is_logged_and_answered_politely(
     assert "no such table: centres" in caplog.text
     await db.conn.execute("ALTER TABLE centres_away RENAME TO centres")
     await assert_still_answers(api)
+
+
+async def test_plain_text_in_a_group_is_left_alone(bot: App, api: FakeBotAPI) -> None:
+    group = {"id": -100123, "type": "group", "title": "Thôn Đồng Ngầu"}
+    since = api.mark()
+    await api.converse({"message": api.make_message(USER, text="Quý Hoà", chat=group)}, expect=0, settle=0.3)
+    assert api.sent(since=since) == []
+    await assert_still_answers(api)
