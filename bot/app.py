@@ -16,16 +16,22 @@ from telegram.request import BaseRequest
 from bot.centres import CentreService
 from bot.commands import COMMANDS
 from bot.config import Settings
+from bot.dossiers import DossierService
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
+from bot.outbox import OutboxService
 from bot.people import PeopleService
 from bot.registry import ensure_registry
 from storage.centres import CentresRepo
 from storage.db import Database
+from storage.dossiers import DossiersRepo
+from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+OUTBOX_INTERVAL = 5.0
+OVERDUE_INTERVAL = 600.0
 
 
 def utc_now() -> datetime:
@@ -42,6 +48,8 @@ class Services:
     db: Database
     people: PeopleService
     centres: CentreService
+    dossiers: DossierService
+    outbox: OutboxService
     clock: Clock
 
 
@@ -76,10 +84,12 @@ async def open_services(settings: Settings, channel: str, clock: Clock = utc_now
         centres = await CentreService.create(centres_repo, settings.province_code)
         people = PeopleService(PeopleRepo(db))
         await people.load()
+        names = {c.code: c.name for c in centres.directory.communes.values()}
+        dossiers = DossierService(DossiersRepo(db), PeopleRepo(db), names, settings.timezone)
     except BaseException:
         await db.close()
         raise
-    return Services(settings, channel, db, people, centres, clock)
+    return Services(settings, channel, db, people, centres, dossiers, OutboxService(OutboxRepo(db), clock), clock)
 
 
 def bot_commands(language: str) -> list[BotCommand]:
@@ -97,12 +107,21 @@ def build_application(
 ) -> App:
     """Build the PTB application; `request` replaces HTTP (the console), `clock` the wall clock (tests)."""
     from handlers import all_handlers, on_error
+    from handlers.outbox import drain_outbox, queue_overdue
 
     async def post_init(app: App) -> None:
         app.bot_data.services = await open_services(settings, channel, clock)
         for language in LANGUAGES:
             await app.bot.set_my_commands(bot_commands(language), language_code=language)
         await app.bot.set_my_commands(bot_commands(DEFAULT_LANGUAGE))
+        jobs = app.job_queue
+        assert jobs is not None, "install python-telegram-bot[job-queue]"
+        # Fixed names, replaced on every start: the outbox is drained at start (messages left by a crash or by
+        # an import in another process) and then every OUTBOX_INTERVAL seconds.
+        for job in jobs.get_jobs_by_name("outbox") + jobs.get_jobs_by_name("overdue"):
+            job.schedule_removal()
+        jobs.run_repeating(drain_outbox, interval=OUTBOX_INTERVAL, first=0, name="outbox")
+        jobs.run_repeating(queue_overdue, interval=OVERDUE_INTERVAL, first=1, name="overdue")
 
     async def post_shutdown(app: App) -> None:
         services = app.bot_data._services

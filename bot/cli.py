@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--as", dest="role", choices=["citizen"], default="citizen", help="vai trò khi chat")
     centres = sub.add_parser("import-centres", help="nạp địa chỉ, điện thoại, giờ làm việc của trung tâm từ CSV")
     centres.add_argument("path", type=Path)
+    dossiers = sub.add_parser("import-dossiers", help="nạp hồ sơ từ CSV hoặc XLSX (nạp lại không đổi gì)")
+    dossiers.add_argument("path", type=Path)
+    demo = sub.add_parser("demo-data", help="tạo hồ sơ mẫu cho mọi xã, phường theo số liệu của tỉnh")
+    demo.add_argument("--seed", type=int, default=2025, help="hạt giống ngẫu nhiên (mặc định 2025)")
+    demo.add_argument("--days", type=int, default=60, help="số ngày gần nhất (mặc định 60)")
     return parser
 
 
@@ -63,6 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Không có tệp {args.path}", file=sys.stderr)
             return 2
         return asyncio.run(_import_centres(settings, args.path))
+    if args.command == "import-dossiers":
+        setup_logging(settings, logging.WARNING)
+        if not args.path.is_file():
+            print(f"Không có tệp {args.path}", file=sys.stderr)
+            return 2
+        return asyncio.run(_import_dossiers(settings, args.path))
+    if args.command == "demo-data":
+        setup_logging(settings, logging.WARNING)
+        return asyncio.run(_demo_data(settings, args.seed, args.days))
     if args.command == "console" or not settings.telegram_token:
         setup_logging(settings, logging.WARNING)
         from bot.console import run_console
@@ -94,3 +108,41 @@ async def _import_centres(settings: Settings, path: Path) -> int:
         print(f"dòng {line}: bỏ qua — {reason}", file=sys.stderr)
     print(f"Đã cập nhật {report.updated} trung tâm; bỏ qua {len(report.rejected)} dòng.")
     return 0 if not report.rejected else 1
+
+
+async def _import_dossiers(settings: Settings, path: Path) -> int:
+    from tqdm import tqdm
+
+    from bot.app import open_services
+    from bot.dossier_import import RowError, RowParser, import_file
+
+    services = await open_services(settings, "cli")
+    parser = RowParser(set(services.centres.directory.communes), settings.timezone)
+    try:
+        with tqdm(unit=" dòng", desc=path.name, file=sys.stderr, disable=None) as bar:
+            summary = await import_file(path, services.dossiers, parser, services.clock(), bar.update)
+    except (RowError, UnicodeDecodeError, OSError) as exc:
+        print(f"Không nạp được {path}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await services.db.close()
+    for line, reason in summary.rejected:
+        print(f"dòng {line}: bỏ qua — {reason}", file=sys.stderr)
+    print(
+        f"Thêm mới {summary.inserted}, cập nhật {summary.updated} ({summary.status_changes} đổi trạng thái), "
+        f"không đổi {summary.unchanged}, bỏ qua {len(summary.rejected)}."
+    )
+    return 0 if not summary.rejected else 1
+
+
+async def _demo_data(settings: Settings, seed: int, days: int) -> int:
+    from bot.app import open_services
+
+    services = await open_services(settings, "cli")
+    try:
+        communes = list(services.centres.directory.communes.values())
+        result, _ = await services.dossiers.fill_demo(communes, services.clock(), seed, days)
+    finally:
+        await services.db.close()
+    print(f"Hồ sơ mẫu: thêm mới {result.inserted}, cập nhật {result.updated}, không đổi {result.unchanged}.")
+    return 0

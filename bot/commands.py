@@ -26,4 +26,7 @@ HELP = Command("help", "help", N_("Hướng dẫn sử dụng"))
 LANG = Command("lang", "lang", N_("Đổi ngôn ngữ Tiếng Việt / English"))
 CENTRE = Command("trungtam", "centre", N_("Tìm trung tâm phục vụ hành chính công của xã, phường"))
 
-COMMANDS: tuple[Command, ...] = (START, CENTRE, LANG, HELP)
+DOSSIER = Command("hoso", "dossier", N_("Tra cứu hồ sơ theo mã"))
+FOLLOW = Command("theodoi", "follow", N_("Các hồ sơ bạn đang theo dõi"))
+
+COMMANDS: tuple[Command, ...] = (START, DOSSIER, FOLLOW, CENTRE, LANG, HELP)

@@ -157,10 +157,28 @@ class ConsoleChat:
         return update
 
 
+async def ensure_demo_data(settings: Settings, write: Callable[[str], None], days: int = 60) -> None:
+    """Fill an empty database with demo dossiers, so that the console has something to look up."""
+    from bot.app import open_services
+
+    services = await open_services(settings, "console")
+    try:
+        if await services.dossiers.count() == 0:
+            communes = list(services.centres.directory.communes.values())
+            result, example = await services.dossiers.fill_demo(communes, services.clock(), seed=2025, days=days)
+            write(f"(cơ sở dữ liệu mới: đã tạo {result.inserted} hồ sơ mẫu; thử tra mã {example})\n")
+    finally:
+        await services.db.close()
+
+
 async def run_console(
-    settings: Settings, lines: Callable[[], str] = input, write: Callable[[str], None] = print
+    settings: Settings,
+    lines: Callable[[], str] = input,
+    write: Callable[[str], None] = print,
+    demo_days: int = 60,
 ) -> None:
-    """Chat with the bot in the terminal until `:quit` or end of input."""
+    """Chat with the bot in the terminal until `:quit` or end of input (demo dossiers on first start)."""
+    await ensure_demo_data(settings, write, demo_days)
     request = ConsoleRequest(write)
     app = build_application(settings, request=request, channel="console")
     chat = ConsoleChat(request)

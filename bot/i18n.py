@@ -18,6 +18,10 @@ DEFAULT_LANGUAGE = "vi"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
 
 
+_DAY = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
+_MOMENT = {"vi": "HH:mm dd/MM/yyyy", "en": "d MMM yyyy, HH:mm"}
+
+
 def N_(message: str) -> str:
     """Mark a message for extraction; it is translated later, where it is shown."""
     return message
@@ -48,13 +52,17 @@ class Translator:
         """`0.956` → `95,6%` (vi)."""
         return format_percent(value, format="#,##0." + "0" * digits + "%", locale=self.locale)
 
-    def date(self, value: date | datetime, style: str = "full") -> str:
-        """A date in this language (`Thứ Hai, 4 tháng 8, 2025` in vi, full style)."""
-        return format_date(value, format=style, locale=self.locale)
+    def full_date(self, value: date | datetime) -> str:
+        """A date written out: `Thứ Hai, 4 tháng 8, 2025` (vi)."""
+        return format_date(value, format="full", locale=self.locale)
 
-    def datetime(self, value: datetime, style: str = "short") -> str:
-        """A date and time in this language."""
-        return format_datetime(value, format=style, locale=self.locale)
+    def day(self, value: date | datetime) -> str:
+        """A compact date: `04/08/2025` (vi), `4 Aug 2025` (en)."""
+        return format_date(value, format=_DAY[self.language], locale=self.locale)
+
+    def moment(self, value: datetime) -> str:
+        """A compact date and time: `08:30 04/08/2025` (vi), `4 Aug 2025, 08:30` (en)."""
+        return format_datetime(value, format=_MOMENT[self.language], locale=self.locale)
 
 
 @functools.cache

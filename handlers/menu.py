@@ -7,6 +7,8 @@ from telegram.ext import filters
 
 from bot.i18n import LANGUAGES, N_, Translator, translator
 
+DOSSIER = N_("📄 Tra cứu hồ sơ")
+FOLLOWING = N_("⭐ Hồ sơ theo dõi")
 CENTRE = N_("🏢 Tìm trung tâm")
 LOCATION = N_("📍 Gửi vị trí của tôi")
 HELP = N_("❓ Trợ giúp")
@@ -17,6 +19,7 @@ def keyboard(t: Translator) -> ReplyKeyboardMarkup:
     """The main menu in the person's language."""
     return ReplyKeyboardMarkup(
         [
+            [KeyboardButton(t.gettext(DOSSIER)), KeyboardButton(t.gettext(FOLLOWING))],
             [KeyboardButton(t.gettext(CENTRE)), KeyboardButton(t.gettext(LOCATION), request_location=True)],
             [KeyboardButton(t.gettext(HELP)), KeyboardButton(t.gettext(LANGUAGE))],
         ],

@@ -18,6 +18,28 @@ class PeopleRepo:
         )
         return [(row["channel"], row["external_id"], row["language"]) for row in rows]
 
+    async def id_of(self, channel: str, external_id: str) -> int | None:
+        """The person's id, if they are known."""
+        row = await self.db.fetchone(
+            "SELECT id FROM people WHERE channel = ? AND external_id = ?", (channel, external_id)
+        )
+        return int(row["id"]) if row else None
+
+    async def ensure(self, channel: str, external_id: str, now: str) -> int:
+        """The person's id, creating the person (with the default language) if needed."""
+        known = await self.id_of(channel, external_id)
+        if known is not None:
+            return known
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR IGNORE INTO people (channel, external_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (channel, external_id, now, now),
+            )
+            rows = await conn.execute_fetchall(
+                "SELECT id FROM people WHERE channel = ? AND external_id = ?", (channel, external_id)
+            )
+            return int(next(iter(rows))[0])
+
     async def set_language(self, channel: str, external_id: str, language: str, now: str) -> None:
         """Remember this person's language (creating the person if needed)."""
         async with self.db.transaction() as conn:

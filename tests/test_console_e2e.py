@@ -14,7 +14,7 @@ async def chat(settings: Settings, lines: list[str]) -> str:
         except StopIteration:
             raise EOFError from None
 
-    await run_console(settings, lines=read, write=out.append)
+    await run_console(settings, lines=read, write=out.append, demo_days=3)
     return "\n".join(out)
 
 
@@ -36,7 +36,8 @@ async def test_console_finds_centres_and_presses_buttons(settings: Settings) -> 
         ],
     )
     assert "Xin chào!" in output
-    assert "menu: 🏢 Tìm trung tâm" in output
+    assert "menu: 📄 Tra cứu hồ sơ | ⭐ Hồ sơ theo dõi | 🏢 Tìm trung tâm" in output
+    assert "hồ sơ mẫu" in output
     assert "Trung tâm phục vụ hành chính công Xã Quý Hòa" in output
     assert "Xã Đồng Tân (Huyện Hữu Lũng cũ) nay thuộc Xã Hữu Lũng." in output
     assert "[#2] Xã Bắc Sơn" in output

@@ -22,13 +22,15 @@ async def test_start_greets_in_vietnamese_with_the_menu(bot: App, api: FakeBotAP
     assert reply.text.startswith("Xin chào! Mình là Phục Vụ")
     assert "/trungtam" in reply.text
     assert keyboard_texts(reply.reply_markup) == [
+        "📄 Tra cứu hồ sơ",
+        "⭐ Hồ sơ theo dõi",
         "🏢 Tìm trung tâm",
         "📍 Gửi vị trí của tôi",
         "❓ Trợ giúp",
         "🌐 English",
     ]
     assert reply.reply_markup is not None
-    assert reply.reply_markup["keyboard"][0][1].get("request_location") is True
+    assert reply.reply_markup["keyboard"][1][1].get("request_location") is True
 
 
 async def test_help_by_command_and_button(bot: App, api: FakeBotAPI) -> None:
@@ -45,7 +47,9 @@ async def test_commands_are_registered_in_both_languages(bot: App, api: FakeBotA
     assert [c["command"] for c in by_language["vi"]] == [c.name for c in COMMANDS]
     assert [c["command"] for c in by_language["en"]] == [c.alias for c in COMMANDS]
     assert by_language[None] == by_language["vi"]
-    assert by_language["en"][1]["description"].startswith("Find")
+    english = {c["command"]: c["description"] for c in by_language["en"]}
+    assert english["centre"].startswith("Find")
+    assert english["dossier"] == "Look up a dossier by its code"
 
 
 async def test_language_switch_is_remembered_across_a_restart(settings: Settings, api: FakeBotAPI) -> None:

@@ -1,0 +1,253 @@
+"""Reading dossiers from the one-stop system: CSV and XLSX files, and the ingest endpoint's JSON.
+
+Columns (DESIGN.md): Vietnamese names with English aliases. Dates in ISO 8601, `yyyyMMddHHmmss` or
+`dd/MM/yyyy[ HH:mm]`; naive times are in the province's time zone. A bad row is rejected with its reason and the
+good rows are imported; importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.dossiers import SQL_TIME, DossierService, code_key
+from bot.text import clean, fold
+from storage.dossiers import DossierRow
+
+ALIASES = {
+    "ma ho so": "code",
+    "code": "code",
+    "dossier code": "code",
+    "ma thu tuc": "procedure_code",
+    "procedure code": "procedure_code",
+    "ten thu tuc": "procedure_name",
+    "procedure": "procedure_name",
+    "procedure name": "procedure_name",
+    "ma xa": "commune_code",
+    "commune": "commune_code",
+    "commune code": "commune_code",
+    "ward code": "commune_code",
+    "ngay tiep nhan": "received_at",
+    "received": "received_at",
+    "received at": "received_at",
+    "ngay hen tra": "due_at",
+    "due": "due_at",
+    "due at": "due_at",
+    "trang thai": "status",
+    "status": "status",
+    "ngay ket thuc": "finished_at",
+    "finished": "finished_at",
+    "finished at": "finished_at",
+    "ngay tra ket qua": "returned_at",
+    "returned": "returned_at",
+    "returned at": "returned_at",
+    "kenh nop": "channel",
+    "channel": "channel",
+    "chu ho so": "applicant",
+    "applicant": "applicant",
+}
+REQUIRED = ("code", "procedure_name", "commune_code", "received_at", "status")
+BATCH = 5000
+
+_DASHES = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
+_DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+
+
+class RowError(ValueError):
+    """Why a row was rejected (Vietnamese, shown to the admin with the line number)."""
+
+
+@dataclass
+class ImportSummary:
+    """What an import did."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    status_changes: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+def header_fields(names: Sequence[object]) -> list[str | None]:
+    """Map a header row to field names (None for a column we do not use)."""
+    return [ALIASES.get(fold(str(name or "")).replace("_", " ")) for name in names]
+
+
+class RowParser:
+    """Turns one row's raw values into a `DossierRow`, or raises `RowError`."""
+
+    def __init__(self, communes: set[str], tz: ZoneInfo) -> None:
+        self.communes = communes
+        self.tz = tz
+        self._times: dict[object, str] = {}
+
+    def time(self, value: object, name: str) -> str | None:
+        """A date or time in any accepted form → stored UTC text (None when empty)."""
+        if value is None or value == "":
+            return None
+        cached = self._times.get(value)
+        if cached is not None:
+            return cached
+        moment = self._parse_time(value, name)
+        stored = moment.astimezone(UTC).strftime(SQL_TIME)
+        if len(self._times) < 100_000:
+            self._times[value] = stored
+        return stored
+
+    def _parse_time(self, value: object, name: str) -> datetime:
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=self.tz)
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day, tzinfo=self.tz)
+        text = str(value).strip()
+        try:
+            if text.isdigit() and len(text) in (8, 12, 14):
+                padded = text.ljust(14, "0")
+                moment = datetime(
+                    int(padded[:4]),
+                    int(padded[4:6]),
+                    int(padded[6:8]),
+                    int(padded[8:10]),
+                    int(padded[10:12]),
+                    int(padded[12:14]),
+                )
+            elif match := _DMY.fullmatch(text):
+                day, month, year, hour, minute, second = match.groups()
+                moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0))
+            else:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise RowError(f"{name}: «{text}» không phải ngày giờ hợp lệ") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.tz)
+
+    def parse(self, raw: Mapping[str, object]) -> DossierRow:
+        """Validate and normalise one row."""
+        values = {name: ("" if value is None else value) for name, value in raw.items()}
+        missing = [name for name in REQUIRED if str(values.get(name, "")).strip() == ""]
+        if missing:
+            raise RowError("thiếu " + ", ".join(missing))
+        code = re.sub(r"\s+", "", _DASHES.sub("-", clean(str(values["code"])))).upper()
+        if len(code_key(code)) < 6:
+            raise RowError(f"mã hồ sơ «{code}» quá ngắn")
+        commune = _integer_text(values["commune_code"]).zfill(5)
+        if commune not in self.communes:
+            raise RowError(f"mã xã {commune} không thuộc tỉnh")
+        status = _small_int(values["status"], "trang_thai")
+        if not 1 <= status <= 10:
+            raise RowError(f"trạng thái {status} không nằm trong 1–10")
+        channel_text = str(values.get("channel", "")).strip()
+        channel = _small_int(channel_text, "kenh_nop") if channel_text else None
+        if channel is not None and channel not in (1, 2, 3):
+            raise RowError(f"kênh nộp {channel} không phải 1, 2 hoặc 3")
+        received = self.time(values["received_at"], "ngay_tiep_nhan")
+        due = self.time(values.get("due_at"), "ngay_hen_tra")
+        if received is not None and due is not None and due < received:
+            raise RowError("ngày hẹn trả trước ngày tiếp nhận")
+        assert received is not None
+        procedure_code = clean(str(values.get("procedure_code", ""))) or None
+        applicant = clean(str(values.get("applicant", ""))) or None
+        return DossierRow(
+            code_key=code_key(code),
+            code=code,
+            procedure_code=procedure_code,
+            procedure_name=clean(str(values["procedure_name"]))[:500],
+            commune_code=commune,
+            received_at=received,
+            due_at=due,
+            status=status,
+            finished_at=self.time(values.get("finished_at"), "ngay_ket_thuc"),
+            returned_at=self.time(values.get("returned_at"), "ngay_tra_ket_qua"),
+            channel=channel,
+            applicant=applicant,
+        )
+
+
+def _integer_text(value: object) -> str:
+    text = str(value).strip()
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _small_int(value: object, name: str) -> int:
+    text = _integer_text(value)
+    if not text.isdigit():
+        raise RowError(f"{name}: «{text}» không phải số")
+    return int(text)
+
+
+def read_table(path: Path) -> Iterator[tuple[int, list[object]]]:
+    """(line number, cells) for every row of a CSV or XLSX file, the header first."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        try:
+            sheet = workbook.worksheets[0]
+            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+                yield number, list(row)
+        finally:
+            workbook.close()
+        return
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        sample = handle.read(4096)
+        handle.seek(0)
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample else csv.excel
+        for number, cells in enumerate(csv.reader(handle, dialect), start=1):
+            yield number, list(cells)
+
+
+async def import_file(
+    path: Path,
+    service: DossierService,
+    parser: RowParser,
+    now: datetime,
+    progress: Callable[[int], object] | None = None,
+) -> ImportSummary:
+    """Import a CSV or XLSX file in batches; returns the counts and the rejected lines."""
+    summary = ImportSummary()
+    rows = read_table(path)
+    first = next(rows, None)
+    if first is None:
+        raise RowError("tệp trống")
+    names = header_fields(first[1])
+    absent = [name for name in REQUIRED if name not in names]
+    if absent:
+        raise RowError("thiếu cột: " + ", ".join(absent))
+    batch: list[DossierRow] = []
+    source = f"import:{path.name}"
+    for number, cells in rows:
+        if not any(str(cell or "").strip() for cell in cells):
+            continue
+        raw = {name: cells[i] for i, name in enumerate(names) if name is not None and i < len(cells)}
+        try:
+            batch.append(parser.parse(raw))
+        except RowError as exc:
+            summary.rejected.append((number, str(exc)))
+        if len(batch) >= BATCH:
+            await _flush(service, batch, source, now, summary, progress)
+    await _flush(service, batch, source, now, summary, progress)
+    return summary
+
+
+async def _flush(
+    service: DossierService,
+    batch: list[DossierRow],
+    source: str,
+    now: datetime,
+    summary: ImportSummary,
+    progress: Callable[[int], object] | None,
+) -> None:
+    if not batch:
+        return
+    result = await service.apply(batch, source, now)
+    summary.inserted += result.inserted
+    summary.updated += result.updated
+    summary.unchanged += result.unchanged
+    summary.status_changes += result.status_changes
+    if progress is not None:
+        progress(len(batch))
+    batch.clear()

@@ -1,0 +1,312 @@
+"""Dossiers: codes, statuses, the on-time rule, lookups with enumeration limits, and following.
+
+Times are kept in UTC as `YYYY-MM-DD HH:MM:SS` (SQLite's own format); days are counted in the province's time
+zone. The on-time rule is DESIGN.md's: a dossier is on time when its first terminal status (9, then 10, then
+8/3) is at or before its appointment date, and overdue when it has none of them and that date has passed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+from bot.i18n import N_
+from bot.people import Person
+from storage.centres import Commune
+from storage.dossiers import BatchResult, DossierRow, DossiersRepo, StoredDossier
+from storage.people import PeopleRepo
+
+STATUS_NAMES: dict[int, str] = {
+    1: N_("Mới đăng ký"),
+    2: N_("Được tiếp nhận"),
+    3: N_("Không được tiếp nhận"),
+    4: N_("Đang xử lý"),
+    5: N_("Yêu cầu bổ sung giấy tờ"),
+    6: N_("Yêu cầu thực hiện nghĩa vụ tài chính"),
+    7: N_("Công dân yêu cầu rút hồ sơ"),
+    8: N_("Dừng xử lý"),
+    9: N_("Đã xử lý xong"),
+    10: N_("Đã trả kết quả"),
+}
+TERMINAL = frozenset({3, 8, 9, 10})
+MAX_FOLLOWS = 10
+HISTORY_SHOWN = 5
+# Enumeration limits: more than LOOKUP_LIMIT lookups, or UNKNOWN_LIMIT unknown codes, in LIMIT_WINDOW.
+LOOKUP_LIMIT = 20
+UNKNOWN_LIMIT = 10
+LIMIT_WINDOW = timedelta(minutes=10)
+
+_DASH = r"\s*[-\u2010-\u2015\u2212\ufe58\ufe63\uff0d]\s*"
+# Agency part, yyMMdd, counter: `000.00.37.H37-250804-0012`; any dash, spaces around it, any case.
+CODE_IN_TEXT = re.compile(
+    rf"(?<![A-Za-z0-9.])([A-Za-z0-9][A-Za-z0-9.]{{1,30}}){_DASH}(\d{{6}}){_DASH}(\d{{3,8}})(?![0-9])"
+)
+SQL_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def code_key(code: str) -> str:
+    """The lookup key of a code: upper case letters and digits only (`000.00.37.h37 – 250804-0012` and
+    `000.00.37.H37-250804-0012` are the same dossier)."""
+    return re.sub(r"[^0-9A-Z]", "", code.upper())
+
+
+def find_code(text: str) -> str | None:
+    """The first dossier code in free text, written canonically (`AGENCY-yyMMdd-NNNN`), or None."""
+    match = CODE_IN_TEXT.search(text)
+    if match is None:
+        return None
+    return f"{match[1].upper()}-{match[2]}-{match[3]}"
+
+
+def to_sql_time(moment: datetime) -> str:
+    """An aware datetime as stored: UTC, `YYYY-MM-DD HH:MM:SS`."""
+    return moment.astimezone(UTC).strftime(SQL_TIME)
+
+
+def from_sql_time(value: str) -> datetime:
+    """A stored time back to an aware UTC datetime."""
+    return datetime.strptime(value, SQL_TIME).replace(tzinfo=UTC)
+
+
+class Timeliness(Enum):
+    """Where a dossier stands against its appointment date."""
+
+    ON_TIME = "on_time"
+    LATE = "late"
+    OVERDUE = "overdue"
+    PENDING = "pending"
+    NO_DUE_DATE = "no_due_date"
+
+
+@dataclass(frozen=True)
+class HistoryStep:
+    """One status change: the status, when it took effect, where we learnt it."""
+
+    status: int
+    at: datetime
+    source: str
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """A dossier as stored (the applicant's name is never part of a lookup answer)."""
+
+    id: int
+    code: str
+    procedure_name: str
+    commune_code: str
+    received_at: datetime
+    due_at: datetime | None
+    status: int
+    finished_at: datetime | None
+    returned_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The on-time rule applied: the verdict and by how many days (late/overdue/early/left)."""
+
+    timeliness: Timeliness
+    days: int
+
+
+def terminal_time(dossier: Dossier, history: Sequence[HistoryStep]) -> datetime | None:
+    """When the dossier first reached a terminal status: 9, else 10, else 8 or 3 (None if never)."""
+    for statuses, column in (({9}, dossier.finished_at), ({10}, dossier.returned_at), ({8, 3}, None)):
+        times = [step.at for step in history if step.status in statuses]
+        if column is not None:
+            times.append(column)
+        if times:
+            return min(times)
+    return None
+
+
+def standing(dossier: Dossier, history: Sequence[HistoryStep], now: datetime, tz: ZoneInfo) -> Standing:
+    """Apply the on-time rule, counting whole calendar days in the province's time zone."""
+    if dossier.due_at is None:
+        return Standing(Timeliness.NO_DUE_DATE, 0)
+    due_day = dossier.due_at.astimezone(tz).date()
+    done = terminal_time(dossier, history) if dossier.status in TERMINAL else None
+    if done is not None:
+        if done <= dossier.due_at:
+            return Standing(Timeliness.ON_TIME, (due_day - done.astimezone(tz).date()).days)
+        return Standing(Timeliness.LATE, max(1, (done.astimezone(tz).date() - due_day).days))
+    if now > dossier.due_at:
+        return Standing(Timeliness.OVERDUE, max(1, (now.astimezone(tz).date() - due_day).days))
+    return Standing(Timeliness.PENDING, (due_day - now.astimezone(tz).date()).days)
+
+
+class LookupLimiter:
+    """Slows enumeration: per person, at most LOOKUP_LIMIT lookups and UNKNOWN_LIMIT unknown codes per window.
+
+    Kept in memory: a restart forgives, which costs an attacker a restart they cannot cause.
+    """
+
+    def __init__(self) -> None:
+        self._lookups: dict[Person, deque[datetime]] = {}
+        self._unknown: dict[Person, deque[datetime]] = {}
+
+    @staticmethod
+    def _recent(events: deque[datetime] | None, now: datetime) -> int:
+        if events is None:
+            return 0
+        while events and now - events[0] >= LIMIT_WINDOW:
+            events.popleft()
+        return len(events)
+
+    def blocked_until(self, person: Person, now: datetime) -> datetime | None:
+        """When this person may look up again, or None if they may now."""
+        lookups, unknown = self._lookups.get(person), self._unknown.get(person)
+        if self._recent(lookups, now) >= LOOKUP_LIMIT and lookups:
+            return lookups[0] + LIMIT_WINDOW
+        if self._recent(unknown, now) >= UNKNOWN_LIMIT and unknown:
+            return unknown[0] + LIMIT_WINDOW
+        return None
+
+    def record(self, person: Person, now: datetime, found: bool) -> None:
+        """Count one lookup (and one unknown code if it was not found)."""
+        self._lookups.setdefault(person, deque()).append(now)
+        if not found:
+            self._unknown.setdefault(person, deque()).append(now)
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """A lookup's answer: the dossier with its standing and last steps, or why there is none."""
+
+    code: str
+    dossier: Dossier | None = None
+    history: tuple[HistoryStep, ...] = ()
+    standing: Standing | None = None
+    commune_name: str | None = None
+    following: bool = False
+    wait_until: datetime | None = None
+
+
+def _time(value: str | None) -> datetime | None:
+    return from_sql_time(value) if value else None
+
+
+def to_dossier(row: StoredDossier) -> Dossier:
+    """A stored row with its times as aware datetimes."""
+    return Dossier(
+        row.id,
+        row.code,
+        row.procedure_name,
+        row.commune_code,
+        from_sql_time(row.received_at),
+        _time(row.due_at),
+        row.status,
+        _time(row.finished_at),
+        _time(row.returned_at),
+    )
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A followed dossier and where it stands."""
+
+    dossier: Dossier
+    standing: Standing
+
+
+class DossierService:
+    """Lookups by code (limited against enumeration), following, and applying imported rows."""
+
+    def __init__(self, repo: DossiersRepo, people: PeopleRepo, commune_names: Mapping[str, str], tz: ZoneInfo) -> None:
+        self.repo = repo
+        self.people = people
+        self.commune_names = commune_names
+        self.tz = tz
+        self.limiter = LookupLimiter()
+
+    async def lookup(self, person: Person, code: str, now: datetime) -> LookupResult:
+        """Look a code up for a person; the answer has no applicant name and no phone number."""
+        wait = self.limiter.blocked_until(person, now)
+        if wait is not None:
+            return LookupResult(code, wait_until=wait)
+        stored = await self.repo.by_key(code_key(code))
+        self.limiter.record(person, now, found=stored is not None)
+        if stored is None:
+            return LookupResult(code)
+        dossier = to_dossier(stored)
+        history = tuple(
+            HistoryStep(step.status, from_sql_time(step.at), step.source)
+            for step in await self.repo.history(dossier.id)
+        )
+        person_id = await self.people.id_of(person.channel, person.external_id)
+        following = person_id is not None and await self.repo.is_following(person_id, dossier.id)
+        return LookupResult(
+            dossier.code,
+            dossier,
+            history[-HISTORY_SHOWN:],
+            standing(dossier, history, now, self.tz),
+            self.commune_names.get(dossier.commune_code, dossier.commune_code),
+            following,
+        )
+
+    async def _history(self, dossier_id: int) -> tuple[HistoryStep, ...]:
+        steps = await self.repo.history(dossier_id)
+        return tuple(HistoryStep(step.status, from_sql_time(step.at), step.source) for step in steps)
+
+    async def follow(self, person: Person, key: str, now: datetime) -> str:
+        """Follow the dossier with this code key: 'followed', 'already', 'full' (MAX_FOLLOWS reached),
+        'missing' (no such dossier) or 'limited' (too many lookups: a follow by code counts as one)."""
+        if self.limiter.blocked_until(person, now) is not None:
+            return "limited"
+        stored = await self.repo.by_key(code_key(key))
+        if stored is None:
+            self.limiter.record(person, now, found=False)
+            return "missing"
+        person_id = await self.people.ensure(person.channel, person.external_id, to_sql_time(now))
+        return await self.repo.follow(person_id, stored.id, to_sql_time(now), MAX_FOLLOWS)
+
+    async def unfollow(self, person: Person, key: str) -> bool:
+        """Stop following the dossier with this code key; False if the person did not follow it."""
+        person_id = await self.people.id_of(person.channel, person.external_id)
+        stored = await self.repo.by_key(code_key(key))
+        return person_id is not None and stored is not None and await self.repo.unfollow(person_id, stored.id)
+
+    async def followed(self, person: Person, now: datetime) -> list[Followed]:
+        """The person's followed dossiers and where each stands."""
+        person_id = await self.people.id_of(person.channel, person.external_id)
+        if person_id is None:
+            return []
+        result = []
+        for row in await self.repo.followed(person_id):
+            dossier = to_dossier(row)
+            history = await self._history(row.id)
+            result.append(Followed(dossier, standing(dossier, history, now, self.tz)))
+        return result
+
+    async def apply(self, rows: Sequence[DossierRow], source: str, now: datetime) -> BatchResult:
+        """Store imported rows (idempotent); status changes reach followers through the outbox."""
+        return await self.repo.apply(rows, source, to_sql_time(now))
+
+    async def count(self) -> int:
+        """How many dossiers are stored."""
+        return await self.repo.count()
+
+    async def fill_demo(
+        self, communes: Sequence[Commune], now: datetime, seed: int, days: int
+    ) -> tuple[BatchResult, str | None]:
+        """Synthetic dossiers (bot.demo) with their earlier history steps, for new rows only; and the code of one
+        of them that is still being processed (an example to look up)."""
+        from bot.demo import earlier_steps, generate
+
+        rows = generate(communes, now, seed=seed, days=days)
+        result = await self.repo.apply(rows, "demo", to_sql_time(now))
+        fresh = set(result.inserted_keys)
+        steps = earlier_steps([row for row in rows if row.code_key in fresh])
+        await self.repo.add_history(steps, "demo", to_sql_time(now))
+        example = next((row.code for row in reversed(rows) if row.status == 4), rows[-1].code if rows else None)
+        return result, example
+
+    async def enqueue_overdue(self, now: datetime) -> int:
+        """Queue the one overdue message per follower of each dossier that passed its appointment date."""
+        return await self.repo.enqueue_overdue(to_sql_time(now))

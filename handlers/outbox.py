@@ -1,0 +1,91 @@
+"""The Telegram notifier: renders outbox messages in the person's language and sends them; the outbox jobs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.app import Ctx
+from bot.dossiers import from_sql_time
+from bot.i18n import Translator, translator
+from bot.outbox import Delivery, Outcome, OutgoingMessage
+from handlers.dossiers import status_name
+
+log = logging.getLogger(__name__)
+
+
+def render_status(payload: dict[str, Any], t: Translator, tz: Any) -> str:
+    """A followed dossier changed status."""
+    previous = payload.get("previous")
+    text = t.gettext("🔔 Hồ sơ {code} chuyển sang: {status}.").format(
+        code=payload["code"], status=status_name(int(payload["status"]), t)
+    )
+    if previous:
+        text += "\n" + t.gettext("Trạng thái trước: {status}.").format(status=status_name(int(previous), t))
+    return text
+
+
+def render_overdue(payload: dict[str, Any], t: Translator, tz: Any) -> str:
+    """A followed dossier passed its appointment date unfinished."""
+    due = from_sql_time(payload["due_at"]).astimezone(tz)
+    return t.gettext("⏰ Hồ sơ {code} đã quá ngày hẹn trả ({date}) mà chưa có kết quả.").format(
+        code=payload["code"], date=t.day(due)
+    )
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], str]] = {
+    "dossier_status": render_status,
+    "dossier_overdue": render_overdue,
+}
+
+
+class TelegramNotifier:
+    """Sends outbox messages with the Bot API (also the console channel, whose Bot API is in-process)."""
+
+    def __init__(self, bot: Bot, channel: str, tz: Any) -> None:
+        self.bot = bot
+        self.channel = channel
+        self.tz = tz
+
+    async def deliver(self, message: OutgoingMessage) -> Delivery:
+        """Render in the person's language and send; map Telegram's answers to outcomes."""
+        render = RENDERERS.get(message.kind)
+        if render is None:
+            return Delivery(Outcome.GONE, error=f"no renderer for {message.kind}")
+        text = render(message.payload, translator(message.language), self.tz)
+        try:
+            await self.bot.send_message(int(message.person.external_id), text)
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            return Delivery(Outcome.RETRY, seconds, f"429 retry after {seconds}s")
+        except Forbidden as exc:
+            return Delivery(Outcome.GONE, error=f"403 {exc.message}")
+        except BadRequest as exc:
+            return Delivery(Outcome.GONE, error=f"400 {exc.message}")
+        except TimedOut as exc:
+            return Delivery(Outcome.UNCERTAIN, error=f"timeout {exc.message}")
+        except NetworkError as exc:
+            return Delivery(Outcome.RETRY, error=f"network {exc.message}")
+        return Delivery(Outcome.SENT)
+
+
+async def drain_outbox(context: Ctx) -> None:
+    """Job: send what the outbox holds for this channel."""
+    services = context.bot_data.services
+    notifier = TelegramNotifier(context.bot, services.channel, services.settings.timezone)
+    report = await services.outbox.drain(notifier)
+    if report.sent or report.retried or report.failed or report.uncertain:
+        log.info("outbox: %s", report)
+
+
+async def queue_overdue(context: Ctx) -> None:
+    """Job: queue the messages for followed dossiers that passed their appointment date."""
+    services = context.bot_data.services
+    if await services.dossiers.enqueue_overdue(services.clock()):
+        await drain_outbox(context)
