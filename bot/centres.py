@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from bot.text import clean, fold, strip_unit_prefix
+from bot.text import clean, fold, normalize, strip_unit_prefix
 from storage.centres import DETAIL_FIELDS, CentreDetails, CentresRepo, Commune, OldUnit, Province
 
 MAX_QUERY = 120
@@ -31,8 +31,6 @@ ACCEPT_GAP = 8.0
 DETAILS_TTL = 60.0
 # A point this far from every centre is outside the province, even inside its bounding box.
 OUTSIDE_KM = 25.0
-
-_DISTRICT_MARK = re.compile(r"(?:^|\s)(?:huyen|thanh pho|tp|thi xa|tx|quan|q)\s+")
 
 
 @dataclass(frozen=True)
@@ -61,9 +59,18 @@ class Choice:
 
 @dataclass(frozen=True)
 class Choices:
-    """Several good matches: the person picks one."""
+    """Several good matches: the person picks one (`more` when there were more than could be shown)."""
 
     options: tuple[Choice, ...]
+    more: bool = False
+
+
+@dataclass(frozen=True)
+class District:
+    """An old district (or city) was named: the 2025 units that its communes went to."""
+
+    name: str
+    communes: tuple[Commune, ...]
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class NotFound:
     empty: bool = False
 
 
-SearchOutcome = Found | Split | Choices | NotFound
+SearchOutcome = Found | Split | Choices | District | NotFound
 
 
 @dataclass(frozen=True)
@@ -121,28 +128,77 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, a)))
 
 
-def split_query(text: str, province_key: str = "") -> tuple[str, str | None]:
-    """Folded (unit name, district name or None) from free text such as `xã Đồng Tân, huyện Hữu Lũng`.
+_UNIT_KINDS = (
+    ("thi tran", "thi tran"),
+    ("tt", "thi tran"),
+    ("phuong", "phuong"),
+    ("p", "phuong"),
+    ("xa", "xa"),
+    ("x", "xa"),
+)
+_DISTRICT_WORDS = ("thanh pho", "thi xa", "huyen", "tp", "tx")
+_DISTRICT_INLINE = re.compile(r"\s(?:huyen|thanh pho|tp|thi xa|tx)\s")
+_EXACT_PREFIX = re.compile(r"^(?:thị trấn|phường|xã|tt|x|p)[.\s]+", re.IGNORECASE)
 
-    A trailing `tỉnh <province>` is dropped, and so is a comma-separated part that is just the province.
-    """
-    parts = [fold(part) for part in re.split(r"[,;]", clean(text)[:MAX_QUERY])]
+
+@dataclass(frozen=True)
+class Query:
+    """What a search text says: a unit's name (folded, without its kind), the kind typed, the name with its
+    diacritics (to tell `Tân Thanh` from `Tân Thành`), and an old district's name if one was given."""
+
+    name: str
+    kind: str | None = None
+    exact: str | None = None
+    district: str | None = None
+
+
+def _kind_of(folded: str) -> tuple[str | None, str]:
+    """(kind, rest) of a folded part that starts with a unit kind (`xa dong tan` → ('xa', 'dong tan'))."""
+    for prefix, kind in _UNIT_KINDS:
+        if folded.startswith(prefix + " ") and len(folded) > len(prefix) + 1:
+            return kind, folded[len(prefix) + 1 :]
+    return None, folded
+
+
+def _district_of(folded: str) -> str | None:
+    """The district name of a folded part that starts with a district kind (`huyen huu lung` → 'huu lung')."""
+    for word in _DISTRICT_WORDS:
+        if folded.startswith(word + " ") and len(folded) > len(word) + 1:
+            return folded[len(word) + 1 :]
+    return None
+
+
+def exact_key(name: str) -> str:
+    """A name with its diacritics, lower case, without its kind: `Xã Tân Thanh` → `tân thanh`."""
+    return _EXACT_PREFIX.sub("", normalize(name).lower()).strip()
+
+
+def parse_query(text: str, province_key: str = "") -> Query:
+    """Read free text such as `Quý Hoà`, `xã Đồng Tân, huyện Hữu Lũng` or a whole address
+    (`thôn Bản Đon, xã Mai Pha, TP Lạng Sơn, tỉnh Lạng Sơn`)."""
+    raw_parts = [part.strip() for part in re.split(r"[,;]", clean(text)[:MAX_QUERY])]
+    parts = [(raw, fold(raw)) for raw in raw_parts if fold(raw)]
     if province_key:
-        parts = [part.removesuffix(" tinh " + province_key) for part in parts]
-        parts = [parts[0], *(p for p in parts[1:] if p not in (province_key, "tinh " + province_key))]
-    parts = [part.strip() for part in parts if part.strip()]
+        parts = [(raw, folded.removesuffix(" tinh " + province_key)) for raw, folded in parts]
+        parts = [p for i, p in enumerate(parts) if i == 0 or p[1] not in (province_key, "tinh " + province_key)]
     if not parts:
-        return "", None
-    head, district = parts[0], None
-    marked = _DISTRICT_MARK.search(" " + head)
-    if marked and marked.start() > 0:
-        cut = marked.start() - 1
-        head, district = head[:cut].strip(), head[cut:].strip()
-    elif len(parts) > 1:
-        district = parts[1]
-    if district is not None:
-        district = strip_unit_prefix(district) or None
-    return strip_unit_prefix(head), district
+        return Query("")
+    districts = [(i, d) for i, (_, folded) in enumerate(parts) if (d := _district_of(folded)) is not None]
+    kinded = [i for i, (_, folded) in enumerate(parts) if _kind_of(folded)[0] is not None]
+    name_at = kinded[0] if kinded else next((i for i in range(len(parts)) if i not in dict(districts)), None)
+    if name_at is None:  # only a district: `huyện Văn Quan`
+        return Query("", district=districts[0][1])
+    raw, folded = parts[name_at]
+    kind, name = _kind_of(folded)
+    district = next((d for i, d in districts if i > name_at), None)
+    if district is None and name_at + 1 < len(parts) and name_at + 1 not in dict(districts):
+        district = strip_unit_prefix(parts[name_at + 1][1])
+    exact: str | None = exact_key(raw)
+    inline = _DISTRICT_INLINE.search(" " + name + " ")
+    if district is None and inline:  # `xã Đồng Tân huyện Hữu Lũng`
+        cut = inline.start()
+        name, district, exact = name[:cut].strip(), _district_of(name[cut:].strip()), None
+    return Query(name, kind, exact, district)
 
 
 class CentreDirectory:
@@ -164,24 +220,53 @@ class CentreDirectory:
                 for end in range(2, len(word) + 1):
                     self._prefixes.setdefault(word[:end], set()).add(index)
         self._district_keys = sorted({u.district_key for u in old_units})
+        self._old_kinds = {u.id: _kind_of(fold(u.name))[0] for u in old_units}
         self._province_key = fold(province.name)
 
     def search(self, text: str) -> SearchOutcome:
-        """Match free text against 2025 names first, then pre-2025 names (with their district, if given)."""
-        name, district = split_query(text, self._province_key)
-        if not name:
-            return NotFound(empty=True)
+        """Match free text: an old unit within the district given, else a 2025 name (the kind typed and the
+        diacritics deciding between namesakes), else pre-2025 names, an old district, and close names."""
+        query = parse_query(text, self._province_key)
+        district = self._district(query.district) if query.district else None
+        if not query.name:
+            return self._district_outcome(district) if district else NotFound(empty=query.district is None)
         if district is not None:
-            outcome = self._search_old(name, self._district(district))
+            outcome = self._search_old(query, district)
             if outcome is not None:
                 return outcome
-        exact = [c for c in self._new_list if c.name_key == name]
-        if len(exact) == 1:
-            return Found(exact[0])
-        outcome = self._search_old(name, None, fuzzy=False) or self._search_run_on(name)
-        if outcome is not None:
-            return outcome
-        return self._fuzzy(name)
+        new = [c for c in self._new_list if c.name_key == query.name and query.kind in (None, c.kind)]
+        old = [u for u in self._old_list if u.name_key == query.name and query.kind in (None, self._old_kinds[u.id])]
+        if query.exact and any(
+            exact_key(name) == query.exact for name in [*(c.name for c in new), *(u.name for u in old)]
+        ):
+            new = [c for c in new if exact_key(c.name) == query.exact]
+            old = [u for u in old if exact_key(u.name) == query.exact]
+        if len(new) == 1:
+            namesakes = [u for u in old if new[0].code not in u.successors]
+            if not namesakes:
+                return Found(new[0])
+            options = (Choice(commune=new[0]), *(Choice(old=u) for u in namesakes))
+            return Choices(options[:MAX_CHOICES], more=len(options) > MAX_CHOICES)
+        if old:
+            return self._old_outcome(old)
+        if query.kind is None and query.name in self._district_keys:
+            return self._district_outcome(query.name)
+        outcome = self._search_run_on(query.name)
+        if outcome is None and query.name.endswith(" " + self._province_key):  # `Văn Quan Lạng Sơn`
+            outcome = self.search(query.name.removesuffix(" " + self._province_key))
+            outcome = None if isinstance(outcome, NotFound) else outcome
+        return outcome or self._fuzzy(query.name)
+
+    def _old_outcome(self, units: Sequence[OldUnit]) -> SearchOutcome:
+        if len(units) == 1:
+            return self.resolve_old(units[0])
+        return Choices(tuple(Choice(old=u) for u in units[:MAX_CHOICES]), more=len(units) > MAX_CHOICES)
+
+    def _district_outcome(self, district: str) -> District:
+        units = [u for u in self._old_list if u.district_key == district]
+        codes = {code for u in units for code in u.successors}
+        communes = tuple(sorted((self.communes[c] for c in codes), key=lambda c: c.name_key))
+        return District(units[0].district_name, communes)
 
     def _search_run_on(self, name: str) -> SearchOutcome | None:
         """`dong tan huu lung`: an old unit's name followed by its district's, with nothing between."""
@@ -189,7 +274,7 @@ class CentreDirectory:
         for cut in range(1, len(words)):
             district = " ".join(words[cut:])
             if district in self._district_keys:
-                outcome = self._search_old(" ".join(words[:cut]), district, fuzzy=False)
+                outcome = self._search_old(Query(" ".join(words[:cut])), district, fuzzy=False)
                 if outcome is not None:
                     return outcome
         return None
@@ -198,19 +283,15 @@ class CentreDirectory:
         match = process.extractOne(district, self._district_keys, scorer=fuzz.ratio, score_cutoff=80)
         return str(match[0]) if match else None
 
-    def _search_old(self, name: str, district: str | None, *, fuzzy: bool = True) -> SearchOutcome | None:
-        pool = [u for u in self._old_list if district is None or u.district_key == district]
-        exact = [u for u in pool if u.name_key == name]
+    def _search_old(self, query: Query, district: str, *, fuzzy: bool = True) -> SearchOutcome | None:
+        pool = [u for u in self._old_list if u.district_key == district]
+        exact = [u for u in pool if u.name_key == query.name and query.kind in (None, self._old_kinds[u.id])]
         if not exact and fuzzy and pool:
             scored = process.extract(
-                name, [u.name_key for u in pool], scorer=fuzz.ratio, score_cutoff=ACCEPT_SCORE, limit=2
+                query.name, [u.name_key for u in pool], scorer=fuzz.ratio, score_cutoff=ACCEPT_SCORE, limit=2
             )
             exact = [pool[index] for _, _, index in scored]
-        if len(exact) == 1:
-            return self.resolve_old(exact[0])
-        if exact:
-            return Choices(tuple(Choice(old=u) for u in exact[:MAX_CHOICES]))
-        return None
+        return self._old_outcome(exact) if exact else None
 
     def resolve_old(self, unit: OldUnit) -> Found | Split:
         """What a pre-2025 unit became."""
@@ -391,10 +472,7 @@ class CentreService:
             if code not in self.directory.communes:
                 raise ValueError(f"mã xã {code} không thuộc tỉnh {self.directory.province.name}")
         else:
-            outcome = self.directory.search(fields.get("name", ""))
-            if not isinstance(outcome, Found) or outcome.via_old is not None:
-                raise ValueError(f"không xác định được xã {fields.get('name', '')!r}")
-            code = outcome.commune.code
+            code = self._exact_commune(fields.get("name", ""))
         values: dict[str, object] = {}
         for name in ("address", "phone", "opening_hours", "note"):
             if fields.get(name):
@@ -413,6 +491,23 @@ class CentreService:
             values["lat"], values["lon"] = lat, lon
         assert set(values) <= set(DETAIL_FIELDS)
         return code, values
+
+    def _exact_commune(self, name: str) -> str:
+        """The code of the 2025 unit with exactly this name (diacritics and kind, where given, must agree):
+        a centre's phone is never written on a namesake's or a near match's."""
+        query = parse_query(name)
+        matches = [
+            c
+            for c in self.directory.communes.values()
+            if c.name_key == query.name and query.kind in (None, c.kind) and exact_key(c.name) == query.exact
+        ]
+        if len(matches) != 1:
+            near = self.directory.search(name)
+            hint = ""
+            if isinstance(near, Found):
+                hint = f" (gần giống: {near.commune.name}; hãy dùng cột ma_xa)"
+            raise ValueError(f"không có xã, phường nào tên đúng là «{name}»{hint}")
+        return matches[0].code
 
 
 _CSV_ALIASES = {

@@ -14,26 +14,23 @@ from bot.config import ConfigError, Settings
 log = logging.getLogger("phucvu")
 
 
-class RedactToken(logging.Filter):
-    """Removes the bot token from every log record (httpx logs request URLs, which contain it)."""
+class RedactingFormatter(logging.Formatter):
+    """Formats log records with the bot token replaced, tracebacks included (httpx logs request URLs, and
+    PTB's InvalidToken message quotes the token)."""
 
     def __init__(self, token: str) -> None:
-        super().__init__()
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.token = token
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg, record.args = message.replace(self.token, "<token>"), None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text.replace(self.token, "<token>") if self.token else text
 
 
 def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
     """Log to stderr with the token masked; quiet the HTTP client's per-request lines."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactToken(settings.telegram_token.value))
+    handler.setFormatter(RedactingFormatter(settings.telegram_token.value))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -89,7 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.app import build_application
 
     log.info("Phục Vụ: long polling against %s", settings.telegram_api_base_url)
-    build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)
+    except Exception:
+        log.exception("the bot stopped")  # through the redacting formatter, unlike an uncaught traceback
+        return 1
     return 0
 
 

@@ -39,17 +39,15 @@ def load_province(province_code: int) -> ProvinceRecord:
     import vietnam_provinces
     from vietnam_provinces import Province, ProvinceCode, Ward
     from vietnamadminunits.converter import converter_2025
-    from vietnamadminunits.database import query
+    from vietnamadminunits.database import get_data
 
     try:
         province = Province.from_code(ProvinceCode(province_code))
     except ValueError as exc:
         raise ValueError(f"PHUCVU_PROVINCE: {province_code} is not a province code of 2025") from exc
     code2 = f"{province_code:02d}"
-    rows = query(
-        "SELECT wardCode, wardKey, ward, wardLat, wardLon, wardAreaKm2, provinceKey FROM admin_units "
-        f"WHERE provinceCode = '{code2}'"
-    )
+    fields = ["wardCode", "wardKey", "ward", "wardLat", "wardLon", "wardAreaKm2", "provinceKey", "provinceCode"]
+    rows = [row for row in get_data(fields, "admin_units") if row["provinceCode"] == code2]
     # The two packages number a few units differently: join on the code when the names agree, else on the name.
     by_code = {row["wardCode"]: row for row in rows}
     by_name = {name_key(row["ward"]): row for row in rows}
@@ -82,10 +80,11 @@ def load_province(province_code: int) -> ProvinceRecord:
 
     old_units = []
     bounds = None
-    placeholders = ",".join("'" + key.replace("'", "") + "'" for key in old_province_keys) or "''"
-    legacy = query(
-        "SELECT provinceKey, districtKey, district, wardKey, ward, wardLat, wardLon, provinceBounds, provinceCode "
-        f"FROM admin_units_legacy WHERE provinceKey IN ({placeholders}) ORDER BY district, ward"
+    legacy_fields = ["provinceKey", "districtKey", "district", "wardKey", "ward", "wardLat", "wardLon"]
+    legacy_fields += ["provinceBounds", "provinceCode"]
+    legacy = sorted(
+        (row for row in get_data(legacy_fields, "admin_units_legacy") if row["provinceKey"] in old_province_keys),
+        key=lambda row: (row["district"], row["ward"]),
     )
     for row in legacy:
         if row["provinceCode"] == code2 and bounds is None:

@@ -6,11 +6,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.app import Ctx
-from bot.centres import CentreCard, Choice, Choices, Found, NearestResult, NotFound, SearchOutcome, Split
+from bot.centres import CentreCard, Choice, Choices, District, Found, NearestResult, NotFound, SearchOutcome, Split
 from bot.commands import CENTRE
 from bot.i18n import Translator
 from handlers import menu
-from handlers.context import NEW, PRIVATE, Incoming, command_args, incoming
+from handlers.context import PRIVATE, Incoming, command_args, incoming
 
 PREFIX = "ct:"
 
@@ -120,7 +120,23 @@ async def answer_outcome(message: Message, came: Incoming, outcome: SearchOutcom
             text, reply_markup=choices_markup(tuple(Choice(commune=c) for c in outcome.communes), t)
         )
     elif isinstance(outcome, Choices):
-        await message.reply_text(t.gettext("Bạn muốn tìm nơi nào?"), reply_markup=choices_markup(outcome.options, t))
+        text = t.gettext("Bạn muốn tìm nơi nào?")
+        if outcome.more:
+            text += "\n" + t.gettext(
+                "Có nhiều nơi trùng tên. Nếu không thấy nơi của bạn, hãy thêm tên huyện cũ, ví dụ: «{example}»."
+            ).format(example="Hòa Bình, Văn Quan")
+        await message.reply_text(text, reply_markup=choices_markup(outcome.options, t))
+    elif isinstance(outcome, District):
+        text = t.gettext(
+            "ℹ️ {district} cũ nay thuộc các xã, phường: {names}. Hãy gõ tên xã, phường cũ của bạn "
+            "(ví dụ: «{example}») hoặc chọn dưới đây:"
+        ).format(
+            district=outcome.name,
+            names=", ".join(c.name for c in outcome.communes),
+            example="xã Đồng Tân, huyện Hữu Lũng",
+        )
+        options = tuple(Choice(commune=c) for c in outcome.communes)
+        await message.reply_text(text, reply_markup=choices_markup(options, t))
     elif isinstance(outcome, NotFound) and outcome.empty:
         await message.reply_text(ask_text(t))
     else:
@@ -218,7 +234,7 @@ async def centre_choice(update: Update, context: Ctx) -> None:
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """This feature's handlers, in order (free text last)."""
     return [
-        CommandHandler(CENTRE.names, centre_command, filters=NEW),
+        CommandHandler(CENTRE.names, centre_command, filters=PRIVATE),
         MessageHandler(menu.pressed(menu.CENTRE), centre_button),
         MessageHandler(PRIVATE & filters.LOCATION, centre_location),
         CallbackQueryHandler(centre_choice, pattern=f"^{PREFIX}"),

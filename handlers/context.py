@@ -12,10 +12,9 @@ from bot.i18n import Translator, translator
 from bot.people import Person
 from bot.text import clean
 
-# New messages only (edits are ignored); free text and fallbacks only in private chats, so that the bot
-# added to a group does not answer every message there.
-NEW = filters.UpdateType.MESSAGE
-PRIVATE = NEW & filters.ChatType.PRIVATE
+# New messages in private chats only: edits are ignored, and the bot added to a group stays silent there
+# (it would otherwise answer every message and show its menu to every member).
+PRIVATE = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
 
 
 @dataclass(frozen=True)

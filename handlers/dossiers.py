@@ -23,7 +23,7 @@ from bot.dossiers import (
 )
 from bot.i18n import Translator
 from handlers import menu
-from handlers.context import NEW, PRIVATE, Incoming, command_args, incoming
+from handlers.context import PRIVATE, Incoming, command_args, incoming
 
 PREFIX = "ds:"
 EXAMPLE = "000.00.37.H37-250804-0012"
@@ -208,8 +208,8 @@ async def follow_button(update: Update, context: Ctx) -> None:
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """This feature's handlers, in order; text with a code comes before the centre search."""
     return [
-        CommandHandler(DOSSIER.names, dossier_command, filters=NEW),
-        CommandHandler(FOLLOW.names, following_command, filters=NEW),
+        CommandHandler(DOSSIER.names, dossier_command, filters=PRIVATE),
+        CommandHandler(FOLLOW.names, following_command, filters=PRIVATE),
         MessageHandler(menu.pressed(menu.DOSSIER), dossier_button),
         MessageHandler(menu.pressed(menu.FOLLOWING), following_command),
         MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND & filters.Regex(CODE_IN_TEXT), dossier_text),

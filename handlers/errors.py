@@ -42,11 +42,12 @@ async def on_error(update: object, context: Ctx) -> None:
         language = came.t.language if came else language
     except Exception:
         log.warning("could not read the language for the error reply", exc_info=True)
+    text = translator(language).gettext("Xin lỗi, đã có lỗi khi xử lý yêu cầu của bạn. Vui lòng thử lại sau.")
     try:
-        await context.bot.send_message(
-            update.effective_chat.id,
-            translator(language).gettext("Xin lỗi, đã có lỗi khi xử lý yêu cầu của bạn. Vui lòng thử lại sau."),
-        )
+        if update.callback_query is not None:
+            await update.callback_query.answer(text)  # or the button keeps spinning
+        else:
+            await context.bot.send_message(update.effective_chat.id, text)
     except Exception:
         log.warning("could not send the error reply", exc_info=True)
 

@@ -9,7 +9,7 @@ from bot.app import Ctx
 from bot.commands import COMMANDS, HELP, LANG, START
 from bot.i18n import Translator, translator
 from handlers import menu
-from handlers.context import NEW, incoming
+from handlers.context import PRIVATE, incoming
 
 
 def help_text(t: Translator) -> str:
@@ -68,9 +68,9 @@ async def switch_language(update: Update, context: Ctx) -> None:
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """This feature's handlers, in order."""
     return [
-        CommandHandler(START.names, start, filters=NEW),
-        CommandHandler(HELP.names, show_help, filters=NEW),
-        CommandHandler(LANG.names, switch_language, filters=NEW),
+        CommandHandler(START.names, start, filters=PRIVATE),
+        CommandHandler(HELP.names, show_help, filters=PRIVATE),
+        CommandHandler(LANG.names, switch_language, filters=PRIVATE),
         MessageHandler(menu.pressed(menu.HELP), show_help),
         MessageHandler(menu.pressed(menu.LANGUAGE), switch_language),
     ]

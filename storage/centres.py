@@ -173,19 +173,17 @@ class CentresRepo:
         )
         return [_commune(row) for row in rows]
 
-    async def commune(self, code: str) -> Commune | None:
-        """One commune by its 5-digit code."""
-        row = await self.db.fetchone("SELECT * FROM communes WHERE code = ?", (code,))
-        return _commune(row) if row else None
-
     async def old_units(self, province_code: int) -> list[OldUnit]:
         """Every pre-2025 unit of the province with its successors, default successor first."""
-        rows = await self.db.fetchall(
-            "SELECT u.*, group_concat(s.commune_code, ',') AS successors FROM old_units u"
-            " JOIN (SELECT * FROM old_unit_successors ORDER BY is_default DESC, commune_code) s"
-            " ON s.old_unit_id = u.id WHERE u.province_code = ? GROUP BY u.id ORDER BY u.id",
+        units = await self.db.fetchall("SELECT * FROM old_units WHERE province_code = ? ORDER BY id", (province_code,))
+        links = await self.db.fetchall(
+            "SELECT s.old_unit_id, s.commune_code, s.is_default FROM old_unit_successors s"
+            " JOIN old_units u ON u.id = s.old_unit_id WHERE u.province_code = ?",
             (province_code,),
         )
+        successors: dict[int, list[tuple[int, str]]] = {}
+        for link in links:
+            successors.setdefault(link["old_unit_id"], []).append((-link["is_default"], link["commune_code"]))
         return [
             OldUnit(
                 row["id"],
@@ -193,9 +191,10 @@ class CentresRepo:
                 row["district_key"],
                 row["name"],
                 row["name_key"],
-                tuple(row["successors"].split(",")),
+                tuple(code for _, code in sorted(successors.get(row["id"], []))),
             )
-            for row in rows
+            for row in units
+            if row["id"] in successors
         ]
 
     async def details(self, code: str) -> CentreDetails:

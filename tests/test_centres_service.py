@@ -9,12 +9,14 @@ from bot.centres import (
     DETAILS_TTL,
     CentreService,
     Choices,
+    District,
     Found,
     NotFound,
+    Query,
     SearchOutcome,
     Split,
     haversine_km,
-    split_query,
+    parse_query,
 )
 from storage.centres import CentresRepo
 from tests.conftest import NOW
@@ -107,11 +109,74 @@ def test_old_unit_split_between_new_units_lists_all_of_them(centres: CentreServi
     assert outcome.communes[0].code == outcome.old.successors[0]
 
 
-def test_a_2025_name_wins_over_an_old_unit_of_the_same_name_without_district(centres: CentreService) -> None:
-    outcome = centres.search("Hồng Phong")
+def test_a_2025_name_whose_old_namesake_went_elsewhere_offers_both(centres: CentreService) -> None:
+    outcome = centres.search("Chiến Thắng")
+    assert isinstance(outcome, Choices)
+    new, old = outcome.options
+    assert new.commune is not None and new.commune.name == "Xã Chiến Thắng"
+    assert old.old is not None and old.old.district_name == "Huyện Bắc Sơn"
+    assert new.commune.code not in old.old.successors
+
+
+def test_a_2025_name_whose_old_namesake_became_it_is_found_directly(centres: CentreService) -> None:
+    outcome = centres.search("Quan Sơn")
     assert isinstance(outcome, Found)
-    assert outcome.via_old is None
-    assert outcome.commune.name == "Xã Hồng Phong"
+    assert outcome.commune.name == "Xã Quan Sơn"
+
+
+@pytest.mark.parametrize(
+    ("text", "old_name", "new_name"),
+    [
+        ("thị trấn Cao Lộc", "Thị trấn Cao Lộc", "Phường Kỳ Lừa"),
+        ("phường Chi Lăng", "Phường Chi Lăng", "Phường Lương Văn Tri"),
+        ("phường Hoàng Văn Thụ", "Phường Hoàng Văn Thụ", "Phường Kỳ Lừa"),
+        ("xã Tân Thanh", "Xã Tân Thanh", "Xã Hoàng Văn Thụ"),
+        ("Tân Thanh", "Xã Tân Thanh", "Xã Hoàng Văn Thụ"),
+        ("thôn Bản Đon, xã Mai Pha", "Xã Mai Pha", "Phường Đông Kinh"),
+        ("số 10 đường Bà Triệu, phường Vĩnh Trại, TP Lạng Sơn, tỉnh Lạng Sơn", "Phường Vĩnh Trại", "Phường Đông Kinh"),
+        ("Đông Quan Lộc Bình", "Xã Đông Quan", "Xã Na Dương"),
+        ("Hòa Bình, Văn Quan", "Xã Hòa Bình", "Xã Văn Quan"),
+    ],
+)
+def test_the_kind_typed_and_the_diacritics_pick_the_old_unit(
+    centres: CentreService, text: str, old_name: str, new_name: str
+) -> None:
+    outcome = centres.search(text)
+    assert isinstance(outcome, Found), outcome
+    assert outcome.via_old is not None
+    assert outcome.via_old.name == old_name
+    assert outcome.commune.name == new_name
+
+
+@pytest.mark.parametrize("text", ["xã Quan Sơn", "xã Quan Sơn, huyện Chi Lăng", "Văn Quan Lạng Sơn"])
+def test_names_containing_quan_are_not_cut_as_districts(centres: CentreService, text: str) -> None:
+    outcome = centres.search(text)
+    assert isinstance(outcome, Found), outcome
+    assert outcome.commune.name in ("Xã Quan Sơn", "Xã Văn Quan")
+
+
+@pytest.mark.parametrize(
+    ("text", "district", "count"),
+    [
+        ("huyện Văn Quan", "Huyện Văn Quan", 6),
+        ("TP Lạng Sơn", "Thành phố Lạng Sơn", 4),
+        ("Lạng Sơn", "Thành phố Lạng Sơn", 4),
+    ],
+)
+def test_an_old_district_lists_the_units_it_went_to(
+    centres: CentreService, text: str, district: str, count: int
+) -> None:
+    outcome = centres.search(text)
+    assert isinstance(outcome, District), outcome
+    assert outcome.name == district
+    assert len(outcome.communes) == count
+
+
+def test_more_namesakes_than_buttons_says_so(centres: CentreService) -> None:
+    outcome = centres.search("Hòa Bình")
+    assert isinstance(outcome, Choices)
+    assert len(outcome.options) == 3
+    assert outcome.more
 
 
 def test_old_name_shared_by_several_districts_offers_a_choice(centres: CentreService) -> None:
@@ -124,11 +189,15 @@ def test_old_name_shared_by_several_districts_offers_a_choice(centres: CentreSer
     assert all(option.old is not None and option.old.name_key == name for option in outcome.options)
 
 
-def test_split_query_reads_district_markers() -> None:
-    assert split_query("xã Đồng Tân, huyện Hữu Lũng") == ("dong tan", "huu lung")
-    assert split_query("Đồng Tân huyện Hữu Lũng") == ("dong tan", "huu lung")
-    assert split_query("P. Vĩnh Trại, TP. Lạng Sơn, tỉnh Lạng Sơn", "lang son") == ("vinh trai", "lang son")
-    assert split_query("a" * 5000)[0] == "a" * 120
+def test_parse_query_reads_kinds_districts_and_whole_addresses() -> None:
+    assert parse_query("xã Đồng Tân, huyện Hữu Lũng") == Query("dong tan", "xa", "đồng tân", "huu lung")
+    assert parse_query("Đồng Tân huyện Hữu Lũng") == Query("dong tan", None, None, "huu lung")
+    assert parse_query("P. Vĩnh Trại, TP. Lạng Sơn, tỉnh Lạng Sơn", "lang son") == Query(
+        "vinh trai", "phuong", "vĩnh trại", "lang son"
+    )
+    assert parse_query("thôn Bản Đon, xã Mai Pha").name == "mai pha"
+    assert parse_query("huyện Văn Quan") == Query("", district="van quan")
+    assert parse_query("a" * 5000).name == "a" * 120
 
 
 async def test_nearest_centres_inside_the_province(centres: CentreService) -> None:
@@ -198,13 +267,24 @@ async def test_import_csv_updates_good_rows_and_reports_bad_ones(centres: Centre
     assert (await centres.repo.details("06040")).address == "Khu 1 Thất Khê"
 
 
-async def test_import_csv_by_name_with_english_headers(centres: CentreService, tmp_path: Path) -> None:
+async def test_import_csv_by_name_only_takes_an_exact_2025_name(centres: CentreService, tmp_path: Path) -> None:
     path = tmp_path / "centres.csv"
-    path.write_text("name,phone,hours\nQuý Hoà,0205 111,7:30–17:00\nVĩnh Trại,0205 222,\n", encoding="utf-8")
+    path.write_text(
+        "name,phone,hours\n"
+        "Quý Hoà,0205 111,7:30–17:00\n"
+        "Vĩnh Trại,0205 222,\n"
+        "Tân Thanh,0205 333,\n"
+        "Phường Chi Lăng,0205 444,\n"
+        "thị trấn Cao Lộc,0205 555,\n"
+        "Quy Hao,0205 666,\n",
+        encoding="utf-8",
+    )
     report = await centres.import_csv(path, by="test", now=NOW.isoformat())
     assert report.updated == 1
-    assert report.rejected[0][0] == 3  # an old ward's name is not a centre
+    assert [line for line, _ in report.rejected] == [3, 4, 5, 6, 7]
     assert (await centres.repo.details("06076")).phone == "0205 111"
+    for code in ("05977", "06445", "06463", "06193", "05983", "06187"):
+        assert (await centres.repo.details(code)).phone is None
 
 
 async def test_import_csv_needs_a_commune_column(centres: CentreService, tmp_path: Path) -> None:

@@ -1,12 +1,13 @@
 """The `phucvu` command line: import-centres, configuration errors, and `python -m bot`."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bot.cli import RedactToken, main
+from bot.cli import RedactingFormatter, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,9 +42,34 @@ def test_python_m_bot_prints_usage() -> None:
         assert command in result.stdout
 
 
-def test_the_token_is_masked_in_log_lines() -> None:
+def test_the_token_is_masked_in_log_lines_and_tracebacks() -> None:
     import logging
 
     record = logging.LogRecord("httpx", logging.INFO, "", 0, "POST %s", ("https://x/bot123:SECRET/getMe",), None)
-    assert RedactToken("123:SECRET").filter(record)
-    assert record.getMessage() == "POST https://x/bot<token>/getMe"
+    assert "SECRET" not in RedactingFormatter("123:SECRET").format(record)
+    try:
+        raise RuntimeError("The token `123:SECRET` was rejected by the server.")
+    except RuntimeError:
+        import sys
+
+        failed = logging.LogRecord("phucvu", logging.ERROR, "", 0, "stopped", (), sys.exc_info())
+    text = RedactingFormatter("123:SECRET").format(failed)
+    assert "was rejected" in text
+    assert "SECRET" not in text
+
+
+def test_a_database_that_cannot_be_opened_ends_the_command(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-database.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    env = os.environ | {"PHUCVU_DB": str(bad), "PTB_TIMEDELTA": "true"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "import-centres", str(bad)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "not a database" in result.stderr

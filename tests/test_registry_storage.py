@@ -1,9 +1,10 @@
 """The commune registry as loaded from vietnam-provinces and vietnamadminunits and stored in SQLite."""
 
 from collections import Counter
+from dataclasses import replace
 
 from bot.registry import ensure_registry, load_province
-from storage.centres import CentresRepo
+from storage.centres import CentresRepo, OldUnitRecord
 from storage.db import Database
 from tests.conftest import NOW
 
@@ -59,14 +60,15 @@ async def test_registry_is_stored_once_and_refreshing_keeps_centre_details(db: D
     assert len(await repo.old_units(20)) == len(load_province(20).old_units)
 
 
-async def test_old_units_list_the_default_successor_first(centres_repo: CentresRepo) -> None:
-    split = [u for u in await centres_repo.old_units(20) if len(u.successors) > 1]
-    assert split, "Lạng Sơn has old communes divided between new ones"
-    by_key = {(u.district_key, u.name_key): u for u in split}
-    hong_phong = by_key[("binh gia", "hong phong")]
-    assert hong_phong.successors[0] == next(
-        u.default_successor for u in load_province(20).old_units if u.name == "Xã Hồng Phong"
-    )
+async def test_old_units_list_the_default_successor_first(db: Database) -> None:
+    real = load_province(20)
+    highest = max(c.code for c in real.communes)
+    lowest = min(c.code for c in real.communes)
+    unit = OldUnitRecord("Huyện Thử", "thu", "Xã Thử", "thu", None, None, (lowest, highest), default_successor=highest)
+    repo = CentresRepo(db)
+    await repo.store_registry(replace(real, old_units=(unit,)), NOW.isoformat())
+    [stored] = await repo.old_units(20)
+    assert stored.successors == (highest, lowest)
 
 
 async def test_details_update_only_named_fields_and_positions_prefer_the_venue(centres_repo: CentresRepo) -> None:
