@@ -1,0 +1,103 @@
+"""Dossiers in SQLite: idempotent batches, status history, follows, and outbox rows for followers."""
+
+import json
+from dataclasses import replace
+
+from storage.centres import CentresRepo
+from storage.db import Database
+from storage.dossiers import DossierRow, DossiersRepo
+from storage.people import PeopleRepo
+
+NOW = "2025-08-04 02:00:00"
+LATER = "2025-08-05 03:00:00"
+
+
+def row(key: str = "0000037H372508040012", status: int = 2, **changes: object) -> DossierRow:
+    base = DossierRow(
+        code_key=key,
+        code="000.00.37.H37-250804-0012",
+        procedure_code=None,
+        procedure_name="Đăng ký khai sinh",
+        commune_code="06385",
+        received_at="2025-08-04 01:30:00",
+        due_at="2025-08-06 10:00:00",
+        status=status,
+        finished_at=None,
+        returned_at=None,
+        channel=1,
+        applicant="Nguyễn Văn An",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+async def test_a_batch_is_idempotent(db: Database, centres_repo: CentresRepo) -> None:
+    repo = DossiersRepo(db)
+    first = await repo.apply([row(), row("K2", code="K2-250804-0001")], "import:a.csv", NOW)
+    assert (first.inserted, first.updated, first.unchanged) == (2, 0, 0)
+    again = await repo.apply([row(), row("K2", code="K2-250804-0001")], "import:a.csv", LATER)
+    assert (again.inserted, again.updated, again.unchanged, again.status_changes) == (0, 0, 2, 0)
+    assert len(await db.fetchall("SELECT * FROM dossier_history")) == 2
+
+
+async def test_a_status_change_is_recorded_with_its_time_and_source(db: Database, centres_repo: CentresRepo) -> None:
+    repo = DossiersRepo(db)
+    await repo.apply([row()], "import:a.csv", NOW)
+    result = await repo.apply([row(status=9, finished_at="2025-08-05 02:00:00")], "api", LATER)
+    assert (result.updated, result.status_changes) == (1, 1)
+    stored = await repo.by_key("0000037H372508040012")
+    assert stored is not None
+    steps = await repo.history(stored.id)
+    assert [(s.status, s.at, s.source) for s in steps] == [
+        (2, "2025-08-04 01:30:00", "import:a.csv"),
+        (9, "2025-08-05 02:00:00", "api"),
+    ]
+    fixed_typo = await repo.apply(
+        [row(status=9, finished_at="2025-08-05 02:00:00", procedure_name="Khai sinh")], "x", LATER
+    )
+    assert (fixed_typo.updated, fixed_typo.status_changes) == (1, 0)
+
+
+async def test_followers_get_one_outbox_row_per_change(db: Database, centres_repo: CentresRepo) -> None:
+    repo, people = DossiersRepo(db), PeopleRepo(db)
+    await repo.apply([row()], "import", NOW)
+    stored = await repo.by_key("0000037H372508040012")
+    assert stored is not None
+    an = await people.ensure("telegram", "1", NOW)
+    binh = await people.ensure("zalo", "u-2", NOW)
+    assert await repo.follow(an, stored.id, NOW, 10) == "followed"
+    assert await repo.follow(binh, stored.id, NOW, 10) == "followed"
+    await repo.apply([row(status=4)], "import", LATER)
+    await repo.apply([row(status=4)], "import", LATER)  # the same again: nothing new
+    outbox = await db.fetchall("SELECT person_id, kind, payload FROM outbox ORDER BY person_id")
+    assert [(r["person_id"], r["kind"]) for r in outbox] == [(an, "dossier_status"), (binh, "dossier_status")]
+    payload = json.loads(outbox[0]["payload"])
+    assert (payload["code"], payload["status"], payload["previous"]) == ("000.00.37.H37-250804-0012", 4, 2)
+    assert "Nguyễn" not in outbox[0]["payload"]
+
+
+async def test_follows_are_limited_and_can_stop(db: Database, centres_repo: CentresRepo) -> None:
+    repo, people = DossiersRepo(db), PeopleRepo(db)
+    rows = [row(f"KEY{i:04d}", code=f"K-250804-{i:04d}") for i in range(3)]
+    await repo.apply(rows, "import", NOW)
+    ids = [d.id for d in [await repo.by_key(r.code_key) for r in rows] if d]
+    person = await people.ensure("telegram", "9", NOW)
+    assert await repo.follow(person, ids[0], NOW, 2) == "followed"
+    assert await repo.follow(person, ids[0], NOW, 2) == "already"
+    assert await repo.follow(person, ids[1], NOW, 2) == "followed"
+    assert await repo.follow(person, ids[2], NOW, 2) == "full"
+    assert await repo.unfollow(person, ids[0]) is True
+    assert await repo.unfollow(person, ids[0]) is False
+    assert [d.id for d in await repo.followed(person)] == [ids[1]]
+
+
+async def test_overdue_is_queued_once_per_follower(db: Database, centres_repo: CentresRepo) -> None:
+    repo, people = DossiersRepo(db), PeopleRepo(db)
+    await repo.apply([row(), row("DONE", code="D-250804-0001", status=9, finished_at="2025-08-05 00:00:00")], "i", NOW)
+    person = await people.ensure("telegram", "5", NOW)
+    for key in ("0000037H372508040012", "DONE"):
+        stored = await repo.by_key(key)
+        assert stored is not None
+        await repo.follow(person, stored.id, NOW, 10)
+    assert await repo.enqueue_overdue("2025-08-06 09:00:00") == 0
+    assert await repo.enqueue_overdue("2025-08-06 11:00:00") == 1
+    assert await repo.enqueue_overdue("2025-08-07 11:00:00") == 0
