@@ -104,8 +104,10 @@ def build_application(
     request: BaseRequest | None = None,
     channel: str = "telegram",
     clock: Clock = utc_now,
+    outbox_interval: float = OUTBOX_INTERVAL,
 ) -> App:
-    """Build the PTB application; `request` replaces HTTP (the console), `clock` the wall clock (tests)."""
+    """Build the PTB application; `request` replaces HTTP (the console), `clock` the wall clock and
+    `outbox_interval` how often the outbox is drained (tests)."""
     from handlers import all_handlers, on_error
     from handlers.outbox import drain_outbox, queue_overdue
 
@@ -120,7 +122,7 @@ def build_application(
         # an import in another process) and then every OUTBOX_INTERVAL seconds.
         for job in jobs.get_jobs_by_name("outbox") + jobs.get_jobs_by_name("overdue"):
             job.schedule_removal()
-        jobs.run_repeating(drain_outbox, interval=OUTBOX_INTERVAL, first=0, name="outbox")
+        jobs.run_repeating(drain_outbox, interval=outbox_interval, first=0, name="outbox")
         jobs.run_repeating(queue_overdue, interval=OVERDUE_INTERVAL, first=1, name="overdue")
 
     async def post_shutdown(app: App) -> None:

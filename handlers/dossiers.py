@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -100,7 +101,7 @@ async def answer_lookup(message: Message, came: Incoming, code: str) -> None:
     result = await came.services.dossiers.lookup(came.person, code, came.services.clock())
     t = came.t
     if result.wait_until is not None:
-        minutes = max(1, int((result.wait_until - came.services.clock()).total_seconds() // 60) + 1)
+        minutes = max(1, math.ceil((result.wait_until - came.services.clock()).total_seconds() / 60))
         text = t.ngettext(
             "Bạn đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau {minutes} phút.",
             "Bạn đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau {minutes} phút.",
