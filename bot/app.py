@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp import web
 from telegram import BotCommand
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 from telegram.request import BaseRequest
@@ -58,6 +59,7 @@ class BotData:
 
     def __init__(self) -> None:
         self._services: Services | None = None
+        self.ingest: web.AppRunner | None = None
 
     @property
     def services(self) -> Services:
@@ -92,6 +94,30 @@ async def open_services(settings: Settings, channel: str, clock: Clock = utc_now
     return Services(settings, channel, db, people, centres, dossiers, OutboxService(OutboxRepo(db), clock), clock)
 
 
+async def start_ingest(app: App, settings: Settings) -> web.AppRunner:
+    """Serve the ingest endpoint on PHUCVU_HTTP_HOST:PHUCVU_HTTP_PORT; a batch that changes a status drains the
+    outbox at once."""
+    from bot.dossier_import import RowParser
+    from bot.ingest import create_ingest_app
+    from handlers.outbox import drain_outbox
+
+    services = app.bot_data.services
+
+    async def changed(_: object) -> None:
+        if app.job_queue is not None:
+            app.job_queue.run_once(drain_outbox, 0)
+
+    parser = RowParser(set(services.centres.directory.communes), settings.timezone)
+    web_app = create_ingest_app(
+        settings.ingest_token.value, services.dossiers, parser, services.clock, changed, services.db.ping
+    )
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+    log.info("ingest endpoint on %s:%s", settings.http_host, settings.http_port)
+    return runner
+
+
 def bot_commands(language: str) -> list[BotCommand]:
     """The command menu in one language (English shows the English aliases)."""
     t = translator(language)
@@ -124,8 +150,13 @@ def build_application(
             job.schedule_removal()
         jobs.run_repeating(drain_outbox, interval=outbox_interval, first=0, name="outbox")
         jobs.run_repeating(queue_overdue, interval=OVERDUE_INTERVAL, first=1, name="overdue")
+        if settings.http_port is not None:
+            app.bot_data.ingest = await start_ingest(app, settings)
 
     async def post_shutdown(app: App) -> None:
+        if app.bot_data.ingest is not None:
+            await app.bot_data.ingest.cleanup()
+            app.bot_data.ingest = None
         services = app.bot_data._services
         if services is not None:
             await services.db.close()

@@ -45,6 +45,9 @@ class Settings:
     timezone: ZoneInfo = DEFAULT_TIMEZONE
     digest_time: time = time(7, 0)
     province_code: int = 20
+    ingest_token: Secret = Secret("")
+    http_port: int | None = None
+    http_host: str = "0.0.0.0"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -61,7 +64,16 @@ class Settings:
             timezone=_parse_timezone(values.get("PHUCVU_TIMEZONE", "").strip() or "Asia/Ho_Chi_Minh"),
             digest_time=_parse_time(values.get("PHUCVU_DIGEST_TIME", "").strip() or "07:00"),
             province_code=_parse_int("PHUCVU_PROVINCE", values.get("PHUCVU_PROVINCE", "").strip() or "20"),
-        )
+            ingest_token=Secret(values.get("PHUCVU_INGEST_TOKEN", "").strip()),
+            http_port=_parse_port(values.get("PHUCVU_HTTP_PORT", "").strip()),
+            http_host=values.get("PHUCVU_HTTP_HOST", "").strip() or "0.0.0.0",
+        ).checked()
+
+    def checked(self) -> Settings:
+        """Fail on settings that only make sense together."""
+        if self.http_port is not None and len(self.ingest_token.value) < 16:
+            raise ConfigError("PHUCVU_INGEST_TOKEN: needs at least 16 characters when PHUCVU_HTTP_PORT is set")
+        return self
 
 
 def read_dotenv(text: str) -> dict[str, str]:
@@ -99,6 +111,15 @@ def _parse_time(raw: str) -> time:
     if not match:
         raise ConfigError(f"PHUCVU_DIGEST_TIME: {raw!r} is not a time of day like 07:00")
     return time(int(match[1]), int(match[2]))
+
+
+def _parse_port(raw: str) -> int | None:
+    if not raw:
+        return None
+    port = _parse_int("PHUCVU_HTTP_PORT", raw)
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"PHUCVU_HTTP_PORT: {raw!r} is not a TCP port")
+    return port
 
 
 def _parse_int(name: str, raw: str) -> int:

@@ -73,6 +73,14 @@ class Database:
             raise
         return db
 
+    async def ping(self) -> bool:
+        """Whether the database answers a query."""
+        try:
+            await self.fetchone("SELECT 1")
+        except Exception:
+            return False
+        return True
+
     async def close(self) -> None:
         """Close the connection."""
         await self.conn.close()

@@ -51,3 +51,13 @@ def test_token_never_shows_in_repr_or_str() -> None:
 
 def test_dotenv_parser_handles_quotes_and_comments() -> None:
     assert read_dotenv("A='x y'\n#B=1\n\nC = 3\nnot a line\n") == {"A": "x y", "C": "3"}
+
+
+def test_the_ingest_endpoint_needs_a_long_token() -> None:
+    with pytest.raises(ConfigError, match="PHUCVU_INGEST_TOKEN"):
+        Settings.from_env({"PHUCVU_HTTP_PORT": "8080"}, dotenv=None)
+    with pytest.raises(ConfigError, match="PHUCVU_HTTP_PORT"):
+        Settings.from_env({"PHUCVU_HTTP_PORT": "99999", "PHUCVU_INGEST_TOKEN": "x" * 20}, dotenv=None)
+    s = Settings.from_env({"PHUCVU_HTTP_PORT": "8080", "PHUCVU_INGEST_TOKEN": "x" * 20}, dotenv=None)
+    assert s.http_port == 8080
+    assert "x" * 20 not in repr(s)

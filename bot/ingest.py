@@ -1,0 +1,92 @@
+"""The ingest endpoint for the one-stop system, inside the bot's process (aiohttp).
+
+`POST /api/v1/dossiers` with `Authorization: Bearer <PHUCVU_INGEST_TOKEN>` and a JSON list of dossiers with the
+import's fields (Vietnamese names or English aliases). The list is applied whole or not at all: a wrong or missing
+token → 401, a malformed body or any invalid item → 400 saying what is wrong; nothing is written. Sending the same
+list again changes nothing. `GET /healthz` answers when the database does.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.dossier_import import ALIASES, RowError, RowParser
+from bot.dossiers import DossierService
+from bot.text import fold
+from storage.dossiers import BatchResult
+
+log = logging.getLogger(__name__)
+
+MAX_ITEMS = 10_000
+MAX_BODY = 20 * 1024 * 1024
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def create_ingest_app(
+    token: str,
+    dossiers: DossierService,
+    parser: RowParser,
+    clock: Callable[[], Any],
+    changed: Callable[[BatchResult], Awaitable[None]],
+    healthy: Callable[[], Awaitable[bool]],
+) -> web.Application:
+    """The aiohttp application; `changed` is called after a batch that changed any status."""
+    expected = f"Bearer {token}".encode()
+
+    async def ingest(request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "").encode()
+        if not token or not hmac.compare_digest(given, expected):
+            return _error(401, "missing or wrong bearer token")
+        try:
+            body = await request.read()
+            items = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _error(400, f"body is not JSON: {exc}")
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, f"body larger than {MAX_BODY} bytes")
+        if not isinstance(items, list):
+            return _error(400, "body must be a JSON list of dossiers")
+        if len(items) > MAX_ITEMS:
+            return _error(400, f"at most {MAX_ITEMS} dossiers per request")
+        rows, problems = [], []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                problems.append({"index": index, "error": "each dossier must be a JSON object"})
+                continue
+            fields = {ALIASES.get(fold(str(key)).replace("_", " ")): value for key, value in item.items()}
+            fields.pop(None, None)
+            try:
+                rows.append(parser.parse({str(k): v for k, v in fields.items()}))
+            except RowError as exc:
+                problems.append({"index": index, "error": str(exc)})
+        if problems:
+            return _error(400, "invalid dossiers; nothing was written", problems=problems[:100])
+        result = await dossiers.apply(rows, "api", clock())
+        if result.status_changes:
+            await changed(result)
+        counts = {
+            "inserted": result.inserted,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "status_changes": result.status_changes,
+        }
+        return web.json_response(counts)
+
+    async def health(request: web.Request) -> web.Response:
+        if await healthy():
+            return web.json_response({"status": "ok"})
+        return _error(503, "database unavailable")
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post("/api/v1/dossiers", ingest)
+    app.router.add_get("/healthz", health)
+    return app

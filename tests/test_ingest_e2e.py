@@ -1,0 +1,118 @@
+"""The ingest endpoint over real HTTP: tokens, malformed bodies, idempotence, and followers told at once."""
+
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import App, build_application
+from bot.config import Secret, Settings
+from tests.conftest import bot_settings
+from tests.fakebotapi import FakeBotAPI, running
+
+NOW = datetime(2025, 8, 5, 3, 0, tzinfo=UTC)
+TOKEN = "ingest-token-0123456789abcdef"
+ITEM = {
+    "ma_ho_so": "000.00.37.H37-250804-0012",
+    "ten_thu_tuc": "Đăng ký khai sinh",
+    "ma_xa": "06385",
+    "ngay_tiep_nhan": "20250804083000",
+    "ngay_hen_tra": "06/08/2025 17:00",
+    "trang_thai": 4,
+    "kenh_nop": 1,
+    "chu_ho_so": "Hoàng Thị Bích",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def served(settings: Settings, api: FakeBotAPI) -> AsyncIterator[tuple[App, str]]:
+    port = free_port()
+    configured = replace(bot_settings(settings, api), ingest_token=Secret(TOKEN), http_port=port, http_host="127.0.0.1")
+    async with running(build_application(configured, clock=lambda: NOW, outbox_interval=60)) as app:
+        yield app, f"http://127.0.0.1:{port}"
+
+
+async def post(url: str, body: Any, token: str | None = TOKEN, raw: bytes | None = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    async with aiohttp.ClientSession() as session:
+        data = raw if raw is not None else None
+        async with session.post(f"{url}/api/v1/dossiers", json=None if raw else body, data=data, headers=headers) as r:
+            return r.status, await r.json()
+
+
+async def count(app: App) -> int:
+    return await app.bot_data.services.dossiers.count()
+
+
+async def test_healthz(served: tuple[App, str]) -> None:
+    _, url = served
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/healthz") as response:
+        assert response.status == 200
+        assert await response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token-0123456789", TOKEN + "x", ""])
+async def test_a_wrong_or_missing_token_writes_nothing(served: tuple[App, str], token: str | None) -> None:
+    app, url = served
+    status, body = await post(url, [ITEM], token=token)
+    assert status == 401
+    assert "token" in body["error"]
+    assert await count(app) == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "body", "says"),
+    [
+        (b"{not json", None, "not JSON"),
+        (b'{"ma_ho_so": "x"}', None, "JSON list"),
+        (None, [ITEM, "text"], "JSON object"),
+        (None, [ITEM, ITEM | {"trang_thai": 12}], "trạng thái 12"),
+        (None, [ITEM | {"ma_xa": "01001"}], "01001"),
+    ],
+)
+async def test_a_malformed_body_is_400_and_writes_nothing(
+    served: tuple[App, str], raw: bytes | None, body: Any, says: str
+) -> None:
+    app, url = served
+    status, answer = await post(url, body, raw=raw)
+    assert status == 400
+    assert says in str(answer)
+    assert await count(app) == 0
+
+
+async def test_the_same_list_twice_changes_nothing_and_a_change_reaches_followers(
+    served: tuple[App, str], api: FakeBotAPI
+) -> None:
+    _, url = served
+    status, counts = await post(url, [ITEM])
+    assert (status, counts) == (200, {"inserted": 1, "updated": 0, "unchanged": 0, "status_changes": 0})
+    status, counts = await post(url, [ITEM])
+    assert (status, counts) == (200, {"inserted": 0, "updated": 0, "unchanged": 1, "status_changes": 0})
+    [lookup] = await api.say(4242, "000.00.37.H37-250804-0012")
+    assert "Hoàng" not in (lookup.text or "")
+    await api.click(4242, lookup.buttons[0][0]["callback_data"], expect=0, settle=0.1)
+    since = api.mark()
+    english = {
+        "code": ITEM["ma_ho_so"],
+        "procedure": "Đăng ký khai sinh",
+        "commune_code": 6385,
+        "received": "2025-08-04T08:30:00+07:00",
+        "due": "2025-08-06T17:00:00+07:00",
+        "status": "9",
+        "finished": "2025-08-05T09:00:00+07:00",
+    }
+    status, counts = await post(url, [english])
+    assert status == 200
+    assert counts["status_changes"] == 1
+    [message] = await api.wait_sent(4242, since=since, timeout=5)  # drained at once, not at the next interval
+    assert "Đã xử lý xong" in (message.text or "")
