@@ -11,11 +11,11 @@ import csv
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.dossiers import SQL_TIME, DossierService, code_key
+from bot.dossiers import DossierService, code_key, to_sql_time
 from bot.text import clean, fold
 from storage.dossiers import DossierRow
 
@@ -85,6 +85,7 @@ class RowParser:
         self.communes = communes
         self.tz = tz
         self._times: dict[object, str] = {}
+        self._offsets: dict[str, timedelta] = {}
 
     def time(self, value: object, name: str) -> str | None:
         """A date or time in any accepted form → stored UTC text (None when empty)."""
@@ -93,11 +94,28 @@ class RowParser:
         cached = self._times.get(value)
         if cached is not None:
             return cached
-        moment = self._parse_time(value, name)
-        stored = moment.astimezone(UTC).strftime(SQL_TIME)
+        if isinstance(value, str) and len(value) == 14 and value.isdigit():  # the national sync format
+            stored = self._sync_time(value, name)
+        else:
+            stored = to_sql_time(self._parse_time(value, name))
         if len(self._times) < 100_000:
             self._times[value] = stored
         return stored
+
+    def _sync_time(self, text: str, name: str) -> str:
+        """`yyyyMMddHHmmss` in local time → stored UTC, with the zone's offset looked up once per local hour."""
+        try:
+            local = datetime(
+                int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), int(text[12:])
+            )
+        except ValueError:
+            raise RowError(f"{name}: «{text}» không phải ngày giờ hợp lệ") from None
+        hour = text[:10]
+        offset = self._offsets.get(hour)
+        if offset is None:
+            offset = local.replace(tzinfo=self.tz).utcoffset() or timedelta(0)
+            self._offsets[hour] = offset
+        return (local - offset).isoformat(sep=" ", timespec="seconds")
 
     def _parse_time(self, value: object, name: str) -> datetime:
         if isinstance(value, datetime):
@@ -127,44 +145,58 @@ class RowParser:
 
     def parse(self, raw: Mapping[str, object]) -> DossierRow:
         """Validate and normalise one row."""
-        values = {name: ("" if value is None else value) for name, value in raw.items()}
-        missing = [name for name in REQUIRED if str(values.get(name, "")).strip() == ""]
-        if missing:
-            raise RowError("thiếu " + ", ".join(missing))
-        code = re.sub(r"\s+", "", _DASHES.sub("-", clean(str(values["code"])))).upper()
-        if len(code_key(code)) < 6:
+        for name in REQUIRED:
+            if _blank(raw.get(name)):
+                raise RowError("thiếu " + ", ".join(n for n in REQUIRED if _blank(raw.get(n))))
+        code = str(raw["code"]).strip()
+        if not (code.isascii() and code.isprintable()) or " " in code:
+            code = re.sub(r"\s+", "", _DASHES.sub("-", clean(code)))
+        code = code.upper()
+        key = code_key(code)
+        if len(key) < 6:
             raise RowError(f"mã hồ sơ «{code}» quá ngắn")
-        commune = _integer_text(values["commune_code"]).zfill(5)
+        commune = _integer_text(raw["commune_code"]).zfill(5)
         if commune not in self.communes:
             raise RowError(f"mã xã {commune} không thuộc tỉnh")
-        status = _small_int(values["status"], "trang_thai")
+        status = _small_int(raw["status"], "trang_thai")
         if not 1 <= status <= 10:
             raise RowError(f"trạng thái {status} không nằm trong 1–10")
-        channel_text = str(values.get("channel", "")).strip()
-        channel = _small_int(channel_text, "kenh_nop") if channel_text else None
+        channel = None if _blank(raw.get("channel")) else _small_int(raw["channel"], "kenh_nop")
         if channel is not None and channel not in (1, 2, 3):
             raise RowError(f"kênh nộp {channel} không phải 1, 2 hoặc 3")
-        received = self.time(values["received_at"], "ngay_tiep_nhan")
-        due = self.time(values.get("due_at"), "ngay_hen_tra")
-        if received is not None and due is not None and due < received:
-            raise RowError("ngày hẹn trả trước ngày tiếp nhận")
+        received = self.time(raw["received_at"], "ngay_tiep_nhan")
+        due = self.time(raw.get("due_at"), "ngay_hen_tra")
         assert received is not None
-        procedure_code = clean(str(values.get("procedure_code", ""))) or None
-        applicant = clean(str(values.get("applicant", ""))) or None
+        if due is not None and due < received:
+            raise RowError("ngày hẹn trả trước ngày tiếp nhận")
         return DossierRow(
-            code_key=code_key(code),
+            code_key=key,
             code=code,
-            procedure_code=procedure_code,
-            procedure_name=clean(str(values["procedure_name"]))[:500],
+            procedure_code=_text(raw.get("procedure_code")),
+            procedure_name=(_text(raw["procedure_name"]) or "")[:500],
             commune_code=commune,
             received_at=received,
             due_at=due,
             status=status,
-            finished_at=self.time(values.get("finished_at"), "ngay_ket_thuc"),
-            returned_at=self.time(values.get("returned_at"), "ngay_tra_ket_qua"),
+            finished_at=self.time(raw.get("finished_at"), "ngay_ket_thuc"),
+            returned_at=self.time(raw.get("returned_at"), "ngay_tra_ket_qua"),
             channel=channel,
-            applicant=applicant,
+            applicant=_text(raw.get("applicant")),
         )
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: object) -> str | None:
+    """Cleaned text (None when empty); plain ASCII skips the Unicode work."""
+    if value is None:
+        return None
+    text = str(value)
+    if text.isascii() and text.isprintable():
+        return text.strip() or None
+    return clean(text) or None
 
 
 def _integer_text(value: object) -> str:
@@ -217,23 +249,25 @@ async def import_file(
     absent = [name for name in REQUIRED if name not in names]
     if absent:
         raise RowError("thiếu cột: " + ", ".join(absent))
-    batch: list[DossierRow] = []
     source = f"import:{path.name}"
+    batch: list[DossierRow] = []
+    columns = [(i, name) for i, name in enumerate(names) if name is not None]
     for number, cells in rows:
         if not any(str(cell or "").strip() for cell in cells):
             continue
-        raw = {name: cells[i] for i, name in enumerate(names) if name is not None and i < len(cells)}
+        raw = {name: cells[i] for i, name in columns if i < len(cells)}
         try:
             batch.append(parser.parse(raw))
         except RowError as exc:
             summary.rejected.append((number, str(exc)))
         if len(batch) >= BATCH:
-            await _flush(service, batch, source, now, summary, progress)
-    await _flush(service, batch, source, now, summary, progress)
+            await _write(service, batch, source, now, summary, progress)
+            batch = []
+    await _write(service, batch, source, now, summary, progress)
     return summary
 
 
-async def _flush(
+async def _write(
     service: DossierService,
     batch: list[DossierRow],
     source: str,
@@ -250,4 +284,3 @@ async def _flush(
     summary.status_changes += result.status_changes
     if progress is not None:
         progress(len(batch))
-    batch.clear()

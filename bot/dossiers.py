@@ -65,7 +65,7 @@ def find_code(text: str) -> str | None:
 
 def to_sql_time(moment: datetime) -> str:
     """An aware datetime as stored: UTC, `YYYY-MM-DD HH:MM:SS`."""
-    return moment.astimezone(UTC).strftime(SQL_TIME)
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
 
 
 def from_sql_time(value: str) -> datetime:

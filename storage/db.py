@@ -65,6 +65,7 @@ class Database:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA cache_size=-32768")  # 32 MiB of pages: the dossier indexes stay in memory
             db = cls(conn)
             if migrate:
                 await db.migrate()

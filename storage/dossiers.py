@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import astuple, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import aiosqlite
 
@@ -24,7 +24,35 @@ FIELDS = (
     "channel",
     "applicant",
 )
-_CHUNK = 500
+_UPSERT = (
+    f"INSERT INTO dossiers (code_key, {', '.join(FIELDS)}, updated_at)"
+    f" VALUES ({', '.join('?' for _ in range(len(FIELDS) + 2))})"
+    f" ON CONFLICT (code_key) DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in FIELDS)},"
+    " updated_at = excluded.updated_at"
+    f" WHERE ({', '.join(f'dossiers.{name}' for name in FIELDS)})"
+    f" IS NOT ({', '.join(f'excluded.{name}' for name in FIELDS)})"
+)
+# When a status took effect, as far as the row tells: 9 → finished, 10 → returned, 1/2 → received, else now.
+_STATUS_AT = (
+    "CASE new.status WHEN 9 THEN coalesce(new.finished_at, c.now) WHEN 10 THEN coalesce(new.returned_at, c.now)"
+    " WHEN 1 THEN new.received_at WHEN 2 THEN new.received_at ELSE c.now END"
+)
+# Temporary (this connection's) table and triggers: the import context gives them the source and the time.
+_TRIGGERS = (
+    "CREATE TEMP TABLE IF NOT EXISTS import_context (source TEXT NOT NULL, now TEXT NOT NULL)",
+    "CREATE TEMP TRIGGER IF NOT EXISTS dossier_inserted AFTER INSERT ON main.dossiers BEGIN"
+    " INSERT INTO dossier_history (dossier_id, status, at, source, recorded_at)"
+    f" SELECT new.id, new.status, {_STATUS_AT}, c.source, c.now FROM import_context c; END",
+    "CREATE TEMP TRIGGER IF NOT EXISTS dossier_status_changed AFTER UPDATE OF status ON main.dossiers"
+    " WHEN old.status IS NOT new.status BEGIN"
+    " INSERT INTO dossier_history (dossier_id, status, at, source, recorded_at)"
+    f" SELECT new.id, new.status, {_STATUS_AT}, c.source, c.now FROM import_context c;"
+    " INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
+    " SELECT f.person_id, 'dossier_status', 'status:' || last_insert_rowid() || ':' || f.person_id,"
+    " json_object('dossier_id', new.id, 'code', new.code, 'status', new.status, 'previous', old.status,"
+    " 'at', (SELECT h.at FROM dossier_history h WHERE h.id = last_insert_rowid())), c.now"
+    " FROM follows f, import_context c WHERE f.dossier_id = new.id; END",
+)
 
 
 @dataclass(frozen=True)
@@ -45,18 +73,20 @@ class DossierRow:
     applicant: str | None
 
     def values(self) -> tuple[object, ...]:
-        """The FIELDS, in order."""
-        return astuple(self)[1:]
-
-    def status_time(self, fallback: str) -> str:
-        """When the row's status took effect, as far as the row tells."""
-        if self.status == 9 and self.finished_at:
-            return self.finished_at
-        if self.status == 10 and self.returned_at:
-            return self.returned_at
-        if self.status in (1, 2):
-            return self.received_at
-        return fallback
+        """The FIELDS, in order (by hand: `dataclasses.astuple` deep-copies, which costs more than the import)."""
+        return (
+            self.code,
+            self.procedure_code,
+            self.procedure_name,
+            self.commune_code,
+            self.received_at,
+            self.due_at,
+            self.status,
+            self.finished_at,
+            self.returned_at,
+            self.channel,
+            self.applicant,
+        )
 
 
 @dataclass(frozen=True)
@@ -108,85 +138,54 @@ def _dossier(row: sqlite3.Row) -> StoredDossier:
     )
 
 
-def _chunks(items: Sequence[DossierRow]) -> Iterable[Sequence[DossierRow]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
 class DossiersRepo:
     """Reads and writes dossiers, history and follows."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._prepared: aiosqlite.Connection | None = None
 
     async def apply(self, rows: Sequence[DossierRow], source: str, now: str) -> BatchResult:
-        """Insert new dossiers, update changed ones (a status change adds a history step and an outbox row for
-        each follower), leave identical ones alone; all in one transaction."""
-        inserted = updated = unchanged = changes = 0
-        inserted_keys: list[str] = []
-        async with self.db.transaction() as conn:
-            before = await conn.execute_fetchall("SELECT coalesce(max(id), 0) FROM dossier_history")
-            history_floor = int(next(iter(before))[0])
-            for chunk in _chunks(rows):
-                keys = [row.code_key for row in chunk]
-                existing: dict[str, Mapping[str, object]] = {
-                    r["code_key"]: dict(r)
-                    for r in await conn.execute_fetchall(
-                        f"SELECT code_key, {', '.join(FIELDS)} FROM dossiers"
-                        f" WHERE code_key IN ({', '.join('?' for _ in keys)})",
-                        keys,
-                    )
-                }
-                new: list[DossierRow] = []
-                changed: list[DossierRow] = []
-                moved: list[DossierRow] = []
-                for row in chunk:
-                    old = existing.get(row.code_key)
-                    if old is None:
-                        new.append(row)
-                        existing[row.code_key] = dict(zip(["code_key", *FIELDS], astuple(row), strict=True))
-                    elif tuple(old[name] for name in FIELDS) != row.values():
-                        changed.append(row)
-                        if old["status"] != row.status:
-                            moved.append(row)
-                    else:
-                        unchanged += 1
-                await conn.executemany(
-                    f"INSERT INTO dossiers (code_key, {', '.join(FIELDS)}, updated_at)"
-                    f" VALUES (?, {', '.join('?' for _ in FIELDS)}, ?)",
-                    [(*astuple(row), now) for row in new],
-                )
-                await conn.executemany(
-                    f"UPDATE dossiers SET {', '.join(f'{name} = ?' for name in FIELDS)}, updated_at = ?"
-                    " WHERE code_key = ?",
-                    [(*row.values(), now, row.code_key) for row in changed],
-                )
-                await conn.executemany(
-                    "INSERT INTO dossier_history (dossier_id, status, at, source, recorded_at)"
-                    " SELECT id, ?, ?, ?, ? FROM dossiers WHERE code_key = ?",
-                    [(row.status, row.status_time(now), source, now, row.code_key) for row in (*new, *moved)],
-                )
-                inserted += len(new)
-                inserted_keys.extend(row.code_key for row in new)
-                updated += len(changed)
-                changes += len(moved)
-            if changes:
-                await self._notify_followers(conn, history_floor, now)
-        return BatchResult(inserted, updated, unchanged, changes, tuple(inserted_keys))
+        """Insert new dossiers, update changed ones, leave identical ones alone; all in one transaction.
 
-    @staticmethod
-    async def _notify_followers(conn: aiosqlite.Connection, history_floor: int, now: str) -> None:
-        """An outbox row for each follower of each status change recorded after `history_floor`."""
-        await conn.execute(
-            "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
-            " SELECT f.person_id, 'dossier_status', 'status:' || h.id || ':' || f.person_id,"
-            " json_object('dossier_id', d.id, 'code', d.code, 'status', h.status, 'at', h.at,"
-            "  'previous', (SELECT p.status FROM dossier_history p WHERE p.dossier_id = h.dossier_id"
-            "   AND p.id < h.id ORDER BY p.id DESC LIMIT 1)), ?"
-            " FROM dossier_history h JOIN follows f ON f.dossier_id = h.dossier_id"
-            " JOIN dossiers d ON d.id = h.dossier_id WHERE h.id > ?",
-            (now, history_floor),
+        SQLite does the work row by row in C: an upsert whose update only fires when a field differs, and
+        connection-local triggers that record each new dossier's and each status change's history step, and
+        queue one outbox message per follower of a dossier whose status changed.
+        """
+        async with self.db.transaction() as conn:
+            await self._prepare(conn)
+            await conn.execute("DELETE FROM import_context")
+            await conn.execute("INSERT INTO import_context (source, now) VALUES (?, ?)", (source, now))
+            before = await conn.execute_fetchall(
+                "SELECT (SELECT coalesce(max(id), 0) FROM dossiers), (SELECT coalesce(max(id), 0) FROM dossier_history)"
+            )
+            dossier_floor, history_floor = next(iter(before))
+            cursor = await conn.executemany(_UPSERT, [(row.code_key, *row.values(), now) for row in rows])
+            written = max(cursor.rowcount, 0)
+            after = await conn.execute_fetchall(
+                "SELECT (SELECT count(*) FROM dossiers WHERE id > ?),"
+                " (SELECT count(*) FROM dossier_history WHERE id > ?)",
+                (dossier_floor, history_floor),
+            )
+            inserted, steps = next(iter(after))
+            keys = await conn.execute_fetchall(
+                "SELECT code_key FROM dossiers WHERE id > ? ORDER BY id", (dossier_floor,)
+            )
+        return BatchResult(
+            inserted=inserted,
+            updated=written - inserted,
+            unchanged=len(rows) - written,
+            status_changes=steps - inserted,
+            inserted_keys=tuple(key[0] for key in keys),
         )
+
+    async def _prepare(self, conn: aiosqlite.Connection) -> None:
+        """Create this connection's import context and triggers (once per connection)."""
+        if self._prepared is conn:
+            return
+        for statement in _TRIGGERS:
+            await conn.execute(statement)
+        self._prepared = conn
 
     async def add_history(self, steps: Sequence[tuple[str, int, str]], source: str, now: str) -> None:
         """Record earlier steps (code key, status, at) of stored dossiers, e.g. the demo's; no one is notified."""
