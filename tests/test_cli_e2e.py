@@ -73,3 +73,37 @@ def test_a_database_that_cannot_be_opened_ends_the_command(tmp_path: Path) -> No
     )
     assert result.returncode != 0
     assert "not a database" in result.stderr
+
+
+def test_import_dossiers_prints_a_summary_and_is_idempotent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "cli.db"))
+    monkeypatch.chdir(tmp_path)
+    csv = tmp_path / "hoso.csv"
+    csv.write_text(
+        "ma_ho_so,ten_thu_tuc,ma_xa,ngay_tiep_nhan,ngay_hen_tra,trang_thai\n"
+        "000.00.37.H37-250804-0001,Đăng ký khai sinh,06385,20250804080000,20250804170000,2\n"
+        "000.00.37.H37-250804-0002,Chứng thực,06385,04/08/2025,,11\n",
+        encoding="utf-8",
+    )
+    assert main(["import-dossiers", str(csv)]) == 1
+    out, err = capsys.readouterr()
+    assert "Thêm mới 1, cập nhật 0 (0 đổi trạng thái), không đổi 0, bỏ qua 1." in out
+    assert "dòng 3: bỏ qua — trạng thái 11 không nằm trong 1–10" in err
+    assert main(["import-dossiers", str(csv)]) == 1
+    assert "Thêm mới 0, cập nhật 0 (0 đổi trạng thái), không đổi 1, bỏ qua 1." in capsys.readouterr().out
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    assert main(["import-dossiers", str(empty)]) == 2
+
+
+def test_demo_data_fills_every_commune(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "demo.db"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo-data", "--days", "7", "--seed", "1"]) == 0
+    assert "Hồ sơ mẫu: thêm mới" in capsys.readouterr().out
+    assert main(["demo-data", "--days", "7", "--seed", "1"]) == 0
+    assert "thêm mới 0, cập nhật 0" in capsys.readouterr().out
