@@ -59,18 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"Cấu hình sai: {exc}", file=sys.stderr)
         return 2
-    if args.command == "import-centres":
+    if args.command in ("import-centres", "import-dossiers"):
         setup_logging(settings, logging.WARNING)
         if not args.path.is_file():
             print(f"Không có tệp {args.path}", file=sys.stderr)
             return 2
-        return asyncio.run(_import_centres(settings, args.path))
-    if args.command == "import-dossiers":
-        setup_logging(settings, logging.WARNING)
-        if not args.path.is_file():
-            print(f"Không có tệp {args.path}", file=sys.stderr)
-            return 2
-        return asyncio.run(_import_dossiers(settings, args.path))
+        importer = _import_centres if args.command == "import-centres" else _import_dossiers
+        return asyncio.run(importer(settings, args.path))
     if args.command == "demo-data":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_demo_data(settings, args.seed, args.days))

@@ -230,17 +230,13 @@ class DossierService:
         wait = self.limiter.blocked_until(person, now)
         if wait is not None:
             return LookupResult(code, wait_until=wait)
-        stored = await self.repo.by_key(code_key(code))
-        self.limiter.record(person, now, found=stored is not None)
-        if stored is None:
+        found = await self.repo.lookup(code_key(code), person.channel, person.external_id)
+        self.limiter.record(person, now, found=found is not None)
+        if found is None:
             return LookupResult(code)
+        stored, steps, following = found
         dossier = to_dossier(stored)
-        history = tuple(
-            HistoryStep(step.status, from_sql_time(step.at), step.source)
-            for step in await self.repo.history(dossier.id)
-        )
-        person_id = await self.people.id_of(person.channel, person.external_id)
-        following = person_id is not None and await self.repo.is_following(person_id, dossier.id)
+        history = tuple(HistoryStep(step.status, from_sql_time(step.at), step.source) for step in steps)
         return LookupResult(
             dossier.code,
             dossier,

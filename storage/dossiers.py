@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -201,6 +202,23 @@ class DossiersRepo:
         row = await self.db.fetchone("SELECT count(*) FROM dossiers")
         return int(row[0]) if row else 0
 
+    async def lookup(
+        self, code_key: str, channel: str, external_id: str
+    ) -> tuple[StoredDossier, list[StoredStep], bool] | None:
+        """A dossier, its history (oldest first) and whether this person follows it, in one query."""
+        row = await self.db.fetchone(
+            "SELECT d.*, (SELECT json_group_array(json_array(h.status, h.at, h.source)) FROM"
+            "  (SELECT status, at, source FROM dossier_history WHERE dossier_id = d.id ORDER BY at, id) h) AS steps,"
+            " EXISTS (SELECT 1 FROM follows f JOIN people p ON p.id = f.person_id"
+            "  WHERE f.dossier_id = d.id AND p.channel = ? AND p.external_id = ?) AS following"
+            " FROM dossiers d WHERE d.code_key = ?",
+            (channel, external_id, code_key),
+        )
+        if row is None:
+            return None
+        steps = [StoredStep(int(status), at, source) for status, at, source in json.loads(row["steps"])]
+        return _dossier(row), steps, bool(row["following"])
+
     async def by_key(self, code_key: str) -> StoredDossier | None:
         """A dossier by its code key."""
         row = await self.db.fetchone("SELECT * FROM dossiers WHERE code_key = ?", (code_key,))
@@ -249,13 +267,6 @@ class DossiersRepo:
             (person_id,),
         )
         return [_dossier(row) for row in rows]
-
-    async def is_following(self, person_id: int, dossier_id: int) -> bool:
-        """Whether the person follows the dossier."""
-        row = await self.db.fetchone(
-            "SELECT 1 FROM follows WHERE person_id = ? AND dossier_id = ?", (person_id, dossier_id)
-        )
-        return row is not None
 
     async def enqueue_overdue(self, now: str) -> int:
         """One outbox row per follower of each unfinished dossier past its appointment date (once ever)."""

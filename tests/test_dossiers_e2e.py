@@ -1,7 +1,6 @@
 """End to end: citizens look dossiers up and follow them over the fake Bot API; status changes reach them once."""
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -10,30 +9,15 @@ from bot.app import App, build_application, open_services
 from bot.config import Settings
 from storage.dossiers import DossierRow
 from tests.conftest import bot_settings
+from tests.factories import CODE, KEY, dossier_row
 from tests.fakebotapi import Call, FakeBotAPI, running
 
 NOW = datetime(2025, 8, 5, 3, 0, tzinfo=UTC)  # 10:00 in Lạng Sơn
 USER = 9001
-CODE = "000.00.37.H37-250804-0012"
-KEY = "0000037H372508040012"
 
 
 def row(status: int = 4, **changes: object) -> DossierRow:
-    base = DossierRow(
-        code_key=KEY,
-        code=CODE,
-        procedure_code=None,
-        procedure_name="Đăng ký khai sinh",
-        commune_code="06385",
-        received_at="2025-08-04 01:30:00",
-        due_at="2025-08-06 10:00:00",
-        status=status,
-        finished_at=None,
-        returned_at=None,
-        channel=1,
-        applicant="Hoàng Thị Bích",
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return dossier_row(status=status, **changes)
 
 
 def build(settings: Settings, api: FakeBotAPI, clock: datetime = NOW) -> App:

@@ -1,33 +1,19 @@
 """Dossiers in SQLite: idempotent batches, status history, follows, and outbox rows for followers."""
 
 import json
-from dataclasses import replace
 
 from storage.centres import CentresRepo
 from storage.db import Database
 from storage.dossiers import DossierRow, DossiersRepo
 from storage.people import PeopleRepo
+from tests.factories import KEY, dossier_row
 
 NOW = "2025-08-04 02:00:00"
 LATER = "2025-08-05 03:00:00"
 
 
-def row(key: str = "0000037H372508040012", status: int = 2, **changes: object) -> DossierRow:
-    base = DossierRow(
-        code_key=key,
-        code="000.00.37.H37-250804-0012",
-        procedure_code=None,
-        procedure_name="Đăng ký khai sinh",
-        commune_code="06385",
-        received_at="2025-08-04 01:30:00",
-        due_at="2025-08-06 10:00:00",
-        status=status,
-        finished_at=None,
-        returned_at=None,
-        channel=1,
-        applicant="Nguyễn Văn An",
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+def row(key: str = KEY, status: int = 2, **changes: object) -> DossierRow:
+    return dossier_row(code_key=key, status=status, applicant="Nguyễn Văn An", **changes)
 
 
 async def test_a_batch_is_idempotent(db: Database, centres_repo: CentresRepo) -> None:
