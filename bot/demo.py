@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.dossiers import SQL_TIME, code_key
+from bot.dossiers import code_key, to_sql_time
 from storage.centres import Commune
 from storage.dossiers import DossierRow
 
@@ -55,7 +55,7 @@ def _add_working_days(day: date, count: int) -> date:
 
 
 def _stored(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(SQL_TIME)
+    return to_sql_time(moment)
 
 
 def earlier_steps(rows: Sequence[DossierRow]) -> list[tuple[str, int, str]]:

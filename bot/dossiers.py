@@ -46,7 +46,6 @@ _DASH = r"\s*[-\u2010-\u2015\u2212\ufe58\ufe63\uff0d]\s*"
 CODE_IN_TEXT = re.compile(
     rf"(?<![A-Za-z0-9.])([A-Za-z0-9][A-Za-z0-9.]{{1,30}}){_DASH}(\d{{6}}){_DASH}(\d{{3,8}})(?![0-9])"
 )
-SQL_TIME = "%Y-%m-%d %H:%M:%S"
 
 
 def code_key(code: str) -> str:
@@ -70,7 +69,7 @@ def to_sql_time(moment: datetime) -> str:
 
 def from_sql_time(value: str) -> datetime:
     """A stored time back to an aware UTC datetime."""
-    return datetime.strptime(value, SQL_TIME).replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 class Timeliness(Enum):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import pkgutil
 import re
 import sqlite3
+import urllib.parse
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -49,8 +51,9 @@ def discover_migrations(package: ModuleType = migrations_package) -> list[Migrat
 class Database:
     """One aiosqlite connection shared by handlers and jobs; writes are serialised by `transaction()`."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, reader: sqlite3.Connection | None = None) -> None:
         self.conn = conn
+        self.reader = reader
         self._write_lock = asyncio.Lock()
 
     @classmethod
@@ -69,6 +72,8 @@ class Database:
             db = cls(conn)
             if migrate:
                 await db.migrate()
+            if str(path) != ":memory:":
+                db.reader = _open_reader(path)
         except BaseException:
             await conn.close()  # or its thread keeps the process alive
             raise
@@ -83,8 +88,19 @@ class Database:
         return True
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        if self.reader is not None:
+            self.reader.close()
         await self.conn.close()
+
+    async def point_read(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
+        """One row by an indexed key, read right here on the event loop's thread from a read-only connection:
+        for the per-update lookups, where handing the query to the aiosqlite thread and back costs more than
+        the query itself (bench/README.md). Anything that scans belongs in `fetchall`."""
+        if self.reader is None:
+            return await self.fetchone(sql, params)
+        row: sqlite3.Row | None = self.reader.execute(sql, params).fetchone()
+        return row
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -132,6 +148,14 @@ class Database:
                 )
             applied.append(migration.number)
         return applied
+
+
+def _open_reader(path: Path | str) -> sqlite3.Connection:
+    """A read-only connection to the database file, for `point_read` (a local file: this is quick)."""
+    reader = sqlite3.connect("file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro", uri=True)
+    reader.row_factory = sqlite3.Row
+    reader.execute("PRAGMA busy_timeout=5000")
+    return reader
 
 
 def _statements(script: str) -> list[str]:

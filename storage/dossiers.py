@@ -205,8 +205,8 @@ class DossiersRepo:
     async def lookup(
         self, code_key: str, channel: str, external_id: str
     ) -> tuple[StoredDossier, list[StoredStep], bool] | None:
-        """A dossier, its history (oldest first) and whether this person follows it, in one query."""
-        row = await self.db.fetchone(
+        """A dossier, its history (oldest first) and whether this person follows it, in one indexed query."""
+        row = await self.db.point_read(
             "SELECT d.*, (SELECT json_group_array(json_array(h.status, h.at, h.source)) FROM"
             "  (SELECT status, at, source FROM dossier_history WHERE dossier_id = d.id ORDER BY at, id) h) AS steps,"
             " EXISTS (SELECT 1 FROM follows f JOIN people p ON p.id = f.person_id"

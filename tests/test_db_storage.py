@@ -1,5 +1,6 @@
 """The database: pragmas, migrations (unique, increasing, recorded, idempotent) and the write transaction."""
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,18 @@ async def test_foreign_keys_are_enforced(db: Database) -> None:
             await conn.execute(
                 "INSERT INTO centres (commune_code, updated_at, updated_by) VALUES ('99999', 'now', 'test')"
             )
+
+
+async def test_point_reads_see_committed_writes_and_cannot_write(db: Database) -> None:
+    assert await db.point_read("SELECT count(*) FROM people") is not None
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO people (channel, external_id, language, created_at, updated_at)"
+            " VALUES ('zalo', 'u1', 'en', 'now', 'now')"
+        )
+    row = await db.point_read("SELECT language FROM people WHERE channel = ? AND external_id = ?", ("zalo", "u1"))
+    assert row is not None
+    assert row["language"] == "en"
+    assert db.reader is not None
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        db.reader.execute("DELETE FROM people")
