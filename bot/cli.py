@@ -89,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _print_rejected(rejected: list[tuple[int, str]]) -> None:
+    for line, reason in rejected:
+        print(f"dòng {line}: bỏ qua — {reason}", file=sys.stderr)
+
+
 async def _import_centres(settings: Settings, path: Path) -> int:
     from bot.app import open_services
 
@@ -100,8 +105,7 @@ async def _import_centres(settings: Settings, path: Path) -> int:
         return 2
     finally:
         await services.db.close()
-    for line, reason in report.rejected:
-        print(f"dòng {line}: bỏ qua — {reason}", file=sys.stderr)
+    _print_rejected(report.rejected)
     print(f"Đã cập nhật {report.updated} trung tâm; bỏ qua {len(report.rejected)} dòng.")
     return 0 if not report.rejected else 1
 
@@ -122,8 +126,7 @@ async def _import_dossiers(settings: Settings, path: Path) -> int:
         return 2
     finally:
         await services.db.close()
-    for line, reason in summary.rejected:
-        print(f"dòng {line}: bỏ qua — {reason}", file=sys.stderr)
+    _print_rejected(summary.rejected)
     print(
         f"Thêm mới {summary.inserted}, cập nhật {summary.updated} ({summary.status_changes} đổi trạng thái), "
         f"không đổi {summary.unchanged}, bỏ qua {len(summary.rejected)}."

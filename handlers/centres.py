@@ -182,13 +182,6 @@ async def centre_command(update: Update, context: Ctx) -> None:
     await answer_outcome(update.effective_message, came, came.services.centres.search(query))
 
 
-async def centre_button(update: Update, context: Ctx) -> None:
-    """The menu's «Tìm trung tâm» button: ask what to search for."""
-    came = await incoming(update, context)
-    if came is not None and update.effective_message is not None:
-        await update.effective_message.reply_text(ask_text(came.t))
-
-
 async def centre_text(update: Update, context: Ctx) -> None:
     """Free text: treat it as a commune name or an old address."""
     came = await incoming(update, context)
@@ -235,7 +228,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """This feature's handlers, in order (free text last)."""
     return [
         CommandHandler(CENTRE.names, centre_command, filters=PRIVATE),
-        MessageHandler(menu.pressed(menu.CENTRE), centre_button),
+        MessageHandler(menu.pressed(menu.CENTRE), menu.asks(ask_text)),
         MessageHandler(PRIVATE & filters.LOCATION, centre_location),
         CallbackQueryHandler(centre_choice, pattern=f"^{PREFIX}"),
         MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, centre_text),

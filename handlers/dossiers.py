@@ -131,13 +131,6 @@ async def dossier_command(update: Update, context: Ctx) -> None:
     await answer_lookup(update.effective_message, came, code)
 
 
-async def dossier_button(update: Update, context: Ctx) -> None:
-    """The menu's «Tra cứu hồ sơ» button."""
-    came = await incoming(update, context)
-    if came is not None and update.effective_message is not None:
-        await update.effective_message.reply_text(ask_text(came.t))
-
-
 async def dossier_text(update: Update, context: Ctx) -> None:
     """Any text with a dossier code in it."""
     came = await incoming(update, context)
@@ -211,7 +204,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler(DOSSIER.names, dossier_command, filters=PRIVATE),
         CommandHandler(FOLLOW.names, following_command, filters=PRIVATE),
-        MessageHandler(menu.pressed(menu.DOSSIER), dossier_button),
+        MessageHandler(menu.pressed(menu.DOSSIER), menu.asks(ask_text)),
         MessageHandler(menu.pressed(menu.FOLLOWING), following_command),
         MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND & filters.Regex(CODE_IN_TEXT), dossier_text),
         CallbackQueryHandler(follow_button, pattern=f"^{PREFIX}"),

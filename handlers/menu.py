@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from telegram import KeyboardButton, ReplyKeyboardMarkup
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
 from telegram.ext import filters
 
 from bot.i18n import LANGUAGES, N_, Translator, translator
@@ -32,3 +35,16 @@ def pressed(label: str) -> filters.BaseFilter:
     """A filter for a new message whose text is this menu label in any language."""
     texts = sorted({translator(language).gettext(label) for language in LANGUAGES})
     return filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.Text(texts)
+
+
+def asks(prompt: Callable[[Translator], str]) -> Callable[[Update, Any], Coroutine[Any, Any, None]]:
+    """A handler for a menu button that only asks for what to type next (in the person's language)."""
+
+    async def ask(update: Update, context: Any) -> None:
+        from handlers.context import incoming
+
+        came = await incoming(update, context)
+        if came is not None and update.effective_message is not None:
+            await update.effective_message.reply_text(prompt(came.t))
+
+    return ask
