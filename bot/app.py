@@ -148,7 +148,8 @@ def build_application(
         # an import in another process) and then every OUTBOX_INTERVAL seconds.
         for job in jobs.get_jobs_by_name("outbox") + jobs.get_jobs_by_name("overdue"):
             job.schedule_removal()
-        jobs.run_repeating(drain_outbox, interval=outbox_interval, first=0, name="outbox")
+        # `first` is counted from now, and the scheduler starts a moment later: 0 would be a missed run.
+        jobs.run_repeating(drain_outbox, interval=outbox_interval, first=0.5, name="outbox")
         jobs.run_repeating(queue_overdue, interval=OVERDUE_INTERVAL, first=1, name="overdue")
         if settings.http_port is not None:
             app.bot_data.ingest = await start_ingest(app, settings)

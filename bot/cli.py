@@ -129,7 +129,8 @@ async def _import_dossiers(settings: Settings, path: Path) -> int:
     _print_rejected(summary.rejected)
     print(
         f"Thêm mới {summary.inserted}, cập nhật {summary.updated} ({summary.status_changes} đổi trạng thái), "
-        f"không đổi {summary.unchanged}, bỏ qua {len(summary.rejected)}."
+        f"không đổi {summary.unchanged}, bỏ qua {len(summary.rejected)}"
+        + (f"; {summary.superseded} dòng trùng mã, đã dùng dòng sau cùng." if summary.superseded else ".")
     )
     return 0 if not summary.rejected else 1
 
@@ -141,6 +142,9 @@ async def _demo_data(settings: Settings, seed: int, days: int) -> int:
     try:
         communes = list(services.centres.directory.communes.values())
         result, _ = await services.dossiers.fill_demo(communes, services.clock(), seed, days)
+    except ValueError as exc:
+        print(f"Không tạo hồ sơ mẫu: {exc}", file=sys.stderr)
+        return 2
     finally:
         await services.db.close()
     print(f"Hồ sơ mẫu: thêm mới {result.inserted}, cập nhật {result.updated}, không đổi {result.unchanged}.")

@@ -69,6 +69,8 @@ class ConsoleRequest(BaseRequest):
         elif api_method.startswith("send") or api_method.startswith("edit"):
             self._show(api_method, params)
             result = self._message(params)
+        elif api_method == "answerCallbackQuery" and params.get("text"):
+            self.write(f"💬 {params['text']}\n")
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
     def _message(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def earlier_steps(rows: Sequence[DossierRow]) -> list[tuple[str, int, str]]:
     """(code key, status, at) of the steps before each row's current status: received, then being processed."""
     steps: list[tuple[str, int, str]] = []
     for row in rows:
-        if row.status == 2:
+        if row.status in (1, 2):
             continue
         steps.append((row.code_key, 2, row.received_at))
         if row.status in (5, 6, 8, 9, 10):
@@ -121,10 +121,10 @@ def _outcome(
 ) -> tuple[int, datetime | None, datetime | None]:
     """(status, finished, returned) as of `now`: about 95% finished on time, a few refused, stopped or late."""
     roll = rng.random()
-    if roll < 0.01:
-        return 3, None, None
-    if roll < 0.015:
-        return 8, None, None
+    if roll < 0.01:  # refused at the desk
+        return 3, received + timedelta(minutes=rng.uniform(5, 60)), None
+    if roll < 0.015:  # stopped along the way
+        return 8, received + (due - received) * rng.uniform(0.2, 0.9), None
     if roll < 0.02:
         return 7, None, None
     span = max(due - received, timedelta(hours=1))
@@ -133,7 +133,7 @@ def _outcome(
     if finished > now:
         if due < now:  # should be done by now but is not: overdue
             return rng.choice((4, 4, 5, 6)), None, None
-        return rng.choice((2, 4, 4, 4, 5, 6)), None, None
+        return rng.choice((1, 2, 4, 4, 4, 5, 6)), None, None  # 1: submitted online, not yet accepted
     returned = finished + timedelta(hours=rng.uniform(1, 72))
     if returned > now:
         return 9, finished, None

@@ -52,6 +52,8 @@ ALIASES = {
     "applicant": "applicant",
 }
 REQUIRED = ("code", "procedure_name", "commune_code", "received_at", "status")
+# Letters and digits of a code; the follow button carries them and Telegram allows 64 bytes of button data.
+MAX_CODE = 50
 BATCH = 5000
 
 _DASHES = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
@@ -70,6 +72,7 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     status_changes: int = 0
+    superseded: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -91,6 +94,8 @@ class RowParser:
         """A date or time in any accepted form → stored UTC text (None when empty)."""
         if value is None or value == "":
             return None
+        if not isinstance(value, str | int | float | date):
+            raise RowError(f"{name}: phải là ngày giờ, không phải {type(value).__name__}")
         cached = self._times.get(value)
         if cached is not None:
             return cached
@@ -144,7 +149,15 @@ class RowParser:
         return moment if moment.tzinfo else moment.replace(tzinfo=self.tz)
 
     def parse(self, raw: Mapping[str, object]) -> DossierRow:
-        """Validate and normalise one row."""
+        """Validate and normalise one row (any other failure of a value is a RowError too)."""
+        try:
+            return self._parse(raw)
+        except (ValueError, TypeError, OverflowError) as exc:
+            if isinstance(exc, RowError):
+                raise
+            raise RowError(f"giá trị không hợp lệ: {exc}") from None
+
+    def _parse(self, raw: Mapping[str, object]) -> DossierRow:
         for name in REQUIRED:
             if _blank(raw.get(name)):
                 raise RowError("thiếu " + ", ".join(n for n in REQUIRED if _blank(raw.get(n))))
@@ -155,6 +168,8 @@ class RowParser:
         key = code_key(code)
         if len(key) < 6:
             raise RowError(f"mã hồ sơ «{code}» quá ngắn")
+        if len(key) > MAX_CODE:
+            raise RowError(f"mã hồ sơ dài quá {MAX_CODE} ký tự")
         commune = _integer_text(raw["commune_code"]).zfill(5)
         if commune not in self.communes:
             raise RowError(f"mã xã {commune} không thuộc tỉnh")
@@ -206,7 +221,7 @@ def _integer_text(value: object) -> str:
 
 def _small_int(value: object, name: str) -> int:
     text = _integer_text(value)
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise RowError(f"{name}: «{text}» không phải số")
     return int(text)
 
@@ -228,8 +243,11 @@ def read_table(path: Path) -> Iterator[tuple[int, list[object]]]:
         sample = handle.read(4096)
         handle.seek(0)
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample else csv.excel
-        for number, cells in enumerate(csv.reader(handle, dialect), start=1):
-            yield number, list(cells)
+        reader = csv.reader(handle, dialect)
+        start = 1
+        for cells in reader:
+            yield start, list(cells)  # the line a record starts on (a quoted field may span lines)
+            start = reader.line_num + 1
 
 
 async def import_file(
@@ -252,8 +270,14 @@ async def import_file(
     source = f"import:{path.name}"
     batch: list[DossierRow] = []
     columns = [(i, name) for i, name in enumerate(names) if name is not None]
+    code_at = names.index("code")
+    last = last_lines(path, code_at)
     for number, cells in rows:
         if not any(str(cell or "").strip() for cell in cells):
+            continue
+        key = _cell_key(cells, code_at)
+        if key and last.get(key, number) != number:
+            summary.superseded += 1  # a later line has the same code: importing twice must not replay the steps
             continue
         raw = {name: cells[i] for i, name in columns if i < len(cells)}
         try:
@@ -265,6 +289,23 @@ async def import_file(
             batch = []
     await _write(service, batch, source, now, summary, progress)
     return summary
+
+
+def _cell_key(cells: Sequence[object], index: int) -> str:
+    return code_key(str(cells[index])) if index < len(cells) and cells[index] is not None else ""
+
+
+def last_lines(path: Path, code_index: int) -> dict[str, int]:
+    """The last line of each code in the file (a first pass that reads only the code column)."""
+    rows = read_table(path)
+    next(rows, None)
+    return {_cell_key(cells, code_index): number for number, cells in rows}
+
+
+def last_of_each(rows: Sequence[DossierRow]) -> tuple[list[DossierRow], int]:
+    """Keep the last row of each code (a list may carry a dossier's steps in order); and how many were dropped."""
+    last = {row.code_key: row for row in rows}
+    return list(last.values()), len(rows) - len(last)
 
 
 async def _write(

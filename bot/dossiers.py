@@ -126,18 +126,27 @@ def terminal_time(dossier: Dossier, history: Sequence[HistoryStep]) -> datetime 
 
 
 def standing(dossier: Dossier, history: Sequence[HistoryStep], now: datetime, tz: ZoneInfo) -> Standing:
-    """Apply the on-time rule, counting whole calendar days in the province's time zone."""
+    """Apply the on-time rule by calendar days in the province: the appointment date is a day (a receipt says
+    `hẹn trả ngày 06/08/2025`, often with no time), so finishing at any hour of that day is on time, and a
+    dossier becomes overdue when that day has passed."""
     if dossier.due_at is None:
         return Standing(Timeliness.NO_DUE_DATE, 0)
     due_day = dossier.due_at.astimezone(tz).date()
     done = terminal_time(dossier, history) if dossier.status in TERMINAL else None
     if done is not None:
-        if done <= dossier.due_at:
-            return Standing(Timeliness.ON_TIME, (due_day - done.astimezone(tz).date()).days)
-        return Standing(Timeliness.LATE, max(1, (done.astimezone(tz).date() - due_day).days))
-    if now > dossier.due_at:
-        return Standing(Timeliness.OVERDUE, max(1, (now.astimezone(tz).date() - due_day).days))
-    return Standing(Timeliness.PENDING, (due_day - now.astimezone(tz).date()).days)
+        done_day = done.astimezone(tz).date()
+        if done_day <= due_day:
+            return Standing(Timeliness.ON_TIME, (due_day - done_day).days)
+        return Standing(Timeliness.LATE, (done_day - due_day).days)
+    today = now.astimezone(tz).date()
+    if today > due_day:
+        return Standing(Timeliness.OVERDUE, (today - due_day).days)
+    return Standing(Timeliness.PENDING, (due_day - today).days)
+
+
+def start_of_day(now: datetime, tz: ZoneInfo) -> datetime:
+    """Midnight of `now`'s day in the province."""
+    return datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tz)
 
 
 class LookupLimiter:
@@ -294,6 +303,8 @@ class DossierService:
         of them that is still being processed (an example to look up)."""
         from bot.demo import earlier_steps, generate
 
+        if await self.repo.has_history_from_other_than("demo"):
+            raise ValueError("cơ sở dữ liệu đã có hồ sơ thật: không tạo hồ sơ mẫu lẫn vào")
         rows = generate(communes, now, seed=seed, days=days)
         result = await self.repo.apply(rows, "demo", to_sql_time(now))
         fresh = set(result.inserted_keys)
@@ -303,5 +314,5 @@ class DossierService:
         return result, example
 
     async def enqueue_overdue(self, now: datetime) -> int:
-        """Queue the one overdue message per follower of each dossier that passed its appointment date."""
-        return await self.repo.enqueue_overdue(to_sql_time(now))
+        """Queue the one overdue message per follower of each dossier whose appointment day has passed."""
+        return await self.repo.enqueue_overdue(to_sql_time(now), to_sql_time(start_of_day(now, self.tz)))

@@ -3,7 +3,8 @@
 `POST /api/v1/dossiers` with `Authorization: Bearer <PHUCVU_INGEST_TOKEN>` and a JSON list of dossiers with the
 import's fields (Vietnamese names or English aliases). The list is applied whole or not at all: a wrong or missing
 token → 401, a malformed body or any invalid item → 400 saying what is wrong; nothing is written. Sending the same
-list again changes nothing. `GET /healthz` answers when the database does.
+list again changes nothing; where a code appears more than once, its last item is the one applied (`superseded`
+counts the others). `GET /healthz` answers when the database does.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.dossier_import import ALIASES, RowError, RowParser
+from bot.dossier_import import ALIASES, RowError, RowParser, last_of_each
 from bot.dossiers import DossierService
 from bot.text import fold
 from storage.dossiers import BatchResult
@@ -70,6 +71,7 @@ def create_ingest_app(
                 problems.append({"index": index, "error": str(exc)})
         if problems:
             return _error(400, "invalid dossiers; nothing was written", problems=problems[:100])
+        rows, superseded = last_of_each(rows)
         result = await dossiers.apply(rows, "api", clock())
         if result.status_changes:
             await changed(result)
@@ -78,6 +80,7 @@ def create_ingest_app(
             "updated": result.updated,
             "unchanged": result.unchanged,
             "status_changes": result.status_changes,
+            "superseded": superseded,
         }
         return web.json_response(counts)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
@@ -69,6 +70,8 @@ class TelegramNotifier:
         except BadRequest as exc:
             return Delivery(Outcome.GONE, error=f"400 {exc.message}")
         except TimedOut as exc:
+            if isinstance(exc.__cause__, httpx.PoolTimeout | httpx.ConnectTimeout):  # the request never left
+                return Delivery(Outcome.RETRY, error=f"not sent: {exc.message}")
             return Delivery(Outcome.UNCERTAIN, error=f"timeout {exc.message}")
         except NetworkError as exc:
             return Delivery(Outcome.RETRY, error=f"network {exc.message}")

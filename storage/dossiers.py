@@ -33,10 +33,12 @@ _UPSERT = (
     f" WHERE ({', '.join(f'dossiers.{name}' for name in FIELDS)})"
     f" IS NOT ({', '.join(f'excluded.{name}' for name in FIELDS)})"
 )
-# When a status took effect, as far as the row tells: 9 → finished, 10 → returned, 1/2 → received, else now.
+# When a status took effect, as far as the row tells: 9 (and 3, 8) → finished, 10 → returned, 1/2 → received;
+# otherwise (or when the row has no such date) the time of the import.
 _STATUS_AT = (
-    "CASE new.status WHEN 9 THEN coalesce(new.finished_at, c.now) WHEN 10 THEN coalesce(new.returned_at, c.now)"
-    " WHEN 1 THEN new.received_at WHEN 2 THEN new.received_at ELSE c.now END"
+    "CASE WHEN new.status IN (3, 8, 9) THEN coalesce(new.finished_at, c.now)"
+    " WHEN new.status = 10 THEN coalesce(new.returned_at, c.now)"
+    " WHEN new.status IN (1, 2) THEN new.received_at ELSE c.now END"
 )
 # Temporary (this connection's) table and triggers: the import context gives them the source and the time.
 _TRIGGERS = (
@@ -48,11 +50,13 @@ _TRIGGERS = (
     " WHEN old.status IS NOT new.status BEGIN"
     " INSERT INTO dossier_history (dossier_id, status, at, source, recorded_at)"
     f" SELECT new.id, new.status, {_STATUS_AT}, c.source, c.now FROM import_context c;"
-    " INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
-    " SELECT f.person_id, 'dossier_status', 'status:' || last_insert_rowid() || ':' || f.person_id,"
+    " INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
+    " SELECT f.person_id, 'dossier_status', 'status:' || h.id || ':' || f.person_id,"
     " json_object('dossier_id', new.id, 'code', new.code, 'status', new.status, 'previous', old.status,"
-    " 'at', (SELECT h.at FROM dossier_history h WHERE h.id = last_insert_rowid())), c.now"
-    " FROM follows f, import_context c WHERE f.dossier_id = new.id; END",
+    " 'at', h.at), c.now"
+    " FROM follows f, import_context c,"
+    " (SELECT id, at FROM dossier_history WHERE dossier_id = new.id ORDER BY id DESC LIMIT 1) h"
+    " WHERE f.dossier_id = new.id; END",
 )
 
 
@@ -153,8 +157,8 @@ class DossiersRepo:
         connection-local triggers that record each new dossier's and each status change's history step, and
         queue one outbox message per follower of a dossier whose status changed.
         """
+        await self._prepare()
         async with self.db.transaction() as conn:
-            await self._prepare(conn)
             await conn.execute("DELETE FROM import_context")
             await conn.execute("INSERT INTO import_context (source, now) VALUES (?, ?)", (source, now))
             before = await conn.execute_fetchall(
@@ -180,8 +184,10 @@ class DossiersRepo:
             inserted_keys=tuple(key[0] for key in keys),
         )
 
-    async def _prepare(self, conn: aiosqlite.Connection) -> None:
-        """Create this connection's import context and triggers (once per connection)."""
+    async def _prepare(self) -> None:
+        """Create this connection's import context and triggers, outside any transaction (a rolled-back batch
+        must not take them away)."""
+        conn = self.db.conn
         if self._prepared is conn:
             return
         for statement in _TRIGGERS:
@@ -196,6 +202,11 @@ class DossiersRepo:
                 " SELECT id, ?, ?, ?, ? FROM dossiers WHERE code_key = ?",
                 [(status, at, source, now, key) for key, status, at in steps],
             )
+
+    async def has_history_from_other_than(self, source: str) -> bool:
+        """Whether any dossier step came from another source than `source` (e.g. real imports, not the demo)."""
+        row = await self.db.fetchone("SELECT EXISTS (SELECT 1 FROM dossier_history WHERE source != ?)", (source,))
+        return bool(row and row[0])
 
     async def count(self) -> int:
         """How many dossiers are stored."""
@@ -268,8 +279,8 @@ class DossiersRepo:
         )
         return [_dossier(row) for row in rows]
 
-    async def enqueue_overdue(self, now: str) -> int:
-        """One outbox row per follower of each unfinished dossier past its appointment date (once ever)."""
+    async def enqueue_overdue(self, now: str, due_before: str) -> int:
+        """One outbox row per follower of each unfinished dossier due before `due_before` (once ever)."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
@@ -277,6 +288,6 @@ class DossiersRepo:
                 " json_object('dossier_id', d.id, 'code', d.code, 'due_at', d.due_at), ?"
                 " FROM follows f JOIN dossiers d ON d.id = f.dossier_id"
                 " WHERE d.due_at IS NOT NULL AND d.due_at < ? AND d.status NOT IN (3, 8, 9, 10)",
-                (now, now),
+                (now, due_before),
             )
             return cursor.rowcount

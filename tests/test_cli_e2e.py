@@ -107,3 +107,11 @@ def test_demo_data_fills_every_commune(
     assert "Hồ sơ mẫu: thêm mới" in capsys.readouterr().out
     assert main(["demo-data", "--days", "7", "--seed", "1"]) == 0
     assert "thêm mới 0, cập nhật 0" in capsys.readouterr().out
+    real = tmp_path / "real.csv"
+    real.write_text(
+        "ma_ho_so,ten_thu_tuc,ma_xa,ngay_tiep_nhan,trang_thai\n000.00.37.H37-250804-0001,Khai sinh,06385,2025-08-04,2\n",
+        encoding="utf-8",
+    )
+    assert main(["import-dossiers", str(real)]) == 0
+    assert main(["demo-data"]) == 2
+    assert "hồ sơ thật" in capsys.readouterr().err

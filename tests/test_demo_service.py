@@ -30,7 +30,7 @@ def test_volumes_follow_the_provincial_report() -> None:
 
 def test_every_status_real_procedures_and_codes_that_parse() -> None:
     rows = generate(communes(), NOW, seed=5, days=60)
-    assert set(Counter(r.status for r in rows)) == set(range(2, 11))
+    assert set(Counter(r.status for r in rows)) == set(range(1, 11))
     assert {r.procedure_name for r in rows} <= {p[0] for p in PROCEDURES}
     assert all(r.procedure_code is None for r in rows)  # no national procedure code is invented
     assert len({r.code_key for r in rows}) == len(rows)

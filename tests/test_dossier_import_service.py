@@ -147,3 +147,24 @@ async def test_xlsx_import_with_date_cells(tmp_path: Path, service: DossierServi
     result = await service.repo.by_key("0000037H372508040021")
     assert result is not None
     assert (result.received_at, result.finished_at) == ("2025-08-04 01:30:00", "2025-08-04 04:00:00")
+
+
+async def test_a_code_on_several_lines_uses_the_last_and_reimporting_changes_nothing(
+    tmp_path: Path, service: DossierService, parser: RowParser
+) -> None:
+    lines = [
+        "000.00.37.H37-250804-0031,,Đăng ký khai sinh,06385,2025-08-04,2025-08-06,2,,,1,",
+        '000.00.37.H37-250804-0032,,"Chứng thực\nbản sao",06385,2025-08-04,2025-08-06,2,,,1,',
+        "000.00.37.H37-250804-0031,,Đăng ký khai sinh,06385,2025-08-04,2025-08-06,4,,,1,",
+        "000.00.37.H37-250804-0033,,Khai tử,06385,2025-08-04,2025-08-06,12,,,1,",
+    ]
+    path = write_csv(tmp_path / "steps.csv", HEADER_VI, lines)
+    first = await import_file(path, service, parser, NOW)
+    assert (first.inserted, first.superseded) == (2, 1)
+    assert first.rejected == [(6, "trạng thái 12 không nằm trong 1–10")]  # line 6: line 3 holds two lines
+    for _ in range(2):
+        again = await import_file(path, service, parser, NOW)
+        assert (again.inserted, again.updated, again.unchanged, again.status_changes) == (0, 0, 2, 0)
+    stored = await service.repo.by_key("0000037H372508040031")
+    assert stored is not None
+    assert stored.status == 4

@@ -91,6 +91,16 @@ def test_unfinished_before_the_appointment_counts_the_days_left() -> None:
     assert standing(d, [], at(5, 8), TZ) == Standing(Timeliness.PENDING, 0)
 
 
+def test_an_appointment_date_without_a_time_is_the_whole_day() -> None:
+    due = datetime(2025, 8, 6, 0, 0, tzinfo=TZ)  # `06/08/2025` as imported
+    assert standing(dossier(9, due, finished=datetime(2025, 8, 6, 16, 0, tzinfo=TZ)), [], at(20), TZ) == Standing(
+        Timeliness.ON_TIME, 0
+    )
+    assert standing(dossier(4, due), [], datetime(2025, 8, 6, 8, 0, tzinfo=TZ), TZ) == Standing(Timeliness.PENDING, 0)
+    assert standing(dossier(4, due), [], datetime(2025, 8, 6, 23, 59, tzinfo=TZ), TZ).timeliness is Timeliness.PENDING
+    assert standing(dossier(4, due), [], datetime(2025, 8, 7, 0, 1, tzinfo=TZ), TZ) == Standing(Timeliness.OVERDUE, 1)
+
+
 def test_withdrawal_is_not_terminal() -> None:
     assert standing(dossier(7, at(5, 17)), [], at(9), TZ).timeliness is Timeliness.OVERDUE
 

@@ -1,6 +1,9 @@
 """Dossiers in SQLite: idempotent batches, status history, follows, and outbox rows for followers."""
 
 import json
+import sqlite3
+
+import pytest
 
 from storage.centres import CentresRepo
 from storage.db import Database
@@ -61,6 +64,34 @@ async def test_followers_get_one_outbox_row_per_change(db: Database, centres_rep
     assert "Nguyễn" not in outbox[0]["payload"]
 
 
+async def test_every_follower_gets_the_key_and_payload_of_the_change(db: Database, centres_repo: CentresRepo) -> None:
+    repo, people = DossiersRepo(db), PeopleRepo(db)
+    await repo.apply([row()], "import", NOW)
+    stored = await repo.by_key(KEY)
+    assert stored is not None
+    followers = [await people.ensure("telegram", str(i), NOW) for i in range(7)]
+    for person in followers:
+        await repo.follow(person, stored.id, NOW, 10)
+    await repo.apply([row(status=4)], "import", LATER)
+    await repo.apply([row(status=9, finished_at=LATER)], "import", LATER)
+    steps = await db.fetchall("SELECT id, status FROM dossier_history WHERE dossier_id = ? ORDER BY id", (stored.id,))
+    by_status = {step["status"]: step["id"] for step in steps}
+    outbox = await db.fetchall("SELECT person_id, dedupe_key, payload FROM outbox ORDER BY id")
+    assert len(outbox) == 14
+    for entry in outbox:
+        payload = json.loads(entry["payload"])
+        assert entry["dedupe_key"] == f"status:{by_status[payload['status']]}:{entry['person_id']}"
+    assert {json.loads(e["payload"])["previous"] for e in outbox} == {2, 4}
+
+
+async def test_a_failed_batch_leaves_later_batches_working(db: Database, centres_repo: CentresRepo) -> None:
+    repo = DossiersRepo(db)
+    with pytest.raises(sqlite3.IntegrityError):
+        await repo.apply([row(commune_code="99999")], "import", NOW)  # not a commune: the batch rolls back
+    result = await repo.apply([row()], "import", NOW)
+    assert result.inserted == 1
+
+
 async def test_follows_are_limited_and_can_stop(db: Database, centres_repo: CentresRepo) -> None:
     repo, people = DossiersRepo(db), PeopleRepo(db)
     rows = [row(f"KEY{i:04d}", code=f"K-250804-{i:04d}") for i in range(3)]
@@ -84,6 +115,7 @@ async def test_overdue_is_queued_once_per_follower(db: Database, centres_repo: C
         stored = await repo.by_key(key)
         assert stored is not None
         await repo.follow(person, stored.id, NOW, 10)
-    assert await repo.enqueue_overdue("2025-08-06 09:00:00") == 0
-    assert await repo.enqueue_overdue("2025-08-06 11:00:00") == 1
-    assert await repo.enqueue_overdue("2025-08-07 11:00:00") == 0
+    # Due on 6 August (17:00 in Lạng Sơn): overdue once the 7th has begun there (cut-off 2025-08-06 17:00 UTC).
+    assert await repo.enqueue_overdue("2025-08-06 11:00:00", "2025-08-05 17:00:00") == 0
+    assert await repo.enqueue_overdue("2025-08-06 17:30:00", "2025-08-06 17:00:00") == 1
+    assert await repo.enqueue_overdue("2025-08-07 11:00:00", "2025-08-06 17:00:00") == 0

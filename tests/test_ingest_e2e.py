@@ -95,9 +95,15 @@ async def test_the_same_list_twice_changes_nothing_and_a_change_reaches_follower
 ) -> None:
     _, url = served
     status, counts = await post(url, [ITEM])
-    assert (status, counts) == (200, {"inserted": 1, "updated": 0, "unchanged": 0, "status_changes": 0})
+    assert (status, counts) == (
+        200,
+        {"inserted": 1, "updated": 0, "unchanged": 0, "status_changes": 0, "superseded": 0},
+    )
     status, counts = await post(url, [ITEM])
-    assert (status, counts) == (200, {"inserted": 0, "updated": 0, "unchanged": 1, "status_changes": 0})
+    assert (status, counts) == (
+        200,
+        {"inserted": 0, "updated": 0, "unchanged": 1, "status_changes": 0, "superseded": 0},
+    )
     [lookup] = await api.say(4242, "000.00.37.H37-250804-0012")
     assert "Hoàng" not in (lookup.text or "")
     await api.click(4242, lookup.buttons[0][0]["callback_data"], expect=0, settle=0.1)
@@ -116,3 +122,28 @@ async def test_the_same_list_twice_changes_nothing_and_a_change_reaches_follower
     assert counts["status_changes"] == 1
     [message] = await api.wait_sent(4242, since=since, timeout=5)  # drained at once, not at the next interval
     assert "Đã xử lý xong" in (message.text or "")
+
+
+async def test_a_code_twice_in_one_list_applies_the_last_and_stays_idempotent(served: tuple[App, str]) -> None:
+    app, url = served
+    steps = [ITEM | {"trang_thai": 2}, ITEM | {"trang_thai": 4}]
+    assert await post(url, steps) == (
+        200,
+        {"inserted": 1, "updated": 0, "unchanged": 0, "status_changes": 0, "superseded": 1},
+    )
+    assert await post(url, steps) == (
+        200,
+        {"inserted": 0, "updated": 0, "unchanged": 1, "status_changes": 0, "superseded": 1},
+    )
+    stored = await app.bot_data.services.dossiers.repo.by_key("0000037H372508040012")
+    assert stored is not None
+    assert stored.status == 4
+
+
+@pytest.mark.parametrize("bad", [{"trang_thai": "²"}, {"ngay_tiep_nhan": [2025, 8, 4]}, {"ma_xa": None}])
+async def test_odd_values_are_400_not_500(served: tuple[App, str], bad: dict[str, Any]) -> None:
+    app, url = served
+    status, answer = await post(url, [ITEM | bad])
+    assert status == 400
+    assert answer["problems"][0]["index"] == 0
+    assert await count(app) == 0
