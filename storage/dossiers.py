@@ -235,11 +235,6 @@ class DossiersRepo:
         row = await self.db.fetchone("SELECT * FROM dossiers WHERE code_key = ?", (code_key,))
         return _dossier(row) if row else None
 
-    async def by_id(self, dossier_id: int) -> StoredDossier | None:
-        """A dossier by id."""
-        row = await self.db.fetchone("SELECT * FROM dossiers WHERE id = ?", (dossier_id,))
-        return _dossier(row) if row else None
-
     async def history(self, dossier_id: int) -> list[StoredStep]:
         """Every status step of a dossier, oldest first."""
         rows = await self.db.fetchall(

@@ -32,7 +32,7 @@ async def dossier_bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[App]
 
 
 class ReplyCounter:
-    """A notifier for the console channel that would fail the test if it were asked to deliver anything."""
+    """A Telegram notifier that fails the test if it is asked to deliver anything (nothing may be sent twice)."""
 
     channel = "telegram"
 
