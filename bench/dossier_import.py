@@ -1,13 +1,16 @@
 """Import speed: rows per second of `phucvu import-dossiers` on a generated CSV (goal ≥ 50,000 rows/s).
 
-Run: `.venv/bin/python -m bench.dossier_import [ROWS]`. The CSV is made from the demo generator (real procedure
-names, every status, all 65 communes) and imported into a fresh database, then imported again (all unchanged).
+Run: `.venv/bin/python -m bench.dossier_import [ROWS] [ROUNDS]`. The CSV is made from the demo generator (real
+procedure names, every status, all 65 communes) in the national sync format; each round imports it into a fresh
+database, then again (all unchanged).
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -42,56 +45,82 @@ def _sync(value: str | None) -> str:
     return moment.astimezone(Settings().timezone).strftime("%Y%m%d%H%M%S")
 
 
-async def measure(rows: int) -> dict[str, float]:
-    """Write a CSV of about `rows` rows, import it twice; rows per second of each pass."""
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(db_path=Path(folder) / "bench.db")
-        services = await open_services(settings, "bench", lambda: NOW)
-        communes = list(services.centres.directory.communes.values())
-        days = max(1, round(rows / 40_000 * 60))
-        generated = generate(communes, NOW, seed=7, days=days)[:rows]
-        path = Path(folder) / "hoso.csv"
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(COLUMNS)
-            for r in generated:
-                writer.writerow(
-                    [
-                        r.code,
-                        r.procedure_name,
-                        r.commune_code,
-                        _sync(r.received_at),
-                        _sync(r.due_at),
-                        r.status,
-                        _sync(r.finished_at),
-                        _sync(r.returned_at),
-                        r.channel,
-                        r.applicant,
-                    ]
-                )
-        parser = RowParser(set(services.centres.directory.communes), settings.timezone)
+def write_csv(path: Path, rows: int) -> int:
+    """A CSV of about `rows` demo dossiers as the one-stop system exports them; how many rows it has."""
+    return asyncio.run(_write_csv(path, rows))
+
+
+async def _write_csv(path: Path, rows: int) -> int:
+    settings = Settings(db_path=path.with_suffix(".registry.db"))
+    services = await open_services(settings, "bench", lambda: NOW)
+    communes = list(services.centres.directory.communes.values())
+    await services.db.close()
+    days = max(1, round(rows / 40_000 * 60))
+    generated = generate(communes, NOW, seed=7, days=days)[:rows]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for r in generated:
+            writer.writerow(
+                [
+                    r.code,
+                    r.procedure_name,
+                    r.commune_code,
+                    _sync(r.received_at),
+                    _sync(r.due_at),
+                    r.status,
+                    _sync(r.finished_at),
+                    _sync(r.returned_at),
+                    r.channel,
+                    r.applicant,
+                ]
+            )
+    return len(generated)
+
+
+async def measure(path: Path, rows: int, folder: Path) -> tuple[float, float, float]:
+    """Import the CSV into a fresh database, then again (all unchanged): rows per second of each, and CPU
+    seconds (this process and the parsing child) per row of the two."""
+    settings = Settings(db_path=folder / f"bench-{time.monotonic_ns()}.db")
+    services = await open_services(settings, "bench", lambda: NOW)
+    parser = RowParser(set(services.centres.directory.communes), settings.timezone)
+    cpu = _cpu()
+    try:
         start = time.perf_counter()
         first = await import_file(path, services.dossiers, parser, NOW)
         fresh = time.perf_counter() - start
         start = time.perf_counter()
         again = await import_file(path, services.dossiers, parser, NOW)
         repeat = time.perf_counter() - start
+    finally:
         await services.db.close()
-    assert first.inserted == len(generated), first
+    cpu = _cpu() - cpu
+    assert first.inserted == rows, first
     assert not first.rejected, first
-    assert again.unchanged == len(generated), again
-    return {
-        "rows": float(len(generated)),
-        "fresh_rows_per_s": len(generated) / fresh,
-        "again_rows_per_s": len(generated) / repeat,
-    }
+    assert again.unchanged == rows, again
+    return rows / fresh, rows / repeat, cpu / (2 * rows) * 1e6
+
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
-    """Print the result as one line."""
+    """Print the result as one line: the median and range of a few rounds (this machine's speed drifts)."""
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    result = asyncio.run(measure(rows))
-    print("import: " + ", ".join(f"{k}={v:.0f}" for k, v in result.items()))
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        path = folder / "hoso.csv"
+        rows = write_csv(path, rows)
+        results = [asyncio.run(measure(path, rows, folder)) for _ in range(rounds)]
+    fresh, again, cpu = (sorted(column) for column in zip(*results, strict=True))
+    print(
+        f"import: rows={rows}, rounds={rounds}, fresh_rows_per_s_median={statistics.median(fresh):.0f}"
+        f" (min {fresh[0]:.0f}, max {fresh[-1]:.0f}), again_rows_per_s_median={statistics.median(again):.0f}"
+        f" (min {again[0]:.0f}, max {again[-1]:.0f}), cpu_us_per_row_median={statistics.median(cpu):.1f}"
+    )
 
 
 if __name__ == "__main__":

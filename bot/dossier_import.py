@@ -7,17 +7,25 @@ good rows are imported; importing the same file twice changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import multiprocessing
+import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
+from itertools import islice, zip_longest
 from pathlib import Path
+from queue import Empty
+from typing import TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from bot.dossiers import DossierService, code_key, to_sql_time
 from bot.text import clean, fold
-from storage.dossiers import DossierRow
+from storage.dossiers import FIELDS, DossierRow, DossierValues
 
 ALIASES = {
     "ma ho so": "code",
@@ -51,10 +59,34 @@ ALIASES = {
     "chu ho so": "applicant",
     "applicant": "applicant",
 }
+# The columns' Vietnamese names, for messages (the fields are those of `storage.dossiers.FIELDS`).
+COLUMN_NAMES = {
+    "code": "ma_ho_so",
+    "procedure_code": "ma_thu_tuc",
+    "procedure_name": "ten_thu_tuc",
+    "commune_code": "ma_xa",
+    "received_at": "ngay_tiep_nhan",
+    "due_at": "ngay_hen_tra",
+    "status": "trang_thai",
+    "finished_at": "ngay_ket_thuc",
+    "returned_at": "ngay_tra_ket_qua",
+    "channel": "kenh_nop",
+    "applicant": "chu_ho_so",
+}
 REQUIRED = ("code", "procedure_name", "commune_code", "received_at", "status")
+_REQUIRED_AT = tuple(FIELDS.index(name) for name in REQUIRED)
 # Letters and digits of a code; the follow button carries them and Telegram allows 64 bytes of button data.
 MAX_CODE = 50
-BATCH = 5000
+# Rows per transaction: big enough that SQLite rewrites few index pages twice, small enough that the bot's own
+# writes wait well under a second for an import running beside it.
+BATCH = 20_000
+# Files from this size on are read in a child process (below it, starting one costs more than it saves).
+CHILD_FROM = 4_000_000
+# Times in the national sync format one after another, minutes and seconds checked (`_hour` checks the rest).
+_SYNC_TIMES = re.compile(r"(?:\d{10}[0-5]\d[0-5]\d)*", re.ASCII)
+_STR_OR_NONE = frozenset((str, type(None)))
+# Parsed values kept per column; a column with more distinct values (an applicant's name) stops adding.
+_CACHE_LIMIT = 50_000
 
 _DASHES = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
 _DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
@@ -82,45 +114,63 @@ def header_fields(names: Sequence[object]) -> list[str | None]:
 
 
 class RowParser:
-    """Turns one row's raw values into a `DossierRow`, or raises `RowError`."""
+    """Turns one row's raw values into a `DossierRow`, or raises `RowError`.
+
+    A file repeats most values (communes, statuses, procedures, dates); each column remembers what its values
+    parsed to, so that a big import spends its time on what is new in a row."""
 
     def __init__(self, communes: set[str], tz: ZoneInfo) -> None:
         self.communes = communes
         self.tz = tz
-        self._times: dict[object, str] = {}
-        self._offsets: dict[str, timedelta] = {}
+        # What a value parsed to, per column: only values that parse (and only strings, whose equality is exact).
+        self._times: dict[str, str] = {}
+        self._hours: dict[str, str | None] = {}
+        self._communes: dict[object, str] = {}
+        self._statuses: dict[object, int] = {}
+        self._channels: dict[object, int | None] = {None: None, "": None}
+        self._texts: dict[object, str | None] = {None: None, "": None}
+        self._procedures: dict[object, str] = {}
 
     def time(self, value: object, name: str) -> str | None:
         """A date or time in any accepted form → stored UTC text (None when empty)."""
         if value is None or value == "":
             return None
-        if not isinstance(value, str | int | float | date):
-            raise RowError(f"{name}: phải là ngày giờ, không phải {type(value).__name__}")
+        if type(value) is not str:
+            if not isinstance(value, str | int | float | date):
+                raise RowError(f"{name}: phải là ngày giờ, không phải {type(value).__name__}")
+            return to_sql_time(self._parse_time(value, name))
         cached = self._times.get(value)
         if cached is not None:
             return cached
-        if isinstance(value, str) and len(value) == 14 and value.isdigit():  # the national sync format
+        if len(value) == 14 and value.isascii() and value.isdigit():  # the national sync format
             stored = self._sync_time(value, name)
         else:
             stored = to_sql_time(self._parse_time(value, name))
-        if len(self._times) < 100_000:
+        if len(self._times) < _CACHE_LIMIT:
             self._times[value] = stored
         return stored
 
     def _sync_time(self, text: str, name: str) -> str:
-        """`yyyyMMddHHmmss` in local time → stored UTC, with the zone's offset looked up once per local hour."""
+        """`yyyyMMddHHmmss` in local time → stored UTC; the hour is converted once, the minutes are copied."""
+        hour = self._hours[text[:10]] if text[:10] in self._hours else self._hour(text[:10], name)
+        minute, second = text[10:12], text[12:]
+        if hour and minute < "60" and second < "60":
+            return f"{hour}{minute}:{second}"
+        return to_sql_time(self._parse_time(text, name))
+
+    def _hour(self, text: str, name: str) -> str | None:
+        """A local `yyyyMMddHH` → the stored UTC text up to its minutes (`YYYY-MM-DD HH:`), or None when the
+        zone's offset then is not whole hours."""
         try:
-            local = datetime(
-                int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), int(text[12:])
-            )
+            local = datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), tzinfo=self.tz)
         except ValueError:
             raise RowError(f"{name}: «{text}» không phải ngày giờ hợp lệ") from None
-        hour = text[:10]
-        offset = self._offsets.get(hour)
-        if offset is None:
-            offset = local.replace(tzinfo=self.tz).utcoffset() or timedelta(0)
-            self._offsets[hour] = offset
-        return (local - offset).isoformat(sep=" ", timespec="seconds")
+        offset = local.utcoffset() or timedelta(0)
+        whole = offset.total_seconds() % 3600 == 0
+        stored = to_sql_time(local)[:14] if whole else None
+        if len(self._hours) < _CACHE_LIMIT:
+            self._hours[text] = stored
+        return stored
 
     def _parse_time(self, value: object, name: str) -> datetime:
         if isinstance(value, datetime):
@@ -129,7 +179,7 @@ class RowParser:
             return datetime(value.year, value.month, value.day, tzinfo=self.tz)
         text = str(value).strip()
         try:
-            if text.isdigit() and len(text) in (8, 12, 14):
+            if text.isdigit() and text.isascii() and len(text) in (8, 12, 14):
                 padded = text.ljust(14, "0")
                 moment = datetime(
                     int(padded[:4]),
@@ -148,20 +198,155 @@ class RowParser:
             raise RowError(f"{name}: «{text}» không phải ngày giờ hợp lệ") from None
         return moment if moment.tzinfo else moment.replace(tzinfo=self.tz)
 
-    def parse(self, raw: Mapping[str, object]) -> DossierRow:
-        """Validate and normalise one row (any other failure of a value is a RowError too)."""
+    def parse_columns(self, columns: Sequence[Sequence[object]]) -> tuple[list[DossierValues | None], dict[int, str]]:
+        """`parse_values` for many rows given as columns in `FIELDS` order: each row's values, or None and the
+        reason in the errors by row index.
+
+        Column by column, a value is looked up in what that column's values parsed to before, and times in the
+        national sync format are converted by their hour (the bulk of a big file). A row with anything else goes
+        through `parse_values`, which also teaches the columns its values; so both give the same answer."""
+        if not columns or not columns[0]:
+            return [], {}
+        codes, procedure_codes, procedures, communes, received, due, statuses, finished, returned, channels, who = (
+            columns
+        )
+        miss = _MISS
+        keyed = [_plain_code(value) for value in codes]
+        known = self._known
+        parsed_columns: list[list[object]] = [
+            [key for key, _ in keyed],
+            [code for _, code in keyed],
+            known(procedure_codes, self._texts, self._text),
+            known(procedures, self._procedures, self._procedure),
+            known(communes, self._communes, self._commune),
+            known(received, None, self._learn_time),
+            known(due, None, self._learn_time),
+            known(statuses, self._statuses, self._status),
+            known(finished, None, self._learn_time),
+            known(returned, None, self._learn_time),
+            known(channels, self._channels, self._channel),
+            [_text(value) for value in who],
+        ]
+        slow = {i for column in parsed_columns if miss in column for i, value in enumerate(column) if value is miss}
+        slow.update(
+            i
+            for i, (at, by) in enumerate(zip(parsed_columns[5], parsed_columns[6], strict=True))
+            if type(at) is not str or (type(by) is str and by < at)  # no received time, or due before it
+        )
+        # Every value left in the rows not taken slowly came from a column's cache or converter: of its field's type.
+        parsed = cast(list[DossierValues | None], list(zip(*parsed_columns, strict=True)))
+        errors: dict[int, str] = {}
+        for i in sorted(slow):
+            try:
+                parsed[i] = self.parse_values([column[i] for column in columns])
+            except RowError as exc:
+                parsed[i] = None
+                errors[i] = str(exc)
+        return parsed, errors
+
+    def _known(
+        self, values: Sequence[object], known: Mapping[object, object] | None, learn: Callable[[object], object]
+    ) -> list[object]:
+        """A column's values as parsed before (`_plain_time` when `known` is None), _MISS where a value does not
+        parse; each new distinct value is parsed once first, which teaches the column its result."""
+
+        if known is None:
+            look = self._plain_time
+            column = self._sync_times(values) or [look(value) for value in values]
+        else:
+            look = partial(_lookup, known)
+            column = [known.get(value, _MISS) for value in values]  # the same, without a call per value
+        if _MISS in column:
+            missed = [i for i, got in enumerate(column) if got is _MISS]
+            for value in {values[i] for i in missed}:
+                # A value that does not parse stays _MISS: its row goes through `parse_values`, which says why.
+                with suppress(ValueError, TypeError, OverflowError):
+                    learn(value)
+            for i in missed:
+                column[i] = look(values[i])
+        return column
+
+    def _sync_times(self, values: Sequence[object]) -> list[object] | None:
+        """A column of times all in the sync format or empty, each the `_plain_time` of its value, converted in
+        one go; None when the column holds anything else or an hour not seen yet."""
+        if not set(map(type, values)) <= _STR_OR_NONE:
+            return None
+        texts = cast(Sequence[str | None], values)
+        present = [text for text in texts if text]
+        if set(map(len, present)) - {14} or not _SYNC_TIMES.fullmatch("".join(present)):
+            return None
+        hours = cast(dict[str, str], self._hours)  # None for an hour whose offset is not whole: TypeError below
+        for hour in {text[:10] for text in present} - hours.keys():
+            with suppress(RowError):
+                self._hour(hour, "")
         try:
-            return self._parse(raw)
+            return [hours[text[:10]] + text[10:12] + ":" + text[12:] if text else None for text in texts]
+        except (KeyError, TypeError):  # an hour that is no date, or one whose offset is not whole hours
+            return None
+
+    def _learn_time(self, value: object) -> None:
+        if type(value) is str and len(value) == 14 and value.isascii() and value.isdigit():
+            if value[:10] not in self._hours:
+                self._hour(value[:10], "")
+        else:
+            self.time(value, "")
+
+    def _plain_time(self, value: object) -> object:
+        """A time as stored if it is in the sync format of an hour seen, or the column has seen it; else _MISS."""
+        if type(value) is not str:
+            return None if value is None else _MISS
+        if len(value) == 14 and value.isdigit() and value.isascii():
+            hour = self._hours.get(value[:10])
+            if hour and value[10:12] < "60" and value[12:] < "60":
+                return hour + value[10:12] + ":" + value[12:]
+        return self._times.get(value, _MISS) if value else None
+
+    def parse(self, raw: Mapping[str, object]) -> DossierRow:
+        """Validate and normalise one row given by field name (as `ALIASES` names them)."""
+        return self.parse_values([raw.get(name) for name in FIELDS])
+
+    def parse_values(self, values: Sequence[object]) -> DossierRow:
+        """Validate and normalise one row given as values in `FIELDS` order (any failure of a value is a
+        RowError)."""
+        try:
+            return self._parse(values)
         except (ValueError, TypeError, OverflowError) as exc:
             if isinstance(exc, RowError):
                 raise
             raise RowError(f"giá trị không hợp lệ: {exc}") from None
 
-    def _parse(self, raw: Mapping[str, object]) -> DossierRow:
-        for name in REQUIRED:
-            if _blank(raw.get(name)):
-                raise RowError("thiếu " + ", ".join(n for n in REQUIRED if _blank(raw.get(n))))
-        code = str(raw["code"]).strip()
+    def _parse(self, values: Sequence[object]) -> DossierRow:
+        (code, procedure_code, procedure, commune, received, due, status, finished, returned, channel, applicant) = (
+            values
+        )
+        for at in _REQUIRED_AT:
+            if _blank(values[at]):
+                missing = (COLUMN_NAMES[FIELDS[i]] for i in _REQUIRED_AT if _blank(values[i]))
+                raise RowError("thiếu " + ", ".join(missing))
+        code, key = self._code(code)
+        received_at = self.time(received, "ngay_tiep_nhan")
+        due_at = self.time(due, "ngay_hen_tra")
+        assert received_at is not None
+        if due_at is not None and due_at < received_at:
+            raise RowError("ngày hẹn trả trước ngày tiếp nhận")
+        return DossierRow(
+            key,
+            code,
+            self._text(procedure_code),
+            self._procedure(procedure),
+            self._commune(commune),
+            received_at,
+            due_at,
+            self._status(status),
+            self.time(finished, "ngay_ket_thuc"),
+            self.time(returned, "ngay_tra_ket_qua"),
+            None if _blank(channel) else self._channel(channel),
+            _text(applicant),
+        )
+
+    @staticmethod
+    def _code(value: object) -> tuple[str, str]:
+        code = str(value).strip()
         if not (code.isascii() and code.isprintable()) or " " in code:
             code = re.sub(r"\s+", "", _DASHES.sub("-", clean(code)))
         code = code.upper()
@@ -170,34 +355,82 @@ class RowParser:
             raise RowError(f"mã hồ sơ «{code}» quá ngắn")
         if len(key) > MAX_CODE:
             raise RowError(f"mã hồ sơ dài quá {MAX_CODE} ký tự")
-        commune = _integer_text(raw["commune_code"]).zfill(5)
+        return code, key
+
+    def _commune(self, value: object) -> str:
+        return _remembered(self._communes, value, self._parse_commune)
+
+    def _parse_commune(self, value: object) -> str:
+        commune = _integer_text(value).zfill(5)
         if commune not in self.communes:
             raise RowError(f"mã xã {commune} không thuộc tỉnh")
-        status = _small_int(raw["status"], "trang_thai")
-        if not 1 <= status <= 10:
-            raise RowError(f"trạng thái {status} không nằm trong 1–10")
-        channel = None if _blank(raw.get("channel")) else _small_int(raw["channel"], "kenh_nop")
-        if channel is not None and channel not in (1, 2, 3):
-            raise RowError(f"kênh nộp {channel} không phải 1, 2 hoặc 3")
-        received = self.time(raw["received_at"], "ngay_tiep_nhan")
-        due = self.time(raw.get("due_at"), "ngay_hen_tra")
-        assert received is not None
-        if due is not None and due < received:
-            raise RowError("ngày hẹn trả trước ngày tiếp nhận")
-        return DossierRow(
-            code_key=key,
-            code=code,
-            procedure_code=_text(raw.get("procedure_code")),
-            procedure_name=(_text(raw["procedure_name"]) or "")[:500],
-            commune_code=commune,
-            received_at=received,
-            due_at=due,
-            status=status,
-            finished_at=self.time(raw.get("finished_at"), "ngay_ket_thuc"),
-            returned_at=self.time(raw.get("returned_at"), "ngay_tra_ket_qua"),
-            channel=channel,
-            applicant=_text(raw.get("applicant")),
-        )
+        return commune
+
+    def _status(self, value: object) -> int:
+        return _remembered(self._statuses, value, _parse_status)
+
+    def _channel(self, value: object) -> int | None:
+        return _remembered(self._channels, value, _parse_channel)
+
+    def _procedure(self, value: object) -> str:
+        return _remembered(self._procedures, value, _parse_procedure)
+
+    def _text(self, value: object) -> str | None:
+        """`_text` of a value that repeats (a procedure's code)."""
+        return _remembered(self._texts, value, _text)
+
+
+_T = TypeVar("_T")
+
+
+def _remembered(known: dict[object, _T], value: object, parse: Callable[[object], _T]) -> _T:
+    """`parse(value)`, remembered when the value is a string and parses (a file repeats most values)."""
+    if type(value) is not str:
+        return parse(value)
+    if value in known:
+        return known[value]
+    parsed = parse(value)
+    if len(known) < _CACHE_LIMIT:
+        known[value] = parsed
+    return parsed
+
+
+def _parse_status(value: object) -> int:
+    status = _small_int(value, "trang_thai")
+    if not 1 <= status <= 10:
+        raise RowError(f"trạng thái {status} không nằm trong 1–10")
+    return status
+
+
+def _parse_channel(value: object) -> int:
+    channel = _small_int(value, "kenh_nop")
+    if channel not in (1, 2, 3):
+        raise RowError(f"kênh nộp {channel} không phải 1, 2 hoặc 3")
+    return channel
+
+
+def _parse_procedure(value: object) -> str:
+    procedure = (_text(value) or "")[:500]
+    if not procedure:
+        raise RowError("thiếu ten_thu_tuc")
+    return procedure
+
+
+_MISS = object()
+
+
+def _lookup(known: Mapping[object, object], value: object) -> object:
+    return known.get(value, _MISS)
+
+
+def _plain_code(value: object) -> tuple[object, object]:
+    """(key, code) of a code written plainly (ASCII, no spaces, of a valid length), else _MISS twice."""
+    if type(value) is str and value.isascii() and value.isprintable() and " " not in value:
+        code = value.upper()
+        key = code_key(code)
+        if 6 <= len(key) <= MAX_CODE:
+            return key, code
+    return _MISS, _MISS
 
 
 def _blank(value: object) -> bool:
@@ -226,16 +459,25 @@ def _small_int(value: object, name: str) -> int:
     return int(text)
 
 
-def read_table(path: Path) -> Iterator[tuple[int, list[object]]]:
-    """(line number, cells) for every row of a CSV or XLSX file, the header first."""
+Chunk = tuple[list[int], list[Sequence[object]]]
+
+
+def read_table(path: Path, size: int = BATCH) -> Iterator[Chunk]:
+    """The rows of a CSV or XLSX file in chunks of `size`: the line each row starts on, and its cells. The header
+    comes alone, first."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
         workbook = load_workbook(path, read_only=True, data_only=True)
         try:
-            sheet = workbook.worksheets[0]
-            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield number, list(row)
+            rows = workbook.worksheets[0].iter_rows(values_only=True)
+            line = 1
+            for size_now in _sizes(size):
+                records: list[Sequence[object]] = list(islice(rows, size_now))
+                if not records:
+                    return
+                yield list(range(line, line + len(records))), records
+                line += len(records)
         finally:
             workbook.close()
         return
@@ -244,10 +486,91 @@ def read_table(path: Path) -> Iterator[tuple[int, list[object]]]:
         handle.seek(0)
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample else csv.excel
         reader = csv.reader(handle, dialect)
-        start = 1
-        for cells in reader:
-            yield start, list(cells)  # the line a record starts on (a quoted field may span lines)
-            start = reader.line_num + 1
+        line = 1
+        for size_now in _sizes(size):
+            records = list(islice(reader, size_now))
+            if not records:
+                return
+            if reader.line_num - line + 1 == len(records):  # one line each
+                yield list(range(line, reader.line_num + 1)), records
+            else:  # a quoted field spans lines
+                yield _record_lines(records, line), records
+            line = reader.line_num + 1
+
+
+def _sizes(size: int) -> Iterator[int]:
+    """The header alone, then chunks of `size`."""
+    yield 1
+    while True:
+        yield size
+
+
+def _record_lines(records: list[Sequence[object]], line: int) -> list[int]:
+    """The line each record starts on, counting the line breaks inside its fields as the CSV reader does."""
+    lines = []
+    for record in records:
+        lines.append(line)
+        line += 1 + sum(_breaks(str(cell)) for cell in record)
+    return lines
+
+
+def _breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+@dataclass
+class ParsedBatch:
+    """Good rows with the line each came from, and the rejected lines."""
+
+    rows: list[DossierValues] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+def parse_file(path: Path, parser: RowParser, batch_size: int = BATCH) -> Iterator[ParsedBatch]:
+    """Read and check a whole file, in batches of `batch_size` lines."""
+    chunks = read_table(path, batch_size)
+    names = _header(chunks)
+    absent = [COLUMN_NAMES[name] for name in REQUIRED if name not in names]
+    if absent:
+        raise RowError("thiếu cột: " + ", ".join(absent))
+    at = [names.index(name) if name in names else -1 for name in FIELDS]
+    for numbers, records in chunks:
+        cells = list(zip_longest(*records))  # short rows padded with None
+        nothing = (None,) * len(records)
+        parsed, errors = parser.parse_columns([cells[i] if 0 <= i < len(cells) else nothing for i in at])
+        batch = ParsedBatch()
+        for i, (number, row) in enumerate(zip(numbers, parsed, strict=True)):
+            if row is not None:
+                batch.rows.append(row)
+                batch.lines.append(number)
+            elif any(str(cell or "").strip() for cell in records[i]):  # an empty line is no row at all
+                batch.rejected.append((number, errors[i]))
+        yield batch
+
+
+def _header(chunks: Iterator[Chunk]) -> list[str | None]:
+    first = next(chunks, None)
+    if first is None:
+        raise RowError("tệp trống")
+    return header_fields(first[1][0])
+
+
+def last_lines(path: Path) -> dict[str, int]:
+    """The last line of each code in the file (a first pass that reads only the code column; {} without one)."""
+    chunks = read_table(path)
+    try:
+        names = _header(chunks)
+    except RowError:
+        return {}
+    if "code" not in names:
+        return {}
+    at = names.index("code")
+    last: dict[str, int] = {}
+    for numbers, records in chunks:
+        codes = [str(record[at]) if len(record) > at and record[at] is not None else "" for record in records]
+        last.update(zip(map(code_key, codes), numbers, strict=True))
+    return last
 
 
 async def import_file(
@@ -256,72 +579,92 @@ async def import_file(
     parser: RowParser,
     now: datetime,
     progress: Callable[[int], object] | None = None,
+    *,
+    child_from: int = CHILD_FROM,
 ) -> ImportSummary:
-    """Import a CSV or XLSX file in batches; returns the counts and the rejected lines."""
+    """Import a CSV or XLSX file in batches; returns the counts and the rejected lines.
+
+    When a code appears on several lines, the last one wins and the others are counted as superseded: importing
+    the file twice must not replay a dossier's steps. A first pass over the file finds each code's last line.
+
+    A file of `child_from` bytes or more is parsed in a child process, a few batches ahead, while this process
+    makes the first pass and then writes (the halves take about as long as each other: bench/README.md)."""
     summary = ImportSummary()
-    rows = read_table(path)
-    first = next(rows, None)
-    if first is None:
-        raise RowError("tệp trống")
-    names = header_fields(first[1])
-    absent = [name for name in REQUIRED if name not in names]
-    if absent:
-        raise RowError("thiếu cột: " + ", ".join(absent))
     source = f"import:{path.name}"
-    batch: list[DossierRow] = []
-    columns = [(i, name) for i, name in enumerate(names) if name is not None]
-    code_at = names.index("code")
-    last = last_lines(path, code_at)
-    for number, cells in rows:
-        if not any(str(cell or "").strip() for cell in cells):
-            continue
-        key = _cell_key(cells, code_at)
-        if key and last.get(key, number) != number:
-            summary.superseded += 1  # a later line has the same code: importing twice must not replay the steps
-            continue
-        raw = {name: cells[i] for i, name in columns if i < len(cells)}
-        try:
-            batch.append(parser.parse(raw))
-        except RowError as exc:
-            summary.rejected.append((number, str(exc)))
-        if len(batch) >= BATCH:
-            await _write(service, batch, source, now, summary, progress)
-            batch = []
-    await _write(service, batch, source, now, summary, progress)
+    big = await asyncio.to_thread(os.path.getsize, path) >= child_from
+    batches = _parsed_in_child(path, parser) if big else _parsed_here(path, parser)
+    first_pass = asyncio.ensure_future(asyncio.to_thread(last_lines, path))
+    try:
+        async for batch in batches:
+            summary.rejected += batch.rejected
+            last = await first_pass
+            rows = [row for row, line in zip(batch.rows, batch.lines, strict=True) if last.get(row[0], line) == line]
+            summary.superseded += len(batch.rows) - len(rows)
+            if not rows:
+                continue
+            result = await service.apply(rows, source, now)
+            summary.inserted += result.inserted
+            summary.updated += result.updated
+            summary.unchanged += result.unchanged
+            summary.status_changes += result.status_changes
+            if progress is not None:
+                progress(len(batch.rows) + len(batch.rejected))
+    finally:
+        first_pass.cancel()  # when the import stopped early (its thread reads on and its result is dropped)
+        with suppress(BaseException):
+            await first_pass
     return summary
 
 
-def _cell_key(cells: Sequence[object], index: int) -> str:
-    return code_key(str(cells[index])) if index < len(cells) and cells[index] is not None else ""
+async def _parsed_here(path: Path, parser: RowParser) -> AsyncIterator[ParsedBatch]:
+    for batch in parse_file(path, parser):
+        yield batch
 
 
-def last_lines(path: Path, code_index: int) -> dict[str, int]:
-    """The last line of each code in the file (a first pass that reads only the code column)."""
-    rows = read_table(path)
-    next(rows, None)
-    return {_cell_key(cells, code_index): number for number, cells in rows}
+async def _parsed_in_child(path: Path, parser: RowParser) -> AsyncIterator[ParsedBatch]:
+    """`parse_file` run in a child process; its errors are raised here as RowError."""
+    context = multiprocessing.get_context("spawn")  # not fork: this process has the database's thread
+    queue: multiprocessing.Queue[ParsedBatch | str | None] = context.Queue(maxsize=4)
+    child = context.Process(target=_parse_for, args=(path, parser, queue), name="phucvu-import", daemon=True)
+    child.start()
+    try:
+        while True:
+            item = await asyncio.to_thread(_next_from, queue, child)
+            if item is None:
+                return
+            if isinstance(item, str):
+                raise RowError(item)
+            yield item
+    finally:
+        if child.is_alive():
+            child.terminate()
+        await asyncio.to_thread(child.join)
+        queue.close()
+
+
+def _parse_for(path: Path, parser: RowParser, queue: multiprocessing.Queue[ParsedBatch | str | None]) -> None:
+    """The child process: every batch, then None; or the reason it stopped."""
+    try:
+        for batch in parse_file(path, parser):
+            queue.put(batch)
+    except Exception as exc:  # the parent reports it
+        queue.put(str(exc) if isinstance(exc, RowError) else f"{type(exc).__name__}: {exc}")
+        return
+    queue.put(None)
+
+
+def _next_from(
+    queue: multiprocessing.Queue[ParsedBatch | str | None], child: multiprocessing.process.BaseProcess
+) -> ParsedBatch | str | None:
+    while True:
+        try:
+            return queue.get(timeout=0.5)
+        except Empty:
+            if not child.is_alive():
+                return f"tiến trình đọc tệp dừng bất thường (mã {child.exitcode})"
 
 
 def last_of_each(rows: Sequence[DossierRow]) -> tuple[list[DossierRow], int]:
     """Keep the last row of each code (a list may carry a dossier's steps in order); and how many were dropped."""
     last = {row.code_key: row for row in rows}
     return list(last.values()), len(rows) - len(last)
-
-
-async def _write(
-    service: DossierService,
-    batch: list[DossierRow],
-    source: str,
-    now: datetime,
-    summary: ImportSummary,
-    progress: Callable[[int], object] | None,
-) -> None:
-    if not batch:
-        return
-    result = await service.apply(batch, source, now)
-    summary.inserted += result.inserted
-    summary.updated += result.updated
-    summary.unchanged += result.unchanged
-    summary.status_changes += result.status_changes
-    if progress is not None:
-        progress(len(batch))

@@ -36,6 +36,14 @@ UNIT_PREFIXES = (
 
 def clean(text: str) -> str:
     """Remove control and zero-width characters, NFC-normalise and collapse white space."""
+    # Nothing to do (the common case): every control, zero-width and non-ASCII space is unprintable to Python.
+    if (
+        text.isprintable()
+        and "  " not in text
+        and text[:1] != " " != text[-1:]
+        and unicodedata.is_normalized("NFC", text)
+    ):
+        return text
     text = unicodedata.normalize("NFC", text)
     text = _CONTROL.sub(" ", text)
     return " ".join(text.split())

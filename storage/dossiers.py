@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -25,44 +26,62 @@ FIELDS = (
     "channel",
     "applicant",
 )
+_COLUMNS = ", ".join(FIELDS)
+# A batch is staged in a temporary (connection-local) table and applied with a few set-based statements: SQLite
+# does the work in C, without holding Python's lock, so the next batch can be parsed meanwhile (bench/README.md).
+_STAGED = (
+    "CREATE TEMP TABLE IF NOT EXISTS staged_dossiers (code_key TEXT PRIMARY KEY NOT NULL, "
+    + ", ".join(FIELDS)
+    + ") WITHOUT ROWID"
+)
+# When a status took effect, as far as the row tells: 9 (and 3, 8) → finished, 10 → returned, 1/2 → received;
+# otherwise (or when the row has no such date) the time of the import.
+_STATUS_AT = (
+    "CASE WHEN {r}.status IN (3, 8, 9) THEN coalesce({r}.finished_at, :now)"
+    " WHEN {r}.status = 10 THEN coalesce({r}.returned_at, :now)"
+    " WHEN {r}.status IN (1, 2) THEN {r}.received_at ELSE :now END"
+)
+# A stored dossier whose status the batch changes: one history step each (before the rows are updated).
+_CHANGED_STEPS = (
+    "INSERT INTO dossier_history (dossier_id, status, at, source, recorded_at)"
+    f" SELECT d.id, s.status, {_STATUS_AT.format(r='s')}, :source, :now"
+    " FROM staged_dossiers s JOIN dossiers d ON d.code_key = s.code_key WHERE d.status IS NOT s.status"
+)
+# One message per follower of each of those steps (`d` still holds the previous status).
+_FOLLOWER_MESSAGES = (
+    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
+    " SELECT f.person_id, 'dossier_status', 'status:' || h.id || ':' || f.person_id,"
+    " json_object('dossier_id', d.id, 'code', s.code, 'status', s.status, 'previous', d.status, 'at', h.at), :now"
+    " FROM dossier_history h JOIN dossiers d ON d.id = h.dossier_id"
+    " JOIN staged_dossiers s ON s.code_key = d.code_key JOIN follows f ON f.dossier_id = d.id"
+    " WHERE h.id > :history_floor"
+)
+# New rows are inserted; a stored row is updated only when a field differs.
 _UPSERT = (
-    f"INSERT INTO dossiers (code_key, {', '.join(FIELDS)}, updated_at)"
-    f" VALUES ({', '.join('?' for _ in range(len(FIELDS) + 2))})"
+    f"INSERT INTO dossiers (code_key, {_COLUMNS}, updated_at) SELECT code_key, {_COLUMNS}, :now"
+    " FROM staged_dossiers WHERE true"
     f" ON CONFLICT (code_key) DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in FIELDS)},"
     " updated_at = excluded.updated_at"
     f" WHERE ({', '.join(f'dossiers.{name}' for name in FIELDS)})"
     f" IS NOT ({', '.join(f'excluded.{name}' for name in FIELDS)})"
 )
-# When a status took effect, as far as the row tells: 9 (and 3, 8) → finished, 10 → returned, 1/2 → received;
-# otherwise (or when the row has no such date) the time of the import.
-_STATUS_AT = (
-    "CASE WHEN new.status IN (3, 8, 9) THEN coalesce(new.finished_at, c.now)"
-    " WHEN new.status = 10 THEN coalesce(new.returned_at, c.now)"
-    " WHEN new.status IN (1, 2) THEN new.received_at ELSE c.now END"
-)
-# Temporary (this connection's) table and triggers: the import context gives them the source and the time.
-_TRIGGERS = (
-    "CREATE TEMP TABLE IF NOT EXISTS import_context (source TEXT NOT NULL, now TEXT NOT NULL)",
-    "CREATE TEMP TRIGGER IF NOT EXISTS dossier_inserted AFTER INSERT ON main.dossiers BEGIN"
-    " INSERT INTO dossier_history (dossier_id, status, at, source, recorded_at)"
-    f" SELECT new.id, new.status, {_STATUS_AT}, c.source, c.now FROM import_context c; END",
-    "CREATE TEMP TRIGGER IF NOT EXISTS dossier_status_changed AFTER UPDATE OF status ON main.dossiers"
-    " WHEN old.status IS NOT new.status BEGIN"
-    " INSERT INTO dossier_history (dossier_id, status, at, source, recorded_at)"
-    f" SELECT new.id, new.status, {_STATUS_AT}, c.source, c.now FROM import_context c;"
-    " INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
-    " SELECT f.person_id, 'dossier_status', 'status:' || h.id || ':' || f.person_id,"
-    " json_object('dossier_id', new.id, 'code', new.code, 'status', new.status, 'previous', old.status,"
-    " 'at', h.at), c.now"
-    " FROM follows f, import_context c,"
-    " (SELECT id, at FROM dossier_history WHERE dossier_id = new.id ORDER BY id DESC LIMIT 1) h"
-    " WHERE f.dossier_id = new.id; END",
+# The first step of each new dossier.
+_FIRST_STEPS = (
+    "INSERT INTO dossier_history (dossier_id, status, at, source, recorded_at)"
+    f" SELECT d.id, d.status, {_STATUS_AT.format(r='d')}, :source, :now FROM dossiers d WHERE d.id > :dossier_floor"
 )
 
 
-@dataclass(frozen=True)
-class DossierRow:
-    """A dossier as an import or the ingest endpoint gives it (times as stored, UTC `YYYY-MM-DD HH:MM:SS`)."""
+# A dossier's values in `code_key` + FIELDS order, as a batch is handed to `DossiersRepo.apply`.
+DossierValues = tuple[
+    str, str, str | None, str, str, str, str | None, int, str | None, str | None, int | None, str | None
+]
+
+
+class DossierRow(NamedTuple):
+    """A dossier as an import or the ingest endpoint gives it (times as stored, UTC `YYYY-MM-DD HH:MM:SS`).
+
+    A tuple in the staging table's column order, so that a batch is bound to SQL without copying."""
 
     code_key: str
     code: str
@@ -76,22 +95,6 @@ class DossierRow:
     returned_at: str | None
     channel: int | None
     applicant: str | None
-
-    def values(self) -> tuple[object, ...]:
-        """The FIELDS, in order (by hand: `dataclasses.astuple` deep-copies, which costs more than the import)."""
-        return (
-            self.code,
-            self.procedure_code,
-            self.procedure_name,
-            self.commune_code,
-            self.received_at,
-            self.due_at,
-            self.status,
-            self.finished_at,
-            self.returned_at,
-            self.channel,
-            self.applicant,
-        )
 
 
 @dataclass(frozen=True)
@@ -150,48 +153,58 @@ class DossiersRepo:
         self.db = db
         self._prepared: aiosqlite.Connection | None = None
 
-    async def apply(self, rows: Sequence[DossierRow], source: str, now: str) -> BatchResult:
+    async def apply(
+        self,
+        rows: Sequence[DossierValues],
+        source: str,
+        now: str,
+        *,
+        keys: bool = False,
+    ) -> BatchResult:
         """Insert new dossiers, update changed ones, leave identical ones alone; all in one transaction.
 
-        SQLite does the work row by row in C: an upsert whose update only fires when a field differs, and
-        connection-local triggers that record each new dossier's and each status change's history step, and
-        queue one outbox message per follower of a dossier whose status changed.
+        Each new dossier and each status change gets a history step, and each follower of a dossier whose status
+        changed one outbox message. When a code repeats in `rows`, the last row wins. With `keys`, the result
+        lists the code keys of the inserted dossiers.
         """
         await self._prepare()
         async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM import_context")
-            await conn.execute("INSERT INTO import_context (source, now) VALUES (?, ?)", (source, now))
-            before = await conn.execute_fetchall(
+            await conn.execute("DELETE FROM staged_dossiers")
+            await conn.executemany(f"INSERT OR REPLACE INTO staged_dossiers VALUES ({', '.join('?' * 12)})", rows)
+            floors = await conn.execute_fetchall(
                 "SELECT (SELECT coalesce(max(id), 0) FROM dossiers), (SELECT coalesce(max(id), 0) FROM dossier_history)"
             )
-            dossier_floor, history_floor = next(iter(before))
-            cursor = await conn.executemany(_UPSERT, [(row.code_key, *row.values(), now) for row in rows])
-            written = max(cursor.rowcount, 0)
-            after = await conn.execute_fetchall(
-                "SELECT (SELECT count(*) FROM dossiers WHERE id > ?),"
-                " (SELECT count(*) FROM dossier_history WHERE id > ?)",
-                (dossier_floor, history_floor),
-            )
-            inserted, steps = next(iter(after))
-            keys = await conn.execute_fetchall(
-                "SELECT code_key FROM dossiers WHERE id > ? ORDER BY id", (dossier_floor,)
-            )
+            dossier_floor, history_floor = next(iter(floors))
+            params = {"source": source, "now": now, "dossier_floor": dossier_floor, "history_floor": history_floor}
+            changes = await conn.execute(_CHANGED_STEPS, params)
+            status_changes = max(changes.rowcount, 0)
+            if status_changes:
+                await conn.execute(_FOLLOWER_MESSAGES, params)
+            written = max((await conn.execute(_UPSERT, params)).rowcount, 0)
+            inserted = max((await conn.execute(_FIRST_STEPS, params)).rowcount, 0)
+            fresh: tuple[str, ...] = ()
+            if keys:
+                found = await conn.execute_fetchall(
+                    "SELECT code_key FROM dossiers WHERE id > ? ORDER BY id", (dossier_floor,)
+                )
+                fresh = tuple(row[0] for row in found)
+            staged = await conn.execute_fetchall("SELECT count(*) FROM staged_dossiers")
+            await conn.execute("DELETE FROM staged_dossiers")
         return BatchResult(
             inserted=inserted,
             updated=written - inserted,
-            unchanged=len(rows) - written,
-            status_changes=steps - inserted,
-            inserted_keys=tuple(key[0] for key in keys),
+            unchanged=next(iter(staged))[0] - written,
+            status_changes=status_changes,
+            inserted_keys=fresh,
         )
 
     async def _prepare(self) -> None:
-        """Create this connection's import context and triggers, outside any transaction (a rolled-back batch
-        must not take them away)."""
+        """Create this connection's staging table outside any transaction (a rolled-back batch must not take it
+        away)."""
         conn = self.db.conn
         if self._prepared is conn:
             return
-        for statement in _TRIGGERS:
-            await conn.execute(statement)
+        await conn.execute(_STAGED)
         self._prepared = conn
 
     async def add_history(self, steps: Sequence[tuple[str, int, str]], source: str, now: str) -> None:

@@ -1,7 +1,5 @@
 """Test data built in one place."""
 
-from dataclasses import replace
-
 from storage.dossiers import DossierRow
 
 CODE = "000.00.37.H37-250804-0012"
@@ -24,4 +22,4 @@ def dossier_row(**changes: object) -> DossierRow:
         channel=1,
         applicant="Hoàng Thị Bích",
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return base._replace(**changes)  # type: ignore[arg-type]

@@ -54,7 +54,8 @@ def test_a_date_without_time_is_midnight_in_lang_son(parser: RowParser) -> None:
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"code": ""}, "thiếu code"),
+        ({"code": ""}, "thiếu ma_ho_so"),
+        ({"code": " ", "status": ""}, "thiếu ma_ho_so, trang_thai"),
         ({"commune_code": "01001"}, "mã xã 01001"),
         ({"status": "11"}, "trạng thái 11"),
         ({"status": "xong"}, "trang_thai"),

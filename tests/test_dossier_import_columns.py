@@ -1,0 +1,139 @@
+"""The column-wise parse of big files gives exactly what the row-by-row parse gives, and a child process reads
+big files with the same result as this process."""
+
+import random
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.dossier_import import RowError, RowParser, import_file, parse_file
+from bot.dossiers import DossierService
+from storage.centres import CentresRepo
+from storage.db import Database
+from storage.dossiers import FIELDS, DossierRow, DossiersRepo
+from storage.people import PeopleRepo
+
+NOW = datetime(2025, 8, 10, 1, 0, tzinfo=UTC)
+COMMUNES = {"06385", "06076"}
+# Values each column may hold: good ones in every accepted form, and bad ones (blank where a value is required).
+GOOD: dict[str, list[object]] = {
+    "code": ["000.00.37.H37-250804-0012", "000.00.37.h37-250804-0013", " 000.00.37.H37 – 250804-0014 "],
+    "procedure_code": ["1.001193", "", None, " 2.000 "],
+    "procedure_name": ["Đăng ký khai sinh", "Chứng thực  bản sao", "Ho\u0300a gia\u0301i", "x" * 600],
+    "commune_code": ["06385", "6385", "06076", "6385.0"],
+    "received_at": [
+        "20250804083000",
+        "20250330013000",  # the night Europe moves its clocks
+        "20251026023000",
+        "2025-08-04 08:30",
+        "04/08/2025",
+    ],
+    "due_at": ["20251231170000", "", None, "2025-12-06", "06/12/2025 17:00"],
+    "status": ["1", "4", "10", "4.0", " 9 "],
+    "finished_at": ["", None, "20250805100000", "2025-08-05T10:00:00+07:00"],
+    "returned_at": ["", None, "20250806080000"],
+    "channel": ["1", "2", "3", "", " ", None, "2.0"],
+    "applicant": ["Nguyễn Văn An", "  Lý  Thị Bình ", "", None, "Hoàng\u0000Văn", "Nguye\u0302\u0303n"],
+}
+BAD: dict[str, list[object]] = {
+    "code": ["A-1", "", None, "X" * 60, "Ｈ37-250804-0015"],
+    "procedure_name": ["", "   ", None],
+    "commune_code": ["99999", "", "abc", None],
+    "received_at": ["20250804083099", "20251304083000", "", None, "٢٠٢٥٠٨٠٤٠٨٣٠٠٠"],
+    "due_at": ["20250801000000", "soon"],
+    "status": ["11", "0", "", "xong", None],
+    "finished_at": ["20250805106000", "yesterday"],
+    "returned_at": ["2025-13-01"],
+    "channel": ["4", "x"],
+}
+
+
+def random_row(rng: random.Random) -> list[object]:
+    return [rng.choice(BAD[name] if name in BAD and rng.random() < 0.02 else GOOD[name]) for name in FIELDS]
+
+
+@pytest.mark.parametrize("zone", ["Asia/Ho_Chi_Minh", "Asia/Kathmandu", "Europe/Berlin"])
+def test_columns_and_rows_give_the_same_answer(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    rng = random.Random(zone)
+    rows = [random_row(rng) for _ in range(3000)]
+    fast = RowParser(COMMUNES, tz)
+    good = 0
+    slowly = 0
+    parse_values = fast.parse_values
+
+    def counted(values: Sequence[object]) -> DossierRow:
+        nonlocal slowly
+        slowly += 1
+        return parse_values(values)
+
+    fast.parse_values = counted  # type: ignore[method-assign]
+    for start in range(0, len(rows), 500):  # in batches, so that the columns learn as they go
+        chunk = rows[start : start + 500]
+        parsed, errors = fast.parse_columns([list(column) for column in zip(*chunk, strict=True)])
+        for i, row in enumerate(chunk):
+            slow = RowParser(COMMUNES, tz)
+            try:
+                expected: object = tuple(slow.parse_values(row))
+            except RowError as exc:
+                expected = str(exc)
+            got = tuple(parsed[i]) if parsed[i] is not None else errors[i]  # type: ignore[arg-type]
+            assert got == expected, row
+            good += parsed[i] is not None
+    assert 1500 < good < 2900  # most rows good, some bad in every way
+    assert len(rows) - slowly > 1000  # a third of the codes are written oddly: those rows go one by one
+
+
+@pytest.fixture
+async def service(db: Database, centres_repo: CentresRepo) -> DossierService:
+    return DossierService(DossiersRepo(db), PeopleRepo(db), {"06385": "Xã Hữu Lũng"}, ZoneInfo("Asia/Ho_Chi_Minh"))
+
+
+HEADER = "ma_ho_so,ma_thu_tuc,ten_thu_tuc,ma_xa,ngay_tiep_nhan,ngay_hen_tra,trang_thai,ngay_ket_thuc,ngay_tra_ket_qua,kenh_nop,chu_ho_so"
+LINES = [
+    "000.00.37.H37-250804-0031,,Đăng ký khai sinh,06385,20250804080000,20250806170000,2,,,1,",
+    '000.00.37.H37-250804-0032,,"Chứng thực\nbản sao",06385,20250804081500,20250806170000,2,,,1,',
+    "",
+    "000.00.37.H37-250804-0031,,Đăng ký khai sinh,06385,20250804080000,20250806170000,4,,,1,Lộc Văn An",
+    "000.00.37.H37-250804-0033,,Khai tử,06385,20250804090000,20250806170000,12,,,1,",
+    "000.00.37.H37-250804-0034,,Khai tử,06385",
+]
+
+
+def test_line_numbers_survive_chunks_and_quoted_line_breaks(tmp_path: Path) -> None:
+    path = tmp_path / "hoso.csv"
+    path.write_text("\n".join([HEADER, *LINES]) + "\n", encoding="utf-8")
+    batches = list(parse_file(path, RowParser(COMMUNES, ZoneInfo("Asia/Ho_Chi_Minh")), batch_size=2))
+    assert [line for batch in batches for line in batch.lines] == [2, 3, 6]
+    assert [item for batch in batches for item in batch.rejected] == [
+        (7, "trạng thái 12 không nằm trong 1–10"),
+        (8, "thiếu ngay_tiep_nhan, trang_thai"),
+    ]
+
+
+@pytest.mark.parametrize("child_from", [0, 10**9], ids=["child", "here"])
+async def test_a_file_read_by_a_child_imports_the_same(
+    tmp_path: Path, service: DossierService, child_from: int
+) -> None:
+    path = tmp_path / "hoso.csv"
+    path.write_text("\n".join([HEADER, *LINES]) + "\n", encoding="utf-8")
+    parser = RowParser(COMMUNES, ZoneInfo("Asia/Ho_Chi_Minh"))
+    first = await import_file(path, service, parser, NOW, child_from=child_from)
+    assert (first.inserted, first.superseded, len(first.rejected)) == (2, 1, 2)
+    again = await import_file(path, service, parser, NOW, child_from=child_from)
+    assert (again.inserted, again.updated, again.unchanged, again.superseded) == (0, 0, 2, 1)
+    stored = await service.repo.by_key("0000037H372508040031")
+    assert stored is not None
+    assert stored.status == 4
+
+
+async def test_a_file_the_child_cannot_read_is_reported(tmp_path: Path, service: DossierService) -> None:
+    path = tmp_path / "hoso.csv"
+    path.write_bytes(HEADER.encode() + b"\n000.00.37.H37-250804-0031,,\xff\xfe,06385\n")
+    parser = RowParser(COMMUNES, ZoneInfo("Asia/Ho_Chi_Minh"))
+    with pytest.raises(RowError, match="UnicodeDecodeError"):
+        await import_file(path, service, parser, NOW, child_from=0)
+    assert await service.count() == 0
