@@ -20,13 +20,15 @@ from bot.config import Settings
 from bot.dossiers import DossierService
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from bot.outbox import OutboxService
-from bot.people import PeopleService
+from bot.people import PeopleService, Person
 from bot.registry import ensure_registry
+from bot.roles import RolesService
 from storage.centres import CentresRepo
 from storage.db import Database
 from storage.dossiers import DossiersRepo
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
+from storage.roles import RolesRepo
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class Services:
     dossiers: DossierService
     outbox: OutboxService
     clock: Clock
+    roles: RolesService
 
 
 class BotData:
@@ -91,7 +94,10 @@ async def open_services(settings: Settings, channel: str, clock: Clock = utc_now
     except BaseException:
         await db.close()
         raise
-    return Services(settings, channel, db, people, centres, dossiers, OutboxService(OutboxRepo(db), clock), clock)
+    admins = frozenset(Person("telegram", str(admin)) for admin in settings.admins)
+    roles = RolesService(RolesRepo(db), PeopleRepo(db), admins)
+    outbox = OutboxService(OutboxRepo(db), clock)
+    return Services(settings, channel, db, people, centres, dossiers, outbox, clock, roles)
 
 
 async def start_ingest(app: App, settings: Settings) -> web.AppRunner:

@@ -403,6 +403,26 @@ class CentreService:
         """A commune of this province by code (None for anything else, such as forged button data)."""
         return self.directory.communes.get(code)
 
+    def commune_code(self, name_or_code: str) -> tuple[str | None, str]:
+        """The code of the one commune of this province that `name_or_code` names (a 5-digit code, or a name the
+        finder resolves to exactly one 2025 unit); else None and why (Vietnamese, for an admin)."""
+        text = name_or_code.strip()
+        if text.isdigit():
+            code = text.zfill(5)
+            return (code, "") if code in self.directory.communes else (None, f"Không có xã, phường mã {code}.")
+        outcome = self.directory.search(text)
+        if isinstance(outcome, Found) and outcome.via_old is None:
+            return outcome.commune.code, ""
+        candidates: list[str] = []
+        if isinstance(outcome, Split | District):
+            candidates = [commune.name for commune in outcome.communes]
+        elif isinstance(outcome, Choices):
+            candidates = [choice.commune.name for choice in outcome.options if choice.commune]
+        elif isinstance(outcome, Found):  # found through a pre-2025 name: ask for the 2025 one
+            candidates = [outcome.commune.name]
+        hint = f" Có thể là: {', '.join(candidates)}; hãy ghi đúng tên hoặc mã." if candidates else ""
+        return None, f"Không xác định được một xã, phường từ «{text}».{hint}"
+
     def old_unit(self, unit_id: int) -> Found | Split | None:
         """What the pre-2025 unit with this id became (None if there is no such unit)."""
         unit = self.directory.old_units.get(unit_id)

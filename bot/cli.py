@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     centres.add_argument("path", type=Path)
     dossiers = sub.add_parser("import-dossiers", help="nạp hồ sơ từ CSV hoặc XLSX (nạp lại không đổi gì)")
     dossiers.add_argument("path", type=Path)
+    invite = sub.add_parser("invite", help="tạo mã mời dùng một lần cho cán bộ xã hoặc lãnh đạo tỉnh")
+    invite.add_argument("role", choices=["official", "leader"], help="official: cán bộ xã; leader: lãnh đạo tỉnh")
+    invite.add_argument("--commune", help="tên hoặc mã xã, phường của cán bộ (bắt buộc với official)")
+    invite.add_argument("--days", type=int, default=7, help="số ngày mã còn hiệu lực (mặc định 7)")
+    revoke = sub.add_parser("revoke-invite", help="thu hồi một mã mời chưa dùng")
+    revoke.add_argument("code")
     demo = sub.add_parser("demo-data", help="tạo hồ sơ mẫu cho mọi xã, phường theo số liệu của tỉnh")
     demo.add_argument("--seed", type=int, default=2025, help="hạt giống ngẫu nhiên (mặc định 2025)")
     demo.add_argument("--days", type=int, default=60, help="số ngày gần nhất (mặc định 60)")
@@ -66,6 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         importer = _import_centres if args.command == "import-centres" else _import_dossiers
         return asyncio.run(importer(settings, args.path))
+    if args.command in ("invite", "revoke-invite"):
+        setup_logging(settings, logging.WARNING)
+        if args.command == "revoke-invite":
+            return asyncio.run(_revoke_invite(settings, args.code))
+        return asyncio.run(_invite(settings, args.role, args.commune, args.days))
     if args.command == "demo-data":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_demo_data(settings, args.seed, args.days))
@@ -133,6 +144,70 @@ async def _import_dossiers(settings: Settings, path: Path) -> int:
         + (f"; {summary.superseded} dòng trùng mã, đã dùng dòng sau cùng." if summary.superseded else ".")
     )
     return 0 if not summary.rejected else 1
+
+
+async def _invite(settings: Settings, role: str, commune: str | None, days: int) -> int:
+    from bot.app import open_services
+    from bot.roles import Role, deep_link
+
+    if (role == "official") != bool(commune):
+        print("Mã mời cán bộ xã cần --commune TÊN_HOẶC_MÃ; mã mời lãnh đạo tỉnh thì không.", file=sys.stderr)
+        return 2
+    if not 1 <= days <= 90:
+        print("--days phải từ 1 đến 90.", file=sys.stderr)
+        return 2
+    services = await open_services(settings, "cli")
+    try:
+        code = None
+        if commune:
+            code, problem = services.centres.commune_code(commune)
+            if code is None:
+                print(problem, file=sys.stderr)
+                return 2
+        invite = await services.roles.invite(Role(role), code, "cli", services.clock(), days)
+        username = settings.bot_username or await _bot_username(settings)
+    finally:
+        await services.db.close()
+    whom = "lãnh đạo tỉnh" if role == "leader" else f"cán bộ {services.centres.directory.communes[code or ''].name}"
+    expires = invite.expires_at.astimezone(settings.timezone).strftime("%d/%m/%Y %H:%M")
+    print(f"Mã mời {whom}, dùng một lần, hết hạn {expires}:")
+    print(invite.code)
+    if username:
+        print(deep_link(username, invite.code))
+    else:
+        print(f"Người được mời gửi cho bot: /start {invite.code}")
+        print("(Đặt PHUCVU_BOT_USERNAME hoặc TELEGRAM_BOT_TOKEN để in đường dẫn t.me.)")
+    return 0
+
+
+async def _bot_username(settings: Settings) -> str:
+    """The bot's username from Telegram (getMe), or "" without a token or a connection."""
+    if not settings.telegram_token:
+        return ""
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    try:
+        async with Bot(settings.telegram_token.value, base_url=settings.telegram_api_base_url) as bot:
+            return bot.username
+    except (TelegramError, OSError):
+        log.warning("could not ask Telegram for the bot's username")
+        return ""
+
+
+async def _revoke_invite(settings: Settings, code: str) -> int:
+    from bot.app import open_services
+
+    services = await open_services(settings, "cli")
+    try:
+        revoked = await services.roles.revoke_invite(code.strip(), "cli", services.clock())
+    finally:
+        await services.db.close()
+    if not revoked:
+        print("Không có mã mời nào như vậy còn chưa dùng.", file=sys.stderr)
+        return 1
+    print("Đã thu hồi mã mời.")
+    return 0
 
 
 async def _demo_data(settings: Settings, seed: int, days: int) -> int:

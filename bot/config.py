@@ -48,6 +48,7 @@ class Settings:
     ingest_token: Secret = Secret("")
     http_port: int | None = None
     http_host: str = "0.0.0.0"
+    bot_username: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -67,6 +68,7 @@ class Settings:
             ingest_token=Secret(values.get("PHUCVU_INGEST_TOKEN", "").strip()),
             http_port=_parse_port(values.get("PHUCVU_HTTP_PORT", "").strip()),
             http_host=values.get("PHUCVU_HTTP_HOST", "").strip() or "0.0.0.0",
+            bot_username=values.get("PHUCVU_BOT_USERNAME", "").strip().removeprefix("@"),
         ).checked()
 
     def checked(self) -> Settings:

@@ -7,9 +7,10 @@ from telegram.ext import BaseHandler, CommandHandler, MessageHandler
 
 from bot.app import Ctx
 from bot.commands import COMMANDS, HELP, LANG, START
-from bot.i18n import Translator, translator
+from bot.i18n import N_, Translator, translator
+from bot.roles import Role
 from handlers import menu
-from handlers.context import PRIVATE, incoming
+from handlers.context import PRIVATE, Incoming, incoming
 
 
 def help_text(t: Translator) -> str:
@@ -30,16 +31,42 @@ def help_text(t: Translator) -> str:
     return "\n".join(lines)
 
 
+ROLE_NAMES = {Role.OFFICIAL: N_("cán bộ {commune}"), Role.LEADER: N_("lãnh đạo tỉnh")}
+REFUSALS = {
+    "used": N_("Mã mời này đã được dùng. Mỗi mã chỉ dùng được một lần; xin quản trị viên một mã mới."),
+    "expired": N_("Mã mời này đã hết hạn. Xin quản trị viên một mã mới."),
+    "revoked": N_("Mã mời này đã bị thu hồi. Xin quản trị viên một mã mới."),
+    "unknown": N_("Mã mời không đúng. Hãy mở lại đường dẫn quản trị viên gửi, hoặc xin một mã mới."),
+}
+
+
 async def start(update: Update, context: Ctx) -> None:
-    """Greet the person and show the menu."""
+    """Greet the person and show the menu; `/start <code>` (an invite's deep link) redeems the invite."""
     came = await incoming(update, context)
     if came is None or update.effective_message is None:
+        return
+    if context.args:
+        await redeem(update, came, context.args[0])
         return
     greeting = came.t.gettext(
         "Xin chào! Mình là Phục Vụ, trợ lý của các trung tâm phục vụ hành chính công tỉnh {province}."
     )
     text = greeting.format(province=came.services.centres.directory.province.name) + "\n\n" + help_text(came.t)
     await update.effective_message.reply_text(text, reply_markup=menu.keyboard(came.t))
+
+
+async def redeem(update: Update, came: Incoming, code: str) -> None:
+    """Use an invite code and say what it gave, or why it gave nothing."""
+    assert update.effective_message is not None
+    result = await came.services.roles.redeem(came.person, code, came.services.clock())
+    t = came.t
+    if result.role is None:
+        await update.effective_message.reply_text(t.gettext(REFUSALS.get(result.outcome, REFUSALS["unknown"])))
+        return
+    commune = came.services.centres.commune(result.commune_code or "")
+    role = t.gettext(ROLE_NAMES[result.role]).format(commune=commune.name if commune else "")
+    text = t.gettext("Bạn đã nhận vai trò {role}. Chào mừng!").format(role=role)
+    await update.effective_message.reply_text(text, reply_markup=menu.keyboard(t))
 
 
 async def show_help(update: Update, context: Ctx) -> None:
