@@ -12,6 +12,7 @@ import csv
 import multiprocessing
 import os
 import re
+import unicodedata
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -211,11 +212,11 @@ class RowParser:
             columns
         )
         miss = _MISS
-        keyed = [_plain_code(value) for value in codes]
+        keys, plain = _plain_codes(codes)
         known = self._known
         parsed_columns: list[list[object]] = [
-            [key for key, _ in keyed],
-            [code for _, code in keyed],
+            keys,
+            plain,
             known(procedure_codes, self._texts, self._text),
             known(procedures, self._procedures, self._procedure),
             known(communes, self._communes, self._commune),
@@ -225,7 +226,7 @@ class RowParser:
             known(finished, None, self._learn_time),
             known(returned, None, self._learn_time),
             known(channels, self._channels, self._channel),
-            [_text(value) for value in who],
+            _plain_texts(who) or [_text(value) for value in who],
         ]
         slow = {i for column in parsed_columns if miss in column for i, value in enumerate(column) if value is miss}
         slow.update(
@@ -285,11 +286,13 @@ class RowParser:
             return None
 
     def _learn_time(self, value: object) -> None:
+        """Teach the time columns a value: a sync-format time by its hour (when the zone's offset then is whole
+        hours), any other by itself."""
         if type(value) is str and len(value) == 14 and value.isascii() and value.isdigit():
-            if value[:10] not in self._hours:
-                self._hour(value[:10], "")
-        else:
-            self.time(value, "")
+            hour = self._hours[value[:10]] if value[:10] in self._hours else self._hour(value[:10], "")
+            if hour is not None:
+                return
+        self.time(value, "")
 
     def _plain_time(self, value: object) -> object:
         """A time as stored if it is in the sync format of an hour seen, or the column has seen it; else _MISS."""
@@ -421,6 +424,48 @@ _MISS = object()
 
 def _lookup(known: Mapping[object, object], value: object) -> object:
     return known.get(value, _MISS)
+
+
+def _plain_codes(values: Sequence[object]) -> tuple[list[object], list[object]]:
+    """(keys, codes) of a column of codes: `_plain_code` of each, checked and converted at once when every code
+    is written plainly (the usual case), one by one otherwise."""
+    joined = _joined(values)
+    if joined is not None and joined.isascii() and joined.isprintable() and " " not in joined:
+        codes = joined.upper().split("|")
+        keys = joined.upper().replace(".", "").replace("-", "").split("|")
+        if "".join(keys).isalnum() and min(map(len, keys)) >= 6 and max(map(len, keys)) <= MAX_CODE:
+            return cast(list[object], keys), cast(list[object], codes)
+    pairs = [_plain_code(value) for value in values]
+    return [key for key, _ in pairs], [code for _, code in pairs]
+
+
+def _plain_texts(values: Sequence[object]) -> list[object] | None:
+    """`_text` of each value of a column whose texts need no cleaning (the usual case), or None."""
+    if not set(map(type, values)) <= _STR_OR_NONE:
+        return None
+    texts = cast(Sequence[str | None], values)
+    joined = "\n".join(text or "" for text in texts)
+    if joined.count("\n") != len(texts) - 1:  # a value holds a line break
+        return None
+    clean_already = (
+        joined.replace("\n", "").isprintable()
+        and "  " not in joined
+        and " \n" not in joined
+        and "\n " not in joined
+        and joined[:1] != " " != joined[-1:]
+        and unicodedata.is_normalized("NFC", joined)  # no composition crosses the line breaks
+    )
+    if not clean_already:
+        return None
+    return [text or None for text in texts]
+
+
+def _joined(values: Sequence[object]) -> str | None:
+    """The values joined by `|` when they are all strings without one, else None."""
+    if not set(map(type, values)) <= {str}:
+        return None
+    joined = "|".join(cast(Sequence[str], values))
+    return joined if joined.count("|") == len(values) - 1 else None
 
 
 def _plain_code(value: object) -> tuple[object, object]:
