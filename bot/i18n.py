@@ -58,11 +58,24 @@ class Translator:
 
     def day(self, value: date | datetime) -> str:
         """A compact date: `04/08/2025` (vi), `4 Aug 2025` (en)."""
-        return format_date(value, format=_DAY[self.language], locale=self.locale)
+        return _day(self.language, value.year, value.month, value.day)
 
     def moment(self, value: datetime) -> str:
-        """A compact date and time: `08:30 04/08/2025` (vi), `4 Aug 2025, 08:30` (en)."""
-        return format_datetime(value, format=_MOMENT[self.language], locale=self.locale)
+        """A compact date and time as the value's own clock shows it: `08:30 04/08/2025` (vi), `4 Aug 2025, 08:30`
+        (en)."""
+        return _moment(self.language, value.year, value.month, value.day, value.hour, value.minute)
+
+
+# A lookup shows up to seven dates, and Babel takes several microseconds for each; most of them repeat.
+@functools.lru_cache(maxsize=4096)
+def _day(language: str, year: int, month: int, day: int) -> str:
+    return format_date(date(year, month, day), format=_DAY[language], locale=language)
+
+
+@functools.lru_cache(maxsize=16384)
+def _moment(language: str, year: int, month: int, day: int, hour: int, minute: int) -> str:
+    moment = datetime(year, month, day, hour, minute)  # naive: Babel prints it as given
+    return format_datetime(moment, format=_MOMENT[language], locale=language)
 
 
 @functools.cache
