@@ -30,3 +30,8 @@ DOSSIER = Command("hoso", "dossier", N_("Tra cứu hồ sơ theo mã"))
 FOLLOW = Command("theodoi", "follow", N_("Các hồ sơ bạn đang theo dõi"))
 
 COMMANDS: tuple[Command, ...] = (START, DOSSIER, FOLLOW, CENTRE, LANG, HELP)
+
+# For admins only: not in Telegram's public command menu; anyone else is answered as for an unknown command.
+INVITE = Command("moi", "invite", N_("Tạo mã mời: /moi canbo TÊN_XÃ hoặc /moi lanhdao"))
+ROLES = Command("vaitro", "roles", N_("Những người đang giữ vai trò, và thu hồi"))
+ADMIN_COMMANDS: tuple[Command, ...] = (INVITE, ROLES)

@@ -1,14 +1,18 @@
 """End to end: an invite's deep link (`/start <code>`) gives the role once; `phucvu invite` prints the link."""
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.app import App
+from bot.app import App, build_application
 from bot.cli import main
+from bot.config import Settings
 from bot.people import Person
 from bot.roles import Access, Role
-from tests.fakebotapi import FakeBotAPI
+from tests.conftest import bot_settings
+from tests.fakebotapi import BOT_USERNAME, Call, FakeBotAPI, running
 
 OFFICIAL = 6101
 OTHER = 6102
@@ -45,3 +49,61 @@ def test_invite_from_the_command_line(
     assert main(["invite", "official", "--commune", "Tân"]) == 2
     assert "Có thể là:" in capsys.readouterr().err
     assert main(["invite", "official", "--commune", "06385"]) == 0
+
+
+ADMIN = 6100
+CITIZEN = 6103
+
+
+@pytest.fixture
+async def admin_bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[App]:
+    admin_settings = replace(bot_settings(settings, api), admins=frozenset({ADMIN}))
+    async with running(build_application(admin_settings)) as app:
+        yield app
+
+
+def buttons(call: Call) -> list[str]:
+    markup = call.reply_markup
+    assert markup is not None
+    return [button["callback_data"] for row in markup["inline_keyboard"] for button in row]
+
+
+async def test_only_an_admin_sees_the_admin_commands(admin_bot: App, api: FakeBotAPI) -> None:
+    [unknown] = await api.say(CITIZEN, "/khonglenh")
+    for command in ("/moi lanhdao", "/invite leader", "/vaitro", "/roles"):
+        [reply] = await api.say(CITIZEN, command)
+        assert reply.text == unknown.text  # the same as any unknown command: nothing tells them it exists
+    assert await admin_bot.bot_data.services.db.fetchall("SELECT * FROM invites") == []
+
+
+async def test_an_admin_invites_lists_and_revokes_in_chat(admin_bot: App, api: FakeBotAPI) -> None:
+    services = admin_bot.bot_data.services
+    [made] = await api.say(ADMIN, "/moi lãnh đạo")
+    assert made.text is not None
+    header, code, link, _ = made.text.splitlines()
+    assert header.startswith("Mã mời lãnh đạo tỉnh, dùng một lần, hết hạn ")
+    assert link == f"https://t.me/{BOT_USERNAME}?start={code}"
+    [welcome] = await api.say(OTHER, f"/start {code}")
+    assert welcome.text == "Bạn đã nhận vai trò lãnh đạo tỉnh. Chào mừng!"
+
+    [unclear] = await api.say(ADMIN, "/moi canbo Tân")
+    assert unclear.text is not None and "Có thể là:" in unclear.text
+    [usage] = await api.say(ADMIN, "/moi")
+    assert usage.text is not None and "/moi lanhdao" in usage.text
+
+    [listing] = await api.say(ADMIN, "/vaitro")
+    assert listing.text is not None and "1. lãnh đạo tỉnh — telegram 6102" in listing.text
+    [revoke] = buttons(listing)
+    since = api.mark()
+    await api.click(CITIZEN, revoke, expect=0, settle=0.1)  # forged: the citizen never had this button
+    assert "không còn dùng được" in api.called("answerCallbackQuery", since=since)[0].params["text"]
+    assert await services.roles.access(Person("telegram", str(OTHER))) == Access(Role.LEADER)
+
+    since = api.mark()
+    await api.click(ADMIN, revoke, listing.result["message_id"], expect=0, settle=0.2)
+    assert "Đã thu hồi vai trò lãnh đạo tỉnh" in api.called("answerCallbackQuery", since=since)[0].params["text"]
+    assert await services.roles.access(Person("telegram", str(OTHER))) == Access(Role.CITIZEN)
+    [edited] = api.called("editMessageText", since=since)
+    assert edited.params["text"] == "Chưa ai nhận vai trò nào. Tạo mã mời bằng /moi."
+    actions = [(row["actor"], row["action"]) for row in await services.roles.repo.audit()]
+    assert actions == [("telegram:6100", "invite"), ("telegram:6102", "grant"), ("telegram:6100", "revoke")]
