@@ -370,6 +370,36 @@ def choice_name_key(choice: Choice) -> str:
     return choice.old.name_key
 
 
+# What an official may set from chat, by the word typed after the command (folded, without spaces).
+EDITABLE = {
+    "diachi": "address",
+    "address": "address",
+    "dienthoai": "phone",
+    "phone": "phone",
+    "giolamviec": "opening_hours",
+    "gio": "opening_hours",
+    "hours": "opening_hours",
+    "canbo": "desk_staff",
+    "staff": "desk_staff",
+}
+MAX_DESK_STAFF = 200
+_PHONE = re.compile(r"\+?[0-9][0-9 .()\-]{5,22}[0-9]")
+
+
+def detail_value(field: str, text: str) -> str | int | None:
+    """A centre detail typed in chat, checked: the value to store, or None when it is no valid value of `field`
+    (a phone has 8 to 15 digits, a staff count is a whole number up to MAX_DESK_STAFF, texts 3 to 300 letters)."""
+    text = clean(text)
+    if field == "desk_staff":
+        return int(text) if text.isdigit() and int(text) <= MAX_DESK_STAFF else None
+    if field == "phone":
+        digits = sum(char.isdigit() for char in text)
+        return text if _PHONE.fullmatch(text) and 8 <= digits <= 15 else None
+    if field in ("address", "opening_hours"):
+        return text if 3 <= len(text) <= 300 else None
+    raise ValueError(f"not editable from chat: {field}")
+
+
 class CentreService:
     """The citizen-facing centre finder: search, cards, nearest centres, and the centres CSV import.
 

@@ -31,6 +31,9 @@ FOLLOW = Command("theodoi", "follow", N_("Các hồ sơ bạn đang theo dõi"))
 
 COMMANDS: tuple[Command, ...] = (START, DOSSIER, FOLLOW, CENTRE, LANG, HELP)
 
+# For officials only (their own centre), answered as an unknown command for anyone else.
+UPDATE_CENTRE = Command("capnhat", "update", N_("Cập nhật địa chỉ, điện thoại, giờ làm việc, số cán bộ của trung tâm"))
+
 # For admins only: not in Telegram's public command menu; anyone else is answered as for an unknown command.
 INVITE = Command("moi", "invite", N_("Tạo mã mời: /moi canbo TÊN_XÃ hoặc /moi lanhdao"))
 ROLES = Command("vaitro", "roles", N_("Những người đang giữ vai trò, và thu hồi"))

@@ -6,11 +6,26 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.app import Ctx
-from bot.centres import CentreCard, Choice, Choices, District, Found, NearestResult, NotFound, SearchOutcome, Split
-from bot.commands import CENTRE
-from bot.i18n import Translator
+from bot.centres import (
+    EDITABLE,
+    CentreCard,
+    Choice,
+    Choices,
+    District,
+    Found,
+    NearestResult,
+    NotFound,
+    SearchOutcome,
+    Split,
+    detail_value,
+)
+from bot.commands import CENTRE, UPDATE_CENTRE
+from bot.i18n import N_, Translator
+from bot.roles import Role, actor
+from bot.text import fold
 from handlers import menu
 from handlers.context import PRIVATE, Incoming, command_args, incoming
+from handlers.errors import unrecognised
 
 PREFIX = "ct:"
 
@@ -224,10 +239,64 @@ async def centre_choice(update: Update, context: Ctx) -> None:
     await answer_outcome(query.message, came, outcome)
 
 
+FIELD_NAMES = {
+    "address": N_("địa chỉ"),
+    "phone": N_("điện thoại"),
+    "opening_hours": N_("giờ làm việc"),
+    "desk_staff": N_("số cán bộ một cửa"),
+}
+
+
+def update_usage(t: Translator) -> str:
+    """How an official changes their centre's details."""
+    return "\n".join(
+        [
+            t.gettext("Cập nhật thông tin trung tâm của xã, phường bạn:"),
+            t.gettext("/capnhat diachi Số 1 đường Trần Hưng Đạo, thôn Phố Mới"),
+            t.gettext("/capnhat dienthoai 0205 3825 001"),
+            t.gettext("/capnhat gio Thứ Hai – Thứ Sáu, 7:30–11:30, 13:30–17:00"),
+            t.gettext("/capnhat canbo 3 (số cán bộ tại bộ phận một cửa)"),
+        ]
+    )
+
+
+async def update_centre(update: Update, context: Ctx) -> None:
+    """`/capnhat FIELD VALUE`: an official changes one detail of their own commune's centre (anyone else is
+    answered as for an unknown command)."""
+    came = await incoming(update, context)
+    message = update.effective_message
+    if came is None or message is None:
+        return
+    access = await came.services.roles.access(came.person)
+    if access.role is not Role.OFFICIAL or access.commune_code is None:
+        await unrecognised(update, context)
+        return
+    t, centres = came.t, came.services.centres
+    word, _, rest = command_args(context).partition(" ")
+    field = EDITABLE.get(fold(word).replace(" ", ""))
+    if field is None:
+        card = await centres.card(access.commune_code)
+        current = render_card(card, t) + "\n\n" if card else ""
+        await message.reply_text(current + update_usage(t))
+        return
+    value = detail_value(field, rest)
+    if value is None:
+        name = t.gettext(FIELD_NAMES[field])
+        text = t.gettext("Giá trị {field} chưa đúng.").format(field=name) + "\n" + update_usage(t)
+        await message.reply_text(text)
+        return
+    now = came.services.clock().isoformat()
+    await centres.update_details(access.commune_code, {field: value}, actor(came.person), now)
+    card = await centres.card(access.commune_code)
+    done = t.gettext("Đã cập nhật {field}.").format(field=t.gettext(FIELD_NAMES[field]))
+    await message.reply_text(done + ("\n\n" + render_card(card, t) if card else ""))
+
+
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """This feature's handlers, in order (free text last)."""
     return [
         CommandHandler(CENTRE.names, centre_command, filters=PRIVATE),
+        CommandHandler(UPDATE_CENTRE.names, update_centre, filters=PRIVATE),
         MessageHandler(menu.pressed(menu.CENTRE), menu.asks(ask_text)),
         MessageHandler(PRIVATE & filters.LOCATION, centre_location),
         CallbackQueryHandler(centre_choice, pattern=f"^{PREFIX}"),
