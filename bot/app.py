@@ -22,12 +22,14 @@ from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from bot.outbox import OutboxService
 from bot.people import PeopleService, Person
 from bot.registry import ensure_registry
+from bot.reports import ReportService
 from bot.roles import RolesService
 from storage.centres import CentresRepo
 from storage.db import Database
 from storage.dossiers import DossiersRepo
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
+from storage.reports import ReportsRepo
 from storage.roles import RolesRepo
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class Services:
     outbox: OutboxService
     clock: Clock
     roles: RolesService
+    reports: ReportService
 
 
 class BotData:
@@ -97,7 +100,8 @@ async def open_services(settings: Settings, channel: str, clock: Clock = utc_now
     admins = frozenset(Person("telegram", str(admin)) for admin in settings.admins)
     roles = RolesService(RolesRepo(db), PeopleRepo(db), admins)
     outbox = OutboxService(OutboxRepo(db), clock)
-    return Services(settings, channel, db, people, centres, dossiers, outbox, clock, roles)
+    reports = ReportService(ReportsRepo(db), PeopleRepo(db), roles)
+    return Services(settings, channel, db, people, centres, dossiers, outbox, clock, roles, reports)
 
 
 async def start_ingest(app: App, settings: Settings) -> web.AppRunner:

@@ -15,6 +15,7 @@ from bot.app import Ctx
 from bot.dossiers import from_sql_time
 from bot.i18n import Translator, translator
 from bot.outbox import Delivery, Outcome, OutgoingMessage
+from bot.reports import CATEGORIES, STATE_NAMES, State, report_number
 from handlers.dossiers import status_name
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,32 @@ def render_overdue(payload: dict[str, Any], t: Translator, tz: Any) -> str:
     )
 
 
+def render_blocking(payload: dict[str, Any], t: Translator, tz: Any) -> str:
+    """Urgent, to every leader: a commune's centre cannot serve people."""
+    category = CATEGORIES.get(str(payload.get("category")), CATEGORIES["other"])
+    return t.gettext("🚨 {number} — {commune}: dừng phục vụ người dân ({category}).\n{description}").format(
+        number=report_number(int(payload["report_id"])),
+        commune=payload.get("commune", ""),
+        category=t.gettext(category.name),
+        description=payload.get("description", ""),
+    )
+
+
+def render_moved(payload: dict[str, Any], t: Translator, tz: Any) -> str:
+    """To the commune's officials: their report moved on."""
+    state = STATE_NAMES.get(State(str(payload["state"])), STATE_NAMES[State.IN_PROGRESS])
+    text = t.gettext("📋 Báo cáo {number} chuyển sang: {state}.").format(
+        number=report_number(int(payload["report_id"])), state=t.gettext(state)
+    )
+    note = payload.get("note")
+    return text + ("\n" + t.gettext("Ghi chú: {note}").format(note=note) if note else "")
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], str]] = {
     "dossier_status": render_status,
     "dossier_overdue": render_overdue,
+    "report_blocking": render_blocking,
+    "report_moved": render_moved,
 }
 
 

@@ -1,0 +1,262 @@
+"""Facility problem reports: officials file them for their commune, leaders and admins move them to a close, the
+commune may reopen one marked fixed. Who may do what is checked here, on every call (`RolesService.access`).
+
+Categories and severities are the provincial report's; each category has a target time to fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.dossiers import from_sql_time, to_sql_time
+from bot.i18n import N_
+from bot.people import Person
+from bot.roles import Access, Role, RolesService
+from storage.people import PeopleRepo
+from storage.reports import OPEN_STATES, NewReport, ReportsRepo, StoredReport
+
+MAX_PHOTOS = 5
+MAX_DESCRIPTION = 2000
+
+
+@dataclass(frozen=True)
+class Category:
+    """A kind of problem: its key, its name (a message to translate) and how long a fix should take."""
+
+    key: str
+    name: str
+    target: timedelta
+
+
+CATEGORIES: dict[str, Category] = {
+    c.key: c
+    for c in (
+        Category("rooms", N_("Thiếu phòng làm việc, phòng chật"), timedelta(days=30)),
+        Category("equipment", N_("Trang thiết bị, máy móc"), timedelta(days=14)),
+        Category("utilities", N_("Điện, nước, nhà vệ sinh"), timedelta(days=3)),
+        Category("kitchen", N_("Bếp ăn, nhà ở công vụ"), timedelta(days=30)),
+        Category("premises", N_("Trụ sở tạm"), timedelta(days=60)),
+        Category("it", N_("Công nghệ thông tin, mạng"), timedelta(days=2)),
+        Category("staffing", N_("Nhân sự, thiếu hướng dẫn nghiệp vụ"), timedelta(days=14)),
+        Category("other", N_("Khác"), timedelta(days=14)),
+    )
+}
+SEVERITIES = {
+    "blocking": N_("Dừng phục vụ người dân"),
+    "high": N_("Cao"),
+    "medium": N_("Trung bình"),
+    "low": N_("Thấp"),
+}
+
+
+class State(StrEnum):
+    """Where a report is: three open states, then one of three closed ones."""
+
+    NEW = "new"
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    FIXED = "fixed"
+    CANNOT_FIX = "cannot_fix"
+    DUPLICATE = "duplicate"
+
+
+STATE_NAMES = {
+    State.NEW: N_("mới"),
+    State.RECEIVED: N_("đã tiếp nhận"),
+    State.IN_PROGRESS: N_("đang xử lý"),
+    State.FIXED: N_("đã khắc phục"),
+    State.CANNOT_FIX: N_("không khắc phục được"),
+    State.DUPLICATE: N_("trùng"),
+}
+
+
+class NotAllowed(Exception):
+    """The person may not do this (say nothing more to them than for something that does not exist)."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report as shown: `number` is its readable id (`BC-000123`)."""
+
+    id: int
+    commune_code: str
+    category: Category
+    severity: str
+    description: str
+    state: State
+    created_at: datetime
+    target_at: datetime
+    closed_at: datetime | None
+    photos: int
+    lat: float | None
+    lon: float | None
+
+    @property
+    def number(self) -> str:
+        """The readable id."""
+        return report_number(self.id)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether it still waits for a fix."""
+        return self.state.value in OPEN_STATES
+
+    def past_target(self, now: datetime) -> bool:
+        """Open after its target time."""
+        return self.is_open and now > self.target_at
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an official has entered so far (the chat keeps it across restarts)."""
+
+    category: str
+    severity: str
+    description: str
+    photos: tuple[str, ...] = ()
+    lat: float | None = None
+    lon: float | None = None
+
+
+def report_number(report_id: int) -> str:
+    """`123` → `BC-000123`."""
+    return f"BC-{report_id:06d}"
+
+
+def parse_number(text: str) -> int | None:
+    """`BC-000123`, `bc 123`, `123` → 123; None for anything else."""
+    digits = text.strip().upper().removeprefix("BC").strip(" -#")
+    return int(digits) if digits.isdigit() and 0 < len(digits) <= 9 else None
+
+
+def _report(stored: StoredReport) -> Report:
+    return Report(
+        stored.id,
+        stored.commune_code,
+        CATEGORIES[stored.category],
+        stored.severity,
+        stored.description,
+        State(stored.state),
+        from_sql_time(stored.created_at),
+        from_sql_time(stored.target_at),
+        from_sql_time(stored.closed_at) if stored.closed_at else None,
+        stored.photos,
+        stored.lat,
+        stored.lon,
+    )
+
+
+class ReportService:
+    """Filing, following and closing facility reports."""
+
+    def __init__(self, repo: ReportsRepo, people: PeopleRepo, roles: RolesService) -> None:
+        self.repo = repo
+        self.people = people
+        self.roles = roles
+
+    async def _official(self, person: Person) -> Access:
+        access = await self.roles.access(person)
+        if access.role is not Role.OFFICIAL or access.commune_code is None:
+            raise NotAllowed
+        return access
+
+    async def _person_id(self, person: Person, now: datetime) -> int:
+        return await self.people.ensure(person.channel, person.external_id, now.isoformat())
+
+    async def open_duplicate(self, person: Person, category: str) -> Report | None:
+        """An open report of the official's commune in this category, which they may add to instead."""
+        access = await self._official(person)
+        stored = await self.repo.open_in(access.commune_code or "", category)
+        return _report(stored) if stored else None
+
+    async def file(self, person: Person, draft: Draft, now: datetime) -> Report:
+        """Save an official's report for their commune (a report that stops service alerts every leader)."""
+        access = await self._official(person)
+        _check(draft)
+        new = NewReport(
+            access.commune_code or "",
+            draft.category,
+            draft.severity,
+            draft.description,
+            draft.lat,
+            draft.lon,
+            draft.photos,
+        )
+        target = now + CATEGORIES[draft.category].target
+        report_id = await self.repo.create(
+            new, await self._person_id(person, now), to_sql_time(now), to_sql_time(target)
+        )
+        return await self._get(report_id)
+
+    async def add_to(self, person: Person, report_id: int, draft: Draft, now: datetime) -> Report:
+        """Add a new report's description and photos to an open one of the same commune."""
+        access = await self._official(person)
+        report = await self._get(report_id)
+        if report.commune_code != access.commune_code or not report.is_open:
+            raise NotAllowed
+        if report.photos + len(draft.photos) > MAX_PHOTOS * 4:
+            raise ValueError("too many photos on one report")
+        person_id = await self._person_id(person, now)
+        await self.repo.add(report_id, person_id, draft.description[:MAX_DESCRIPTION], draft.photos, to_sql_time(now))
+        return await self._get(report_id)
+
+    async def move(self, person: Person, report_id: int, state: State, note: str, now: datetime) -> Report:
+        """A leader or admin moves an open report on, with a note; the commune's officials are told."""
+        access = await self.roles.access(person)
+        if not access.is_one_of(Role.LEADER, Role.ADMIN):
+            raise NotAllowed
+        report = await self._get(report_id)
+        if not report.is_open or state is report.state or state is State.NEW:
+            raise ValueError(f"cannot move {report.number} from {report.state} to {state}")
+        person_id = await self._person_id(person, now)
+        await self.repo.move(report_id, person_id, state.value, note.strip()[:500] or None, to_sql_time(now))
+        return await self._get(report_id)
+
+    async def reopen(self, person: Person, report_id: int, note: str, photo: str, now: datetime) -> Report:
+        """The commune says a fixed report is not fixed (with a photo): it is new again, its clock restarted."""
+        access = await self._official(person)
+        report = await self._get(report_id)
+        if report.commune_code != access.commune_code:
+            raise NotAllowed
+        if report.state is not State.FIXED or not photo:
+            raise ValueError(f"{report.number} is not marked fixed, or no photo")
+        target = to_sql_time(now + report.category.target)
+        person_id = await self._person_id(person, now)
+        await self.repo.add_photos(report_id, [photo], to_sql_time(now))
+        await self.repo.move(
+            report_id, person_id, State.NEW.value, note.strip()[:500] or None, to_sql_time(now), reopen_target=target
+        )
+        return await self._get(report_id)
+
+    async def of_my_commune(self, person: Person) -> list[Report]:
+        """An official's commune's reports, open ones first."""
+        access = await self._official(person)
+        return [_report(stored) for stored in await self.repo.of_commune(access.commune_code or "")]
+
+    async def open_reports(self, person: Person) -> list[Report]:
+        """Every open report, for leaders and admins."""
+        access = await self.roles.access(person)
+        if not access.is_one_of(Role.LEADER, Role.ADMIN):
+            raise NotAllowed
+        return [_report(stored) for stored in await self.repo.open_reports()]
+
+    async def _get(self, report_id: int) -> Report:
+        stored = await self.repo.get(report_id)
+        if stored is None:
+            raise NotAllowed  # the same answer as for one the person may not see
+        return _report(stored)
+
+
+def _check(draft: Draft) -> None:
+    if draft.category not in CATEGORIES:
+        raise ValueError(f"unknown category {draft.category!r}")
+    if draft.severity not in SEVERITIES:
+        raise ValueError(f"unknown severity {draft.severity!r}")
+    if not draft.description.strip() or len(draft.description) > MAX_DESCRIPTION:
+        raise ValueError("a description of 1 to 2,000 characters")
+    if len(draft.photos) > MAX_PHOTOS:
+        raise ValueError(f"at most {MAX_PHOTOS} photos")
+    if (draft.lat is None) != (draft.lon is None):
+        raise ValueError("a location needs both coordinates")

@@ -1,0 +1,199 @@
+"""SQL for facility reports, their photos and events; the messages they cause are queued in the same transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from storage.db import Database
+
+OPEN_STATES = ("new", "received", "in_progress")
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A report as stored (times as stored)."""
+
+    id: int
+    commune_code: str
+    category: str
+    severity: str
+    description: str
+    lat: float | None
+    lon: float | None
+    state: str
+    reported_by: int
+    created_at: str
+    updated_at: str
+    target_at: str
+    closed_at: str | None
+    photos: int
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """What a report is created with."""
+
+    commune_code: str
+    category: str
+    severity: str
+    description: str
+    lat: float | None
+    lon: float | None
+    photos: tuple[str, ...]
+
+
+_SELECT = "SELECT r.*, (SELECT count(*) FROM report_photos p WHERE p.report_id = r.id) AS photos FROM reports r"
+
+
+def _report(row: sqlite3.Row) -> StoredReport:
+    return StoredReport(
+        row["id"],
+        row["commune_code"],
+        row["category"],
+        row["severity"],
+        row["description"],
+        row["lat"],
+        row["lon"],
+        row["state"],
+        row["reported_by"],
+        row["created_at"],
+        row["updated_at"],
+        row["target_at"],
+        row["closed_at"],
+        row["photos"],
+    )
+
+
+async def _add_photos(conn: aiosqlite.Connection, report_id: int, photos: Sequence[str], now: str) -> None:
+    rows = list(await conn.execute_fetchall("SELECT count(*) FROM report_photos WHERE report_id = ?", (report_id,)))
+    first = int(rows[0][0])
+    await conn.executemany(
+        "INSERT INTO report_photos (report_id, position, file_ref, added_at) VALUES (?, ?, ?, ?)",
+        [(report_id, first + i, ref, now) for i, ref in enumerate(photos)],
+    )
+
+
+async def _event(
+    conn: aiosqlite.Connection, report_id: int, now: str, person_id: int | None, kind: str, state: str, note: str | None
+) -> int:
+    cursor = await conn.execute(
+        "INSERT INTO report_events (report_id, at, person_id, kind, state, note) VALUES (?, ?, ?, ?, ?, ?)",
+        (report_id, now, person_id, kind, state, note),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+class ReportsRepo:
+    """Reads and writes reports."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, new: NewReport, person_id: int, now: str, target_at: str) -> int:
+        """Store a report with its photos and its first event; a report that stops service queues one urgent
+        message to every leader. Its id."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO reports (commune_code, category, severity, description, lat, lon, reported_by,"
+                " created_at, updated_at, target_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    new.commune_code,
+                    new.category,
+                    new.severity,
+                    new.description,
+                    new.lat,
+                    new.lon,
+                    person_id,
+                    now,
+                    now,
+                    target_at,
+                ),
+            )
+            report_id = int(cursor.lastrowid or 0)
+            await _add_photos(conn, report_id, new.photos, now)
+            await _event(conn, report_id, now, person_id, "created", "new", None)
+            if new.severity == "blocking":
+                await conn.execute(
+                    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, urgent, created_at)"
+                    " SELECT person_id, 'report_blocking', 'blocking:' || ? || ':' || person_id,"
+                    " json_object('report_id', ?, 'commune', (SELECT name FROM communes WHERE code = ?),"
+                    " 'category', ?, 'description', ?), 1, ?"
+                    " FROM roles WHERE role = 'leader'",
+                    (report_id, report_id, new.commune_code, new.category, new.description[:300], now),
+                )
+            return report_id
+
+    async def get(self, report_id: int) -> StoredReport | None:
+        """A report by id."""
+        row = await self.db.fetchone(f"{_SELECT} WHERE r.id = ?", (report_id,))
+        return _report(row) if row else None
+
+    async def open_in(self, commune_code: str, category: str) -> StoredReport | None:
+        """The oldest open report of a commune in a category, if any."""
+        row = await self.db.fetchone(
+            f"{_SELECT} WHERE r.commune_code = ? AND r.category = ? AND r.state IN {OPEN_STATES} ORDER BY r.id",
+            (commune_code, category),
+        )
+        return _report(row) if row else None
+
+    async def add(self, report_id: int, person_id: int, note: str, photos: Sequence[str], now: str) -> None:
+        """Add a note and photos to a report (an official's second report of the same problem)."""
+        async with self.db.transaction() as conn:
+            rows = list(await conn.execute_fetchall("SELECT state FROM reports WHERE id = ?", (report_id,)))
+            await _add_photos(conn, report_id, photos, now)
+            await _event(conn, report_id, now, person_id, "added", rows[0][0], note)
+            await conn.execute("UPDATE reports SET updated_at = ? WHERE id = ?", (now, report_id))
+
+    async def move(
+        self, report_id: int, person_id: int | None, state: str, note: str | None, now: str, *, reopen_target: str = ""
+    ) -> None:
+        """Put a report in `state` with a note; tell the commune's officials (one message each). With
+        `reopen_target`, the commune reopens it: its clock restarts and nobody is messaged."""
+        closed = None if state in OPEN_STATES else now
+        async with self.db.transaction() as conn:
+            if reopen_target:
+                await conn.execute(
+                    "UPDATE reports SET state = ?, closed_at = NULL, target_at = ?, updated_at = ? WHERE id = ?",
+                    (state, reopen_target, now, report_id),
+                )
+                await _event(conn, report_id, now, person_id, "reopened", state, note)
+                return
+            await conn.execute(
+                "UPDATE reports SET state = ?, closed_at = ?, updated_at = ? WHERE id = ?",
+                (state, closed, now, report_id),
+            )
+            event_id = await _event(conn, report_id, now, person_id, "moved", state, note)
+            await conn.execute(
+                "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
+                " SELECT o.person_id, 'report_moved', 'moved:' || ? || ':' || o.person_id,"
+                " json_object('report_id', r.id, 'state', ?, 'note', ?), ?"
+                " FROM reports r JOIN roles o ON o.role = 'official' AND o.commune_code = r.commune_code"
+                " WHERE r.id = ?",
+                (event_id, state, note, now, report_id),
+            )
+
+    async def add_photos(self, report_id: int, photos: Sequence[str], now: str) -> None:
+        """Attach photos (a reopening's)."""
+        async with self.db.transaction() as conn:
+            await _add_photos(conn, report_id, photos, now)
+
+    async def of_commune(self, commune_code: str, limit: int = 20) -> list[StoredReport]:
+        """A commune's reports, open ones first, newest first."""
+        rows = await self.db.fetchall(
+            f"{_SELECT} WHERE r.commune_code = ? ORDER BY r.state NOT IN {OPEN_STATES}, r.id DESC LIMIT ?",
+            (commune_code, limit),
+        )
+        return [_report(row) for row in rows]
+
+    async def open_reports(self) -> list[StoredReport]:
+        """Every open report, oldest first."""
+        rows = await self.db.fetchall(f"{_SELECT} WHERE r.state IN {OPEN_STATES} ORDER BY r.id")
+        return [_report(row) for row in rows]
+
+    async def events(self, report_id: int) -> list[sqlite3.Row]:
+        """A report's events, oldest first."""
+        return await self.db.fetchall("SELECT * FROM report_events WHERE report_id = ? ORDER BY id", (report_id,))

@@ -1,0 +1,136 @@
+"""Facility reports: officials file for their own commune, leaders move them with a note and the commune hears of
+it, a fixed one can be reopened with a photo; nobody else can do any of it."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.people import Person
+from bot.reports import Draft, NotAllowed, ReportService, State, parse_number, report_number
+from bot.roles import Role, RolesService
+from storage.centres import CentresRepo
+from storage.db import Database
+from storage.people import PeopleRepo
+from storage.reports import ReportsRepo
+from storage.roles import RolesRepo
+
+NOW = datetime(2025, 8, 4, 2, 0, tzinfo=UTC)
+ADMIN = Person("telegram", "1")
+OFFICIAL = Person("telegram", "7001")
+NEIGHBOUR = Person("telegram", "7002")  # an official of another commune
+LEADER = Person("zalo", "leader-1")
+CITIZEN = Person("telegram", "7009")
+DRAFT = Draft("utilities", "high", "Mất điện từ sáng, máy lấy số không chạy.", ("photo-1", "photo-2"))
+
+
+@pytest.fixture
+async def reports(db: Database, centres_repo: CentresRepo) -> ReportService:
+    roles = RolesService(RolesRepo(db), PeopleRepo(db), frozenset({ADMIN}))
+    for person, role, commune in ((OFFICIAL, Role.OFFICIAL, "06385"), (NEIGHBOUR, Role.OFFICIAL, "06076")):
+        await roles.redeem(person, (await roles.invite(role, commune, "cli", NOW)).code, NOW)
+    await roles.redeem(LEADER, (await roles.invite(Role.LEADER, None, "cli", NOW)).code, NOW)
+    return ReportService(ReportsRepo(db), PeopleRepo(db), roles)
+
+
+async def outbox(db: Database) -> list[tuple[str, str, dict[str, object]]]:
+    rows = await db.fetchall(
+        "SELECT p.external_id, o.kind, o.payload FROM outbox o JOIN people p ON p.id = o.person_id ORDER BY o.id"
+    )
+    return [(row[0], row[1], json.loads(row[2])) for row in rows]
+
+
+async def test_an_official_files_for_their_commune_with_a_target(reports: ReportService, db: Database) -> None:
+    report = await reports.file(OFFICIAL, DRAFT, NOW)
+    assert (report.number, report.commune_code, report.state, report.photos) == ("BC-000001", "06385", State.NEW, 2)
+    assert report.target_at == NOW + timedelta(days=3)  # electricity, water, toilets: three days
+    assert not report.past_target(NOW + timedelta(days=3)) and report.past_target(NOW + timedelta(days=3, seconds=1))
+    assert await outbox(db) == []  # only a report that stops service alerts the leaders
+    assert (await reports.open_duplicate(OFFICIAL, "utilities")) == report
+    assert await reports.open_duplicate(NEIGHBOUR, "utilities") is None
+
+
+async def test_a_report_that_stops_service_alerts_every_leader_at_once(reports: ReportService, db: Database) -> None:
+    await reports.file(OFFICIAL, Draft("it", "blocking", "Mạng mất, không tiếp nhận được hồ sơ."), NOW)
+    [(leader, kind, payload)] = await outbox(db)
+    assert (leader, kind) == ("leader-1", "report_blocking")
+    assert payload["commune"] == "Xã Hữu Lũng"
+    row = await db.fetchone("SELECT urgent FROM outbox")
+    assert row is not None and row["urgent"] == 1
+
+
+async def test_leaders_move_reports_and_the_commune_is_told(reports: ReportService, db: Database) -> None:
+    report = await reports.file(OFFICIAL, DRAFT, NOW)
+    moved = await reports.move(LEADER, report.id, State.IN_PROGRESS, "Điện lực đang sửa.", NOW + timedelta(hours=1))
+    assert moved.state is State.IN_PROGRESS
+    fixed = await reports.move(ADMIN, report.id, State.FIXED, "", NOW + timedelta(days=1))
+    assert fixed.closed_at == NOW + timedelta(days=1) and not fixed.is_open
+    messages = [(who, kind, payload["state"], payload["note"]) for who, kind, payload in await outbox(db)]
+    assert messages == [
+        ("7001", "report_moved", "in_progress", "Điện lực đang sửa."),
+        ("7001", "report_moved", "fixed", None),
+    ]
+    with pytest.raises(ValueError, match="cannot move"):
+        await reports.move(LEADER, report.id, State.CANNOT_FIX, "", NOW)  # closed: only the commune reopens it
+
+
+async def test_the_commune_reopens_a_fixed_report_with_a_photo(reports: ReportService) -> None:
+    report = await reports.file(OFFICIAL, DRAFT, NOW)
+    await reports.move(LEADER, report.id, State.FIXED, "Đã thay cầu dao.", NOW + timedelta(days=1))
+    with pytest.raises(ValueError, match="photo"):
+        await reports.reopen(OFFICIAL, report.id, "Vẫn mất điện.", "", NOW + timedelta(days=2))
+    with pytest.raises(NotAllowed):
+        await reports.reopen(NEIGHBOUR, report.id, "?", "photo-x", NOW + timedelta(days=2))
+    again = await reports.reopen(OFFICIAL, report.id, "Vẫn mất điện.", "photo-3", NOW + timedelta(days=2))
+    assert (again.state, again.photos, again.closed_at) == (State.NEW, 3, None)
+    assert again.target_at == NOW + timedelta(days=5)  # the clock restarts
+    kinds = [row["kind"] for row in await reports.repo.events(report.id)]
+    assert kinds == ["created", "moved", "reopened"]
+
+
+async def test_nobody_else_may_file_move_or_see(reports: ReportService) -> None:
+    report = await reports.file(OFFICIAL, DRAFT, NOW)
+    for person in (CITIZEN, LEADER, ADMIN):
+        with pytest.raises(NotAllowed):
+            await reports.file(person, DRAFT, NOW)
+    for person in (CITIZEN, OFFICIAL, NEIGHBOUR):
+        with pytest.raises(NotAllowed):
+            await reports.move(person, report.id, State.RECEIVED, "", NOW)
+        if person != OFFICIAL:
+            with pytest.raises(NotAllowed):
+                await reports.add_to(person, report.id, DRAFT, NOW)
+    with pytest.raises(NotAllowed):
+        await reports.open_reports(CITIZEN)
+    with pytest.raises(NotAllowed):
+        await reports.move(LEADER, 999, State.RECEIVED, "", NOW)  # the same answer as for one they may not see
+    assert [r.number for r in await reports.of_my_commune(OFFICIAL)] == ["BC-000001"]
+    assert await reports.of_my_commune(NEIGHBOUR) == []
+    assert [r.number for r in await reports.open_reports(LEADER)] == ["BC-000001"]
+
+
+async def test_adding_to_an_open_report_and_bad_drafts(reports: ReportService) -> None:
+    report = await reports.file(OFFICIAL, DRAFT, NOW)
+    more = await reports.add_to(OFFICIAL, report.id, Draft("utilities", "high", "Thêm ảnh.", ("p3",)), NOW)
+    assert more.photos == 3
+    for bad, why in (
+        (Draft("kitchen", "urgent", "x"), "severity"),
+        (Draft("pool", "low", "x"), "category"),
+        (Draft("kitchen", "low", "   "), "description"),
+        (Draft("kitchen", "low", "x", tuple(f"p{i}" for i in range(6))), "photos"),
+        (Draft("kitchen", "low", "x", lat=21.8), "coordinates"),
+    ):
+        with pytest.raises(ValueError, match=why):
+            await reports.file(OFFICIAL, bad, NOW)
+
+
+def test_report_numbers() -> None:
+    assert report_number(123) == "BC-000123"
+    assert [parse_number(text) for text in ("BC-000123", "bc 123", "#123", "123", "BC-", "abc", "")] == [
+        123,
+        123,
+        123,
+        123,
+        None,
+        None,
+        None,
+    ]
