@@ -94,13 +94,14 @@ async def open_services(settings: Settings, channel: str, clock: Clock = utc_now
         await people.load()
         names = {c.code: c.name for c in centres.directory.communes.values()}
         dossiers = DossierService(DossiersRepo(db), PeopleRepo(db), names, settings.timezone)
+        admins = frozenset(Person("telegram", str(admin)) for admin in settings.admins)
+        roles = RolesService(RolesRepo(db), PeopleRepo(db), admins)
+        reports = ReportService(ReportsRepo(db), PeopleRepo(db), roles)
+        await reports.load()
     except BaseException:
         await db.close()
         raise
-    admins = frozenset(Person("telegram", str(admin)) for admin in settings.admins)
-    roles = RolesService(RolesRepo(db), PeopleRepo(db), admins)
     outbox = OutboxService(OutboxRepo(db), clock)
-    reports = ReportService(ReportsRepo(db), PeopleRepo(db), roles)
     return Services(settings, channel, db, people, centres, dossiers, outbox, clock, roles, reports)
 
 
@@ -184,8 +185,9 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request).updater(None)
     app: App = builder.build()
-    for handler in all_handlers():
-        app.add_handler(handler)
+    for group, handlers in all_handlers().items():
+        for handler in handlers:
+            app.add_handler(handler, group)
     app.add_error_handler(on_error)
     return app
 

@@ -34,6 +34,9 @@ COMMANDS: tuple[Command, ...] = (START, DOSSIER, FOLLOW, CENTRE, LANG, HELP)
 # For officials only (their own centre), answered as an unknown command for anyone else.
 UPDATE_CENTRE = Command("capnhat", "update", N_("Cập nhật địa chỉ, điện thoại, giờ làm việc, số cán bộ của trung tâm"))
 
+REPORT = Command("baocao", "report", N_("Báo cáo khó khăn về cơ sở vật chất của trung tâm"))
+CANCEL = Command("huy", "cancel", N_("Thôi việc đang làm dở"))
+
 # For admins only: not in Telegram's public command menu; anyone else is answered as for an unknown command.
 INVITE = Command("moi", "invite", N_("Tạo mã mời: /moi canbo TÊN_XÃ hoặc /moi lanhdao"))
 ROLES = Command("vaitro", "roles", N_("Những người đang giữ vai trò, và thu hồi"))

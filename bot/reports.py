@@ -6,7 +6,8 @@ Categories and severities are the provincial report's; each category has a targe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -15,7 +16,7 @@ from bot.i18n import N_
 from bot.people import Person
 from bot.roles import Access, Role, RolesService
 from storage.people import PeopleRepo
-from storage.reports import OPEN_STATES, NewReport, ReportsRepo, StoredReport
+from storage.reports import OPEN_STATES, DraftsRepo, NewReport, ReportsRepo, StoredReport
 
 MAX_PHOTOS = 5
 MAX_DESCRIPTION = 2000
@@ -148,13 +149,81 @@ def _report(stored: StoredReport) -> Report:
     )
 
 
+class Step(StrEnum):
+    """Where a report being written in chat is."""
+
+    CATEGORY = "category"
+    DUPLICATE = "duplicate"
+    SEVERITY = "severity"
+    DESCRIPTION = "description"
+    PHOTOS = "photos"
+    LOCATION = "location"
+    CONFIRM = "confirm"
+
+
+@dataclass(frozen=True)
+class Writing:
+    """A report being written: the step and what was entered (`add_to`: the open report it will add to)."""
+
+    step: Step
+    category: str = ""
+    severity: str = ""
+    description: str = ""
+    photos: tuple[str, ...] = ()
+    lat: float | None = None
+    lon: float | None = None
+    add_to: int | None = None
+
+    def draft(self) -> Draft:
+        """What `file` or `add_to` takes."""
+        return Draft(self.category, self.severity, self.description, self.photos, self.lat, self.lon)
+
+
 class ReportService:
     """Filing, following and closing facility reports."""
 
-    def __init__(self, repo: ReportsRepo, people: PeopleRepo, roles: RolesService) -> None:
+    def __init__(
+        self, repo: ReportsRepo, people: PeopleRepo, roles: RolesService, drafts: DraftsRepo | None = None
+    ) -> None:
         self.repo = repo
         self.people = people
         self.roles = roles
+        self.drafts = drafts or DraftsRepo(repo.db)
+        self._writing: set[Person] = set()
+
+    async def load(self) -> None:
+        """Learn who is writing a report (call once at start): every other message skips the database."""
+        self._writing = {Person(channel, external_id) for channel, external_id in await self.drafts.writers()}
+
+    def is_writing(self, person: Person) -> bool:
+        """Whether this person has a report in progress (from memory)."""
+        return person in self._writing
+
+    async def writing(self, person: Person) -> Writing | None:
+        """The person's report in progress."""
+        found = await self.drafts.load(person.channel, person.external_id)
+        if found is None:
+            self._writing.discard(person)
+            return None
+        step, data = found
+        values = json.loads(data)
+        values["photos"] = tuple(values.get("photos", ()))
+        return Writing(Step(step), **values)
+
+    async def write(self, person: Person, writing: Writing, now: datetime) -> Writing:
+        """Save the report in progress (an official's only)."""
+        await self._official(person)
+        values = asdict(writing)
+        step = values.pop("step")
+        person_id = await self._person_id(person, now)
+        await self.drafts.save(person_id, step, json.dumps(values, ensure_ascii=False), to_sql_time(now))
+        self._writing.add(person)
+        return writing
+
+    async def stop_writing(self, person: Person) -> bool:
+        """Forget the report in progress; whether there was one."""
+        self._writing.discard(person)
+        return await self.drafts.delete(person.channel, person.external_id)
 
     async def _official(self, person: Person) -> Access:
         access = await self.roles.access(person)

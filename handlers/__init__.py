@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from telegram.ext import BaseHandler
 
-from handlers import centres, dossiers, errors, people, roles
+from handlers import centres, dossiers, errors, people, reports, roles
 from handlers.errors import on_error
 
 
-def all_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
-    """Every handler in routing order: commands and buttons first, free text and the fallbacks last."""
-    return [*people.handlers(), *roles.handlers(), *dossiers.handlers(), *centres.handlers(), *errors.handlers()]
+def all_handlers() -> dict[int, list[BaseHandler]]:  # type: ignore[type-arg]
+    """Every handler by group, in routing order: the steps of a report being written first (a group of their
+    own), then commands and buttons, free text and the fallbacks last."""
+    return {
+        reports.GROUP: reports.step_handlers(),
+        0: [
+            *people.handlers(),
+            *roles.handlers(),
+            *reports.handlers(),
+            *dossiers.handlers(),
+            *centres.handlers(),
+            *errors.handlers(),
+        ],
+    }
 
 
 __all__ = ["all_handlers", "on_error"]

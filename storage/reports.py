@@ -197,3 +197,46 @@ class ReportsRepo:
     async def events(self, report_id: int) -> list[sqlite3.Row]:
         """A report's events, oldest first."""
         return await self.db.fetchall("SELECT * FROM report_events WHERE report_id = ? ORDER BY id", (report_id,))
+
+
+class DraftsRepo:
+    """Reports being written: one per person, as JSON."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def save(self, person_id: int, step: str, data: str, now: str) -> None:
+        """Write a person's draft (replacing the one they had)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO report_drafts (person_id, step, data, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (person_id) DO UPDATE SET step = excluded.step, data = excluded.data,"
+                " updated_at = excluded.updated_at",
+                (person_id, step, data, now),
+            )
+
+    async def load(self, channel: str, external_id: str) -> tuple[str, str] | None:
+        """A person's draft: (step, data)."""
+        row = await self.db.fetchone(
+            "SELECT d.step, d.data FROM report_drafts d JOIN people p ON p.id = d.person_id"
+            " WHERE p.channel = ? AND p.external_id = ?",
+            (channel, external_id),
+        )
+        return (row["step"], row["data"]) if row else None
+
+    async def delete(self, channel: str, external_id: str) -> bool:
+        """Drop a person's draft; whether there was one."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM report_drafts WHERE person_id IN"
+                " (SELECT id FROM people WHERE channel = ? AND external_id = ?)",
+                (channel, external_id),
+            )
+            return cursor.rowcount > 0
+
+    async def writers(self) -> list[tuple[str, str]]:
+        """(channel, external id) of everyone with a draft."""
+        rows = await self.db.fetchall(
+            "SELECT p.channel, p.external_id FROM report_drafts d JOIN people p ON p.id = d.person_id"
+        )
+        return [(row[0], row[1]) for row in rows]

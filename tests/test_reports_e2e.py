@@ -11,7 +11,7 @@ from bot.people import Person
 from bot.reports import Draft, State
 from bot.roles import Role
 from tests.conftest import bot_settings
-from tests.fakebotapi import FakeBotAPI, running
+from tests.fakebotapi import Call, FakeBotAPI, running
 
 OFFICIAL = 6301
 LEADER = 6302
@@ -41,3 +41,86 @@ async def test_a_blocking_report_reaches_the_leader_and_a_move_the_official(quic
     await services.reports.move(leader, report.id, State.IN_PROGRESS, "Đã báo điện lực.", now + timedelta(minutes=5))
     [told] = await api.wait_sent(OFFICIAL, since=since)
     assert told.text == "📋 Báo cáo BC-000001 chuyển sang: đang xử lý.\nGhi chú: Đã báo điện lực."
+
+
+CITIZEN = 6303
+
+
+def photo(n: int) -> dict[str, object]:
+    return {
+        "photo": [
+            {"file_id": f"small-{n}", "file_unique_id": f"s{n}", "width": 90, "height": 90},
+            {"file_id": f"big-{n}", "file_unique_id": f"b{n}", "width": 1280, "height": 960},
+        ]
+    }
+
+
+def callback(call: Call, label_start: str) -> str:
+    markup = call.reply_markup
+    assert markup is not None
+    for row in markup["inline_keyboard"]:
+        for button in row:
+            if button["text"].startswith(label_start):
+                return str(button["callback_data"])
+    raise AssertionError(f"no button {label_start!r} in {markup}")
+
+
+async def test_an_official_writes_a_report_across_a_restart(settings: Settings, api: FakeBotAPI) -> None:
+    app = build_application(bot_settings(settings, api), outbox_interval=0.2)
+    async with running(app):
+        services = app.bot_data.services
+        invite = await services.roles.invite(Role.OFFICIAL, "06385", "cli", services.clock())
+        await api.say(OFFICIAL, f"/start {invite.code}")
+        [categories] = await api.say(OFFICIAL, "/baocao")
+        assert categories.text is not None and categories.text.startswith("Báo cáo khó khăn của trung tâm.")
+        [severity] = await api.click(OFFICIAL, callback(categories, "Điện, nước"))
+        [describe] = await api.click(OFFICIAL, callback(severity, "Cao"))
+        assert (describe.text or "").startswith("Mô tả vấn đề")
+        [photos] = await api.say(OFFICIAL, "Nhà vệ sinh hỏng, người dân phải sang nhà văn hoá thôn.")
+        assert (photos.text or "").startswith("Gửi tối đa 5 ảnh")
+        [got] = await api.converse({"message": api.make_message(OFFICIAL, **photo(1))})
+        assert got.text == "Đã nhận 1/5 ảnh."
+    # The bot stops here and starts again: the official goes on where they were.
+    app = build_application(bot_settings(settings, api), outbox_interval=0.2)
+    async with running(app):
+        services = app.bot_data.services
+        [again] = await api.converse({"message": api.make_message(OFFICIAL, **photo(2))})
+        assert again.text == "Đã nhận 2/5 ảnh."
+        [where] = await api.click(OFFICIAL, callback(again, "✅ Xong"))
+        assert (where.text or "").startswith("Gửi vị trí của nơi có vấn đề")
+        [confirm] = await api.converse(
+            {"message": api.make_message(OFFICIAL, location={"latitude": 21.65, "longitude": 106.33})}
+        )
+        assert confirm.text is not None and "Ảnh: 2" in confirm.text and "21.65000, 106.33000" in confirm.text
+        [sent] = await api.click(OFFICIAL, callback(confirm, "📨 Gửi"))
+        assert (sent.text or "").startswith("Đã gửi báo cáo BC-000001. Hạn khắc phục: ")
+        report = await services.reports.repo.get(1)
+        assert report is not None
+        assert (report.category, report.severity, report.photos, report.commune_code) == (
+            "utilities",
+            "high",
+            2,
+            "06385",
+        )
+        photos_stored = [
+            row[0] for row in await services.db.fetchall("SELECT file_ref FROM report_photos ORDER BY position")
+        ]
+        assert photos_stored == ["big-1", "big-2"]
+        # A second report in the same category is offered to join the first.
+        [categories] = await api.say(OFFICIAL, "/report")
+        [offer] = await api.click(OFFICIAL, callback(categories, "Điện, nước"))
+        assert (offer.text or "").startswith("Xã đã có báo cáo BC-000001 đang mở")
+        [cancelled] = await api.say(OFFICIAL, "/huy")
+        assert cancelled.text == "Đã hủy báo cáo đang viết."
+        [lookup] = await api.say(OFFICIAL, "Hữu Lũng")  # plain messages reach the centre finder again
+        assert (lookup.text or "").startswith("🏢")
+
+
+async def test_a_citizen_cannot_report_or_press_report_buttons(bot: App, api: FakeBotAPI) -> None:
+    [unknown] = await api.say(CITIZEN, "/khonglenh")
+    [refused] = await api.say(CITIZEN, "/baocao")
+    assert refused.text == unknown.text
+    since = api.mark()
+    await api.click(CITIZEN, "bc:c:utilities", expect=0, settle=0.1)
+    assert "không còn dùng được" in api.called("answerCallbackQuery", since=since)[0].params["text"]
+    assert await bot.bot_data.services.db.fetchall("SELECT * FROM report_drafts") == []

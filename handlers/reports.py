@@ -1,0 +1,233 @@
+"""`/baocao`: an official writes a facility report step by step (category, severity, description, up to five
+photos, location, confirmation); `/huy` stops. Every step is saved, so after a restart the next message goes on
+where the official was. Buttons carry `bc:`; each checks the role and the step on the server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.app import Ctx
+from bot.commands import CANCEL, REPORT
+from bot.people import Person
+from bot.reports import CATEGORIES, MAX_PHOTOS, SEVERITIES, NotAllowed, Report, Step, Writing, report_number
+from bot.roles import Role
+from handlers.context import PRIVATE, Incoming, incoming
+from handlers.errors import stale_button, unrecognised
+from handlers.outbox import drain_outbox
+
+PREFIX = "bc:"
+# Runs before the dossier and centre handlers, and only for someone writing a report.
+GROUP = -1
+
+
+def _buttons(pairs: list[tuple[str, str]], per_row: int = 1) -> InlineKeyboardMarkup:
+    buttons = [InlineKeyboardButton(label, callback_data=f"{PREFIX}{data}") for label, data in pairs]
+    return InlineKeyboardMarkup([buttons[i : i + per_row] for i in range(0, len(buttons), per_row)])
+
+
+async def ask(message: Message, came: Incoming, writing: Writing, duplicate: Report | None = None) -> None:
+    """The question of the step the official is at."""
+    t = came.t
+    cancel = (t.gettext("✖️ Hủy"), "x")
+    if writing.step is Step.CATEGORY:
+        pairs = [(t.gettext(category.name), f"c:{key}") for key, category in CATEGORIES.items()]
+        text = t.gettext("Báo cáo khó khăn của trung tâm. Vấn đề thuộc loại nào? (/huy để thôi)")
+        await message.reply_text(text, reply_markup=_buttons([*pairs, cancel]))
+    elif writing.step is Step.DUPLICATE and duplicate is not None:
+        text = t.gettext("Xã đã có báo cáo {number} đang mở về «{category}». Thêm vào báo cáo đó?").format(
+            number=duplicate.number, category=t.gettext(duplicate.category.name)
+        )
+        pairs = [
+            (t.gettext("➕ Thêm vào {number}").format(number=duplicate.number), "d:add"),
+            (t.gettext("🆕 Báo cáo mới"), "d:new"),
+        ]
+        await message.reply_text(text, reply_markup=_buttons([*pairs, cancel]))
+    elif writing.step is Step.SEVERITY:
+        pairs = [(t.gettext(name), f"s:{key}") for key, name in SEVERITIES.items()]
+        await message.reply_text(t.gettext("Mức độ ảnh hưởng?"), reply_markup=_buttons([*pairs, cancel], 2))
+    elif writing.step is Step.DESCRIPTION:
+        await message.reply_text(t.gettext("Mô tả vấn đề trong một tin nhắn (đang thiếu gì, ảnh hưởng thế nào)."))
+    elif writing.step is Step.PHOTOS:
+        text = t.gettext("Gửi tối đa {count} ảnh, rồi bấm «Xong» (không có ảnh thì bấm ngay).").format(count=MAX_PHOTOS)
+        await message.reply_text(text, reply_markup=_buttons([(t.gettext("✅ Xong"), "p:done"), cancel]))
+    elif writing.step is Step.LOCATION:
+        text = t.gettext("Gửi vị trí của nơi có vấn đề (📎 → Vị trí), hoặc bấm «Bỏ qua».")
+        await message.reply_text(text, reply_markup=_buttons([(t.gettext("⏭️ Bỏ qua"), "l:skip"), cancel]))
+    else:
+        await message.reply_text(summary(came, writing), reply_markup=_buttons([(t.gettext("📨 Gửi"), "ok"), cancel]))
+
+
+def summary(came: Incoming, writing: Writing) -> str:
+    """What will be sent, for the confirmation."""
+    t = came.t
+    lines = [
+        t.gettext("Kiểm tra trước khi gửi:"),
+        t.gettext("Loại: {name}").format(name=t.gettext(CATEGORIES[writing.category].name)),
+        t.gettext("Mức độ: {name}").format(name=t.gettext(SEVERITIES[writing.severity])),
+        t.gettext("Mô tả: {text}").format(text=writing.description),
+        t.gettext("Ảnh: {count}").format(count=len(writing.photos)),
+        t.gettext("Vị trí: {where}").format(
+            where=f"{writing.lat:.5f}, {writing.lon:.5f}" if writing.lat is not None else t.gettext("không có")
+        ),
+    ]
+    if writing.add_to is not None:
+        lines.append(t.gettext("Sẽ thêm vào báo cáo {number}.").format(number=report_number(writing.add_to)))
+    return "\n".join(lines)
+
+
+async def _official(update: Update, context: Ctx) -> Incoming | None:
+    came = await incoming(update, context)
+    if came is None:
+        return None
+    access = await came.services.roles.access(came.person)
+    if access.role is Role.OFFICIAL:
+        return came
+    if update.callback_query is not None:
+        await stale_button(update, context)
+    else:
+        await unrecognised(update, context)
+    return None
+
+
+async def start_report(update: Update, context: Ctx) -> None:
+    """`/baocao`: begin (or begin again) a report."""
+    came = await _official(update, context)
+    if came is None or update.effective_message is None:
+        return
+    writing = await came.services.reports.write(came.person, Writing(Step.CATEGORY), came.services.clock())
+    await ask(update.effective_message, came, writing)
+
+
+async def cancel(update: Update, context: Ctx) -> None:
+    """`/huy`: drop the report being written."""
+    came = await incoming(update, context)
+    if came is None or update.effective_message is None:
+        return
+    stopped = await came.services.reports.stop_writing(came.person)
+    t = came.t
+    await update.effective_message.reply_text(
+        t.gettext("Đã hủy báo cáo đang viết.") if stopped else t.gettext("Không có việc gì đang làm dở để hủy.")
+    )
+
+
+async def step_message(update: Update, context: Ctx) -> None:
+    """Text, a photo or a location from someone writing a report: the answer to their step."""
+    services, user = context.bot_data.services, update.effective_user
+    if user is None or not services.reports.is_writing(Person(services.channel, str(user.id))):
+        return  # everyone else's messages go on to the other handlers, at the cost of one look in memory
+    came = await incoming(update, context)
+    message = update.effective_message
+    if came is None or message is None:
+        return
+    reports, now = came.services.reports, came.services.clock()
+    writing = await reports.writing(came.person)
+    if writing is None:
+        return
+    try:
+        if writing.step is Step.DESCRIPTION and came.text:
+            writing = await reports.write(came.person, _with(writing, Step.PHOTOS, description=came.text[:2000]), now)
+        elif writing.step is Step.PHOTOS and message.photo:
+            photos = (*writing.photos, message.photo[-1].file_id)
+            step = Step.LOCATION if len(photos) >= MAX_PHOTOS else Step.PHOTOS
+            writing = await reports.write(came.person, _with(writing, step, photos=photos), now)
+            if step is Step.PHOTOS:
+                text = came.t.gettext("Đã nhận {count}/{most} ảnh.").format(count=len(photos), most=MAX_PHOTOS)
+                await message.reply_text(text, reply_markup=_buttons([(came.t.gettext("✅ Xong"), "p:done")]))
+                raise ApplicationHandlerStop
+        elif writing.step is Step.LOCATION and message.location:
+            lat, lon = message.location.latitude, message.location.longitude
+            writing = await reports.write(came.person, _with(writing, Step.CONFIRM, lat=lat, lon=lon), now)
+    except NotAllowed:  # the role was taken away meanwhile
+        await reports.stop_writing(came.person)
+        await unrecognised(update, context)
+        raise ApplicationHandlerStop from None
+    duplicate = await reports.open_duplicate(came.person, writing.category) if writing.step is Step.DUPLICATE else None
+    await ask(message, came, writing, duplicate)
+    raise ApplicationHandlerStop
+
+
+def _with(writing: Writing, step: Step, **changes: object) -> Writing:
+    return replace(writing, step=step, **changes)  # type: ignore[arg-type]
+
+
+async def button(update: Update, context: Ctx) -> None:
+    """A `bc:` button: the choice of the step it belongs to, or a polite no."""
+    query = update.callback_query
+    came = await _official(update, context)
+    if came is None or query is None or not isinstance(query.message, Message):
+        return
+    reports, now = came.services.reports, came.services.clock()
+    writing = await reports.writing(came.person)
+    data = (query.data or "").removeprefix(PREFIX)
+    kind, _, value = data.partition(":")
+    if writing is None:
+        await stale_button(update, context)
+        return
+    if kind == "x":
+        await reports.stop_writing(came.person)
+        await query.answer(came.t.gettext("Đã hủy báo cáo đang viết."))
+        return
+    following: Writing | None = None
+    duplicate: Report | None = None
+    if kind == "c" and writing.step is Step.CATEGORY and value in CATEGORIES:
+        duplicate = await reports.open_duplicate(came.person, value)
+        step = Step.DUPLICATE if duplicate else Step.SEVERITY
+        following = _with(writing, step, category=value, add_to=duplicate.id if duplicate else None)
+    elif kind == "d" and writing.step is Step.DUPLICATE and value in ("add", "new"):
+        following = _with(writing, Step.SEVERITY, add_to=writing.add_to if value == "add" else None)
+    elif kind == "s" and writing.step is Step.SEVERITY and value in SEVERITIES:
+        following = _with(writing, Step.DESCRIPTION, severity=value)
+    elif data == "p:done" and writing.step is Step.PHOTOS:
+        following = _with(writing, Step.LOCATION)
+    elif data == "l:skip" and writing.step is Step.LOCATION:
+        following = _with(writing, Step.CONFIRM)
+    elif data == "ok" and writing.step is Step.CONFIRM:
+        await query.answer()
+        await send(query.message, came, writing, context)
+        return
+    if following is None:
+        await stale_button(update, context)
+        return
+    await query.answer()
+    await ask(query.message, came, await reports.write(came.person, following, now), duplicate)
+
+
+async def send(message: Message, came: Incoming, writing: Writing, context: Ctx) -> None:
+    """File the report (or add to the open one) and say where it stands."""
+    reports, now, t = came.services.reports, came.services.clock(), came.t
+    if writing.add_to is not None:
+        report = await reports.add_to(came.person, writing.add_to, writing.draft(), now)
+        text = t.gettext("Đã thêm vào báo cáo {number}.").format(number=report.number)
+    else:
+        report = await reports.file(came.person, writing.draft(), now)
+        due = t.day(report.target_at.astimezone(came.services.settings.timezone))
+        text = t.gettext("Đã gửi báo cáo {number}. Hạn khắc phục: {date}.").format(number=report.number, date=due)
+        if report.severity == "blocking" and context.job_queue is not None:
+            context.job_queue.run_once(drain_outbox, 0)  # the leaders' alert goes now
+    await reports.stop_writing(came.person)
+    await message.reply_text(text)
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    """This feature's handlers (the step messages go in GROUP, ahead of everything else)."""
+    return [
+        CommandHandler(REPORT.names, start_report, filters=PRIVATE),
+        CommandHandler(CANCEL.names, cancel, filters=PRIVATE),
+        CallbackQueryHandler(button, pattern=f"^{PREFIX}"),
+    ]
+
+
+def step_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    """The handler of GROUP."""
+    kinds = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.LOCATION
+    return [MessageHandler(PRIVATE & kinds, step_message)]
