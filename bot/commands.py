@@ -36,6 +36,7 @@ UPDATE_CENTRE = Command("capnhat", "update", N_("Cập nhật địa chỉ, đi�
 
 REPORT = Command("baocao", "report", N_("Báo cáo khó khăn về cơ sở vật chất của trung tâm"))
 CANCEL = Command("huy", "cancel", N_("Thôi việc đang làm dở"))
+REPORTS = Command("xembaocao", "reports", N_("Danh sách báo cáo: của xã (cán bộ), đang mở (lãnh đạo)"))
 
 # For admins only: not in Telegram's public command menu; anyone else is answered as for an unknown command.
 INVITE = Command("moi", "invite", N_("Tạo mã mời: /moi canbo TÊN_XÃ hoặc /moi lanhdao"))

@@ -5,6 +5,7 @@ where the official was. Buttons carry `bc:`; each checks the role and the step o
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
@@ -17,11 +18,23 @@ from telegram.ext import (
 )
 
 from bot.app import Ctx
-from bot.commands import CANCEL, REPORT
+from bot.commands import CANCEL, REPORT, REPORTS
 from bot.people import Person
-from bot.reports import CATEGORIES, MAX_PHOTOS, SEVERITIES, NotAllowed, Report, Step, Writing, report_number
+from bot.reports import (
+    CATEGORIES,
+    MAX_PHOTOS,
+    SEVERITIES,
+    STATE_NAMES,
+    NotAllowed,
+    Report,
+    State,
+    Step,
+    Writing,
+    report_number,
+)
 from bot.roles import Role
-from handlers.context import PRIVATE, Incoming, incoming
+from bot.text import fold
+from handlers.context import PRIVATE, Incoming, command_args, incoming
 from handlers.errors import stale_button, unrecognised
 from handlers.outbox import drain_outbox
 
@@ -223,6 +236,8 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         CommandHandler(REPORT.names, start_report, filters=PRIVATE),
         CommandHandler(CANCEL.names, cancel, filters=PRIVATE),
+        CommandHandler(REPORTS.names, list_reports, filters=PRIVATE),
+        CallbackQueryHandler(move_button, pattern=f"^{PREFIX}[vm]:"),
         CallbackQueryHandler(button, pattern=f"^{PREFIX}"),
     ]
 
@@ -231,3 +246,93 @@ def step_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """The handler of GROUP."""
     kinds = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.LOCATION
     return [MessageHandler(PRIVATE & kinds, step_message)]
+
+
+MOVES = (State.RECEIVED, State.IN_PROGRESS, State.FIXED, State.CANNOT_FIX, State.DUPLICATE)
+
+
+def report_line(report: Report, came: Incoming, now: datetime) -> str:
+    """One report in a list."""
+    t, tz = came.t, came.services.settings.timezone
+    commune = came.services.centres.commune(report.commune_code)
+    late = " ⏰" if report.past_target(now) else ""
+    return t.gettext("{number} · {commune} · {category} · {state} · hạn {date}{late}").format(
+        number=report.number,
+        commune=commune.name if commune else report.commune_code,
+        category=t.gettext(report.category.name),
+        state=t.gettext(STATE_NAMES[report.state]),
+        date=t.day(report.target_at.astimezone(tz)),
+        late=late,
+    )
+
+
+def pick(reports: list[Report], came: Incoming, wanted: str, now: datetime) -> list[Report]:
+    """A leader's filter: `quahan` (past target), a kind of problem, or a commune; all when empty."""
+    key = fold(wanted)
+    if not key:
+        return reports
+    if key in ("quahan", "qua han", "overdue", "late"):
+        return [report for report in reports if report.past_target(now)]
+    kinds = [name for name, category in CATEGORIES.items() if key in fold(came.t.gettext(category.name))]
+    if kinds:
+        return [report for report in reports if report.category.key in kinds]
+    code, _ = came.services.centres.commune_code(wanted)
+    return [report for report in reports if report.commune_code == code]
+
+
+async def list_reports(update: Update, context: Ctx) -> None:
+    """`/xembaocao`: an official's commune's reports; every open one for leaders and admins, with a filter and a
+    button per report to move it on."""
+    came = await incoming(update, context)
+    if came is None or update.effective_message is None:
+        return
+    services, t, now = came.services, came.t, came.services.clock()
+    access = await services.roles.access(came.person)
+    if access.role is Role.OFFICIAL:
+        reports = await services.reports.of_my_commune(came.person)
+        markup = None
+    elif access.is_one_of(Role.LEADER, Role.ADMIN):
+        reports = pick(await services.reports.open_reports(came.person), came, command_args(context), now)[:30]
+        pairs = [(report.number, f"v:{report.id}") for report in reports]
+        markup = _buttons(pairs, 3) if pairs else None
+    else:
+        await unrecognised(update, context)
+        return
+    if not reports:
+        await update.effective_message.reply_text(t.gettext("Không có báo cáo nào."))
+        return
+    lines = [report_line(report, came, now) for report in reports]
+    await update.effective_message.reply_text("\n".join(lines), reply_markup=markup)
+
+
+async def move_button(update: Update, context: Ctx) -> None:
+    """`bc:v:<id>` shows a report with a button per state it may move to; `bc:m:<id>:<state>` moves it."""
+    query = update.callback_query
+    came = await incoming(update, context)
+    if came is None or query is None or not isinstance(query.message, Message):
+        return
+    services, now, t = came.services, came.services.clock(), came.t
+    parts = (query.data or "").removeprefix(PREFIX).split(":")
+    try:
+        if parts[0] == "v" and len(parts) == 2 and parts[1].isdigit():
+            report = next(r for r in await services.reports.open_reports(came.person) if r.id == int(parts[1]))
+        elif parts[0] == "m" and len(parts) == 3 and parts[1].isdigit():  # State() refuses an unknown state
+            report = await services.reports.move(came.person, int(parts[1]), State(parts[2]), "", now)
+            await query.answer(
+                t.gettext("Đã chuyển {number} sang: {state}.").format(
+                    number=report.number, state=t.gettext(STATE_NAMES[report.state])
+                )
+            )
+            await query.message.reply_text(report_line(report, came, now))
+            return
+        else:
+            raise NotAllowed
+    except (NotAllowed, StopIteration, ValueError):
+        await stale_button(update, context)
+        return
+    await query.answer()
+    text = report_line(report, came, now) + "\n" + report.description
+    pairs = [
+        (t.gettext(STATE_NAMES[state]), f"m:{report.id}:{state.value}") for state in MOVES if state is not report.state
+    ]
+    await query.message.reply_text(text, reply_markup=_buttons(pairs, 2))

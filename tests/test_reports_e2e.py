@@ -124,3 +124,35 @@ async def test_a_citizen_cannot_report_or_press_report_buttons(bot: App, api: Fa
     await api.click(CITIZEN, "bc:c:utilities", expect=0, settle=0.1)
     assert "không còn dùng được" in api.called("answerCallbackQuery", since=since)[0].params["text"]
     assert await bot.bot_data.services.db.fetchall("SELECT * FROM report_drafts") == []
+
+
+async def test_lists_and_moves_in_chat(quick_bot: App, api: FakeBotAPI) -> None:
+    services = quick_bot.bot_data.services
+    now = services.clock()
+    for user, role, commune in ((OFFICIAL, Role.OFFICIAL, "06385"), (LEADER, Role.LEADER, None)):
+        invite = await services.roles.invite(role, commune, "cli", now)
+        await api.say(user, f"/start {invite.code}")
+    official = Person("telegram", str(OFFICIAL))
+    await services.reports.file(official, Draft("it", "medium", "Máy in hỏng."), now)
+    await services.reports.file(official, Draft("rooms", "low", "Phòng chờ chật."), now)
+    [mine] = await api.say(OFFICIAL, "/xembaocao")
+    assert (mine.text or "").splitlines()[0].startswith("BC-000002 · Xã Hữu Lũng · Thiếu phòng làm việc")
+    assert mine.reply_markup is None  # officials do not move reports
+    [open_it] = await api.say(LEADER, "/reports công nghệ")
+    assert (open_it.text or "").startswith("BC-000001 · Xã Hữu Lũng · Công nghệ thông tin, mạng · mới · hạn ")
+    [card] = await api.click(LEADER, callback(open_it, "BC-000001"))
+    since = api.mark()
+    await api.click(OFFICIAL, callback(card, "đang xử lý"), expect=0, settle=0.1)  # forged by the official
+    assert "không còn dùng được" in api.called("answerCallbackQuery", since=since)[0].params["text"]
+    since = api.mark()
+    [moved] = await api.click(LEADER, callback(card, "đang xử lý"))
+    assert "· đang xử lý ·" in (moved.text or "")
+    [told] = await api.wait_sent(OFFICIAL, since=since)
+    assert told.text == "📋 Báo cáo BC-000001 chuyển sang: đang xử lý."
+    for forged in ("bc:m:1:open", "bc:m:999:fixed", "bc:v:abc", "bc:m:1"):
+        since = api.mark()
+        await api.click(LEADER, forged, expect=0, settle=0.1)
+        assert "không còn dùng được" in api.called("answerCallbackQuery", since=since)[0].params["text"]
+    [none] = await api.say(CITIZEN, "/xembaocao")
+    [unknown] = await api.say(CITIZEN, "/khonglenh")
+    assert none.text == unknown.text
