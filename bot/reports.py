@@ -283,6 +283,18 @@ class ReportService:
         await self.repo.move(report_id, person_id, state.value, note.strip()[:500] or None, to_sql_time(now))
         return await self._get(report_id)
 
+    async def note(self, person: Person, report_id: int, note: str, now: datetime) -> Report:
+        """A leader or admin adds a note to a report (its state unchanged); the commune's officials are told."""
+        access = await self.roles.access(person)
+        if not access.is_one_of(Role.LEADER, Role.ADMIN):
+            raise NotAllowed
+        report = await self._get(report_id)
+        if not note.strip():
+            raise ValueError("an empty note")
+        person_id = await self._person_id(person, now)
+        await self.repo.move(report_id, person_id, report.state.value, note.strip()[:500], to_sql_time(now))
+        return await self._get(report_id)
+
     async def reopen(self, person: Person, report_id: int, note: str, photo: str, now: datetime) -> Report:
         """The commune says a fixed report is not fixed (with a photo): it is new again, its clock restarted."""
         access = await self._official(person)

@@ -12,6 +12,7 @@ def all_handlers() -> dict[int, list[BaseHandler]]:  # type: ignore[type-arg]
     """Every handler by group, in routing order: the steps of a report being written first (a group of their
     own), then commands and buttons, free text and the fallbacks last."""
     return {
+        reports.NOTE_GROUP: reports.note_handlers(),
         reports.GROUP: reports.step_handlers(),
         0: [
             *people.handlers(),

@@ -4,6 +4,7 @@ where the official was. Buttons carry `bc:`; each checks the role and the step o
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime
 
@@ -41,6 +42,8 @@ from handlers.outbox import drain_outbox
 PREFIX = "bc:"
 # Runs before the dossier and centre handlers, and only for someone writing a report.
 GROUP = -1
+# Before that: a leader's reply to a message about a report.
+NOTE_GROUP = -2
 
 
 def _buttons(pairs: list[tuple[str, str]], per_row: int = 1) -> InlineKeyboardMarkup:
@@ -242,6 +245,33 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     ]
 
 
+NUMBER = re.compile(r"BC-(\d{6})")
+
+
+async def note_reply(update: Update, context: Ctx) -> None:
+    """A leader's reply to one of the bot's messages about a report: a note for the commune."""
+    message = update.effective_message
+    replied = message.reply_to_message if message else None
+    found = NUMBER.search(replied.text or "") if replied and replied.from_user and replied.from_user.is_bot else None
+    came = await incoming(update, context) if found else None
+    if came is None or found is None or message is None:
+        return
+    access = await came.services.roles.access(came.person)
+    if not access.is_one_of(Role.LEADER, Role.ADMIN):
+        return  # a citizen's reply is theirs: the other handlers read it
+    try:
+        report = await came.services.reports.note(came.person, int(found[1]), came.text, came.services.clock())
+    except (NotAllowed, ValueError):
+        return
+    await message.reply_text(came.t.gettext("Đã gửi ghi chú cho cán bộ xã về {number}.").format(number=report.number))
+    raise ApplicationHandlerStop
+
+
+def note_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    """The handler of NOTE_GROUP."""
+    return [MessageHandler(PRIVATE & filters.REPLY & filters.TEXT & ~filters.COMMAND, note_reply)]
+
+
 def step_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """The handler of GROUP."""
     kinds = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.LOCATION
@@ -323,7 +353,8 @@ async def move_button(update: Update, context: Ctx) -> None:
                     number=report.number, state=t.gettext(STATE_NAMES[report.state])
                 )
             )
-            await query.message.reply_text(report_line(report, came, now))
+            hint = t.gettext("Trả lời tin nhắn này để gửi ghi chú cho cán bộ xã.")
+            await query.message.reply_text(report_line(report, came, now) + "\n" + hint)
             return
         else:
             raise NotAllowed

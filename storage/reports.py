@@ -162,9 +162,10 @@ class ReportsRepo:
                 )
                 await _event(conn, report_id, now, person_id, "reopened", state, note)
                 return
-            await conn.execute(
-                "UPDATE reports SET state = ?, closed_at = ?, updated_at = ? WHERE id = ?",
-                (state, closed, now, report_id),
+            await conn.execute(  # a note on an unchanged state keeps the time it was closed
+                "UPDATE reports SET closed_at = CASE WHEN state = ? THEN closed_at ELSE ? END, state = ?,"
+                " updated_at = ? WHERE id = ?",
+                (state, closed, state, now, report_id),
             )
             event_id = await _event(conn, report_id, now, person_id, "moved", state, note)
             await conn.execute(

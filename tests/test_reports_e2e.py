@@ -149,6 +149,15 @@ async def test_lists_and_moves_in_chat(quick_bot: App, api: FakeBotAPI) -> None:
     assert "· đang xử lý ·" in (moved.text or "")
     [told] = await api.wait_sent(OFFICIAL, since=since)
     assert told.text == "📋 Báo cáo BC-000001 chuyển sang: đang xử lý."
+    since = api.mark()
+    reply = api.make_message(LEADER, text="Sở đã duyệt kinh phí máy in.", reply_to_message=moved.result)
+    [noted] = await api.converse({"message": reply})
+    assert noted.text == "Đã gửi ghi chú cho cán bộ xã về BC-000001."
+    [note] = await api.wait_sent(OFFICIAL, since=since)
+    assert note.text == "📋 Báo cáo BC-000001 chuyển sang: đang xử lý.\nGhi chú: Sở đã duyệt kinh phí máy in."
+    citizen_reply = api.make_message(CITIZEN, text="Hữu Lũng", reply_to_message=moved.result)
+    [finder] = await api.converse({"message": citizen_reply})  # anyone else's reply is an ordinary message
+    assert (finder.text or "").startswith("🏢")
     for forged in ("bc:m:1:open", "bc:m:999:fixed", "bc:v:abc", "bc:m:1"):
         since = api.mark()
         await api.click(LEADER, forged, expect=0, settle=0.1)
