@@ -391,7 +391,8 @@ def detail_value(field: str, text: str) -> str | int | None:
     (a phone has 8 to 15 digits, a staff count is a whole number up to MAX_DESK_STAFF, texts 3 to 300 letters)."""
     text = clean(text)
     if field == "desk_staff":
-        return int(text) if text.isdigit() and int(text) <= MAX_DESK_STAFF else None
+        plain = text.isascii() and text.isdigit() and len(text) <= 3
+        return int(text) if plain and int(text) <= MAX_DESK_STAFF else None
     if field == "phone":
         digits = sum(char.isdigit() for char in text)
         return text if _PHONE.fullmatch(text) and 8 <= digits <= 15 else None

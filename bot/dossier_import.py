@@ -13,15 +13,15 @@ import multiprocessing
 import os
 import re
 import unicodedata
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
 from itertools import islice, repeat, zip_longest
+from multiprocessing.connection import Connection
 from operator import add, itemgetter
 from pathlib import Path
-from queue import Empty
 from typing import TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -164,11 +164,11 @@ class RowParser:
         zone's offset then is not whole hours."""
         try:
             local = datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), tzinfo=self.tz)
-        except ValueError:
+            offset = local.utcoffset() or timedelta(0)
+            whole = offset.total_seconds() % 3600 == 0
+            stored = to_sql_time(local)[:14] if whole else None
+        except (ValueError, OverflowError):  # no such date, or none in UTC (year 9999 east of it)
             raise RowError(f"{name}: «{text}» không phải ngày giờ hợp lệ") from None
-        offset = local.utcoffset() or timedelta(0)
-        whole = offset.total_seconds() % 3600 == 0
-        stored = to_sql_time(local)[:14] if whole else None
         if len(self._hours) < _CACHE_LIMIT:
             self._hours[text] = stored
         return stored
@@ -613,6 +613,14 @@ def _header(chunks: Iterator[Chunk]) -> list[str | None]:
     return header_fields(first[1][0])
 
 
+def _key_or_blank(value: object) -> str:
+    """The key the parser gives this code ("" for none): both passes must agree on it."""
+    try:
+        return RowParser._code(value)[1]
+    except (ValueError, TypeError):
+        return ""
+
+
 def last_lines(path: Path) -> dict[str, int]:
     """The last line of each code in the file (a first pass that reads only the code column; {} without one)."""
     chunks = read_table(path)
@@ -632,7 +640,7 @@ def last_lines(path: Path) -> dict[str, int]:
             codes = [record[at] if len(record) > at else None for record in records]
         keys, _ = _plain_codes(codes)
         if _MISS in keys:
-            keys = [code_key(str(code)) if code is not None else "" for code in codes]
+            keys = [_key_or_blank(code) for code in codes]
         last.update(zip(cast(list[str], keys), numbers, strict=True))
     return last
 
@@ -664,36 +672,40 @@ async def import_file(
             last = await first_pass
             rows = [row for row, line in zip(batch.rows, batch.lines, strict=True) if last.get(row[0], line) == line]
             summary.superseded += len(batch.rows) - len(rows)
-            if not rows:
-                continue
-            result = await service.apply(rows, source, now)
-            summary.inserted += result.inserted
-            summary.updated += result.updated
-            summary.unchanged += result.unchanged
-            summary.status_changes += result.status_changes
+            if rows:
+                result = await service.apply(rows, source, now)
+                summary.inserted += result.inserted
+                summary.updated += result.updated
+                summary.unchanged += result.unchanged
+                summary.status_changes += result.status_changes
             if progress is not None:
                 progress(len(batch.rows) + len(batch.rejected))
     finally:
+        await batches.aclose()  # stops the child now, not when the generator is collected
         first_pass.cancel()  # when the import stopped early (its thread reads on and its result is dropped)
         with suppress(BaseException):
             await first_pass
     return summary
 
 
-async def _parsed_here(path: Path, parser: RowParser) -> AsyncIterator[ParsedBatch]:
+async def _parsed_here(path: Path, parser: RowParser) -> AsyncGenerator[ParsedBatch, None]:
     for batch in parse_file(path, parser):
         yield batch
 
 
-async def _parsed_in_child(path: Path, parser: RowParser) -> AsyncIterator[ParsedBatch]:
-    """`parse_file` run in a child process; its errors are raised here as RowError."""
+async def _parsed_in_child(path: Path, parser: RowParser) -> AsyncGenerator[ParsedBatch, None]:
+    """`parse_file` run in a child process; its errors are raised here as RowError.
+
+    The batches come through a one-way pipe whose sending end this process closes at once: if the child dies,
+    even halfway through a batch, reading ends with EOFError instead of waiting for ever."""
     context = multiprocessing.get_context("spawn")  # not fork: this process has the database's thread
-    queue: multiprocessing.Queue[ParsedBatch | str | None] = context.Queue(maxsize=4)
-    child = context.Process(target=_parse_for, args=(path, parser, queue), name="phucvu-import", daemon=True)
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_parse_for, args=(path, parser, sender), name="phucvu-import", daemon=True)
     child.start()
+    sender.close()
     try:
         while True:
-            item = await asyncio.to_thread(_next_from, queue, child)
+            item = await asyncio.to_thread(_next_from, receiver, child)
             if item is None:
                 return
             if isinstance(item, str):
@@ -703,29 +715,27 @@ async def _parsed_in_child(path: Path, parser: RowParser) -> AsyncIterator[Parse
         if child.is_alive():
             child.terminate()
         await asyncio.to_thread(child.join)
-        queue.close()
+        receiver.close()
 
 
-def _parse_for(path: Path, parser: RowParser, queue: multiprocessing.Queue[ParsedBatch | str | None]) -> None:
+def _parse_for(path: Path, parser: RowParser, sender: Connection) -> None:
     """The child process: every batch, then None; or the reason it stopped."""
     try:
         for batch in parse_file(path, parser):
-            queue.put(batch)
+            sender.send(batch)
     except Exception as exc:  # the parent reports it
-        queue.put(str(exc) if isinstance(exc, RowError) else f"{type(exc).__name__}: {exc}")
+        sender.send(str(exc) if isinstance(exc, RowError) else f"{type(exc).__name__}: {exc}")
         return
-    queue.put(None)
+    sender.send(None)
 
 
-def _next_from(
-    queue: multiprocessing.Queue[ParsedBatch | str | None], child: multiprocessing.process.BaseProcess
-) -> ParsedBatch | str | None:
-    while True:
-        try:
-            return queue.get(timeout=0.5)
-        except Empty:
-            if not child.is_alive():
-                return f"tiến trình đọc tệp dừng bất thường (mã {child.exitcode})"
+def _next_from(receiver: Connection, child: multiprocessing.process.BaseProcess) -> ParsedBatch | str | None:
+    try:
+        item: ParsedBatch | str | None = receiver.recv()
+    except EOFError:
+        child.join(5)
+        return f"tiến trình đọc tệp dừng bất thường (mã {child.exitcode})"
+    return item
 
 
 def last_of_each(rows: Sequence[DossierRow]) -> tuple[list[DossierRow], int]:

@@ -129,7 +129,7 @@ def report_number(report_id: int) -> str:
 def parse_number(text: str) -> int | None:
     """`BC-000123`, `bc 123`, `123` → 123; None for anything else."""
     digits = text.strip().upper().removeprefix("BC").strip(" -#")
-    return int(digits) if digits.isdigit() and 0 < len(digits) <= 9 else None
+    return int(digits) if digits.isascii() and digits.isdigit() and 0 < len(digits) <= 9 else None
 
 
 def _report(stored: StoredReport) -> Report:

@@ -230,7 +230,7 @@ async def centre_choice(update: Update, context: Ctx) -> None:
     outcome: SearchOutcome | None = None
     if kind == "c" and centres.commune(value) is not None:
         outcome = Found(centres.commune(value))  # type: ignore[arg-type]
-    elif kind == "o" and value.isdigit():
+    elif kind == "o" and value.isascii() and value.isdigit():
         outcome = centres.old_unit(int(value))
     if outcome is None or not isinstance(query.message, Message):
         await query.answer(came.t.gettext("Nút này không còn dùng được. Hãy tìm lại."), show_alert=False)

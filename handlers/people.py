@@ -8,7 +8,7 @@ from telegram.ext import BaseHandler, CommandHandler, MessageHandler
 from bot.app import Ctx
 from bot.commands import COMMANDS, HELP, LANG, START
 from bot.i18n import N_, Translator, translator
-from bot.roles import Role
+from bot.roles import INVITE_CODE, Role
 from handlers import menu
 from handlers.context import PRIVATE, Incoming, incoming
 
@@ -37,6 +37,7 @@ REFUSALS = {
     "expired": N_("Mã mời này đã hết hạn. Xin quản trị viên một mã mới."),
     "revoked": N_("Mã mời này đã bị thu hồi. Xin quản trị viên một mã mới."),
     "unknown": N_("Mã mời không đúng. Hãy mở lại đường dẫn quản trị viên gửi, hoặc xin một mã mới."),
+    "yours": N_("Bạn đã nhận vai trò của mã mời này rồi."),
 }
 
 
@@ -45,7 +46,7 @@ async def start(update: Update, context: Ctx) -> None:
     came = await incoming(update, context)
     if came is None or update.effective_message is None:
         return
-    if context.args:
+    if context.args and INVITE_CODE.fullmatch(context.args[0]):
         await redeem(update, came, context.args[0])
         return
     greeting = came.t.gettext(

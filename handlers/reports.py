@@ -344,9 +344,9 @@ async def move_button(update: Update, context: Ctx) -> None:
     services, now, t = came.services, came.services.clock(), came.t
     parts = (query.data or "").removeprefix(PREFIX).split(":")
     try:
-        if parts[0] == "v" and len(parts) == 2 and parts[1].isdigit():
+        if parts[0] == "v" and len(parts) == 2 and parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 12:
             report = next(r for r in await services.reports.open_reports(came.person) if r.id == int(parts[1]))
-        elif parts[0] == "m" and len(parts) == 3 and parts[1].isdigit():  # State() refuses an unknown state
+        elif parts[0] == "m" and len(parts) == 3 and parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 12:
             report = await services.reports.move(came.person, int(parts[1]), State(parts[2]), "", now)
             await query.answer(
                 t.gettext("Đã chuyển {number} sang: {state}.").format(

@@ -125,7 +125,8 @@ async def revoke(update: Update, context: Ctx) -> None:
         return
     _, _, raw = (query.data or "").partition(f"{PREFIX}r:")
     services = came.services
-    taken = await services.roles.revoke(int(raw), actor(came.person), services.clock()) if raw.isdigit() else None
+    plain = raw.isascii() and raw.isdigit() and len(raw) <= 12
+    taken = await services.roles.revoke(int(raw), actor(came.person), services.clock()) if plain else None
     t = came.t
     if taken is None:
         await query.answer(t.gettext("Người này không còn giữ vai trò nào."))

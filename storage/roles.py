@@ -101,7 +101,8 @@ class RolesRepo:
             return invite_id
 
     async def redeem(self, code_hash: str, person_id: int, actor: str, now: str) -> tuple[str, StoredInvite | None]:
-        """Use an invite for a person: ('granted', invite), or ('unknown' | 'used' | 'revoked' | 'expired', …).
+        """Use an invite for a person: ('granted', invite), or ('unknown' | 'used' | 'yours' | 'revoked' | 'expired',
+        …), 'yours' when this person used it already.
 
         One transaction: two people racing for one code cannot both have it."""
         async with self.db.transaction() as conn:
@@ -112,10 +113,16 @@ class RolesRepo:
             if invite.revoked_at is not None:
                 return "revoked", invite
             if invite.used_at is not None:
-                return "used", invite
+                used_by = list(await conn.execute_fetchall("SELECT used_by FROM invites WHERE id = ?", (invite.id,)))
+                return ("yours" if used_by[0][0] == person_id else "used"), invite
             if invite.expires_at <= now:
                 return "expired", invite
             await conn.execute("UPDATE invites SET used_at = ?, used_by = ? WHERE id = ?", (now, person_id, invite.id))
+            held = list(
+                await conn.execute_fetchall("SELECT role, commune_code FROM roles WHERE person_id = ?", (person_id,))
+            )
+            if held:  # the new role replaces the one the person had: the audit says so
+                await _audit(conn, now, actor, "revoke", person_id, held[0][0], held[0][1], invite.id)
             await conn.execute(
                 "INSERT INTO roles (person_id, role, commune_code, granted_at, invite_id) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (person_id) DO UPDATE SET role = excluded.role, commune_code = excluded.commune_code,"

@@ -51,6 +51,7 @@ def test_what_a_detail_accepts() -> None:
     assert detail_value("desk_staff", "0") == 0
     assert detail_value("desk_staff", "201") is None
     assert detail_value("desk_staff", "-1") is None
+    assert detail_value("desk_staff", "²") is None
     assert detail_value("address", "x") is None
     assert detail_value("opening_hours", "7:30–17:00") == "7:30–17:00"
     assert detail_value("address", "a" * 301) is None

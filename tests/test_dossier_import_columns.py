@@ -1,6 +1,8 @@
 """The column-wise parse of big files gives exactly what the row-by-row parse gives, and a child process reads
 big files with the same result as this process."""
 
+import asyncio
+import multiprocessing
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -11,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import dossier_import
-from bot.dossier_import import RowError, RowParser, import_file, parse_file
+from bot.dossier_import import RowError, RowParser, import_file, last_lines, parse_file
 from bot.dossiers import DossierService
 from storage.centres import CentresRepo
 from storage.db import Database
@@ -170,3 +172,47 @@ async def test_a_file_the_child_cannot_read_is_reported(tmp_path: Path, service:
     with pytest.raises(RowError, match="UnicodeDecodeError"):
         await import_file(path, service, parser, NOW, child_from=0)
     assert await service.count() == 0
+
+
+async def test_a_child_that_dies_mid_import_is_reported_not_waited_for(tmp_path: Path, service: DossierService) -> None:
+    path = tmp_path / "hoso.csv"
+    lines = [f"000.00.37.H37-250804-{i:05d},,Khai sinh,06385,20250804080000,,2,,,1," for i in range(45_000)]
+    path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+    parser = RowParser(COMMUNES, ZoneInfo("Asia/Ho_Chi_Minh"))
+    apply = service.apply
+
+    async def apply_then_kill(*args: Any, **kwargs: Any) -> Any:
+        for child in multiprocessing.active_children():
+            if child.name == "phucvu-import":
+                child.kill()
+        return await apply(*args, **kwargs)
+
+    service.apply = apply_then_kill  # type: ignore[method-assign]
+    with pytest.raises(RowError, match="dừng bất thường"):
+        await asyncio.wait_for(import_file(path, service, parser, NOW, child_from=0), 30)
+    assert not [child for child in multiprocessing.active_children() if child.name == "phucvu-import"]
+    assert await service.count() == 20_000  # the batch that arrived is kept; nothing else was written
+
+
+def test_a_date_beyond_utc_is_a_bad_row_in_either_parser() -> None:
+    parser = RowParser(COMMUNES, ZoneInfo("America/New_York"))
+    row = ["000.00.37.H37-250804-0031", None, "Khai sinh", "06385", "20250804080000", "99991231230000", "2"]
+    row += [None] * (len(FIELDS) - len(row))
+    with pytest.raises(RowError, match="ngay_hen_tra"):
+        parser.parse_values(row)
+    parsed, errors = RowParser(COMMUNES, ZoneInfo("America/New_York")).parse_columns([[value] for value in row])
+    assert parsed == [None] and "ngay_hen_tra" in errors[0]
+
+
+def test_both_passes_key_a_code_alike(tmp_path: Path) -> None:
+    path = tmp_path / "hoso.csv"
+    decomposed = "000.00.37.HE\u0301" + "37-250804-0031"  # É written as E and a combining accent
+    lines = [
+        "000.00.37.HE37-250804-0031,,Khai sinh,06385,20250804080000,,2,,,1,",
+        f"{decomposed},,Khai sinh,06385,20250804080000,,4,,,1,",
+    ]
+    path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+    parser = RowParser(COMMUNES, ZoneInfo("Asia/Ho_Chi_Minh"))
+    rows = [row for batch in parse_file(path, parser) for row in batch.rows]
+    last = last_lines(path)
+    assert {row[0]: last[row[0]] for row in rows} == {row[0]: line for row, line in zip(rows, (2, 3), strict=True)}

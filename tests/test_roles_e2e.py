@@ -26,6 +26,10 @@ async def test_the_deep_link_gives_the_role_once(bot: App, api: FakeBotAPI) -> N
     assert await services.roles.access(Person("telegram", str(OFFICIAL))) == Access(Role.OFFICIAL, "06385")
     [refused] = await api.say(OTHER, f"/start {invite.code}")
     assert refused.text is not None and refused.text.startswith("Mã mời này đã được dùng.")
+    [again] = await api.say(OFFICIAL, f"/start {invite.code}")
+    assert again.text == "Bạn đã nhận vai trò của mã mời này rồi."
+    [hello] = await api.say(OTHER, "/start hello")  # a start parameter that is no invite: the greeting
+    assert (hello.text or "").startswith("Xin chào! Mình là Phục Vụ")
     [forged] = await api.say(OTHER, "/start AAAAAAAAAAAAAAAAAAAAAAAA")
     assert forged.text is not None and forged.text.startswith("Mã mời không đúng.")
     assert await services.roles.access(Person("telegram", str(OTHER))) == Access(Role.CITIZEN)

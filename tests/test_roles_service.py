@@ -75,6 +75,13 @@ async def test_admins_come_from_the_settings_and_a_revoked_role_ends_at_once(rol
         ("zalo:u-bình", "grant", "leader"),
         ("telegram:1", "revoke", "leader"),
     ]
+    official = await roles.invite(Role.OFFICIAL, "06385", "telegram:1", NOW)
+    await roles.redeem(ANH, official.code, NOW)
+    leader_again = await roles.invite(Role.LEADER, None, "telegram:1", NOW)
+    await roles.redeem(ANH, leader_again.code, NOW)  # replaces the official role: audited as a revocation
+    changes = [(row["action"], row["role"], row["commune_code"]) for row in await roles.repo.audit()]
+    tail = [change for change in changes if change[0] != "invite"][-3:]
+    assert tail == [("grant", "official", "06385"), ("revoke", "official", "06385"), ("grant", "leader", None)]
     stored = await db.fetchall("SELECT code_hash FROM invites")
     assert leader.code not in {row["code_hash"] for row in stored}  # only a hash is kept
 
