@@ -11,7 +11,9 @@ import asyncio
 import csv
 import multiprocessing
 import os
+import queue
 import re
+import threading
 import unicodedata
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
@@ -697,24 +699,31 @@ async def _parsed_in_child(path: Path, parser: RowParser) -> AsyncGenerator[Pars
     """`parse_file` run in a child process; its errors are raised here as RowError.
 
     The batches come through a one-way pipe whose sending end this process closes at once: if the child dies,
-    even halfway through a batch, reading ends with EOFError instead of waiting for ever."""
+    even halfway through a batch, reading ends with EOFError instead of waiting for ever. A thread reads the pipe
+    into a short queue, so that the child can work a few batches ahead of the database."""
     context = multiprocessing.get_context("spawn")  # not fork: this process has the database's thread
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_parse_for, args=(path, parser, sender), name="phucvu-import", daemon=True)
     child.start()
     sender.close()
+    ahead: queue.Queue[ParsedBatch | str | None] = queue.Queue(maxsize=3)
+    stop = threading.Event()
+    pump = threading.Thread(target=_pump, args=(receiver, child, ahead, stop), name="phucvu-import-pipe", daemon=True)
+    pump.start()
     try:
         while True:
-            item = await asyncio.to_thread(_next_from, receiver, child)
+            item = await asyncio.to_thread(ahead.get)
             if item is None:
                 return
             if isinstance(item, str):
                 raise RowError(item)
             yield item
     finally:
+        stop.set()
         if child.is_alive():
             child.terminate()
         await asyncio.to_thread(child.join)
+        await asyncio.to_thread(pump.join)
         receiver.close()
 
 
@@ -729,13 +738,27 @@ def _parse_for(path: Path, parser: RowParser, sender: Connection) -> None:
     sender.send(None)
 
 
-def _next_from(receiver: Connection, child: multiprocessing.process.BaseProcess) -> ParsedBatch | str | None:
-    try:
-        item: ParsedBatch | str | None = receiver.recv()
-    except EOFError:
-        child.join(5)
-        return f"tiến trình đọc tệp dừng bất thường (mã {child.exitcode})"
-    return item
+def _pump(
+    receiver: Connection,
+    child: multiprocessing.process.BaseProcess,
+    ahead: queue.Queue[ParsedBatch | str | None],
+    stop: threading.Event,
+) -> None:
+    """Move what the child sends into `ahead` until its last batch, its error, or its end (an error too)."""
+    while not stop.is_set():
+        try:
+            item: ParsedBatch | str | None = receiver.recv()
+        except (EOFError, OSError):
+            child.join(5)
+            item = f"tiến trình đọc tệp dừng bất thường (mã {child.exitcode})"
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        if not isinstance(item, ParsedBatch):
+            return
 
 
 def last_of_each(rows: Sequence[DossierRow]) -> tuple[list[DossierRow], int]:
