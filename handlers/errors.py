@@ -9,7 +9,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler
 
 from bot.app import Ctx
 from bot.i18n import translator
-from handlers.context import PRIVATE, incoming
+from bot.roles import Role
+from handlers.context import PRIVATE, Incoming, incoming
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,21 @@ async def stale_button(update: Update, context: Ctx) -> None:
     came = await incoming(update, context)
     if update.callback_query is not None and came is not None:
         await update.callback_query.answer(came.t.gettext("Nút này không còn dùng được. Hãy tìm lại."))
+
+
+async def holding(update: Update, context: Ctx, *roles: Role) -> Incoming | None:
+    """The sender, if they hold one of `roles`; else None after answering exactly as for an unknown command or
+    a stale button, so that nothing tells them the privileged thing exists."""
+    came = await incoming(update, context)
+    if came is None:
+        return None
+    if (await came.services.roles.access(came.person)).is_one_of(*roles):
+        return came
+    if update.callback_query is not None:
+        await stale_button(update, context)
+    else:
+        await unrecognised(update, context)
+    return None
 
 
 async def on_error(update: object, context: Ctx) -> None:

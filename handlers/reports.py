@@ -36,7 +36,7 @@ from bot.reports import (
 from bot.roles import Role
 from bot.text import fold
 from handlers.context import PRIVATE, Incoming, command_args, incoming
-from handlers.errors import stale_button, unrecognised
+from handlers.errors import holding, stale_button, unrecognised
 from handlers.outbox import drain_outbox
 
 PREFIX = "bc:"
@@ -102,17 +102,7 @@ def summary(came: Incoming, writing: Writing) -> str:
 
 
 async def _official(update: Update, context: Ctx) -> Incoming | None:
-    came = await incoming(update, context)
-    if came is None:
-        return None
-    access = await came.services.roles.access(came.person)
-    if access.role is Role.OFFICIAL:
-        return came
-    if update.callback_query is not None:
-        await stale_button(update, context)
-    else:
-        await unrecognised(update, context)
-    return None
+    return await holding(update, context, Role.OFFICIAL)
 
 
 async def start_report(update: Update, context: Ctx) -> None:

@@ -12,8 +12,8 @@ from bot.app import Ctx
 from bot.commands import INVITE, ROLES
 from bot.roles import Holder, Role, actor, deep_link
 from bot.text import fold
-from handlers.context import PRIVATE, Incoming, command_args, incoming
-from handlers.errors import stale_button, unrecognised
+from handlers.context import PRIVATE, Incoming, command_args
+from handlers.errors import holding
 from handlers.people import ROLE_NAMES
 
 PREFIX = "rl:"
@@ -22,18 +22,7 @@ ROLE_WORDS = ((Role.LEADER, ("lanhdao", "lanh dao", "leader")), (Role.OFFICIAL, 
 
 
 async def _admin(update: Update, context: Ctx) -> Incoming | None:
-    """The admin who sent this, or None after answering as if nothing were here."""
-    came = await incoming(update, context)
-    if came is None:
-        return None
-    access = await came.services.roles.access(came.person)
-    if access.role is Role.ADMIN:
-        return came
-    if update.callback_query is not None:
-        await stale_button(update, context)
-    else:
-        await unrecognised(update, context)
-    return None
+    return await holding(update, context, Role.ADMIN)
 
 
 def parse_invite(args: str) -> tuple[Role | None, str]:
