@@ -159,6 +159,7 @@ class Step(StrEnum):
     PHOTOS = "photos"
     LOCATION = "location"
     CONFIRM = "confirm"
+    REOPEN = "reopen"  # a photo (its caption the note) that shows the report `add_to` is not fixed
 
 
 @dataclass(frozen=True)

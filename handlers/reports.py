@@ -76,11 +76,20 @@ async def ask(message: Message, came: Incoming, writing: Writing, duplicate: Rep
     elif writing.step is Step.PHOTOS:
         text = t.gettext("Gửi tối đa {count} ảnh, rồi bấm «Xong» (không có ảnh thì bấm ngay).").format(count=MAX_PHOTOS)
         await message.reply_text(text, reply_markup=_buttons([(t.gettext("✅ Xong"), "p:done"), cancel]))
+    elif writing.step is Step.REOPEN:
+        await message.reply_text(t_reopen(came).format(number=report_number(writing.add_to or 0)))
     elif writing.step is Step.LOCATION:
         text = t.gettext("Gửi vị trí của nơi có vấn đề (📎 → Vị trí), hoặc bấm «Bỏ qua».")
         await message.reply_text(text, reply_markup=_buttons([(t.gettext("⏭️ Bỏ qua"), "l:skip"), cancel]))
     else:
         await message.reply_text(summary(came, writing), reply_markup=_buttons([(t.gettext("📨 Gửi"), "ok"), cancel]))
+
+
+def t_reopen(came: Incoming) -> str:
+    """What to send to reopen a report."""
+    return came.t.gettext(
+        "Gửi một ảnh cho thấy {number} chưa được khắc phục, kèm ghi chú trong chú thích ảnh (/huy để thôi)."
+    )
 
 
 def summary(came: Incoming, writing: Writing) -> str:
@@ -150,10 +159,17 @@ async def step_message(update: Update, context: Ctx) -> None:
                 text = came.t.gettext("Đã nhận {count}/{most} ảnh.").format(count=len(photos), most=MAX_PHOTOS)
                 await message.reply_text(text, reply_markup=_buttons([(came.t.gettext("✅ Xong"), "p:done")]))
                 raise ApplicationHandlerStop
+        elif writing.step is Step.REOPEN and message.photo and writing.add_to is not None:
+            report = await reports.reopen(came.person, writing.add_to, came.text, message.photo[-1].file_id, now)
+            await reports.stop_writing(came.person)
+            due = came.t.day(report.target_at.astimezone(came.services.settings.timezone))
+            text = came.t.gettext("Đã mở lại {number}. Hạn khắc phục mới: {date}.")
+            await message.reply_text(text.format(number=report.number, date=due))
+            raise ApplicationHandlerStop
         elif writing.step is Step.LOCATION and message.location:
             lat, lon = message.location.latitude, message.location.longitude
             writing = await reports.write(came.person, _with(writing, Step.CONFIRM, lat=lat, lon=lon), now)
-    except NotAllowed:  # the role was taken away meanwhile
+    except (NotAllowed, ValueError):  # the role was taken away, or the report moved, meanwhile
         await reports.stop_writing(came.person)
         await unrecognised(update, context)
         raise ApplicationHandlerStop from None
@@ -176,6 +192,17 @@ async def button(update: Update, context: Ctx) -> None:
     writing = await reports.writing(came.person)
     data = (query.data or "").removeprefix(PREFIX)
     kind, _, value = data.partition(":")
+    if kind == "r" and value.isascii() and value.isdigit() and len(value) <= 12:
+        mine = {report.id: report for report in await reports.of_my_commune(came.person)}
+        report = mine.get(int(value))
+        if report is None or report.state is not State.FIXED:
+            await stale_button(update, context)
+            return
+        await reports.write(came.person, Writing(Step.REOPEN, add_to=report.id), now)
+        await query.answer()
+        text = t_reopen(came).format(number=report.number)
+        await query.message.reply_text(text)
+        return
     if writing is None:
         await stale_button(update, context)
         return
@@ -310,7 +337,10 @@ async def list_reports(update: Update, context: Ctx) -> None:
     access = await services.roles.access(came.person)
     if access.role is Role.OFFICIAL:
         reports = await services.reports.of_my_commune(came.person)
-        markup = None
+        fixed = [report for report in reports if report.state is State.FIXED]
+        label = t.gettext("↩️ {number} chưa khắc phục")
+        pairs = [(label.format(number=report.number), f"r:{report.id}") for report in fixed]
+        markup = _buttons(pairs) if pairs else None
     elif access.is_one_of(Role.LEADER, Role.ADMIN):
         reports = pick(await services.reports.open_reports(came.person), came, command_args(context), now)[:30]
         pairs = [(report.number, f"v:{report.id}") for report in reports]

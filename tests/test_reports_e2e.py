@@ -165,3 +165,27 @@ async def test_lists_and_moves_in_chat(quick_bot: App, api: FakeBotAPI) -> None:
     [none] = await api.say(CITIZEN, "/xembaocao")
     [unknown] = await api.say(CITIZEN, "/khonglenh")
     assert none.text == unknown.text
+
+
+async def test_the_commune_reopens_a_fixed_report_from_chat(quick_bot: App, api: FakeBotAPI) -> None:
+    services = quick_bot.bot_data.services
+    now = services.clock()
+    for user, role, commune in ((OFFICIAL, Role.OFFICIAL, "06385"), (LEADER, Role.LEADER, None)):
+        invite = await services.roles.invite(role, commune, "cli", now)
+        await api.say(user, f"/start {invite.code}")
+    official, leader = Person("telegram", str(OFFICIAL)), Person("telegram", str(LEADER))
+    report = await services.reports.file(official, Draft("it", "high", "Mạng chập chờn."), now)
+    await services.reports.move(leader, report.id, State.FIXED, "Đã thay bộ định tuyến.", now)
+    [mine] = await api.say(OFFICIAL, "/xembaocao")
+    [asked] = await api.click(OFFICIAL, callback(mine, "↩️ BC-000001"))
+    assert (asked.text or "").startswith("Gửi một ảnh cho thấy BC-000001 chưa được khắc phục")
+    [wrong] = await api.say(OFFICIAL, "vẫn hỏng")  # text instead of a photo: asked again
+    assert wrong.text == asked.text
+    message = api.make_message(OFFICIAL, caption="Vẫn mất mạng buổi chiều.", **photo(9))
+    [reopened] = await api.converse({"message": message})
+    assert (reopened.text or "").startswith("Đã mở lại BC-000001. Hạn khắc phục mới: ")
+    stored = await services.reports.repo.get(report.id)
+    assert stored is not None and (stored.state, stored.photos, stored.closed_at) == ("new", 1, None)
+    since = api.mark()
+    await api.click(LEADER, callback(mine, "↩️ BC-000001"), expect=0, settle=0.1)  # not the leader's to reopen
+    assert "không còn dùng được" in api.called("answerCallbackQuery", since=since)[0].params["text"]
