@@ -73,6 +73,7 @@ class Holder:
     role: Role
     commune_code: str | None
     granted_at: datetime
+    grant: int  # the invite that granted the role (0 for none)
 
 
 def _hash(code: str) -> str:
@@ -86,6 +87,7 @@ def _holder(stored: StoredRole) -> Holder:
         Role(stored.role),
         stored.commune_code,
         from_sql_time(stored.granted_at),
+        stored.invite_id or 0,
     )
 
 
@@ -140,9 +142,9 @@ class RolesService:
         """Withdraw an invite nobody has used yet."""
         return await self.repo.revoke_invite(_hash(code), actor, to_sql_time(now))
 
-    async def revoke(self, person_id: int, actor: str, now: datetime) -> Holder | None:
-        """Take a role away; what the person held, or None."""
-        stored = await self.repo.revoke(person_id, actor, to_sql_time(now))
+    async def revoke(self, person_id: int, actor: str, now: datetime, grant: int | None = None) -> Holder | None:
+        """Take a role away (with `grant`, only the role that invite gave); what the person held, or None."""
+        stored = await self.repo.revoke(person_id, actor, to_sql_time(now), grant)
         return _holder(stored) if stored else None
 
     async def holders(self) -> list[Holder]:

@@ -92,7 +92,7 @@ def roles_view(holders: list[Holder], came: Incoming) -> tuple[str, InlineKeyboa
             )
         )
         label = t.gettext("Thu hồi #{number}").format(number=number)
-        buttons.append(InlineKeyboardButton(label, callback_data=f"{PREFIX}r:{holder.person_id}"))
+        buttons.append(InlineKeyboardButton(label, callback_data=f"{PREFIX}r:{holder.person_id}:{holder.grant}"))
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
@@ -107,15 +107,18 @@ async def list_roles(update: Update, context: Ctx) -> None:
 
 
 async def revoke(update: Update, context: Ctx) -> None:
-    """`rl:r:<person id>`: take the role away, then show the list again."""
+    """`rl:r:<person id>:<invite id>`: take away the role that invite gave, then show the list again."""
     query = update.callback_query
     came = await _admin(update, context)
     if came is None or query is None:
         return
-    _, _, raw = (query.data or "").partition(f"{PREFIX}r:")
+    numbers = (query.data or "").removeprefix(f"{PREFIX}r:").split(":")
+    plain = len(numbers) == 2 and all(n.isascii() and n.isdigit() and len(n) <= 12 for n in numbers)
     services = came.services
-    plain = raw.isascii() and raw.isdigit() and len(raw) <= 12
-    taken = await services.roles.revoke(int(raw), actor(came.person), services.clock()) if plain else None
+    taken = None
+    if plain:
+        person_id, grant = (int(n) for n in numbers)
+        taken = await services.roles.revoke(person_id, actor(came.person), services.clock(), grant)
     t = came.t
     if taken is None:
         await query.answer(t.gettext("Người này không còn giữ vai trò nào."))

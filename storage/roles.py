@@ -20,6 +20,7 @@ class StoredRole:
     role: str
     commune_code: str | None
     granted_at: str
+    invite_id: int | None
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,13 @@ class StoredInvite:
 
 def _role(row: sqlite3.Row) -> StoredRole:
     return StoredRole(
-        row["person_id"], row["channel"], row["external_id"], row["role"], row["commune_code"], row["granted_at"]
+        row["person_id"],
+        row["channel"],
+        row["external_id"],
+        row["role"],
+        row["commune_code"],
+        row["granted_at"],
+        row["invite_id"],
     )
 
 
@@ -146,8 +153,9 @@ class RolesRepo:
             await _audit(conn, now, actor, "revoke_invite", None, invite.role, invite.commune_code, invite.id)
             return True
 
-    async def revoke(self, person_id: int, actor: str, now: str) -> StoredRole | None:
-        """Take a person's role away; the role they had, or None."""
+    async def revoke(self, person_id: int, actor: str, now: str, invite_id: int | None = None) -> StoredRole | None:
+        """Take a person's role away; the role they had, or None. With `invite_id`, only the role that invite
+        granted (a button shown before the person got another role must not take the new one)."""
         async with self.db.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
@@ -159,6 +167,8 @@ class RolesRepo:
             if not rows:
                 return None
             had = _role(rows[0])
+            if invite_id is not None and had.invite_id != invite_id:
+                return None
             await conn.execute("DELETE FROM roles WHERE person_id = ?", (person_id,))
             await _audit(conn, now, actor, "revoke", person_id, had.role, had.commune_code, None)
             return had

@@ -88,3 +88,16 @@ async def test_admins_come_from_the_settings_and_a_revoked_role_ends_at_once(rol
 
 def test_deep_link() -> None:
     assert deep_link("PhucVuLangSonBot", "abc") == "https://t.me/PhucVuLangSonBot?start=abc"
+
+
+async def test_a_revocation_for_an_old_grant_leaves_the_new_role(roles: RolesService) -> None:
+    first = await roles.invite(Role.LEADER, None, "telegram:1", NOW)
+    await roles.redeem(ANH, first.code, NOW)
+    [old] = await roles.holders()
+    second = await roles.invite(Role.OFFICIAL, "06385", "telegram:1", NOW)
+    await roles.redeem(ANH, second.code, NOW)
+    assert await roles.revoke(old.person_id, "telegram:1", NOW, old.grant) is None  # a button from before
+    assert await roles.access(ANH) == Access(Role.OFFICIAL, "06385")
+    [new] = await roles.holders()
+    taken = await roles.revoke(new.person_id, "telegram:1", NOW, new.grant)
+    assert taken is not None and taken.role is Role.OFFICIAL
