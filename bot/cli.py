@@ -40,7 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="chạy bot (không có TELEGRAM_BOT_TOKEN: chat console)")
     console = sub.add_parser("console", help="chat trong terminal qua cùng handlers và services")
-    console.add_argument("--as", dest="role", choices=["citizen"], default="citizen", help="vai trò khi chat")
+    console.add_argument(
+        "--as",
+        dest="role",
+        choices=["citizen", "official", "leader", "admin"],
+        default="citizen",
+        help="vai trò khi chat",
+    )
+    console.add_argument("--commune", help="xã, phường của cán bộ (với --as official)")
     centres = sub.add_parser("import-centres", help="nạp địa chỉ, điện thoại, giờ làm việc của trung tâm từ CSV")
     centres.add_argument("path", type=Path)
     dossiers = sub.add_parser("import-dossiers", help="nạp hồ sơ từ CSV hoặc XLSX (nạp lại không đổi gì)")
@@ -84,8 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(settings, logging.WARNING)
         from bot.console import run_console
 
-        asyncio.run(run_console(settings))
-        return 0
+        role = getattr(args, "role", "citizen")
+        ok = asyncio.run(run_console(settings, role=role, commune=getattr(args, "commune", None)))
+        return 0 if ok else 2
     setup_logging(settings)
     from telegram import Update
 

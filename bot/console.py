@@ -17,8 +17,10 @@ from typing import Any
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
-from bot.app import build_application, started
+from bot.app import App, build_application, started
 from bot.config import Settings
+from bot.people import Person
+from bot.roles import Role
 
 CONSOLE_USER_ID = 1
 BOT_USER = {"id": 1000, "is_bot": True, "first_name": "Phục Vụ", "username": "phucvu_console_bot"}
@@ -173,19 +175,43 @@ async def ensure_demo_data(settings: Settings, write: Callable[[str], None], day
         await services.db.close()
 
 
+async def act_as(app: App, role: str, commune: str | None, write: Callable[[str], None]) -> bool:
+    """Give the console user a role for this session: admin in memory; official or leader through an invite
+    redeemed at once (so the audit shows it). False, after saying why, when the commune is not one."""
+    services = app.bot_data.services
+    person = Person("console", str(CONSOLE_USER_ID))
+    if role == "admin":
+        services.roles.admins = services.roles.admins | {person}
+        return True
+    code = None
+    if role == "official":
+        code, problem = services.centres.commune_code(commune or "")
+        if code is None:
+            write(f"(--as official cần --commune TÊN_HOẶC_MÃ: {problem})\n")
+            return False
+    invite = await services.roles.invite(Role(role), code, "console", services.clock())
+    await services.roles.redeem(person, invite.code, services.clock())
+    return True
+
+
 async def run_console(
     settings: Settings,
     lines: Callable[[], str] = input,
     write: Callable[[str], None] = print,
     demo_days: int = 60,
-) -> None:
-    """Chat with the bot in the terminal until `:quit` or end of input (demo dossiers on first start)."""
+    role: str = "citizen",
+    commune: str | None = None,
+) -> bool:
+    """Chat with the bot in the terminal until `:quit` or end of input (demo dossiers on first start), as a
+    citizen or with `role`; False if that role could not be given."""
     await ensure_demo_data(settings, write, demo_days)
     request = ConsoleRequest(write)
     app = build_application(settings, request=request, channel="console")
     chat = ConsoleChat(request)
     write(HELP + "\n")
     async with started(app):
+        if role != "citizen" and not await act_as(app, role, commune, write):
+            return False
         greeting = chat.update_for("/start")
         assert greeting is not None
         await app.process_update(Update.de_json(greeting, app.bot))
@@ -206,3 +232,4 @@ async def run_console(
                 continue
             await app.process_update(Update.de_json(data, app.bot))
     sys.stdout.flush()
+    return True

@@ -54,3 +54,21 @@ async def test_console_remembers_language_across_runs(settings: Settings) -> Non
     assert "Switched to English." in first
     second = await chat(settings, ["Quý Hoà"])
     assert "Public administrative service centre of Xã Quý Hòa" in second
+
+
+async def test_the_console_acts_as_an_official_or_an_admin(settings: Settings) -> None:
+    feed = iter(["/capnhat canbo 3", ":quit"])
+    out: list[str] = []
+
+    def read() -> str:
+        return next(feed)
+
+    assert await run_console(settings, lines=read, write=out.append, demo_days=1, role="official", commune="Hữu Lũng")
+    assert "Đã cập nhật số cán bộ một cửa." in "\n".join(out)
+    feed = iter(["/vaitro", ":quit"])
+    out.clear()
+    assert await run_console(settings, lines=read, write=out.append, demo_days=1, role="admin")
+    assert "1. cán bộ Xã Hữu Lũng — console" in "\n".join(out)
+    feed = iter([":quit"])
+    assert not await run_console(settings, lines=read, write=out.append, demo_days=1, role="official", commune="Tân")
+    assert "--as official cần --commune" in "\n".join(out)
