@@ -29,7 +29,7 @@ from storage.db import Database
 from storage.dossiers import DossiersRepo
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
-from storage.reports import ReportsRepo
+from storage.reports import DraftsRepo, ReportsRepo
 from storage.roles import RolesRepo
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ async def open_services(settings: Settings, channel: str, clock: Clock = utc_now
         dossiers = DossierService(DossiersRepo(db), PeopleRepo(db), names, settings.timezone)
         admins = frozenset(Person("telegram", str(admin)) for admin in settings.admins)
         roles = RolesService(RolesRepo(db), PeopleRepo(db), admins)
-        reports = ReportService(ReportsRepo(db), PeopleRepo(db), roles)
+        reports = ReportService(ReportsRepo(db), PeopleRepo(db), roles, DraftsRepo(db))
         await reports.load()
     except BaseException:
         await db.close()

@@ -126,12 +126,6 @@ def report_number(report_id: int) -> str:
     return f"BC-{report_id:06d}"
 
 
-def parse_number(text: str) -> int | None:
-    """`BC-000123`, `bc 123`, `123` → 123; None for anything else."""
-    digits = text.strip().upper().removeprefix("BC").strip(" -#")
-    return int(digits) if digits.isascii() and digits.isdigit() and 0 < len(digits) <= 9 else None
-
-
 def _report(stored: StoredReport) -> Report:
     return Report(
         stored.id,
@@ -183,13 +177,11 @@ class Writing:
 class ReportService:
     """Filing, following and closing facility reports."""
 
-    def __init__(
-        self, repo: ReportsRepo, people: PeopleRepo, roles: RolesService, drafts: DraftsRepo | None = None
-    ) -> None:
+    def __init__(self, repo: ReportsRepo, people: PeopleRepo, roles: RolesService, drafts: DraftsRepo) -> None:
         self.repo = repo
         self.people = people
         self.roles = roles
-        self.drafts = drafts or DraftsRepo(repo.db)
+        self.drafts = drafts
         self._writing: set[Person] = set()
 
     async def load(self) -> None:

@@ -24,12 +24,18 @@ async def quick_bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[App]:
         yield app
 
 
+async def official_and_leader(app: App, api: FakeBotAPI) -> None:
+    """OFFICIAL (Xã Hữu Lũng) and LEADER take their roles through invite links."""
+    services = app.bot_data.services
+    for user, role, commune in ((OFFICIAL, Role.OFFICIAL, "06385"), (LEADER, Role.LEADER, None)):
+        invite = await services.roles.invite(role, commune, "cli", services.clock())
+        await api.say(user, f"/start {invite.code}")
+
+
 async def test_a_blocking_report_reaches_the_leader_and_a_move_the_official(quick_bot: App, api: FakeBotAPI) -> None:
     services = quick_bot.bot_data.services
     now = services.clock()
-    for user, role, commune in ((OFFICIAL, Role.OFFICIAL, "06385"), (LEADER, Role.LEADER, None)):
-        invite = await services.roles.invite(role, commune, "cli", now)
-        await api.say(user, f"/start {invite.code}")
+    await official_and_leader(quick_bot, api)
     official, leader = Person("telegram", str(OFFICIAL)), Person("telegram", str(LEADER))
     since = api.mark()
     report = await services.reports.file(official, Draft("utilities", "blocking", "Mất điện toàn trụ sở."), now)
@@ -129,9 +135,7 @@ async def test_a_citizen_cannot_report_or_press_report_buttons(bot: App, api: Fa
 async def test_lists_and_moves_in_chat(quick_bot: App, api: FakeBotAPI) -> None:
     services = quick_bot.bot_data.services
     now = services.clock()
-    for user, role, commune in ((OFFICIAL, Role.OFFICIAL, "06385"), (LEADER, Role.LEADER, None)):
-        invite = await services.roles.invite(role, commune, "cli", now)
-        await api.say(user, f"/start {invite.code}")
+    await official_and_leader(quick_bot, api)
     official = Person("telegram", str(OFFICIAL))
     await services.reports.file(official, Draft("it", "medium", "Máy in hỏng."), now)
     await services.reports.file(official, Draft("rooms", "low", "Phòng chờ chật."), now)
@@ -170,9 +174,7 @@ async def test_lists_and_moves_in_chat(quick_bot: App, api: FakeBotAPI) -> None:
 async def test_the_commune_reopens_a_fixed_report_from_chat(quick_bot: App, api: FakeBotAPI) -> None:
     services = quick_bot.bot_data.services
     now = services.clock()
-    for user, role, commune in ((OFFICIAL, Role.OFFICIAL, "06385"), (LEADER, Role.LEADER, None)):
-        invite = await services.roles.invite(role, commune, "cli", now)
-        await api.say(user, f"/start {invite.code}")
+    await official_and_leader(quick_bot, api)
     official, leader = Person("telegram", str(OFFICIAL)), Person("telegram", str(LEADER))
     report = await services.reports.file(official, Draft("it", "high", "Mạng chập chờn."), now)
     await services.reports.move(leader, report.id, State.FIXED, "Đã thay bộ định tuyến.", now)
