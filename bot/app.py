@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -10,12 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from telegram import BotCommand
+from telegram import Bot, BotCommand, BotCommandScopeChat
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 from telegram.request import BaseRequest
 
 from bot.centres import CentreService
-from bot.commands import COMMANDS
+from bot.commands import commands_for
 from bot.config import Settings
 from bot.dossiers import DossierService
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
@@ -23,7 +25,7 @@ from bot.outbox import OutboxService
 from bot.people import PeopleService, Person
 from bot.registry import ensure_registry
 from bot.reports import ReportService
-from bot.roles import RolesService
+from bot.roles import Role, RolesService
 from storage.centres import CentresRepo
 from storage.db import Database
 from storage.dossiers import DossiersRepo
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 OUTBOX_INTERVAL = 5.0
 OVERDUE_INTERVAL = 600.0
+MENU_PAUSE = 0.05
 
 
 def utc_now() -> datetime:
@@ -129,10 +132,35 @@ async def start_ingest(app: App, settings: Settings) -> web.AppRunner:
     return runner
 
 
-def bot_commands(language: str) -> list[BotCommand]:
-    """The command menu in one language (English shows the English aliases)."""
+def bot_commands(language: str, role: Role = Role.CITIZEN) -> list[BotCommand]:
+    """The command menu of a role in one language (English shows the English aliases)."""
     t = translator(language)
-    return [BotCommand(c.alias if language == "en" else c.name, t.gettext(c.description)) for c in COMMANDS]
+    return [BotCommand(c.alias if language == "en" else c.name, t.gettext(c.description)) for c in commands_for(role)]
+
+
+async def show_commands(bot: Bot, person: Person, role: Role, language: str) -> None:
+    """Give a person's Telegram chat the command menu of their role in their language (a citizen's is the
+    public one). Telegram keeps it per chat; a failure (a chat the bot cannot reach) is logged, not raised."""
+    if person.channel != "telegram" or not person.external_id.lstrip("-").isdigit():
+        return
+    scope = BotCommandScopeChat(int(person.external_id))
+    try:
+        if role is Role.CITIZEN:
+            await bot.delete_my_commands(scope=scope)
+        else:
+            await bot.set_my_commands(bot_commands(language, role), scope=scope)
+    except TelegramError as exc:
+        log.warning("could not set the command menu of chat %s: %s", person.external_id, exc)
+
+
+async def refresh_menus(context: Ctx) -> None:
+    """At start, give every role holder and admin the command menu of this version (it may have changed)."""
+    services = context.bot_data.services
+    holders = [(holder.person, holder.role) for holder in await services.roles.holders()]
+    holders += [(admin, Role.ADMIN) for admin in sorted(services.roles.admins, key=lambda p: p.external_id)]
+    for person, role in holders:
+        await show_commands(context.bot, person, role, services.people.language(person))
+        await asyncio.sleep(MENU_PAUSE)  # well under Telegram's limits
 
 
 def build_application(
@@ -162,6 +190,7 @@ def build_application(
         # `first` is counted from now, and the scheduler starts a moment later: 0 would be a missed run.
         jobs.run_repeating(drain_outbox, interval=outbox_interval, first=0.5, name="outbox")
         jobs.run_repeating(queue_overdue, interval=OVERDUE_INTERVAL, first=1, name="overdue")
+        jobs.run_once(refresh_menus, 1, name="menus")
         if settings.http_port is not None:
             app.bot_data.ingest = await start_ingest(app, settings)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.i18n import N_
+from bot.roles import Role
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,24 @@ FOLLOW = Command("theodoi", "follow", N_("Các hồ sơ bạn đang theo dõi"))
 
 COMMANDS: tuple[Command, ...] = (START, DOSSIER, FOLLOW, CENTRE, LANG, HELP)
 
-# For officials only (their own centre), answered as an unknown command for anyone else.
+# The commands below are for one role each: anyone else is answered as for an unknown command, and only the
+# holders see them in their command menu (`commands_for`, set per chat when the role is given or taken).
 UPDATE_CENTRE = Command("capnhat", "update", N_("Cập nhật địa chỉ, điện thoại, giờ làm việc, số cán bộ của trung tâm"))
 
 REPORT = Command("baocao", "report", N_("Báo cáo khó khăn về cơ sở vật chất của trung tâm"))
 CANCEL = Command("huy", "cancel", N_("Thôi việc đang làm dở"))
 REPORTS = Command("xembaocao", "reports", N_("Danh sách báo cáo: của xã (cán bộ), đang mở (lãnh đạo)"))
 
-# For admins only: not in Telegram's public command menu; anyone else is answered as for an unknown command.
 INVITE = Command("moi", "invite", N_("Tạo mã mời: /moi canbo TÊN_XÃ hoặc /moi lanhdao"))
 ROLES = Command("vaitro", "roles", N_("Những người đang giữ vai trò, và thu hồi"))
-ADMIN_COMMANDS: tuple[Command, ...] = (INVITE, ROLES)
+
+ROLE_COMMANDS: dict[Role, tuple[Command, ...]] = {
+    Role.OFFICIAL: (REPORT, REPORTS, UPDATE_CENTRE, CANCEL),
+    Role.LEADER: (REPORTS,),
+    Role.ADMIN: (REPORTS, INVITE, ROLES),
+}
+
+
+def commands_for(role: Role) -> tuple[Command, ...]:
+    """Everyone's commands, then the role's own."""
+    return COMMANDS + ROLE_COMMANDS.get(role, ())

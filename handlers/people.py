@@ -5,16 +5,16 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler
 
-from bot.app import Ctx
-from bot.commands import COMMANDS, HELP, LANG, START
+from bot.app import Ctx, show_commands
+from bot.commands import HELP, LANG, START, commands_for
 from bot.i18n import N_, Translator, translator
 from bot.roles import INVITE_CODE, Role
 from handlers import menu
 from handlers.context import PRIVATE, Incoming, incoming
 
 
-def help_text(t: Translator) -> str:
-    """What the bot does and its commands, in the person's language."""
+def help_text(t: Translator, role: Role = Role.CITIZEN) -> str:
+    """What the bot does and the commands of the person's role, in their language."""
     lines = [
         t.gettext("Phục Vụ giúp bạn:"),
         t.gettext(
@@ -25,7 +25,7 @@ def help_text(t: Translator) -> str:
         "",
         t.gettext("Các lệnh:"),
     ]
-    for command in COMMANDS:
+    for command in commands_for(role):
         name = command.alias if t.language == "en" else command.name
         lines.append(f"/{name} — {t.gettext(command.description)}")
     return "\n".join(lines)
@@ -47,16 +47,24 @@ async def start(update: Update, context: Ctx) -> None:
     if came is None or update.effective_message is None:
         return
     if context.args and INVITE_CODE.fullmatch(context.args[0]):
-        await redeem(update, came, context.args[0])
+        await redeem(update, context, came, context.args[0])
         return
     greeting = came.t.gettext(
         "Xin chào! Mình là Phục Vụ, trợ lý của các trung tâm phục vụ hành chính công tỉnh {province}."
     )
-    text = greeting.format(province=came.services.centres.directory.province.name) + "\n\n" + help_text(came.t)
-    await update.effective_message.reply_text(text, reply_markup=menu.keyboard(came.t))
+    role = await role_of(came)
+    if role is not Role.CITIZEN:
+        await show_commands(context.bot, came.person, role, came.t.language)  # the menu may have changed
+    text = greeting.format(province=came.services.centres.directory.province.name) + "\n\n" + help_text(came.t, role)
+    await update.effective_message.reply_text(text, reply_markup=menu.keyboard(came.t, role))
 
 
-async def redeem(update: Update, came: Incoming, code: str) -> None:
+async def role_of(came: Incoming) -> Role:
+    """The sender's role, read afresh."""
+    return (await came.services.roles.access(came.person)).role
+
+
+async def redeem(update: Update, context: Ctx, came: Incoming, code: str) -> None:
     """Use an invite code and say what it gave, or why it gave nothing."""
     assert update.effective_message is not None
     result = await came.services.roles.redeem(came.person, code, came.services.clock())
@@ -67,7 +75,10 @@ async def redeem(update: Update, came: Incoming, code: str) -> None:
     commune = came.services.centres.commune(result.commune_code or "")
     role = t.gettext(ROLE_NAMES[result.role]).format(commune=commune.name if commune else "")
     text = t.gettext("Bạn đã nhận vai trò {role}. Chào mừng!").format(role=role)
-    await update.effective_message.reply_text(text, reply_markup=menu.keyboard(t))
+    await show_commands(context.bot, came.person, result.role, t.language)
+    await update.effective_message.reply_text(
+        text + "\n\n" + help_text(t, result.role), reply_markup=menu.keyboard(t, result.role)
+    )
 
 
 async def show_help(update: Update, context: Ctx) -> None:
@@ -75,7 +86,8 @@ async def show_help(update: Update, context: Ctx) -> None:
     came = await incoming(update, context)
     if came is None or update.effective_message is None:
         return
-    await update.effective_message.reply_text(help_text(came.t), reply_markup=menu.keyboard(came.t))
+    role = await role_of(came)
+    await update.effective_message.reply_text(help_text(came.t, role), reply_markup=menu.keyboard(came.t, role))
 
 
 async def switch_language(update: Update, context: Ctx) -> None:
@@ -89,8 +101,11 @@ async def switch_language(update: Update, context: Ctx) -> None:
         language = await people.set_language(came.person, wanted, now)
     else:
         language = await people.toggle_language(came.person, now)
-    t = translator(language)
-    await update.effective_message.reply_text(t.gettext("Đã chuyển sang Tiếng Việt."), reply_markup=menu.keyboard(t))
+    t, role = translator(language), await role_of(came)
+    if role is not Role.CITIZEN:
+        await show_commands(context.bot, came.person, role, language)
+    text = t.gettext("Đã chuyển sang Tiếng Việt.")
+    await update.effective_message.reply_text(text, reply_markup=menu.keyboard(t, role))
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]

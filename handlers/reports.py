@@ -35,6 +35,7 @@ from bot.reports import (
 )
 from bot.roles import Role
 from bot.text import fold
+from handlers import menu
 from handlers.context import PRIVATE, Incoming, command_args, incoming
 from handlers.errors import holding, stale_button, unrecognised
 from handlers.outbox import drain_outbox
@@ -115,9 +116,22 @@ async def _official(update: Update, context: Ctx) -> Incoming | None:
 
 
 async def start_report(update: Update, context: Ctx) -> None:
-    """`/baocao`: begin (or begin again) a report."""
-    came = await _official(update, context)
+    """`/baocao`: begin (or begin again) a report. Leaders and admins are pointed to `/xembaocao` (reports are
+    a commune's, filed by its officials)."""
+    came = await incoming(update, context)
     if came is None or update.effective_message is None:
+        return
+    access = await came.services.roles.access(came.person)
+    if access.is_one_of(Role.LEADER, Role.ADMIN):
+        text = came.t.gettext(
+            "Báo cáo khó khăn do cán bộ xã, phường gửi cho trung tâm của mình. "
+            "Xem và xử lý các báo cáo đang mở bằng /{command}."
+        )
+        name = REPORTS.alias if came.t.language == "en" else REPORTS.name
+        await update.effective_message.reply_text(text.format(command=name))
+        return
+    if access.role is not Role.OFFICIAL:
+        await unrecognised(update, context)
         return
     writing = await came.services.reports.write(came.person, Writing(Step.CATEGORY), came.services.clock())
     await ask(update.effective_message, came, writing)
@@ -257,6 +271,8 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         CommandHandler(REPORT.names, start_report, filters=PRIVATE),
         CommandHandler(CANCEL.names, cancel, filters=PRIVATE),
         CommandHandler(REPORTS.names, list_reports, filters=PRIVATE),
+        MessageHandler(menu.pressed(menu.REPORT), start_report),
+        MessageHandler(menu.pressed(menu.COMMUNE_REPORTS, menu.OPEN_REPORTS), list_reports),
         CallbackQueryHandler(move_button, pattern=f"^{PREFIX}[vm]:"),
         CallbackQueryHandler(button, pattern=f"^{PREFIX}"),
     ]
@@ -291,7 +307,7 @@ def note_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
 
 def step_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """The handler of GROUP."""
-    kinds = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.LOCATION
+    kinds = (filters.TEXT & ~filters.COMMAND & ~menu.any_label()) | filters.PHOTO | filters.LOCATION
     return [MessageHandler(PRIVATE & kinds, step_message)]
 
 

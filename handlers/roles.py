@@ -8,7 +8,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.app import Ctx
+from bot.app import Ctx, show_commands
 from bot.commands import INVITE, ROLES
 from bot.roles import Holder, Role, actor, deep_link
 from bot.text import fold
@@ -124,6 +124,7 @@ async def revoke(update: Update, context: Ctx) -> None:
         await query.answer(t.gettext("Người này không còn giữ vai trò nào."))
     else:
         await query.answer(t.gettext("Đã thu hồi vai trò {role}.").format(role=_role_text(taken, came)))
+        await show_commands(context.bot, taken.person, Role.CITIZEN, services.people.language(taken.person))
     text, markup = roles_view(await services.roles.holders(), came)
     if query.message is not None:
         await context.bot.edit_message_text(text, query.message.chat.id, query.message.message_id, reply_markup=markup)

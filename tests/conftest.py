@@ -69,3 +69,11 @@ async def bot(settings: Settings, api: FakeBotAPI) -> AsyncIterator[App]:
     """The real application, long polling the fake Bot API over HTTP."""
     async with running(build_application(bot_settings(settings, api))) as app:
         yield app
+
+
+def keyboard_texts(markup: dict[str, object] | None) -> list[str]:
+    """The labels of a reply keyboard, row after row."""
+    assert markup is not None
+    rows = markup["keyboard"]
+    assert isinstance(rows, list)
+    return [button["text"] for row in rows for button in row]

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from bot.commands import COMMANDS
+from bot.commands import COMMANDS, ROLE_COMMANDS
 from bot.i18n import translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,8 +23,20 @@ def test_readme_command_table_is_the_registered_commands() -> None:
     assert rows == [(c.name, c.alias, vi.gettext(c.description)) for c in COMMANDS]
 
 
+def test_readme_role_command_table_is_each_roles_menu() -> None:
+    block = README.split("<!-- role-commands:start -->")[1].split("<!-- role-commands:end -->")[0]
+    rows = re.findall(r"^\| `/(\w+)` \| `/(\w+)` \| (\w+) \| (.+?) \|$", block, flags=re.MULTILINE)
+    vi = translator("vi")
+    expected = [
+        (c.name, c.alias, role.value, vi.gettext(c.description))
+        for role, commands in ROLE_COMMANDS.items()
+        for c in commands
+    ]
+    assert rows == expected
+
+
 def test_command_names_are_valid_for_telegram() -> None:
-    for command in COMMANDS:
+    for command in COMMANDS + tuple(c for commands in ROLE_COMMANDS.values() for c in commands):
         for name in command.names:
             assert re.fullmatch(r"[a-z0-9_]{1,32}", name)
 

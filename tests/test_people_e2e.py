@@ -3,17 +3,10 @@
 from bot.app import App, build_application
 from bot.commands import COMMANDS
 from bot.config import Settings
-from tests.conftest import bot_settings
+from tests.conftest import bot_settings, keyboard_texts
 from tests.fakebotapi import FakeBotAPI, running
 
 USER = 6001
-
-
-def keyboard_texts(markup: dict[str, object] | None) -> list[str]:
-    assert markup is not None
-    rows = markup["keyboard"]
-    assert isinstance(rows, list)
-    return [button["text"] for row in rows for button in row]
 
 
 async def test_start_greets_in_vietnamese_with_the_menu(bot: App, api: FakeBotAPI) -> None:

@@ -1,5 +1,6 @@
 """End to end: report messages reach leaders and officials over the Bot API through the outbox."""
 
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from bot.config import Settings
 from bot.people import Person
 from bot.reports import Draft, State
 from bot.roles import Role
-from tests.conftest import bot_settings
+from tests.conftest import bot_settings, keyboard_texts
 from tests.fakebotapi import Call, FakeBotAPI, running
 
 OFFICIAL = 6301
@@ -191,3 +192,25 @@ async def test_the_commune_reopens_a_fixed_report_from_chat(quick_bot: App, api:
     since = api.mark()
     await api.click(LEADER, callback(mine, "↩️ BC-000001"), expect=0, settle=0.1)  # not the leader's to reopen
     assert "không còn dùng được" in api.called("answerCallbackQuery", since=since)[0].params["text"]
+
+
+async def test_the_menus_of_officials_and_leaders(quick_bot: App, api: FakeBotAPI) -> None:
+    await official_and_leader(quick_bot, api)
+    [categories] = await api.say(OFFICIAL, "📝 Báo cáo khó khăn")  # the officials' menu row
+    assert (categories.text or "").startswith("Báo cáo khó khăn của trung tâm.")
+    [severity] = await api.click(OFFICIAL, callback(categories, "Trang thiết bị"))
+    [describe] = await api.click(OFFICIAL, callback(severity, "Cao"))
+    assert (describe.text or "").startswith("Mô tả vấn đề")
+    [listing] = await api.say(OFFICIAL, "📋 Báo cáo của xã")  # a menu button is no description
+    assert listing.text == "Không có báo cáo nào."
+    [photos] = await api.say(OFFICIAL, "Máy scan hỏng.")
+    assert (photos.text or "").startswith("Gửi tối đa 5 ảnh")
+
+    [pointer] = await api.say(LEADER, "/baocao")
+    assert pointer.text is not None and "/xembaocao" in pointer.text
+    [none_open] = await api.say(LEADER, "📋 Báo cáo đang mở")
+    assert none_open.text == "Không có báo cáo nào."
+    [english] = await api.say(OFFICIAL, "/lang en")
+    assert "📝 Report a problem" in keyboard_texts(english.reply_markup)
+    menu = api.my_commands[(json.dumps({"chat_id": OFFICIAL, "type": "chat"}), "")]
+    assert [c["command"] for c in menu][-4:] == ["report", "reports", "update", "cancel"]

@@ -1,5 +1,6 @@
 """End to end: an invite's deep link (`/start <code>`) gives the role once; `phucvu invite` prints the link."""
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -8,21 +9,33 @@ import pytest
 
 from bot.app import App, build_application
 from bot.cli import main
+from bot.commands import commands_for
 from bot.config import Settings
 from bot.people import Person
 from bot.roles import Access, Role
-from tests.conftest import bot_settings
+from tests.conftest import bot_settings, keyboard_texts
 from tests.fakebotapi import BOT_USERNAME, Call, FakeBotAPI, running
 
 OFFICIAL = 6101
 OTHER = 6102
 
 
+def chat_scope(chat_id: int) -> tuple[str, str]:
+    """The fake Bot API's key for a chat's own command menu."""
+    return json.dumps({"chat_id": chat_id, "type": "chat"}, sort_keys=True), ""
+
+
 async def test_the_deep_link_gives_the_role_once(bot: App, api: FakeBotAPI) -> None:
     services = bot.bot_data.services
     invite = await services.roles.invite(Role.OFFICIAL, "06385", "cli", services.clock())
     [welcome] = await api.say(OFFICIAL, f"/start {invite.code}")
-    assert welcome.text == "Bạn đã nhận vai trò cán bộ Xã Hữu Lũng. Chào mừng!"
+    assert welcome.text is not None
+    assert welcome.text.startswith("Bạn đã nhận vai trò cán bộ Xã Hữu Lũng. Chào mừng!\n\nPhục Vụ giúp bạn:")
+    assert "/baocao — Báo cáo khó khăn" in welcome.text and "/moi" not in welcome.text
+    assert keyboard_texts(welcome.reply_markup)[:2] == ["📝 Báo cáo khó khăn", "📋 Báo cáo của xã"]
+    menu = [c["command"] for c in api.my_commands[chat_scope(OFFICIAL)]]
+    assert menu == [c.name for c in commands_for(Role.OFFICIAL)]
+    assert menu[-4:] == ["baocao", "xembaocao", "capnhat", "huy"]
     assert await services.roles.access(Person("telegram", str(OFFICIAL))) == Access(Role.OFFICIAL, "06385")
     [refused] = await api.say(OTHER, f"/start {invite.code}")
     assert refused.text is not None and refused.text.startswith("Mã mời này đã được dùng.")
@@ -80,6 +93,21 @@ async def test_only_an_admin_sees_the_admin_commands(admin_bot: App, api: FakeBo
     assert await admin_bot.bot_data.services.db.fetchall("SELECT * FROM invites") == []
 
 
+async def test_at_start_role_holders_get_their_menu(settings: Settings, api: FakeBotAPI) -> None:
+    admin_settings = replace(bot_settings(settings, api), admins=frozenset({ADMIN}))
+    async with running(build_application(admin_settings)) as app:
+        services = app.bot_data.services
+        invite = await services.roles.invite(Role.LEADER, None, "cli", services.clock())
+        await services.roles.redeem(Person("telegram", str(OTHER)), invite.code, services.clock())
+    api.my_commands.clear()  # as if Telegram had forgotten them, or this version changed them
+    async with running(build_application(admin_settings)):
+        scoped = await api.wait_for(
+            lambda call: call.method == "setMyCommands" and call.params.get("scope", {}).get("chat_id") == ADMIN
+        )
+    assert [c["command"] for c in scoped.params["commands"]][-3:] == ["xembaocao", "moi", "vaitro"]
+    assert [c["command"] for c in api.my_commands[chat_scope(OTHER)]][-1] == "xembaocao"
+
+
 async def test_an_admin_invites_lists_and_revokes_in_chat(admin_bot: App, api: FakeBotAPI) -> None:
     services = admin_bot.bot_data.services
     [made] = await api.say(ADMIN, "/moi lãnh đạo")
@@ -88,7 +116,8 @@ async def test_an_admin_invites_lists_and_revokes_in_chat(admin_bot: App, api: F
     assert header.startswith("Mã mời lãnh đạo tỉnh, dùng một lần, hết hạn ")
     assert link == f"https://t.me/{BOT_USERNAME}?start={code}"
     [welcome] = await api.say(OTHER, f"/start {code}")
-    assert welcome.text == "Bạn đã nhận vai trò lãnh đạo tỉnh. Chào mừng!"
+    assert (welcome.text or "").startswith("Bạn đã nhận vai trò lãnh đạo tỉnh. Chào mừng!")
+    assert [c["command"] for c in api.my_commands[chat_scope(OTHER)]][-1] == "xembaocao"
 
     [unclear] = await api.say(ADMIN, "/moi canbo Tân")
     assert unclear.text is not None and "Có thể là:" in unclear.text
@@ -107,6 +136,7 @@ async def test_an_admin_invites_lists_and_revokes_in_chat(admin_bot: App, api: F
     await api.click(ADMIN, revoke, listing.result["message_id"], expect=0, settle=0.2)
     assert "Đã thu hồi vai trò lãnh đạo tỉnh" in api.called("answerCallbackQuery", since=since)[0].params["text"]
     assert await services.roles.access(Person("telegram", str(OTHER))) == Access(Role.CITIZEN)
+    assert chat_scope(OTHER) not in api.my_commands  # back to the public menu
     [edited] = api.called("editMessageText", since=since)
     assert edited.params["text"] == "Chưa ai nhận vai trò nào. Tạo mã mời bằng /moi."
     actions = [(row["actor"], row["action"]) for row in await services.roles.repo.audit()]
