@@ -7,14 +7,16 @@ Categories and severities are the provincial report's; each category has a targe
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.dossiers import from_sql_time, to_sql_time
-from bot.i18n import N_
+from bot.i18n import LANGUAGES, N_, translator
 from bot.people import Person
 from bot.roles import Access, Role, RolesService
+from bot.text import fold
 from storage.people import PeopleRepo
 from storage.reports import OPEN_STATES, DraftsRepo, NewReport, ReportsRepo, StoredReport
 
@@ -71,6 +73,34 @@ STATE_NAMES = {
     State.CANNOT_FIX: N_("không khắc phục được"),
     State.DUPLICATE: N_("trùng"),
 }
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """Which open reports a leader wants: past their target, of some categories, of one commune (all: none)."""
+
+    past_target: bool = False
+    categories: frozenset[str] = frozenset()
+    commune_code: str | None = None
+
+
+PAST_TARGET_WORDS = ("quahan", "qua han", "overdue", "late")
+
+
+def read_filter(text: str, commune_code: Callable[[str], str | None]) -> ReportFilter | None:
+    """What a leader typed after the list command: `quahan` (past target), part of a category's name in any
+    language (`điện`, `kitchen`), or a commune (`commune_code` resolves it); empty for all, None if not understood."""
+    key = fold(text)
+    if not key:
+        return ReportFilter()
+    if key in PAST_TARGET_WORDS:
+        return ReportFilter(past_target=True)
+    names = {(k, fold(translator(language).gettext(c.name))) for k, c in CATEGORIES.items() for language in LANGUAGES}
+    kinds = frozenset(k for k, name in names if key in name)
+    if kinds:
+        return ReportFilter(categories=kinds)
+    code = commune_code(text)
+    return ReportFilter(commune_code=code) if code else None
 
 
 class NotAllowed(Exception):
@@ -309,12 +339,27 @@ class ReportService:
         access = await self._official(person)
         return [_report(stored) for stored in await self.repo.of_commune(access.commune_code or "")]
 
-    async def open_reports(self, person: Person) -> list[Report]:
-        """Every open report, for leaders and admins."""
+    async def open_reports(self, person: Person, now: datetime, wanted: ReportFilter = ReportFilter()) -> list[Report]:
+        """The open reports a leader or admin asks for, oldest first."""
         access = await self.roles.access(person)
         if not access.is_one_of(Role.LEADER, Role.ADMIN):
             raise NotAllowed
-        return [_report(stored) for stored in await self.repo.open_reports()]
+        found = await self.repo.open_reports(
+            commune_code=wanted.commune_code,
+            categories=sorted(wanted.categories),
+            past=to_sql_time(now) if wanted.past_target else None,
+        )
+        return [_report(stored) for stored in found]
+
+    async def open_report(self, person: Person, report_id: int) -> Report:
+        """One open report, for a leader or admin to move."""
+        access = await self.roles.access(person)
+        if not access.is_one_of(Role.LEADER, Role.ADMIN):
+            raise NotAllowed
+        report = await self._get(report_id)
+        if not report.is_open:
+            raise NotAllowed
+        return report
 
     async def _get(self, report_id: int) -> Report:
         stored = await self.repo.get(report_id)

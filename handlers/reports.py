@@ -31,10 +31,10 @@ from bot.reports import (
     State,
     Step,
     Writing,
+    read_filter,
     report_number,
 )
 from bot.roles import Role
-from bot.text import fold
 from handlers import menu
 from handlers.context import PRIVATE, Incoming, command_args, incoming
 from handlers.errors import holding, stale_button, unrecognised
@@ -311,6 +311,7 @@ def step_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [MessageHandler(PRIVATE & kinds, step_message)]
 
 
+LIST_LIMIT = 30
 MOVES = (State.RECEIVED, State.IN_PROGRESS, State.FIXED, State.CANNOT_FIX, State.DUPLICATE)
 
 
@@ -329,20 +330,6 @@ def report_line(report: Report, came: Incoming, now: datetime) -> str:
     )
 
 
-def pick(reports: list[Report], came: Incoming, wanted: str, now: datetime) -> list[Report]:
-    """A leader's filter: `quahan` (past target), a kind of problem, or a commune; all when empty."""
-    key = fold(wanted)
-    if not key:
-        return reports
-    if key in ("quahan", "qua han", "overdue", "late"):
-        return [report for report in reports if report.past_target(now)]
-    kinds = [name for name, category in CATEGORIES.items() if key in fold(came.t.gettext(category.name))]
-    if kinds:
-        return [report for report in reports if report.category.key in kinds]
-    code, _ = came.services.centres.commune_code(wanted)
-    return [report for report in reports if report.commune_code == code]
-
-
 async def list_reports(update: Update, context: Ctx) -> None:
     """`/xembaocao`: an official's commune's reports; every open one for leaders and admins, with a filter and a
     button per report to move it on."""
@@ -351,6 +338,7 @@ async def list_reports(update: Update, context: Ctx) -> None:
         return
     services, t, now = came.services, came.t, came.services.clock()
     access = await services.roles.access(came.person)
+    more = 0
     if access.role is Role.OFFICIAL:
         reports = await services.reports.of_my_commune(came.person)
         fixed = [report for report in reports if report.state is State.FIXED]
@@ -358,7 +346,16 @@ async def list_reports(update: Update, context: Ctx) -> None:
         pairs = [(label.format(number=report.number), f"r:{report.id}") for report in fixed]
         markup = _buttons(pairs) if pairs else None
     elif access.is_one_of(Role.LEADER, Role.ADMIN):
-        reports = pick(await services.reports.open_reports(came.person), came, command_args(context), now)[:30]
+        wanted = read_filter(command_args(context), lambda text: services.centres.commune_code(text)[0])
+        if wanted is None:
+            text = t.gettext(
+                "Không hiểu bộ lọc «{text}». Lọc theo: quahan (quá hạn), loại vấn đề (ví dụ: điện), "
+                "hoặc tên xã, phường."
+            )
+            await update.effective_message.reply_text(text.format(text=command_args(context)))
+            return
+        found = await services.reports.open_reports(came.person, now, wanted)
+        reports, more = found[:LIST_LIMIT], len(found) - LIST_LIMIT
         pairs = [(report.number, f"v:{report.id}") for report in reports]
         markup = _buttons(pairs, 3) if pairs else None
     else:
@@ -368,6 +365,8 @@ async def list_reports(update: Update, context: Ctx) -> None:
         await update.effective_message.reply_text(t.gettext("Không có báo cáo nào."))
         return
     lines = [report_line(report, came, now) for report in reports]
+    if more > 0:
+        lines.append(t.gettext("… và {count} báo cáo nữa; lọc để xem (ví dụ: /xembaocao quahan).").format(count=more))
     await update.effective_message.reply_text("\n".join(lines), reply_markup=markup)
 
 
@@ -381,7 +380,7 @@ async def move_button(update: Update, context: Ctx) -> None:
     parts = (query.data or "").removeprefix(PREFIX).split(":")
     try:
         if parts[0] == "v" and len(parts) == 2 and parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 12:
-            report = next(r for r in await services.reports.open_reports(came.person) if r.id == int(parts[1]))
+            report = await services.reports.open_report(came.person, int(parts[1]))
         elif parts[0] == "m" and len(parts) == 3 and parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 12:
             report = await services.reports.move(came.person, int(parts[1]), State(parts[2]), "", now)
             await query.answer(
@@ -394,7 +393,7 @@ async def move_button(update: Update, context: Ctx) -> None:
             return
         else:
             raise NotAllowed
-    except (NotAllowed, StopIteration, ValueError):
+    except (NotAllowed, ValueError):
         await stale_button(update, context)
         return
     await query.answer()

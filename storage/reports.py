@@ -190,9 +190,21 @@ class ReportsRepo:
         )
         return [_report(row) for row in rows]
 
-    async def open_reports(self) -> list[StoredReport]:
-        """Every open report, oldest first."""
-        rows = await self.db.fetchall(f"{_SELECT} WHERE r.state IN {OPEN_STATES} ORDER BY r.id")
+    async def open_reports(
+        self, *, commune_code: str | None = None, categories: Sequence[str] = (), past: str | None = None
+    ) -> list[StoredReport]:
+        """Open reports, oldest first: of one commune, of some categories, or past their target at `past`."""
+        where, params = [f"r.state IN {OPEN_STATES}"], list[object]()
+        if commune_code is not None:
+            where.append("r.commune_code = ?")
+            params.append(commune_code)
+        if categories:
+            where.append(f"r.category IN ({', '.join('?' * len(categories))})")
+            params.extend(categories)
+        if past is not None:
+            where.append("r.target_at < ?")
+            params.append(past)
+        rows = await self.db.fetchall(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY r.id", params)
         return [_report(row) for row in rows]
 
     async def events(self, report_id: int) -> list[sqlite3.Row]:

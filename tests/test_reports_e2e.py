@@ -145,6 +145,10 @@ async def test_lists_and_moves_in_chat(quick_bot: App, api: FakeBotAPI) -> None:
     assert mine.reply_markup is None  # officials do not move reports
     [open_it] = await api.say(LEADER, "/reports công nghệ")
     assert (open_it.text or "").startswith("BC-000001 · Xã Hữu Lũng · Công nghệ thông tin, mạng · mới · hạn ")
+    [by_commune] = await api.say(LEADER, "/xembaocao Hữu Lũng")
+    assert [line[:9] for line in (by_commune.text or "").splitlines()] == ["BC-000001", "BC-000002"]
+    [puzzled] = await api.say(LEADER, "/xembaocao xyz")
+    assert (puzzled.text or "").startswith("Không hiểu bộ lọc «xyz».")
     [card] = await api.click(LEADER, callback(open_it, "BC-000001"))
     since = api.mark()
     await api.click(OFFICIAL, callback(card, "đang xử lý"), expect=0, settle=0.1)  # forged by the official
@@ -214,3 +218,15 @@ async def test_the_menus_of_officials_and_leaders(quick_bot: App, api: FakeBotAP
     assert "📝 Report a problem" in keyboard_texts(english.reply_markup)
     menu = api.my_commands[(json.dumps({"chat_id": OFFICIAL, "type": "chat"}), "")]
     assert [c["command"] for c in menu][-4:] == ["report", "reports", "update", "cancel"]
+
+
+async def test_a_long_list_says_how_many_more(quick_bot: App, api: FakeBotAPI) -> None:
+    services = quick_bot.bot_data.services
+    await official_and_leader(quick_bot, api)
+    official = Person("telegram", str(OFFICIAL))
+    for n in range(32):
+        await services.reports.file(official, Draft("other", "low", f"Việc số {n}."), services.clock())
+    [listing] = await api.say(LEADER, "/xembaocao")
+    lines = (listing.text or "").splitlines()
+    assert len(lines) == 31 and lines[-1] == "… và 2 báo cáo nữa; lọc để xem (ví dụ: /xembaocao quahan)."
+    assert listing.reply_markup is not None and sum(map(len, listing.reply_markup["inline_keyboard"])) == 30

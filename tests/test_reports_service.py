@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.people import Person
-from bot.reports import Draft, NotAllowed, ReportService, State, report_number
+from bot.reports import Draft, NotAllowed, ReportFilter, ReportService, State, read_filter, report_number
 from bot.roles import Role, RolesService
 from storage.centres import CentresRepo
 from storage.db import Database
@@ -100,12 +100,41 @@ async def test_nobody_else_may_file_move_or_see(reports: ReportService) -> None:
             with pytest.raises(NotAllowed):
                 await reports.add_to(person, report.id, DRAFT, NOW)
     with pytest.raises(NotAllowed):
-        await reports.open_reports(CITIZEN)
+        await reports.open_reports(CITIZEN, NOW)
+    with pytest.raises(NotAllowed):
+        await reports.open_report(OFFICIAL, report.id)
     with pytest.raises(NotAllowed):
         await reports.move(LEADER, 999, State.RECEIVED, "", NOW)  # the same answer as for one they may not see
     assert [r.number for r in await reports.of_my_commune(OFFICIAL)] == ["BC-000001"]
     assert await reports.of_my_commune(NEIGHBOUR) == []
-    assert [r.number for r in await reports.open_reports(LEADER)] == ["BC-000001"]
+    assert [r.number for r in await reports.open_reports(LEADER, NOW)] == ["BC-000001"]
+    assert (await reports.open_report(LEADER, report.id)).number == "BC-000001"
+
+
+async def test_leaders_filter_open_reports(reports: ReportService) -> None:
+    power = await reports.file(OFFICIAL, DRAFT, NOW)  # due in 3 days
+    rooms = await reports.file(OFFICIAL, Draft("rooms", "medium", "Phòng một cửa chật."), NOW)  # 30 days
+    kitchen = await reports.file(NEIGHBOUR, Draft("kitchen", "low", "Chưa có bếp ăn."), NOW)
+    fixed = await reports.file(NEIGHBOUR, Draft("it", "high", "Mất mạng."), NOW)
+    await reports.move(LEADER, fixed.id, State.FIXED, "", NOW)
+
+    async def numbers(wanted: ReportFilter | None, now: datetime = NOW) -> list[int]:
+        assert wanted is not None
+        return [r.id for r in await reports.open_reports(LEADER, now, wanted)]
+
+    def communes(text: str) -> str | None:
+        return {"Hữu Lũng": "06385"}.get(text)
+
+    assert await numbers(read_filter("", communes)) == [power.id, rooms.id, kitchen.id]
+    assert await numbers(read_filter("quá hạn", communes), NOW + timedelta(days=4)) == [power.id]
+    assert await numbers(read_filter("overdue", communes), NOW + timedelta(days=31)) == [power.id, rooms.id, kitchen.id]
+    assert await numbers(read_filter("Điện", communes)) == [power.id]
+    assert await numbers(read_filter("kitchen", communes)) == [kitchen.id]
+    assert await numbers(read_filter("phong", communes)) == [rooms.id]  # without diacritics
+    assert await numbers(read_filter("Hữu Lũng", communes)) == [power.id, rooms.id]
+    assert read_filter("xyz", communes) is None
+    with pytest.raises(NotAllowed):
+        await reports.open_report(LEADER, fixed.id)  # closed: nothing to move
 
 
 async def test_adding_to_an_open_report_and_bad_drafts(reports: ReportService) -> None:

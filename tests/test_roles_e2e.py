@@ -3,6 +3,7 @@
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,20 @@ async def test_the_deep_link_gives_the_role_once(bot: App, api: FakeBotAPI) -> N
     [forged] = await api.say(OTHER, "/start AAAAAAAAAAAAAAAAAAAAAAAA")
     assert forged.text is not None and forged.text.startswith("Mã mời không đúng.")
     assert await services.roles.access(Person("telegram", str(OTHER))) == Access(Role.CITIZEN)
+
+
+async def test_an_expired_or_revoked_invite_is_refused(bot: App, api: FakeBotAPI) -> None:
+    services = bot.bot_data.services
+    week_ago = services.clock() - timedelta(days=7, seconds=1)
+    old = await services.roles.invite(Role.OFFICIAL, "06385", "cli", week_ago)  # 7 days: expired a second ago
+    [expired] = await api.say(OFFICIAL, f"/start {old.code}")
+    assert expired.text == "Mã mời này đã hết hạn. Xin quản trị viên một mã mới."
+    withdrawn = await services.roles.invite(Role.LEADER, None, "cli", services.clock())
+    assert await services.roles.revoke_invite(withdrawn.code, "cli", services.clock())
+    [revoked] = await api.say(OFFICIAL, f"/start {withdrawn.code}")
+    assert revoked.text == "Mã mời này đã bị thu hồi. Xin quản trị viên một mã mới."
+    assert await services.roles.access(Person("telegram", str(OFFICIAL))) == Access(Role.CITIZEN)
+    assert chat_scope(OFFICIAL) not in api.my_commands
 
 
 def test_invite_from_the_command_line(
