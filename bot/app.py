@@ -121,9 +121,20 @@ async def start_ingest(app: App, settings: Settings) -> web.AppRunner:
         if app.job_queue is not None:
             app.job_queue.run_once(drain_outbox, 0)
 
+    async def photo(report_id: int, number: int) -> bytes | str | None:
+        ref = await services.reports.repo.photo(report_id, number - 1)
+        if ref is None or ref.startswith(("https://", "http://")):
+            return ref
+        try:
+            file = await app.bot.get_file(ref)
+            return bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("could not fetch photo %s of report %s from Telegram: %s", number, report_id, exc)
+            return None
+
     parser = RowParser(set(services.centres.directory.communes), settings.timezone)
     web_app = create_ingest_app(
-        settings.ingest_token.value, services.dossiers, parser, services.clock, changed, services.db.ping
+        settings.ingest_token.value, services.dossiers, parser, services.clock, changed, services.db.ping, photo
     )
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
@@ -161,6 +172,11 @@ async def refresh_menus(context: Ctx) -> None:
     for person, role in holders:
         await show_commands(context.bot, person, role, services.people.language(person))
         await asyncio.sleep(MENU_PAUSE)  # well under Telegram's limits
+
+
+def file_url(api_base_url: str) -> str:
+    """Where the Bot API serves files, next to its methods (`…/bot` → `…/file/bot`)."""
+    return api_base_url.removesuffix("/bot") + "/file/bot"
 
 
 def build_application(
@@ -207,6 +223,7 @@ def build_application(
         Application.builder()
         .token(settings.telegram_token.value or "console")
         .base_url(settings.telegram_api_base_url)
+        .base_file_url(file_url(settings.telegram_api_base_url))
         .context_types(ContextTypes(bot_data=BotData))
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     invite.add_argument("--days", type=int, default=7, help="số ngày mã còn hiệu lực (mặc định 7)")
     revoke = sub.add_parser("revoke-invite", help="thu hồi một mã mời chưa dùng")
     revoke.add_argument("code")
+    export = sub.add_parser("export-reports", help="xuất báo cáo khó khăn: CSV, hoặc JSON theo Open311 GeoReport v2")
+    export.add_argument("--format", choices=["csv", "open311"], default="csv", help="csv (mặc định) hoặc open311")
+    export.add_argument("--output", "-o", type=Path, help="ghi vào tệp này (mặc định: ra màn hình)")
+    export.add_argument("--open-only", action="store_true", help="chỉ các báo cáo còn mở")
     demo = sub.add_parser("demo-data", help="tạo hồ sơ mẫu cho mọi xã, phường theo số liệu của tỉnh")
     demo.add_argument("--seed", type=int, default=2025, help="hạt giống ngẫu nhiên (mặc định 2025)")
     demo.add_argument("--days", type=int, default=60, help="số ngày gần nhất (mặc định 60)")
@@ -84,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "revoke-invite":
             return asyncio.run(_revoke_invite(settings, args.code))
         return asyncio.run(_invite(settings, args.role, args.commune, args.days))
+    if args.command == "export-reports":
+        setup_logging(settings, logging.WARNING)
+        return asyncio.run(_export_reports(settings, args.format, args.output, args.open_only))
     if args.command == "demo-data":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_demo_data(settings, args.seed, args.days))
@@ -231,4 +238,40 @@ async def _demo_data(settings: Settings, seed: int, days: int) -> int:
     finally:
         await services.db.close()
     print(f"Hồ sơ mẫu: thêm mới {result.inserted}, cập nhật {result.updated}, không đổi {result.unchanged}.")
+    return 0
+
+
+async def _export_reports(settings: Settings, form: str, output: Path | None, open_only: bool) -> int:
+    from bot.app import open_services
+    from bot.report_export import Exporter
+
+    services = await open_services(settings, "cli")
+    try:
+        items = await services.reports.export(open_only=open_only)
+    finally:
+        await services.db.close()
+
+    def name(code: str) -> str:
+        commune = services.centres.commune(code)
+        return commune.name if commune else code
+
+    key = settings.ingest_token.value if settings.http_port is not None else ""
+    exporter = Exporter(settings.timezone, name, settings.public_url, key)
+    try:
+        if output is None:
+            count = exporter.write(items, form, sys.stdout)
+        else:  # with a byte order mark for CSV, so that Excel reads the Vietnamese right
+            with output.open("w", encoding="utf-8-sig" if form == "csv" else "utf-8", newline="") as out:
+                count = exporter.write(items, form, out)
+    except OSError as exc:
+        print(f"Không ghi được {output}: {exc}", file=sys.stderr)
+        return 2
+    unlinked = any(not ref.startswith(("https://", "http://")) for item in items for _, ref in item.photos)
+    if unlinked and not (settings.public_url and key):
+        print(
+            "Ảnh chưa có đường dẫn: đặt PHUCVU_PUBLIC_URL (địa chỉ công khai của máy chủ HTTP của bot), "
+            "PHUCVU_HTTP_PORT và PHUCVU_INGEST_TOKEN.",
+            file=sys.stderr,
+        )
+    print(f"Đã xuất {count} báo cáo.", file=sys.stderr)
     return 0

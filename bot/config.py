@@ -49,6 +49,7 @@ class Settings:
     http_port: int | None = None
     http_host: str = "0.0.0.0"
     bot_username: str = ""
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -69,6 +70,7 @@ class Settings:
             http_port=_parse_port(values.get("PHUCVU_HTTP_PORT", "").strip()),
             http_host=values.get("PHUCVU_HTTP_HOST", "").strip() or "0.0.0.0",
             bot_username=values.get("PHUCVU_BOT_USERNAME", "").strip().removeprefix("@"),
+            public_url=_parse_url("PHUCVU_PUBLIC_URL", values.get("PHUCVU_PUBLIC_URL", "").strip()),
         ).checked()
 
     def checked(self) -> Settings:
@@ -122,6 +124,12 @@ def _parse_port(raw: str) -> int | None:
     if not 1 <= port <= 65535:
         raise ConfigError(f"PHUCVU_HTTP_PORT: {raw!r} is not a TCP port")
     return port
+
+
+def _parse_url(name: str, raw: str) -> str:
+    if raw and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", raw):
+        raise ConfigError(f"{name}: {raw!r} is not an http(s) address such as https://phucvu.example.vn")
+    return raw.rstrip("/")
 
 
 def _parse_int(name: str, raw: str) -> int:

@@ -5,6 +5,9 @@ import's fields (Vietnamese names or English aliases). The list is applied whole
 token → 401, a malformed body or any invalid item → 400 saying what is wrong; nothing is written. Sending the same
 list again changes nothing; where a code appears more than once, its last item is the one applied (`superseded`
 counts the others). `GET /healthz` answers when the database does.
+
+`GET /media/reports/<id>/<n>/<signature>` serves photo n of a report, for the links of `phucvu export-reports`
+(see `bot.report_export`): a wrong signature is a 404 like a missing photo.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from aiohttp import web
 
 from bot.dossier_import import ALIASES, RowError, RowParser, last_of_each
 from bot.dossiers import DossierService
+from bot.report_export import MEDIA_PATH, signed
 from bot.text import fold
 from storage.dossiers import BatchResult
 
@@ -39,8 +43,10 @@ def create_ingest_app(
     clock: Callable[[], Any],
     changed: Callable[[BatchResult], Awaitable[None]],
     healthy: Callable[[], Awaitable[bool]],
+    photo: Callable[[int, int], Awaitable[bytes | str | None]] | None = None,
 ) -> web.Application:
-    """The aiohttp application; `changed` is called after a batch that changed any status."""
+    """The aiohttp application; `changed` is called after a batch that changed any status; `photo` gives photo
+    n of a report (its bytes, or the URL it is kept at), or None."""
     expected = f"Bearer {token}".encode()
 
     async def ingest(request: web.Request) -> web.Response:
@@ -89,7 +95,20 @@ def create_ingest_app(
             return web.json_response({"status": "ok"})
         return _error(503, "database unavailable")
 
+    async def media(request: web.Request) -> web.StreamResponse:
+        report_id, number, sig = (request.match_info[key] for key in ("report", "number", "sig"))
+        if photo is None or not signed(token, int(report_id), int(number), sig):
+            return _error(404, "no such photo")
+        found = await photo(int(report_id), int(number))
+        if found is None:
+            return _error(404, "no such photo")
+        if isinstance(found, str):
+            raise web.HTTPFound(found)
+        headers = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
+        return web.Response(body=found, content_type="image/jpeg", headers=headers)
+
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post("/api/v1/dossiers", ingest)
     app.router.add_get("/healthz", health)
+    app.router.add_get(MEDIA_PATH + r"/{report:\d{1,12}}/{number:\d{1,3}}/{sig:[0-9a-f]{20}}", media)
     return app

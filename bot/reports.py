@@ -18,7 +18,7 @@ from bot.people import Person
 from bot.roles import Access, Role, RolesService
 from bot.text import fold
 from storage.people import PeopleRepo
-from storage.reports import OPEN_STATES, DraftsRepo, NewReport, ReportsRepo, StoredReport
+from storage.reports import OPEN_STATES, DraftsRepo, ExportedReport, NewReport, ReportsRepo, StoredReport
 
 MAX_PHOTOS = 5
 MAX_DESCRIPTION = 2000
@@ -360,6 +360,11 @@ class ReportService:
         if not report.is_open:
             raise NotAllowed
         return report
+
+    async def export(self, *, open_only: bool = False) -> list[ExportedReport]:
+        """Every report (or the open ones) with its last note and photos, for `phucvu export-reports` (whoever
+        runs the command line holds the database already)."""
+        return await self.repo.export(open_only=open_only)
 
     async def _get(self, report_id: int) -> Report:
         stored = await self.repo.get(report_id)

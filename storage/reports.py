@@ -46,6 +46,15 @@ class NewReport:
     photos: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ExportedReport:
+    """A report with what an export adds: its last note and its photos (position, stored reference)."""
+
+    report: StoredReport
+    last_note: str | None
+    photos: tuple[tuple[int, str], ...]
+
+
 _SELECT = "SELECT r.*, (SELECT count(*) FROM report_photos p WHERE p.report_id = r.id) AS photos FROM reports r"
 
 
@@ -206,6 +215,30 @@ class ReportsRepo:
             params.append(past)
         rows = await self.db.fetchall(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY r.id", params)
         return [_report(row) for row in rows]
+
+    async def photo(self, report_id: int, position: int) -> str | None:
+        """The stored reference (a Telegram file id, or a URL) of one of a report's photos."""
+        row = await self.db.fetchone(
+            "SELECT file_ref FROM report_photos WHERE report_id = ? AND position = ?", (report_id, position)
+        )
+        return str(row[0]) if row else None
+
+    async def export(self, *, open_only: bool = False) -> list[ExportedReport]:
+        """Every report (or the open ones), oldest first, with its last note and its photos."""
+        where = f"WHERE r.state IN {OPEN_STATES}" if open_only else ""
+        reports = [_report(row) for row in await self.db.fetchall(f"{_SELECT} {where} ORDER BY r.id")]
+        notes = {
+            int(row[0]): str(row[1])
+            for row in await self.db.fetchall(
+                "SELECT report_id, note FROM report_events WHERE id IN"
+                " (SELECT max(id) FROM report_events WHERE note IS NOT NULL GROUP BY report_id)"
+            )
+        }
+        photos: dict[int, list[tuple[int, str]]] = {}
+        query = "SELECT report_id, position, file_ref FROM report_photos ORDER BY report_id, position"
+        for row in await self.db.fetchall(query):
+            photos.setdefault(int(row[0]), []).append((int(row[1]), str(row[2])))
+        return [ExportedReport(r, notes.get(r.id), tuple(photos.get(r.id, ()))) for r in reports]
 
     async def events(self, report_id: int) -> list[sqlite3.Row]:
         """A report's events, oldest first."""

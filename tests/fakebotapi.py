@@ -316,6 +316,8 @@ class FakeBotAPI:
         self.calls: list[Call] = []
         #: setMyCommands state: (scope as JSON, language_code) -> commands.
         self.my_commands: dict[tuple[str, str], list[JSONDict]] = {}
+        #: Files the bot can fetch (getFile, then GET /file/bot<token>/<path>): file_id -> content.
+        self.files: dict[str, bytes] = {}
         #: setChatMenuButton state: chat_id (None = default) -> menu button.
         self.menu_buttons: dict[int | None, JSONDict] = {}
         self._pending: deque[JSONDict] = deque()
@@ -338,6 +340,7 @@ class FakeBotAPI:
         self._port = 0
         self._handlers: dict[str, Callable[[JSONDict], Any]] = {
             "getme": lambda _p: self.bot_user,
+            "getfile": self._get_file,
             "deletewebhook": self._delete_webhook,
             "setwebhook": lambda _p: True,
             "getwebhookinfo": lambda _p: {
@@ -381,6 +384,7 @@ class FakeBotAPI:
         """Serve on 127.0.0.1 on a free port."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -937,6 +941,28 @@ class FakeBotAPI:
         if params.get("drop_pending_updates") is True:
             self._pending.clear()
         return True
+
+    # ------------------------------------------------------------------ files
+
+    def _get_file(self, params: JSONDict) -> JSONDict:
+        file_id = str(params.get("file_id") or "")
+        if file_id not in self.files:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(self.files[file_id]),
+            "file_path": f"photos/{file_id}.jpg",
+        }
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if self.token is not None and request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        path = request.match_info["path"]
+        file_id = path.removeprefix("photos/").removesuffix(".jpg")
+        if not path.startswith("photos/") or file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id], content_type="image/jpeg")
 
     # ------------------------------------------------------------------ commands & menu
 

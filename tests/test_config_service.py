@@ -17,6 +17,8 @@ def test_defaults_match_the_design() -> None:
     assert s.digest_time == time(7, 0)
     assert s.province_code == 20
     assert s.admins == frozenset()
+    assert s.public_url == ""
+    assert Settings.from_env({"PHUCVU_PUBLIC_URL": "https://a.vn/bot/"}, dotenv=None).public_url == "https://a.vn/bot"
 
 
 def test_environment_overrides_dotenv(tmp_path: Path) -> None:
@@ -34,6 +36,8 @@ def test_environment_overrides_dotenv(tmp_path: Path) -> None:
         ("PHUCVU_TIMEZONE", "Mars/Olympus"),
         ("PHUCVU_DIGEST_TIME", "25:00"),
         ("PHUCVU_PROVINCE", "twenty"),
+        ("PHUCVU_PUBLIC_URL", "phucvu.example.vn"),
+        ("PHUCVU_PUBLIC_URL", "https://phucvu.example.vn/?x=1"),
     ],
 )
 def test_bad_values_fail_naming_the_variable(name: str, value: str) -> None:

@@ -1,12 +1,17 @@
 """Facility reports: officials file for their own commune, leaders move them with a note and the commune hears of
 it, a fixed one can be reopened with a photo; nobody else can do any of it."""
 
+import csv
+import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.people import Person
+from bot.report_export import Exporter, signature, signed
 from bot.reports import Draft, NotAllowed, ReportFilter, ReportService, State, read_filter, report_number
 from bot.roles import Role, RolesService
 from storage.centres import CentresRepo
@@ -154,3 +159,61 @@ async def test_adding_to_an_open_report_and_bad_drafts(reports: ReportService) -
 
 def test_report_numbers() -> None:
     assert report_number(123) == "BC-000123"
+
+
+async def export(reports: ReportService, form: str, **options: str) -> str:
+    def names(code: str) -> str:
+        return {"06385": "Xã Hữu Lũng", "06076": "Phường Tam Thanh"}.get(code, code)
+
+    out = io.StringIO()
+    exporter = Exporter(ZoneInfo("Asia/Ho_Chi_Minh"), names, **options)
+    exporter.write(await reports.export(), form, out)
+    return out.getvalue()
+
+
+async def test_export_as_csv_and_as_open311(reports: ReportService) -> None:
+    draft = replace(DRAFT, photos=("tg-file-1", "https://zalo.example/p/2.jpg"), lat=21.68, lon=106.35)
+    fixed = await reports.file(OFFICIAL, draft, NOW)
+    await reports.move(LEADER, fixed.id, State.FIXED, "Đã thay cầu dao.", NOW + timedelta(hours=5))
+    waiting = await reports.file(NEIGHBOUR, Draft("kitchen", "low", 'Chưa có bếp, "tạm" nấu nhờ.'), NOW)
+
+    rows = list(csv.DictReader(io.StringIO(await export(reports, "csv"))))
+    assert [row["so_bao_cao"] for row in rows] == ["BC-000001", "BC-000002"]
+    first, second = rows
+    assert (first["ten_xa"], first["ten_loai"], first["ten_muc_do"]) == (
+        "Xã Hữu Lũng",
+        "Điện, nước, nhà vệ sinh",
+        "Cao",
+    )
+    assert (first["trang_thai"], first["ten_trang_thai"], first["ghi_chu_cuoi"]) == (
+        "fixed",
+        "đã khắc phục",
+        "Đã thay cầu dao.",
+    )
+    assert first["ngay_bao_cao"] == "2025-08-04T09:00:00+07:00"  # in the province's time
+    assert first["ngay_dong"] == "2025-08-04T14:00:00+07:00" and first["han_khac_phuc"] == "2025-08-07T09:00:00+07:00"
+    assert (first["vi_do"], first["kinh_do"], first["so_anh"]) == ("21.68", "106.35", "2")
+    assert first["anh"] == "https://zalo.example/p/2.jpg"  # without a public URL, only a photo kept as a URL
+    assert second["mo_ta"] == 'Chưa có bếp, "tạm" nấu nhờ.' and second["ngay_dong"] == "" and second["vi_do"] == ""
+
+    key = "ingest-token-0123456789abcdef"
+    requests = json.loads(await export(reports, "open311", public_url="https://phucvu.example.vn/", key=key))
+    done, open_one = requests
+    assert done["service_request_id"] == "BC-000001" and done["status"] == "closed"
+    assert done["status_notes"] == "đã khắc phục: Đã thay cầu dao."
+    assert (done["service_code"], done["service_name"]) == ("utilities", "Điện, nước, nhà vệ sinh")
+    assert (done["lat"], done["long"], done["address_id"]) == (21.68, 106.35, "06385")
+    assert done["requested_datetime"] == "2025-08-04T09:00:00+07:00"
+    assert done["updated_datetime"] == "2025-08-04T14:00:00+07:00"
+    assert done["expected_datetime"] == "2025-08-07T09:00:00+07:00"
+    signature_of_1 = signature(key, fixed.id, 1)
+    assert done["media_url"] == f"https://phucvu.example.vn/media/reports/1/1/{signature_of_1}"
+    assert done["extended_attributes"]["media_urls"] == [done["media_url"], "https://zalo.example/p/2.jpg"]
+    assert signed(key, fixed.id, 1, signature_of_1) and not signed(key, fixed.id, 2, signature_of_1)
+    assert not signed("", fixed.id, 1, signature_of_1)
+    assert open_one["status"] == "open" and open_one["status_notes"] == "mới" and open_one["media_url"] is None
+    assert open_one["service_request_id"] == report_number(waiting.id)
+    assert {"lat", "long", "description", "agency_responsible", "zipcode"} <= set(open_one)
+    assert [r.report.id for r in await reports.export(open_only=True)] == [waiting.id]
+    with pytest.raises(ValueError, match="unknown format"):
+        Exporter(ZoneInfo("UTC"), str).write([], "xml", io.StringIO())
