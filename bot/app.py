@@ -149,9 +149,9 @@ def bot_commands(language: str, role: Role = Role.CITIZEN) -> list[BotCommand]:
     return [BotCommand(c.alias if language == "en" else c.name, t.gettext(c.description)) for c in commands_for(role)]
 
 
-async def show_commands(bot: Bot, person: Person, role: Role, language: str) -> None:
+async def show_commands(bot: Bot, services: Services, person: Person, role: Role) -> None:
     """Give a person's Telegram chat the command menu of their role in their language (a citizen's is the
-    public one). Telegram keeps it per chat; a failure (a chat the bot cannot reach) is logged, not raised."""
+    public one), and remember which it holds. A failure (a chat the bot cannot reach) is logged, not raised."""
     if person.channel != "telegram" or not person.external_id.lstrip("-").isdigit():
         return
     scope = BotCommandScopeChat(int(person.external_id))
@@ -159,18 +159,26 @@ async def show_commands(bot: Bot, person: Person, role: Role, language: str) -> 
         if role is Role.CITIZEN:
             await bot.delete_my_commands(scope=scope)
         else:
-            await bot.set_my_commands(bot_commands(language, role), scope=scope)
+            await bot.set_my_commands(bot_commands(services.people.language(person), role), scope=scope)
     except TelegramError as exc:
         log.warning("could not set the command menu of chat %s: %s", person.external_id, exc)
+        return
+    menu_role = None if role is Role.CITIZEN else role.value
+    await services.people.repo.set_menu_role(
+        person.channel, person.external_id, menu_role, services.clock().isoformat()
+    )
 
 
 async def refresh_menus(context: Ctx) -> None:
-    """At start, give every role holder and admin the command menu of this version (it may have changed)."""
+    """At start, give every role holder and admin the command menu of this version (it may have changed), and
+    take it back from every chat that holds one without the role now (an admin removed from the settings)."""
     services = context.bot_data.services
-    holders = [(holder.person, holder.role) for holder in await services.roles.holders()]
-    holders += [(admin, Role.ADMIN) for admin in sorted(services.roles.admins, key=lambda p: p.external_id)]
-    for person, role in holders:
-        await show_commands(context.bot, person, role, services.people.language(person))
+    wanted = {holder.person: holder.role for holder in await services.roles.holders()}
+    wanted.update({admin: Role.ADMIN for admin in services.roles.admins})
+    for external_id, _ in await services.people.repo.with_menu(services.channel):
+        wanted.setdefault(Person(services.channel, external_id), Role.CITIZEN)
+    for person in sorted(wanted, key=lambda p: (p.channel, p.external_id)):
+        await show_commands(context.bot, services, person, wanted[person])
         await asyncio.sleep(MENU_PAUSE)  # well under Telegram's limits
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from bot.text import clean, fold, normalize, strip_unit_prefix
+from bot.text import clean, fold, name_key, normalize, strip_unit_prefix
 from storage.centres import DETAIL_FIELDS, CentreDetails, CentresRepo, Commune, OldUnit, Province
 
 MAX_QUERY = 120
@@ -444,14 +444,18 @@ class CentreService:
         outcome = self.directory.search(text)
         if isinstance(outcome, Found) and outcome.via_old is None:
             return outcome.commune.code, ""
-        candidates: list[str] = []
+        communes: list[Commune] = []
         if isinstance(outcome, Split | District):
-            candidates = [commune.name for commune in outcome.communes]
+            communes = list(outcome.communes)
         elif isinstance(outcome, Choices):
-            candidates = [choice.commune.name for choice in outcome.options if choice.commune]
+            communes = [choice.commune for choice in outcome.options if choice.commune]
         elif isinstance(outcome, Found):  # found through a pre-2025 name: ask for the 2025 one
-            candidates = [outcome.commune.name]
-        hint = f" Có thể là: {', '.join(candidates)}; hãy ghi đúng tên hoặc mã." if candidates else ""
+            communes = [outcome.commune]
+        named = {c.code for c in communes if name_key(c.name) == name_key(text)}  # `Chi Lăng`, also an old district
+        if len(named) == 1:
+            return named.pop(), ""
+        listed = ", ".join(f"{c.name} ({c.code})" for c in communes)
+        hint = f" Có thể là: {listed}; hãy ghi đúng tên hoặc mã." if communes else ""
         return None, f"Không xác định được một xã, phường từ «{text}».{hint}"
 
     def old_unit(self, unit_id: int) -> Found | Split | None:

@@ -49,6 +49,14 @@ CSV_COLUMNS = (
 )
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such text gets a `'`.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def signature(key: str, report_id: int, number: int) -> str:
     """What makes a photo's link unguessable: 20 hex digits of an HMAC-SHA256 under `key`."""
     return hmac.new(key.encode(), f"{report_id}/{number}".encode(), hashlib.sha256).hexdigest()[:20]
@@ -97,15 +105,15 @@ class Exporter:
         return {
             "so_bao_cao": report_number(r.id),
             "ma_xa": r.commune_code,
-            "ten_xa": self.commune_name(r.commune_code),
+            "ten_xa": _cell(self.commune_name(r.commune_code)),
             "loai": r.category,
             "ten_loai": t.gettext(CATEGORIES[r.category].name),
             "muc_do": r.severity,
             "ten_muc_do": t.gettext(SEVERITIES[r.severity]),
             "trang_thai": r.state,
             "ten_trang_thai": t.gettext(STATE_NAMES[State(r.state)]),
-            "mo_ta": r.description,
-            "ghi_chu_cuoi": item.last_note or "",
+            "mo_ta": _cell(r.description),
+            "ghi_chu_cuoi": _cell(item.last_note or ""),
             "vi_do": "" if r.lat is None else r.lat,
             "kinh_do": "" if r.lon is None else r.lon,
             "ngay_bao_cao": self._time(r.created_at),

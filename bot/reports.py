@@ -7,6 +7,7 @@ Categories and severities are the provincial report's; each category has a targe
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -96,7 +97,8 @@ def read_filter(text: str, commune_code: Callable[[str], str | None]) -> ReportF
     if key in PAST_TARGET_WORDS:
         return ReportFilter(past_target=True)
     names = {(k, fold(translator(language).gettext(c.name))) for k, c in CATEGORIES.items() for language in LANGUAGES}
-    kinds = frozenset(k for k, name in names if key in name)
+    starts_a_word = re.compile(rf"(?<!\w){re.escape(key)}")  # `it` is IT, not kitchen or electricity
+    kinds = frozenset(k for k, name in names if k == key or starts_a_word.search(name))
     if kinds:
         return ReportFilter(categories=kinds)
     code = commune_code(text)
@@ -283,15 +285,26 @@ class ReportService:
         return await self._get(report_id)
 
     async def add_to(self, person: Person, report_id: int, draft: Draft, now: datetime) -> Report:
-        """Add a new report's description and photos to an open one of the same commune."""
+        """Add a new report to an open one of the same commune (see `ReportsRepo.add`): NotAllowed if that one
+        is closed or another commune's, ValueError if the draft is bad or the report would hold too many photos."""
         access = await self._official(person)
         report = await self._get(report_id)
         if report.commune_code != access.commune_code or not report.is_open:
             raise NotAllowed
         if report.photos + len(draft.photos) > MAX_PHOTOS * 4:
             raise ValueError("too many photos on one report")
+        _check(draft)
         person_id = await self._person_id(person, now)
-        await self.repo.add(report_id, person_id, draft.description[:MAX_DESCRIPTION], draft.photos, to_sql_time(now))
+        addition = NewReport(
+            report.commune_code,
+            report.category.key,
+            draft.severity,
+            draft.description,
+            draft.lat,
+            draft.lon,
+            draft.photos,
+        )
+        await self.repo.add(report_id, person_id, addition, to_sql_time(now))
         return await self._get(report_id)
 
     async def move(self, person: Person, report_id: int, state: State, note: str, now: datetime) -> Report:
@@ -334,10 +347,21 @@ class ReportService:
         )
         return await self._get(report_id)
 
-    async def of_my_commune(self, person: Person) -> list[Report]:
-        """An official's commune's reports, open ones first."""
+    async def fixed_of_my_commune(self, person: Person, report_id: int) -> Report:
+        """A report of the official's commune marked fixed (which they may reopen); NotAllowed otherwise."""
         access = await self._official(person)
-        return [_report(stored) for stored in await self.repo.of_commune(access.commune_code or "")]
+        report = await self._get(report_id)
+        if report.commune_code != access.commune_code or report.state is not State.FIXED:
+            raise NotAllowed
+        return report
+
+    async def of_my_commune(self, person: Person, limit: int = 20) -> tuple[list[Report], int]:
+        """An official's commune's reports, open ones first, then the newest (at most `limit`); and how many
+        more it has."""
+        access = await self._official(person)
+        found = [_report(stored) for stored in await self.repo.of_commune(access.commune_code or "", limit)]
+        more = await self.repo.count_of_commune(access.commune_code or "") - len(found) if len(found) == limit else 0
+        return found, more
 
     async def open_reports(self, person: Person, now: datetime, wanted: ReportFilter = ReportFilter()) -> list[Report]:
         """The open reports a leader or admin asks for, oldest first."""

@@ -16,7 +16,10 @@ from bot.dossiers import from_sql_time
 from bot.i18n import Translator, translator
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from bot.reports import CATEGORIES, STATE_NAMES, State, report_number
+from bot.roles import Role
+from handlers import menu
 from handlers.dossiers import status_name
+from handlers.people import ROLE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +57,22 @@ def render_blocking(payload: dict[str, Any], t: Translator, tz: Any) -> str:
 def render_moved(payload: dict[str, Any], t: Translator, tz: Any) -> str:
     """To the commune's officials: their report moved on."""
     state = STATE_NAMES.get(State(str(payload["state"])), STATE_NAMES[State.IN_PROGRESS])
-    text = t.gettext("📋 Báo cáo {number} chuyển sang: {state}.").format(
-        number=report_number(int(payload["report_id"])), state=t.gettext(state)
-    )
+    number = report_number(int(payload["report_id"]))
     note = payload.get("note")
+    if payload.get("moved") is False and note:  # a note on a report whose state did not change
+        return t.gettext("📋 Ghi chú mới về báo cáo {number} ({state}): {note}").format(
+            number=number, state=t.gettext(state), note=note
+        )
+    text = t.gettext("📋 Báo cáo {number} chuyển sang: {state}.").format(number=number, state=t.gettext(state))
     return text + ("\n" + t.gettext("Ghi chú: {note}").format(note=note) if note else "")
+
+
+def render_revoked(payload: dict[str, Any], t: Translator, tz: Any) -> str:
+    """To a person whose role was taken away (sent with the citizens' keyboard)."""
+    name = ROLE_NAMES.get(Role(str(payload.get("role"))), ROLE_NAMES[Role.OFFICIAL])
+    role = t.gettext(name).format(commune=payload.get("commune") or "")
+    text = t.gettext("Vai trò {role} của bạn đã được thu hồi. Bạn vẫn tra cứu hồ sơ và tìm trung tâm như mọi người.")
+    return text.format(role=role)
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], str]] = {
@@ -66,7 +80,10 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], str]] = {
     "dossier_overdue": render_overdue,
     "report_blocking": render_blocking,
     "report_moved": render_moved,
+    "role_revoked": render_revoked,
 }
+# Messages that change what the person may do carry the keyboard of what they may do now.
+WITH_KEYBOARD = frozenset({"role_revoked"})
 
 
 class TelegramNotifier:
@@ -84,7 +101,9 @@ class TelegramNotifier:
             return Delivery(Outcome.GONE, error=f"no renderer for {message.kind}")
         text = render(message.payload, translator(message.language), self.tz)
         try:
-            await self.bot.send_message(int(message.person.external_id), text)
+            t = translator(message.language)
+            markup = menu.keyboard(t) if message.kind in WITH_KEYBOARD else None
+            await self.bot.send_message(int(message.person.external_id), text, reply_markup=markup)
         except RetryAfter as exc:
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)

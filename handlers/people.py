@@ -54,7 +54,7 @@ async def start(update: Update, context: Ctx) -> None:
     )
     role = await role_of(came)
     if role is not Role.CITIZEN:
-        await show_commands(context.bot, came.person, role, came.t.language)  # the menu may have changed
+        await show_commands(context.bot, came.services, came.person, role)  # the menu may have changed
     text = greeting.format(province=came.services.centres.directory.province.name) + "\n\n" + help_text(came.t, role)
     await update.effective_message.reply_text(text, reply_markup=menu.keyboard(came.t, role))
 
@@ -75,7 +75,7 @@ async def redeem(update: Update, context: Ctx, came: Incoming, code: str) -> Non
     commune = came.services.centres.commune(result.commune_code or "")
     role = t.gettext(ROLE_NAMES[result.role]).format(commune=commune.name if commune else "")
     text = t.gettext("Bạn đã nhận vai trò {role}. Chào mừng!").format(role=role)
-    await show_commands(context.bot, came.person, result.role, t.language)
+    await show_commands(context.bot, came.services, came.person, result.role)
     await update.effective_message.reply_text(
         text + "\n\n" + help_text(t, result.role), reply_markup=menu.keyboard(t, result.role)
     )
@@ -103,7 +103,7 @@ async def switch_language(update: Update, context: Ctx) -> None:
         language = await people.toggle_language(came.person, now)
     t, role = translator(language), await role_of(came)
     if role is not Role.CITIZEN:
-        await show_commands(context.bot, came.person, role, language)
+        await show_commands(context.bot, came.services, came.person, role)
     text = t.gettext("Đã chuyển sang Tiếng Việt.")
     await update.effective_message.reply_text(text, reply_markup=menu.keyboard(t, role))
 

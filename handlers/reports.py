@@ -207,9 +207,9 @@ async def button(update: Update, context: Ctx) -> None:
     data = (query.data or "").removeprefix(PREFIX)
     kind, _, value = data.partition(":")
     if kind == "r" and value.isascii() and value.isdigit() and len(value) <= 12:
-        mine = {report.id: report for report in await reports.of_my_commune(came.person)}
-        report = mine.get(int(value))
-        if report is None or report.state is not State.FIXED:
+        try:
+            report = await reports.fixed_of_my_commune(came.person, int(value))
+        except NotAllowed:
             await stale_button(update, context)
             return
         await reports.write(came.person, Writing(Step.REOPEN, add_to=report.id), now)
@@ -240,7 +240,7 @@ async def button(update: Update, context: Ctx) -> None:
         following = _with(writing, Step.CONFIRM)
     elif data == "ok" and writing.step is Step.CONFIRM:
         await query.answer()
-        await send(query.message, came, writing, context)
+        await send(update, query.message, came, writing, context)
         return
     if following is None:
         await stale_button(update, context)
@@ -249,20 +249,34 @@ async def button(update: Update, context: Ctx) -> None:
     await ask(query.message, came, await reports.write(came.person, following, now), duplicate)
 
 
-async def send(message: Message, came: Incoming, writing: Writing, context: Ctx) -> None:
+async def send(update: Update, message: Message, came: Incoming, writing: Writing, context: Ctx) -> None:
     """File the report (or add to the open one) and say where it stands."""
     reports, now, t = came.services.reports, came.services.clock(), came.t
-    if writing.add_to is not None:
-        report = await reports.add_to(came.person, writing.add_to, writing.draft(), now)
-        text = t.gettext("Đã thêm vào báo cáo {number}.").format(number=report.number)
-    else:
-        report = await reports.file(came.person, writing.draft(), now)
-        due = t.day(report.target_at.astimezone(came.services.settings.timezone))
-        text = t.gettext("Đã gửi báo cáo {number}. Hạn khắc phục: {date}.").format(number=report.number, date=due)
-        if report.severity == "blocking" and context.job_queue is not None:
-            context.job_queue.run_once(drain_outbox, 0)  # the leaders' alert goes now
+    lines = []
+    report = None
+    try:
+        if writing.add_to is not None:
+            try:
+                report = await reports.add_to(came.person, writing.add_to, writing.draft(), now)
+                lines.append(t.gettext("Đã thêm vào báo cáo {number}.").format(number=report.number))
+            except (NotAllowed, ValueError):  # closed (or full) while the official wrote: a report of its own
+                closed = t.gettext("Báo cáo {number} đã được đóng trong lúc bạn viết, nên đây là một báo cáo mới.")
+                lines.append(closed.format(number=report_number(writing.add_to)))
+        if report is None:
+            report = await reports.file(came.person, writing.draft(), now)
+            due = t.day(report.target_at.astimezone(came.services.settings.timezone))
+            sent = t.gettext("Đã gửi báo cáo {number}. Hạn khắc phục: {date}.")
+            lines.append(sent.format(number=report.number, date=due))
+    except NotAllowed:  # no longer an official
+        await reports.stop_writing(came.person)
+        await message.reply_text(
+            t.gettext("Mình chưa hiểu tin nhắn này. Gõ tên xã, phường để tìm trung tâm, hoặc gõ /help.")
+        )
+        return
+    if report.severity == "blocking" and context.job_queue is not None:
+        context.job_queue.run_once(drain_outbox, 0)  # the leaders' alert goes now
     await reports.stop_writing(came.person)
-    await message.reply_text(text)
+    await message.reply_text("\n".join(lines))
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
@@ -285,15 +299,17 @@ async def note_reply(update: Update, context: Ctx) -> None:
     """A leader's reply to one of the bot's messages about a report: a note for the commune."""
     message = update.effective_message
     replied = message.reply_to_message if message else None
-    found = NUMBER.search(replied.text or "") if replied and replied.from_user and replied.from_user.is_bot else None
-    came = await incoming(update, context) if found else None
-    if came is None or found is None or message is None:
+    mentioned = (
+        set(NUMBER.findall(replied.text or "")) if replied and replied.from_user and replied.from_user.is_bot else set()
+    )
+    came = await incoming(update, context) if len(mentioned) == 1 else None  # a list names several: whose?
+    if came is None or message is None:
         return
     access = await came.services.roles.access(came.person)
     if not access.is_one_of(Role.LEADER, Role.ADMIN):
         return  # a citizen's reply is theirs: the other handlers read it
     try:
-        report = await came.services.reports.note(came.person, int(found[1]), came.text, came.services.clock())
+        report = await came.services.reports.note(came.person, int(mentioned.pop()), came.text, came.services.clock())
     except (NotAllowed, ValueError):
         return
     await message.reply_text(came.t.gettext("Đã gửi ghi chú cho cán bộ xã về {number}.").format(number=report.number))
@@ -338,9 +354,8 @@ async def list_reports(update: Update, context: Ctx) -> None:
         return
     services, t, now = came.services, came.t, came.services.clock()
     access = await services.roles.access(came.person)
-    more = 0
     if access.role is Role.OFFICIAL:
-        reports = await services.reports.of_my_commune(came.person)
+        reports, more = await services.reports.of_my_commune(came.person)
         fixed = [report for report in reports if report.state is State.FIXED]
         label = t.gettext("↩️ {number} chưa khắc phục")
         pairs = [(label.format(number=report.number), f"r:{report.id}") for report in fixed]
@@ -350,7 +365,7 @@ async def list_reports(update: Update, context: Ctx) -> None:
         if wanted is None:
             text = t.gettext(
                 "Không hiểu bộ lọc «{text}». Lọc theo: quahan (quá hạn), loại vấn đề (ví dụ: điện), "
-                "hoặc tên xã, phường."
+                "hoặc tên hay mã của một xã, phường (ví dụ: Hữu Lũng, 06385)."
             )
             await update.effective_message.reply_text(text.format(text=command_args(context)))
             return
@@ -365,7 +380,9 @@ async def list_reports(update: Update, context: Ctx) -> None:
         await update.effective_message.reply_text(t.gettext("Không có báo cáo nào."))
         return
     lines = [report_line(report, came, now) for report in reports]
-    if more > 0:
+    if more > 0 and access.role is Role.OFFICIAL:
+        lines.append(t.gettext("… và {count} báo cáo cũ hơn.").format(count=more))
+    elif more > 0:
         lines.append(t.gettext("… và {count} báo cáo nữa; lọc để xem (ví dụ: /xembaocao quahan).").format(count=more))
     await update.effective_message.reply_text("\n".join(lines), reply_markup=markup)
 

@@ -14,6 +14,7 @@ from bot.roles import Holder, Role, actor, deep_link
 from bot.text import fold
 from handlers.context import PRIVATE, Incoming, command_args
 from handlers.errors import holding
+from handlers.outbox import drain_outbox
 from handlers.people import ROLE_NAMES
 
 PREFIX = "rl:"
@@ -124,7 +125,9 @@ async def revoke(update: Update, context: Ctx) -> None:
         await query.answer(t.gettext("Người này không còn giữ vai trò nào."))
     else:
         await query.answer(t.gettext("Đã thu hồi vai trò {role}.").format(role=_role_text(taken, came)))
-        await show_commands(context.bot, taken.person, Role.CITIZEN, services.people.language(taken.person))
+        await show_commands(context.bot, services, taken.person, Role.CITIZEN)
+        if context.job_queue is not None:
+            context.job_queue.run_once(drain_outbox, 0)  # the person is told now
     text, markup = roles_view(await services.roles.holders(), came)
     if query.message is not None:
         await context.bot.edit_message_text(text, query.message.chat.id, query.message.message_id, reply_markup=markup)

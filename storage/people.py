@@ -49,3 +49,20 @@ class PeopleRepo:
                 " DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
                 (channel, external_id, language, now, now),
             )
+
+    async def set_menu_role(self, channel: str, external_id: str, role: str | None, now: str) -> None:
+        """Remember which role's command menu the person's chat holds (None: the public one)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO people (channel, external_id, menu_role, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, external_id)"
+                " DO UPDATE SET menu_role = excluded.menu_role",
+                (channel, external_id, role, now, now),
+            )
+
+    async def with_menu(self, channel: str) -> list[tuple[str, str]]:
+        """The people of a channel whose chat holds a role's command menu: (external id, role)."""
+        rows = await self.db.fetchall(
+            "SELECT external_id, menu_role FROM people WHERE channel = ? AND menu_role IS NOT NULL", (channel,)
+        )
+        return [(str(row[0]), str(row[1])) for row in rows]

@@ -96,6 +96,21 @@ async def _event(
     return int(cursor.lastrowid or 0)
 
 
+SEVERITY_RANK = "CASE {0} WHEN 'blocking' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END"
+
+
+async def _alert_leaders(conn: aiosqlite.Connection, report_id: int, description: str, now: str) -> None:
+    """One urgent message to every leader: the report stops service (once per report and leader)."""
+    await conn.execute(
+        "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, urgent, created_at)"
+        " SELECT o.person_id, 'report_blocking', 'blocking:' || r.id || ':' || o.person_id,"
+        " json_object('report_id', r.id, 'commune', (SELECT name FROM communes WHERE code = r.commune_code),"
+        " 'category', r.category, 'description', ?), 1, ?"
+        " FROM reports r JOIN roles o ON o.role = 'leader' WHERE r.id = ?",
+        (description[:300], now, report_id),
+    )
+
+
 class ReportsRepo:
     """Reads and writes reports."""
 
@@ -126,14 +141,7 @@ class ReportsRepo:
             await _add_photos(conn, report_id, new.photos, now)
             await _event(conn, report_id, now, person_id, "created", "new", None)
             if new.severity == "blocking":
-                await conn.execute(
-                    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, urgent, created_at)"
-                    " SELECT person_id, 'report_blocking', 'blocking:' || ? || ':' || person_id,"
-                    " json_object('report_id', ?, 'commune', (SELECT name FROM communes WHERE code = ?),"
-                    " 'category', ?, 'description', ?), 1, ?"
-                    " FROM roles WHERE role = 'leader'",
-                    (report_id, report_id, new.commune_code, new.category, new.description[:300], now),
-                )
+                await _alert_leaders(conn, report_id, new.description, now)
             return report_id
 
     async def get(self, report_id: int) -> StoredReport | None:
@@ -149,13 +157,23 @@ class ReportsRepo:
         )
         return _report(row) if row else None
 
-    async def add(self, report_id: int, person_id: int, note: str, photos: Sequence[str], now: str) -> None:
-        """Add a note and photos to a report (an official's second report of the same problem)."""
+    async def add(self, report_id: int, person_id: int, addition: NewReport, now: str) -> None:
+        """Add a second report of the same problem to an open one: its description (as a note) and photos; the
+        report takes the graver severity and the location if it had none. Becoming "stops service" alerts
+        every leader, as a new report would."""
         async with self.db.transaction() as conn:
-            rows = list(await conn.execute_fetchall("SELECT state FROM reports WHERE id = ?", (report_id,)))
-            await _add_photos(conn, report_id, photos, now)
-            await _event(conn, report_id, now, person_id, "added", rows[0][0], note)
-            await conn.execute("UPDATE reports SET updated_at = ? WHERE id = ?", (now, report_id))
+            rows = list(await conn.execute_fetchall("SELECT state, severity FROM reports WHERE id = ?", (report_id,)))
+            state, severity = rows[0]
+            await _add_photos(conn, report_id, addition.photos, now)
+            await _event(conn, report_id, now, person_id, "added", state, addition.description)
+            await conn.execute(
+                f"UPDATE reports SET updated_at = ?, severity = CASE WHEN {SEVERITY_RANK.format('?')}"
+                f" > {SEVERITY_RANK.format('severity')} THEN ? ELSE severity END,"
+                " lat = coalesce(lat, ?), lon = CASE WHEN lat IS NULL THEN ? ELSE lon END WHERE id = ?",
+                (now, addition.severity, addition.severity, addition.lat, addition.lon, report_id),
+            )
+            if addition.severity == "blocking" and severity != "blocking":
+                await _alert_leaders(conn, report_id, addition.description, now)
 
     async def move(
         self, report_id: int, person_id: int | None, state: str, note: str | None, now: str, *, reopen_target: str = ""
@@ -171,6 +189,8 @@ class ReportsRepo:
                 )
                 await _event(conn, report_id, now, person_id, "reopened", state, note)
                 return
+            before = list(await conn.execute_fetchall("SELECT state FROM reports WHERE id = ?", (report_id,)))
+            moved = "true" if before and before[0][0] != state else "false"
             await conn.execute(  # a note on an unchanged state keeps the time it was closed
                 "UPDATE reports SET closed_at = CASE WHEN state = ? THEN closed_at ELSE ? END, state = ?,"
                 " updated_at = ? WHERE id = ?",
@@ -180,10 +200,10 @@ class ReportsRepo:
             await conn.execute(
                 "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
                 " SELECT o.person_id, 'report_moved', 'moved:' || ? || ':' || o.person_id,"
-                " json_object('report_id', r.id, 'state', ?, 'note', ?), ?"
+                " json_object('report_id', r.id, 'state', ?, 'note', ?, 'moved', json(?)), ?"
                 " FROM reports r JOIN roles o ON o.role = 'official' AND o.commune_code = r.commune_code"
                 " WHERE r.id = ?",
-                (event_id, state, note, now, report_id),
+                (event_id, state, note, moved, now, report_id),
             )
 
     async def add_photos(self, report_id: int, photos: Sequence[str], now: str) -> None:
@@ -198,6 +218,20 @@ class ReportsRepo:
             (commune_code, limit),
         )
         return [_report(row) for row in rows]
+
+    async def created_between(self, start: str, end: str, commune_code: str | None = None) -> list[StoredReport]:
+        """Reports filed in [start, end) (of one commune), oldest first."""
+        rows = await self.db.fetchall(
+            f"{_SELECT} WHERE r.created_at >= ? AND r.created_at < ? AND (? IS NULL OR r.commune_code = ?)"
+            " ORDER BY r.id",
+            (start, end, commune_code, commune_code),
+        )
+        return [_report(row) for row in rows]
+
+    async def count_of_commune(self, commune_code: str) -> int:
+        """How many reports a commune has filed."""
+        row = await self.db.fetchone("SELECT count(*) FROM reports WHERE commune_code = ?", (commune_code,))
+        return int(row[0]) if row else 0
 
     async def open_reports(
         self, *, commune_code: str | None = None, categories: Sequence[str] = (), past: str | None = None
@@ -231,7 +265,8 @@ class ReportsRepo:
             int(row[0]): str(row[1])
             for row in await self.db.fetchall(
                 "SELECT report_id, note FROM report_events WHERE id IN"
-                " (SELECT max(id) FROM report_events WHERE note IS NOT NULL GROUP BY report_id)"
+                " (SELECT max(id) FROM report_events WHERE note IS NOT NULL AND kind IN ('moved', 'reopened')"
+                " GROUP BY report_id)"
             )
         }
         photos: dict[int, list[tuple[int, str]]] = {}

@@ -70,6 +70,11 @@ async def _audit(
     )
 
 
+async def _drop_draft(conn: aiosqlite.Connection, person_id: int) -> None:
+    """A report the person was writing under a role they no longer hold is dropped with it."""
+    await conn.execute("DELETE FROM report_drafts WHERE person_id = ?", (person_id,))
+
+
 class RolesRepo:
     """Reads and writes roles and invites; every change is audited in the same transaction."""
 
@@ -119,9 +124,13 @@ class RolesRepo:
             invite = _invite(rows[0])
             if invite.revoked_at is not None:
                 return "revoked", invite
-            if invite.used_at is not None:
-                used_by = list(await conn.execute_fetchall("SELECT used_by FROM invites WHERE id = ?", (invite.id,)))
-                return ("yours" if used_by[0][0] == person_id else "used"), invite
+            if invite.used_at is not None:  # 'yours' only while the person still holds what it gave
+                mine = await conn.execute_fetchall(
+                    "SELECT 1 FROM invites i JOIN roles r ON r.person_id = i.used_by AND r.invite_id = i.id"
+                    " WHERE i.id = ? AND i.used_by = ?",
+                    (invite.id, person_id),
+                )
+                return ("yours" if list(mine) else "used"), invite
             if invite.expires_at <= now:
                 return "expired", invite
             await conn.execute("UPDATE invites SET used_at = ?, used_by = ? WHERE id = ?", (now, person_id, invite.id))
@@ -130,6 +139,7 @@ class RolesRepo:
             )
             if held:  # the new role replaces the one the person had: the audit says so
                 await _audit(conn, now, actor, "revoke", person_id, held[0][0], held[0][1], invite.id)
+                await _drop_draft(conn, person_id)
             await conn.execute(
                 "INSERT INTO roles (person_id, role, commune_code, granted_at, invite_id) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (person_id) DO UPDATE SET role = excluded.role, commune_code = excluded.commune_code,"
@@ -171,6 +181,13 @@ class RolesRepo:
                 return None
             await conn.execute("DELETE FROM roles WHERE person_id = ?", (person_id,))
             await _audit(conn, now, actor, "revoke", person_id, had.role, had.commune_code, None)
+            await _drop_draft(conn, person_id)
+            await conn.execute(  # the person is told, and given the citizens' keyboard back
+                "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
+                " VALUES (?, 'role_revoked', 'revoked:' || ? || ':' || ?, json_object('role', ?, 'commune',"
+                " (SELECT name FROM communes WHERE code = ?)), ?)",
+                (person_id, person_id, now, had.role, had.commune_code, now),
+            )
             return had
 
     async def audit(self) -> list[sqlite3.Row]:

@@ -305,3 +305,23 @@ async def test_details_changed_by_another_process_show_after_the_cache_time(cent
     assert (await service.details("06076")).phone == "0205 999"
     await service.update_details("06076", {"phone": "0205 000"}, by="bot", now="t")
     assert (await service.details("06076")).phone == "0205 000"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Xã Chi Lăng", "06463"),  # also a pre-2025 district and town
+        ("Chi Lăng", "06463"),
+        ("Cao Lộc", "06193"),
+        ("Hồng Phong", "06079"),
+        ("06385", "06385"),
+        ("Hữu Lũng", "06385"),
+    ],
+)
+def test_an_exact_2025_name_or_a_code_names_one_commune(centres: CentreService, text: str, code: str) -> None:
+    assert centres.commune_code(text) == (code, "")
+
+
+def test_an_unclear_name_lists_the_candidates_with_their_codes(centres: CentreService) -> None:
+    code, problem = centres.commune_code("Tân")
+    assert code is None and "Xã Tân Thành (06445)" in problem

@@ -163,7 +163,7 @@ async def test_lists_and_moves_in_chat(quick_bot: App, api: FakeBotAPI) -> None:
     [noted] = await api.converse({"message": reply})
     assert noted.text == "Đã gửi ghi chú cho cán bộ xã về BC-000001."
     [note] = await api.wait_sent(OFFICIAL, since=since)
-    assert note.text == "📋 Báo cáo BC-000001 chuyển sang: đang xử lý.\nGhi chú: Sở đã duyệt kinh phí máy in."
+    assert note.text == "📋 Ghi chú mới về báo cáo BC-000001 (đang xử lý): Sở đã duyệt kinh phí máy in."  # not a move
     citizen_reply = api.make_message(CITIZEN, text="Hữu Lũng", reply_to_message=moved.result)
     [finder] = await api.converse({"message": citizen_reply})  # anyone else's reply is an ordinary message
     assert (finder.text or "").startswith("🏢")
@@ -230,3 +230,80 @@ async def test_a_long_list_says_how_many_more(quick_bot: App, api: FakeBotAPI) -
     lines = (listing.text or "").splitlines()
     assert len(lines) == 31 and lines[-1] == "… và 2 báo cáo nữa; lọc để xem (ví dụ: /xembaocao quahan)."
     assert listing.reply_markup is not None and sum(map(len, listing.reply_markup["inline_keyboard"])) == 30
+
+
+async def add_through_chat(api: FakeBotAPI, category: str, severity: str, text: str) -> Call:
+    """OFFICIAL adds to the open report of `category` through the wizard, up to the confirmation."""
+    [categories] = await api.say(OFFICIAL, "/baocao")
+    [offer] = await api.click(OFFICIAL, callback(categories, category))
+    [severities] = await api.click(OFFICIAL, callback(offer, "➕ Thêm vào"))
+    await api.click(OFFICIAL, callback(severities, severity))
+    [photos] = await api.say(OFFICIAL, text)
+    [_asked_where] = await api.click(OFFICIAL, callback(photos, "✅ Xong"))
+    location = {"latitude": 21.65, "longitude": 106.33}
+    [confirm] = await api.converse({"message": api.make_message(OFFICIAL, location=location)})
+    assert "Sẽ thêm vào báo cáo BC-000001." in (confirm.text or "")
+    return confirm
+
+
+async def test_an_addition_that_stops_service_raises_the_report_and_alerts(quick_bot: App, api: FakeBotAPI) -> None:
+    services = quick_bot.bot_data.services
+    await official_and_leader(quick_bot, api)
+    official = Person("telegram", str(OFFICIAL))
+    await services.reports.file(official, Draft("utilities", "low", "Vòi nước nhỏ giọt."), services.clock())
+    confirm = await add_through_chat(api, "Điện, nước", "Dừng phục vụ", "Mất điện toàn bộ trụ sở.")
+    since = api.mark()
+    [sent] = await api.click(OFFICIAL, callback(confirm, "📨 Gửi"))
+    assert sent.text == "Đã thêm vào báo cáo BC-000001."
+    [alert] = await api.wait_sent(LEADER, since=since)
+    assert (alert.text or "").startswith("🚨 BC-000001 — Xã Hữu Lũng: dừng phục vụ người dân")
+    stored = await services.reports.repo.get(1)
+    assert stored is not None and (stored.severity, stored.lat, stored.lon) == ("blocking", 21.65, 106.33)
+    lower = await services.reports.add_to(official, 1, Draft("utilities", "low", "Thêm."), services.clock())
+    assert lower.severity == "blocking"  # an addition never lowers it
+
+
+async def test_an_addition_to_a_report_closed_meanwhile_becomes_a_report(quick_bot: App, api: FakeBotAPI) -> None:
+    services = quick_bot.bot_data.services
+    await official_and_leader(quick_bot, api)
+    official, leader = Person("telegram", str(OFFICIAL)), Person("telegram", str(LEADER))
+    await services.reports.file(official, Draft("it", "low", "Mạng chậm."), services.clock())
+    confirm = await add_through_chat(api, "Công nghệ", "Cao", "Mất mạng cả ngày.")
+    await services.reports.move(leader, 1, State.FIXED, "Đã xử lý.", services.clock())  # while the official writes
+    [sent] = await api.click(OFFICIAL, callback(confirm, "📨 Gửi"))
+    first, second = (sent.text or "").splitlines()
+    assert first == "Báo cáo BC-000001 đã được đóng trong lúc bạn viết, nên đây là một báo cáo mới."
+    assert second.startswith("Đã gửi báo cáo BC-000002. Hạn khắc phục: ")
+    assert await services.reports.writing(official) is None
+    new = await services.reports.repo.get(2)
+    assert new is not None and (new.description, new.severity, new.lat) == ("Mất mạng cả ngày.", "high", 21.65)
+
+
+async def test_a_reply_to_a_list_is_no_note(quick_bot: App, api: FakeBotAPI) -> None:
+    services = quick_bot.bot_data.services
+    await official_and_leader(quick_bot, api)
+    official = Person("telegram", str(OFFICIAL))
+    await services.reports.file(official, Draft("it", "low", "Mạng chậm."), services.clock())
+    await services.reports.file(official, Draft("rooms", "low", "Phòng chật."), services.clock())
+    [listing] = await api.say(LEADER, "/xembaocao")
+    since = api.mark()
+    reply = api.make_message(LEADER, text="Sở sẽ cấp kinh phí cải tạo.", reply_to_message=listing.result)
+    [answer] = await api.converse({"message": reply})  # which of the two? none: an ordinary message
+    assert answer.text is not None and not answer.text.startswith("Đã gửi ghi chú")
+    assert api.sent(OFFICIAL, since=since) == []
+
+
+async def test_an_older_fixed_report_can_still_be_reopened(quick_bot: App, api: FakeBotAPI) -> None:
+    services = quick_bot.bot_data.services
+    await official_and_leader(quick_bot, api)
+    official, leader = Person("telegram", str(OFFICIAL)), Person("telegram", str(LEADER))
+    now = services.clock()
+    await services.reports.file(official, Draft("it", "low", "Mạng chậm."), now)
+    await services.reports.move(leader, 1, State.FIXED, "Xong.", now)
+    for n in range(20):
+        await services.reports.file(official, Draft("other", "low", f"Việc {n}."), now)
+    [mine] = await api.say(OFFICIAL, "/xembaocao")
+    lines = (mine.text or "").splitlines()
+    assert len(lines) == 21 and lines[-1] == "… và 1 báo cáo cũ hơn."
+    [asked] = await api.click(OFFICIAL, "bc:r:1")  # the button as an earlier list showed it
+    assert (asked.text or "").startswith("Gửi một ảnh cho thấy BC-000001 chưa được khắc phục")

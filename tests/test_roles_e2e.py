@@ -156,3 +156,40 @@ async def test_an_admin_invites_lists_and_revokes_in_chat(admin_bot: App, api: F
     assert edited.params["text"] == "Chưa ai nhận vai trò nào. Tạo mã mời bằng /moi."
     actions = [(row["actor"], row["action"]) for row in await services.roles.repo.audit()]
     assert actions == [("telegram:6100", "invite"), ("telegram:6102", "grant"), ("telegram:6100", "revoke")]
+
+
+async def revoke_in_chat(api: FakeBotAPI) -> None:
+    """ADMIN revokes the only role holder's role with /vaitro's button."""
+    [listing] = await api.say(ADMIN, "/vaitro")
+    [revoke] = buttons(listing)
+    await api.click(ADMIN, revoke, listing.result["message_id"], expect=0, settle=0.2)
+
+
+async def test_a_revoked_official_is_told_and_back_to_what_citizens_have(admin_bot: App, api: FakeBotAPI) -> None:
+    services = admin_bot.bot_data.services
+    invite = await services.roles.invite(Role.OFFICIAL, "06385", "cli", services.clock())
+    await api.say(OFFICIAL, f"/start {invite.code}")
+    await api.say(OFFICIAL, "/baocao")  # a report begun, not finished
+    since = api.mark()
+    await revoke_in_chat(api)
+    [told] = await api.wait_sent(OFFICIAL, since=since)
+    assert told.text == (
+        "Vai trò cán bộ Xã Hữu Lũng của bạn đã được thu hồi. Bạn vẫn tra cứu hồ sơ và tìm trung tâm như mọi người."
+    )
+    assert "📝 Báo cáo khó khăn" not in keyboard_texts(told.reply_markup)
+    [centre] = await api.say(OFFICIAL, "Hữu Lũng")  # the unfinished report no longer takes their messages
+    assert (centre.text or "").startswith("🏢")
+    [again] = await api.say(OFFICIAL, f"/start {invite.code}")  # the old link claims nothing
+    assert (again.text or "").startswith("Mã mời này đã được dùng.")
+
+
+async def test_an_admin_removed_from_the_settings_loses_the_menu(settings: Settings, api: FakeBotAPI) -> None:
+    configured = bot_settings(settings, api)
+    async with running(build_application(replace(configured, admins=frozenset({ADMIN})))):
+        await api.wait_for(lambda c: c.method == "setMyCommands" and c.params.get("scope", {}).get("chat_id") == ADMIN)
+    assert "moi" in [c["command"] for c in api.my_commands[chat_scope(ADMIN)]]
+    async with running(build_application(configured)):  # ADMIN is no longer in PHUCVU_ADMINS
+        await api.wait_for(
+            lambda c: c.method == "deleteMyCommands" and c.params.get("scope", {}).get("chat_id") == ADMIN
+        )
+    assert chat_scope(ADMIN) not in api.my_commands
