@@ -19,6 +19,7 @@ from telegram.request import BaseRequest
 from bot.centres import CentreService
 from bot.commands import commands_for
 from bot.config import Settings
+from bot.digest import DigestService
 from bot.dossiers import DossierService
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from bot.outbox import OutboxService
@@ -28,6 +29,7 @@ from bot.reports import ReportService
 from bot.roles import Role, RolesService
 from storage.centres import CentresRepo
 from storage.db import Database
+from storage.digest import DigestRepo
 from storage.dossiers import DossiersRepo
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
@@ -61,6 +63,7 @@ class Services:
     clock: Clock
     roles: RolesService
     reports: ReportService
+    digest: DigestService
 
 
 class BotData:
@@ -86,8 +89,10 @@ Ctx = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
 App = Application[ExtBot[None], Ctx, dict[Any, Any], dict[Any, Any], BotData, Any]
 
 
-async def open_services(settings: Settings, channel: str, clock: Clock = utc_now) -> Services:
-    """Open the database (migrating it), load the registry on first start and build the services."""
+async def open_services(settings: Settings, channel: str, clock: Clock | None = None) -> Services:
+    """Open the database (migrating it), load the registry on first start and build the services (`clock`:
+    the wall clock unless given)."""
+    clock = clock or utc_now
     db = await Database.open(settings.db_path)
     try:
         centres_repo = CentresRepo(db)
@@ -104,8 +109,14 @@ async def open_services(settings: Settings, channel: str, clock: Clock = utc_now
     except BaseException:
         await db.close()
         raise
-    outbox = OutboxService(OutboxRepo(db), clock)
-    return Services(settings, channel, db, people, centres, dossiers, outbox, clock, roles, reports)
+    admin_ids = [
+        await PeopleRepo(db).ensure(a.channel, a.external_id, clock().isoformat()) for a in sorted(admins, key=str)
+    ]
+    outbox = OutboxService(OutboxRepo(db), clock, settings.timezone, admin_ids)
+    digest = DigestService(
+        DigestRepo(db), ReportsRepo(db), PeopleRepo(db), centres, settings.timezone, settings.digest_time
+    )
+    return Services(settings, channel, db, people, centres, dossiers, outbox, clock, roles, reports, digest)
 
 
 async def start_ingest(app: App, settings: Settings) -> web.AppRunner:
@@ -192,12 +203,13 @@ def build_application(
     *,
     request: BaseRequest | None = None,
     channel: str = "telegram",
-    clock: Clock = utc_now,
+    clock: Clock | None = None,
     outbox_interval: float = OUTBOX_INTERVAL,
 ) -> App:
     """Build the PTB application; `request` replaces HTTP (the console), `clock` the wall clock and
     `outbox_interval` how often the outbox is drained (tests)."""
     from handlers import all_handlers, on_error
+    from handlers.digest import schedule_digests, send_digests
     from handlers.outbox import drain_outbox, queue_overdue
 
     async def post_init(app: App) -> None:
@@ -215,6 +227,8 @@ def build_application(
         jobs.run_repeating(drain_outbox, interval=outbox_interval, first=0.5, name="outbox")
         jobs.run_repeating(queue_overdue, interval=OVERDUE_INTERVAL, first=1, name="overdue")
         jobs.run_once(refresh_menus, 1, name="menus")
+        await schedule_digests(jobs, app.bot_data.services)
+        jobs.run_once(send_digests, 2, name="digest-catch-up")  # today's, if the bot was down at its time
         if settings.http_port is not None:
             app.bot_data.ingest = await start_ingest(app, settings)
 

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from bot.config import ConfigError, Settings
@@ -62,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "open311"], default="csv", help="csv (mặc định) hoặc open311")
     export.add_argument("--output", "-o", type=Path, help="ghi vào tệp này (mặc định: ra màn hình)")
     export.add_argument("--open-only", action="store_true", help="chỉ các báo cáo còn mở")
+    digest = sub.add_parser("digest", help="in bản tóm tắt mà lãnh đạo tỉnh nhận cho một ngày")
+    digest.add_argument("--date", type=date.fromisoformat, help="ngày YYYY-MM-DD (mặc định: hôm nay)")
+    digest.add_argument("--weekly", action="store_true", help="bản tóm tắt tuần (gửi thứ Hai)")
+    digest.add_argument("--commune", help="tên hoặc mã của một xã, phường")
+    digest.add_argument("--chart", type=Path, help="ghi biểu đồ PNG vào tệp này")
+    digest.add_argument("--lang", choices=["vi", "en"], default="vi", help="ngôn ngữ (mặc định vi)")
     demo = sub.add_parser("demo-data", help="tạo hồ sơ mẫu cho mọi xã, phường theo số liệu của tỉnh")
     demo.add_argument("--seed", type=int, default=2025, help="hạt giống ngẫu nhiên (mặc định 2025)")
     demo.add_argument("--days", type=int, default=60, help="số ngày gần nhất (mặc định 60)")
@@ -91,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export-reports":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_export_reports(settings, args.format, args.output, args.open_only))
+    if args.command == "digest":
+        setup_logging(settings, logging.WARNING)
+        return asyncio.run(_digest(settings, args.date, args.weekly, args.commune, args.chart, args.lang))
     if args.command == "demo-data":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_demo_data(settings, args.seed, args.days))
@@ -274,4 +284,37 @@ async def _export_reports(settings: Settings, form: str, output: Path | None, op
             file=sys.stderr,
         )
     print(f"Đã xuất {count} báo cáo.", file=sys.stderr)
+    return 0
+
+
+async def _digest(
+    settings: Settings, day: date | None, weekly: bool, commune: str | None, chart: Path | None, language: str
+) -> int:
+    from bot.app import open_services
+    from bot.digest import DAILY, WEEKLY
+    from bot.i18n import translator
+
+    services = await open_services(settings, "cli")
+    try:
+        code = None
+        if commune:
+            code, problem = services.centres.commune_code(commune)
+            if code is None:
+                print(problem, file=sys.stderr)
+                return 2
+        today = services.clock().astimezone(settings.timezone).date()
+        digest = await services.digest.build(day or today, WEEKLY if weekly else DAILY, code)
+    finally:
+        await services.db.close()
+    t = translator(language)
+    parts = services.digest.render(digest, t)
+    print("\n\n".join(parts))
+    if chart is not None:
+        png = await services.digest.chart(digest, t)
+        try:
+            await asyncio.to_thread(chart.write_bytes, png)
+        except OSError as exc:
+            print(f"Không ghi được {chart}: {exc}", file=sys.stderr)
+            return 2
+        print(f"\n[{chart}] {services.digest.caption(digest, t)}")
     return 0

@@ -40,13 +40,14 @@ REPORT = Command("baocao", "report", N_("Báo cáo khó khăn về cơ sở vậ
 CANCEL = Command("huy", "cancel", N_("Thôi việc đang làm dở"))
 REPORTS = Command("xembaocao", "reports", N_("Danh sách báo cáo: của xã (cán bộ), đang mở (lãnh đạo)"))
 
+DIGEST = Command("tomtat", "digest", N_("Tóm tắt hôm nay; /tomtat TÊN_XÃ cho một xã; tamdung, tieptuc, gio 06:30"))
 INVITE = Command("moi", "invite", N_("Tạo mã mời: /moi canbo TÊN_XÃ hoặc /moi lanhdao"))
 ROLES = Command("vaitro", "roles", N_("Những người đang giữ vai trò, và thu hồi"))
 
 ROLE_COMMANDS: dict[Role, tuple[Command, ...]] = {
     Role.OFFICIAL: (REPORT, REPORTS, UPDATE_CENTRE, CANCEL),
-    Role.LEADER: (REPORTS,),
-    Role.ADMIN: (REPORTS, INVITE, ROLES),
+    Role.LEADER: (DIGEST, REPORTS),
+    Role.ADMIN: (DIGEST, REPORTS, INVITE, ROLES),
 }
 
 

@@ -2,6 +2,13 @@
 
 A row is claimed (committed) before its send and marked sent after. After a crash, rows never claimed are sent
 when the bot starts again (nothing lost); a row claimed but not confirmed is not sent again (never twice).
+
+- Messages of one thread (the parts of a digest) go in order: one waits while an earlier one is unsent.
+- Sending stays under Telegram's limits (`Pacer`: 30 messages a second overall, one a second per chat).
+- 429 waits `retry_after`; network errors and 5xx are retried with a growing wait; 403 (the person blocked the
+  bot) marks them unreachable, gives up their other messages, and tells the admins if they held a role.
+- Quiet hours: citizens' follow-ups (`QUIET_KINDS`) wait from 21:00 to 07:00 in the province; urgent messages
+  (a report that stops service) never wait.
 """
 
 from __future__ import annotations
@@ -9,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+import time as time_module
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import Enum
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from bot.dossiers import to_sql_time
 from bot.people import Person
@@ -38,6 +48,7 @@ class Delivery:
     outcome: Outcome
     retry_after: float = 0.0
     error: str = ""
+    blocked: bool = False  # GONE because the person blocked the bot (403)
 
 
 @dataclass(frozen=True)
@@ -70,28 +81,93 @@ class DrainReport:
     uncertain: int = 0
 
 
+QUIET_KINDS = ("dossier_status", "dossier_overdue")
+QUIET_START = time(21, 0)
+QUIET_END = time(7, 0)
+
+
+def is_quiet(moment: datetime, tz: ZoneInfo) -> bool:
+    """Whether it is between 21:00 and 07:00 in the province."""
+    local = moment.astimezone(tz).time()
+    return local >= QUIET_START or local < QUIET_END
+
+
+class Pacer:
+    """Spaces sends: at most `per_second` a second overall and one per `per_chat` seconds to one chat. The clock
+    (`ticks`, monotonic seconds) and `sleep` are injected, so tests neither wait nor depend on speed."""
+
+    def __init__(
+        self,
+        per_second: int = 30,
+        per_chat: float = 1.0,
+        ticks: Callable[[], float] = time_module.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.per_second = per_second
+        self.per_chat = per_chat
+        self.ticks = ticks
+        self.sleep = sleep
+        self._recent: deque[float] = deque(maxlen=per_second)
+        self._last: dict[Person, float] = {}
+
+    def delay(self, person: Person) -> float:
+        """How long to wait before sending to `person` now."""
+        now = self.ticks()
+        overall = 1.0 - (now - self._recent[0]) if len(self._recent) == self.per_second else 0.0
+        chat = self._last[person] + self.per_chat - now if person in self._last else 0.0
+        return max(0.0, overall, chat)
+
+    async def wait(self, person: Person) -> None:
+        """Wait for a send to `person` to be within the limits, and count it."""
+        delay = self.delay(person)
+        if delay > 0:
+            await self.sleep(delay)
+        now = self.ticks()
+        self._recent.append(now)
+        self._last[person] = now
+        if len(self._last) > 1000:  # forget chats not written to within the interval
+            self._last = {p: at for p, at in self._last.items() if now - at < self.per_chat}
+
+
 class OutboxService:
     """Sends pending outbox messages through a notifier, one drain at a time."""
 
-    def __init__(self, repo: OutboxRepo, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        repo: OutboxRepo,
+        clock: Callable[[], datetime],
+        tz: ZoneInfo,
+        admins: Sequence[int] = (),
+        pacer: Pacer | None = None,
+    ) -> None:
         self.repo = repo
         self.clock = clock
+        self.tz = tz
+        self.admins = tuple(admins)  # person ids of the admins, told when a role holder blocks the bot
+        self.pacer = pacer or Pacer()
         self._lock = asyncio.Lock()
 
     async def drain(self, notifier: Notifier, batch: int = 100) -> DrainReport:
         """Send everything that is due now for the notifier's channel."""
         sent = retried = failed = uncertain = 0
         async with self._lock:
+            stalled: set[str] = set()  # threads with a message to retry: their later ones wait
+            gone: set[int] = set()
             while True:
-                rows = await self.repo.pending(notifier.channel, to_sql_time(self.clock()), batch)
+                now = self.clock()
+                held = QUIET_KINDS if is_quiet(now, self.tz) else ()
+                rows = await self.repo.pending(notifier.channel, to_sql_time(now), batch, held)
+                rows = [row for row in rows if row.thread not in stalled and row.person_id not in gone]
                 if not rows:
                     break
                 for row in rows:
+                    if row.thread in stalled or row.person_id in gone:
+                        continue
+                    person = Person(row.channel, row.external_id)
+                    await self.pacer.wait(person)
                     if not await self.repo.claim(row.id, to_sql_time(self.clock())):
                         continue
-                    message = OutgoingMessage(
-                        row.id, Person(row.channel, row.external_id), row.language, row.kind, json.loads(row.payload)
-                    )
+                    message = OutgoingMessage(row.id, person, row.language, row.kind, json.loads(row.payload))
                     result = await notifier.deliver(message)
                     now = self.clock()
                     if result.outcome is Outcome.SENT:
@@ -100,9 +176,17 @@ class OutboxService:
                     elif result.outcome is Outcome.RETRY:
                         wait = max(result.retry_after, min(300.0, 2.0**row.attempts))
                         await self.repo.release(row.id, to_sql_time(now + timedelta(seconds=wait)), result.error)
+                        if row.thread:
+                            stalled.add(row.thread)
                         retried += 1
                     elif result.outcome is Outcome.GONE:
                         await self.repo.mark_failed(row.id, to_sql_time(now), result.error)
+                        if result.blocked:
+                            gone.add(row.person_id)
+                            told = await self.repo.unreachable(
+                                row.person_id, to_sql_time(now), result.error, self.admins
+                            )
+                            log.warning("outbox: %s blocked the bot; %s admin(s) told", person, told)
                         failed += 1
                     else:
                         log.warning("outbox %s: delivery uncertain, not sent again: %s", row.id, result.error)

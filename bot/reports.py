@@ -158,7 +158,8 @@ def report_number(report_id: int) -> str:
     return f"BC-{report_id:06d}"
 
 
-def _report(stored: StoredReport) -> Report:
+def report_from_stored(stored: StoredReport) -> Report:
+    """A stored report with its category, state and times as values."""
     return Report(
         stored.id,
         stored.commune_code,
@@ -263,7 +264,7 @@ class ReportService:
         """An open report of the official's commune in this category, which they may add to instead."""
         access = await self._official(person)
         stored = await self.repo.open_in(access.commune_code or "", category)
-        return _report(stored) if stored else None
+        return report_from_stored(stored) if stored else None
 
     async def file(self, person: Person, draft: Draft, now: datetime) -> Report:
         """Save an official's report for their commune (a report that stops service alerts every leader)."""
@@ -359,7 +360,7 @@ class ReportService:
         """An official's commune's reports, open ones first, then the newest (at most `limit`); and how many
         more it has."""
         access = await self._official(person)
-        found = [_report(stored) for stored in await self.repo.of_commune(access.commune_code or "", limit)]
+        found = [report_from_stored(stored) for stored in await self.repo.of_commune(access.commune_code or "", limit)]
         more = await self.repo.count_of_commune(access.commune_code or "") - len(found) if len(found) == limit else 0
         return found, more
 
@@ -373,7 +374,7 @@ class ReportService:
             categories=sorted(wanted.categories),
             past=to_sql_time(now) if wanted.past_target else None,
         )
-        return [_report(stored) for stored in found]
+        return [report_from_stored(stored) for stored in found]
 
     async def open_report(self, person: Person, report_id: int) -> Report:
         """One open report, for a leader or admin to move."""
@@ -394,7 +395,7 @@ class ReportService:
         stored = await self.repo.get(report_id)
         if stored is None:
             raise NotAllowed  # the same answer as for one the person may not see
-        return _report(stored)
+        return report_from_stored(stored)
 
 
 def _check(draft: Draft) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import BaseHandler
 
-from handlers import centres, dossiers, errors, people, reports, roles
+from handlers import centres, digest, dossiers, errors, people, reports, roles
 from handlers.errors import on_error
 
 
@@ -18,6 +18,7 @@ def all_handlers() -> dict[int, list[BaseHandler]]:  # type: ignore[type-arg]
             *people.handlers(),
             *roles.handlers(),
             *reports.handlers(),
+            *digest.handlers(),
             *dossiers.handlers(),
             *centres.handlers(),
             *errors.handlers(),

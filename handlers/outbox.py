@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -86,37 +86,73 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], str]] = {
 WITH_KEYBOARD = frozenset({"role_revoked"})
 
 
-class TelegramNotifier:
-    """Sends outbox messages with the Bot API (also the console channel, whose Bot API is in-process)."""
+def render_digest_text(payload: dict[str, Any], t: Translator, tz: Any) -> str:
+    """A part of a digest, written when it was queued."""
+    return str(payload["text"])
 
-    def __init__(self, bot: Bot, channel: str, tz: Any) -> None:
+
+def render_unreachable(payload: dict[str, Any], t: Translator, tz: Any) -> str:
+    """To the admins: someone holding a role blocked the bot."""
+    name = ROLE_NAMES.get(Role(str(payload.get("role"))), ROLE_NAMES[Role.OFFICIAL])
+    role = t.gettext(name).format(commune=payload.get("commune") or "")
+    text = t.gettext(
+        "⚠️ Không gửi được tin cho {role} ({channel} {id}): người này đã chặn bot. Tóm tắt và thông báo "
+        "sẽ không đến họ cho tới khi họ mở lại bot."
+    )
+    return text.format(role=role, channel=payload.get("channel"), id=payload.get("external_id"))
+
+
+RENDERERS["digest_text"] = render_digest_text
+RENDERERS["person_unreachable"] = render_unreachable
+
+Charts = Callable[[str, str, str], Awaitable[bytes | None]]
+
+
+class TelegramNotifier:
+    """Sends outbox messages with the Bot API (also the console channel, whose Bot API is in-process); `charts`
+    gives a digest's chart (kind, day, language)."""
+
+    def __init__(self, bot: Bot, channel: str, tz: Any, charts: Charts | None = None) -> None:
         self.bot = bot
         self.channel = channel
         self.tz = tz
+        self.charts = charts
+
+    async def _send(self, message: OutgoingMessage) -> bool:
+        """Send one message; False if there is nothing that can be sent for it."""
+        chat, t = int(message.person.external_id), translator(message.language)
+        if message.kind == "digest_chart":
+            payload = message.payload
+            png = await self.charts(payload["kind"], payload["day"], payload["language"]) if self.charts else None
+            if png is None:
+                return False
+            await self.bot.send_photo(chat, png, caption=str(payload.get("caption", ""))[:1024])
+            return True
+        render = RENDERERS.get(message.kind)
+        if render is None:
+            return False
+        markup = menu.keyboard(t) if message.kind in WITH_KEYBOARD else None
+        await self.bot.send_message(chat, render(message.payload, t, self.tz), reply_markup=markup)
+        return True
 
     async def deliver(self, message: OutgoingMessage) -> Delivery:
         """Render in the person's language and send; map Telegram's answers to outcomes."""
-        render = RENDERERS.get(message.kind)
-        if render is None:
-            return Delivery(Outcome.GONE, error=f"no renderer for {message.kind}")
-        text = render(message.payload, translator(message.language), self.tz)
         try:
-            t = translator(message.language)
-            markup = menu.keyboard(t) if message.kind in WITH_KEYBOARD else None
-            await self.bot.send_message(int(message.person.external_id), text, reply_markup=markup)
+            if not await self._send(message):
+                return Delivery(Outcome.GONE, error=f"nothing to send for {message.kind}")
         except RetryAfter as exc:
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             return Delivery(Outcome.RETRY, seconds, f"429 retry after {seconds}s")
         except Forbidden as exc:
-            return Delivery(Outcome.GONE, error=f"403 {exc.message}")
+            return Delivery(Outcome.GONE, error=f"403 {exc.message}", blocked=True)
         except BadRequest as exc:
             return Delivery(Outcome.GONE, error=f"400 {exc.message}")
         except TimedOut as exc:
             if isinstance(exc.__cause__, httpx.PoolTimeout | httpx.ConnectTimeout):  # the request never left
                 return Delivery(Outcome.RETRY, error=f"not sent: {exc.message}")
             return Delivery(Outcome.UNCERTAIN, error=f"timeout {exc.message}")
-        except NetworkError as exc:
+        except NetworkError as exc:  # also 5xx: the Bot API did not take the message
             return Delivery(Outcome.RETRY, error=f"network {exc.message}")
         return Delivery(Outcome.SENT)
 
@@ -124,7 +160,7 @@ class TelegramNotifier:
 async def drain_outbox(context: Ctx) -> None:
     """Job: send what the outbox holds for this channel."""
     services = context.bot_data.services
-    notifier = TelegramNotifier(context.bot, services.channel, services.settings.timezone)
+    notifier = TelegramNotifier(context.bot, services.channel, services.settings.timezone, services.digest.chart_png)
     report = await services.outbox.drain(notifier)
     if report.sent or report.retried or report.failed or report.uncertain:
         log.info("outbox: %s", report)

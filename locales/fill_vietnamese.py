@@ -9,7 +9,10 @@ PO = Path(__file__).resolve().parent / "vi" / "LC_MESSAGES" / "phucvu.po"
 with PO.open("rb") as handle:
     catalog = read_po(handle, locale="vi")
 for message in catalog:
-    if message.id and not message.string:
+    if isinstance(message.id, tuple):  # a plural: Vietnamese has one form, the singular
+        if not any(message.string):
+            message.string = (message.id[0],)
+    elif message.id and not message.string:
         message.string = message.id
     message.flags.discard("fuzzy")
 with PO.open("wb") as handle:

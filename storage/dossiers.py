@@ -56,14 +56,34 @@ _FOLLOWER_MESSAGES = (
     " JOIN staged_dossiers s ON s.code_key = d.code_key JOIN follows f ON f.dossier_id = d.id"
     " WHERE h.id > :history_floor"
 )
+# A new dossier's `done_at` (see DONE_AT) from its own row: its only history step is the first one.
+_NEW_DONE_AT = (
+    "CASE WHEN status = 9 THEN coalesce(finished_at, :now)"
+    " WHEN status IN (3, 8, 10) THEN coalesce(finished_at, returned_at, :now) END"
+)
 # New rows are inserted; a stored row is updated only when a field differs.
 _UPSERT = (
-    f"INSERT INTO dossiers (code_key, {_COLUMNS}, updated_at) SELECT code_key, {_COLUMNS}, :now"
-    " FROM staged_dossiers WHERE true"
+    f"INSERT INTO dossiers (code_key, {_COLUMNS}, updated_at, done_at)"
+    f" SELECT code_key, {_COLUMNS}, :now, {_NEW_DONE_AT} FROM staged_dossiers WHERE true"
     f" ON CONFLICT (code_key) DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in FIELDS)},"
     " updated_at = excluded.updated_at"
     f" WHERE ({', '.join(f'dossiers.{name}' for name in FIELDS)})"
     f" IS NOT ({', '.join(f'excluded.{name}' for name in FIELDS)})"
+)
+# When a dossier first reached a terminal status (`bot.dossiers.terminal_time` in SQL): 9, else 10, else 8 or 3,
+# from the history and the finished/returned times; NULL unless its status is terminal.
+DONE_AT = (
+    "CASE WHEN dossiers.status IN (3, 8, 9, 10) THEN coalesce("
+    "(SELECT min(t) FROM (SELECT at AS t FROM dossier_history WHERE dossier_id = dossiers.id AND status = 9"
+    " UNION ALL SELECT dossiers.finished_at)),"
+    " (SELECT min(t) FROM (SELECT at AS t FROM dossier_history WHERE dossier_id = dossiers.id AND status = 10"
+    " UNION ALL SELECT dossiers.returned_at)),"
+    " (SELECT min(at) FROM dossier_history WHERE dossier_id = dossiers.id AND status IN (3, 8))) END"
+)
+# The stored dossiers this batch changed get theirs again (new ones got theirs when inserted).
+_DONE = (
+    f"UPDATE dossiers SET done_at = {DONE_AT} WHERE id <= :dossier_floor AND updated_at = :now"
+    " AND code_key IN (SELECT code_key FROM staged_dossiers)"
 )
 # The first step of each new dossier.
 _FIRST_STEPS = (
@@ -182,6 +202,8 @@ class DossiersRepo:
                 await conn.execute(_FOLLOWER_MESSAGES, params)
             written = max((await conn.execute(_UPSERT, params)).rowcount, 0)
             inserted = max((await conn.execute(_FIRST_STEPS, params)).rowcount, 0)
+            if written > inserted:
+                await conn.execute(_DONE, params)
             fresh: tuple[str, ...] = ()
             if keys:
                 found = await conn.execute_fetchall(
@@ -214,6 +236,9 @@ class DossiersRepo:
                 "INSERT INTO dossier_history (dossier_id, status, at, source, recorded_at)"
                 " SELECT id, ?, ?, ?, ? FROM dossiers WHERE code_key = ?",
                 [(status, at, source, now, key) for key, status, at in steps],
+            )
+            await conn.executemany(
+                f"UPDATE dossiers SET done_at = {DONE_AT} WHERE code_key = ?", sorted({(key,) for key, _, _ in steps})
             )
 
     async def has_history_from_other_than(self, source: str) -> bool:

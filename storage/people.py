@@ -66,3 +66,12 @@ class PeopleRepo:
             "SELECT external_id, menu_role FROM people WHERE channel = ? AND menu_role IS NOT NULL", (channel,)
         )
         return [(str(row[0]), str(row[1])) for row in rows]
+
+    async def reachable_again(self, channel: str, external_id: str) -> None:
+        """The person wrote to the bot: they no longer block it."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE people SET unreachable_at = NULL WHERE channel = ? AND external_id = ?"
+                " AND unreachable_at IS NOT NULL",
+                (channel, external_id),
+            )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,15 @@ from storage.db import Database
 from tests.fakebotapi import TOKEN, FakeBotAPI, running
 
 NOW = datetime(2025, 8, 4, 1, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def daytime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot's wall clock starts at 10:00 in Lạng Sơn on a Monday and runs at the real pace: no test depends
+    on the hour it runs at (quiet hours hold some messages from 21:00 to 07:00)."""
+    started = time.monotonic()
+    base = datetime(2025, 8, 4, 3, 0, tzinfo=UTC)
+    monkeypatch.setattr("bot.app.utc_now", lambda: base + timedelta(seconds=time.monotonic() - started))
 
 
 @pytest.fixture

@@ -1,0 +1,715 @@
+"""The leaders' digest: every morning (and on Mondays for the week), how the centres serve people and where they
+struggle, in figures read straight from the database and written with Babel in the leader's language.
+
+`DigestService.build` computes a `Digest` for a day (its figures cover the days before it); `render` writes it as
+text parts that fit Telegram's 4,096 characters; `chart` draws volume and on-time rate per commune. `queue_due`
+queues each leader's digest through the outbox, once per (leader, kind, day), so that a restart can neither lose
+today's nor send it twice. Times are the province's (`PHUCVU_TIMEZONE`); the clock is always passed in.
+
+Staffing follows the provincial report: a centre with 10–20 dossiers a day needs 2–3 desk staff and busy ones 5
+or more, i.e. one desk officer for about 20/3 ≈ 6.7 dossiers a working day (`STAFF_CAPACITY`), at least 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.centres import CentreService, haversine_km
+from bot.dossiers import to_sql_time
+from bot.i18n import N_, Translator, translator
+from bot.people import Person
+from bot.reports import CATEGORIES, SEVERITIES, Report, report_from_stored
+from bot.roles import Access, Role
+from storage.digest import DigestRepo, Finished, LeaderSetting
+from storage.people import PeopleRepo
+from storage.reports import ReportsRepo
+
+DAILY = "daily"
+WEEKLY = "weekly"
+KINDS = (DAILY, WEEKLY)
+STAFF_CAPACITY = 20 / 3  # dossiers one desk officer handles in a working day
+MIN_STAFF = 2
+WORKING_DAYS = 20  # the staffing figures average the last 20 working days (Monday to Friday)
+TOP_OVERDUE = 5
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+KIND_NAMES = {"phuong": N_("phường"), "xa": N_("xã"), "dac_khu": N_("đặc khu")}
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Dossier figures over a window: received, finished, finished with an appointment date, of those on time."""
+
+    received: int = 0
+    finished: int = 0
+    with_due: int = 0
+    on_time: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        """The on-time rate (None when nothing with an appointment date finished)."""
+        return self.on_time / self.with_due if self.with_due else None
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(
+            self.received + other.received,
+            self.finished + other.finished,
+            self.with_due + other.with_due,
+            self.on_time + other.on_time,
+        )
+
+
+def total(items: Iterable[Totals]) -> Totals:
+    """The sum of several."""
+    result = Totals()
+    for item in items:
+        result += item
+    return result
+
+
+@dataclass(frozen=True)
+class Window:
+    """Days of the province's calendar, `start` included, `end` excluded."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        """How many days it spans."""
+        return (self.end - self.start).days
+
+    @property
+    def last(self) -> date:
+        """Its last day."""
+        return self.end - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class CommuneFigures:
+    """One commune in the digest."""
+
+    code: str
+    name: str
+    kind: str
+    current: Totals
+    previous: Totals
+    month: Totals
+    month_previous: Totals
+    overdue: int
+    per_day: float  # dossiers received per working day, over the last WORKING_DAYS
+    staff: int | None
+
+    @property
+    def needed(self) -> int:
+        """Desk staff the provincial report's rule asks for."""
+        return max(MIN_STAFF, math.ceil(round(self.per_day / STAFF_CAPACITY, 6)))
+
+    @property
+    def per_staff(self) -> float | None:
+        """Dossiers per desk officer per working day."""
+        return self.per_day / self.staff if self.staff else None
+
+    @property
+    def under_pressure(self) -> bool:
+        """More dossiers per desk officer than one can handle (or no desk officer at all)."""
+        if self.staff is None:
+            return False
+        return self.staff < self.needed
+
+    @property
+    def spare(self) -> int:
+        """Desk staff beyond what the rule asks for, who could be lent for a while."""
+        return max(0, (self.staff or 0) - self.needed)
+
+
+@dataclass(frozen=True)
+class Lender:
+    """The nearest commune with spare desk staff, for one under pressure."""
+
+    name: str
+    spare: int
+    km: float
+
+
+@dataclass(frozen=True)
+class ReportFigures:
+    """Facility reports for the digest."""
+
+    new: tuple[Report, ...] = ()
+    open_total: int = 0
+    by_category: tuple[tuple[str, int], ...] = ()
+    by_severity: tuple[tuple[str, int], ...] = ()
+    past_target: tuple[Report, ...] = ()
+    blocking: tuple[Report, ...] = ()
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything a digest says, before it is written in a language."""
+
+    kind: str
+    day: date
+    province: str
+    commune: str | None  # the code, for one commune's digest
+    period: Window
+    previous: Window
+    month: Window
+    month_previous: Window
+    staffing: Window
+    communes: tuple[CommuneFigures, ...]
+    reports: ReportFigures
+    new_since: datetime
+    lenders: dict[str, Lender] = field(default_factory=dict)
+
+    @property
+    def current(self) -> Totals:
+        """The period's totals."""
+        return total(c.current for c in self.communes)
+
+    @property
+    def before(self) -> Totals:
+        """The previous period's totals."""
+        return total(c.previous for c in self.communes)
+
+    @property
+    def month_totals(self) -> Totals:
+        """Month to date."""
+        return total(c.month for c in self.communes)
+
+    @property
+    def month_before(self) -> Totals:
+        """The same days of the previous month."""
+        return total(c.month_previous for c in self.communes)
+
+    @property
+    def overdue(self) -> int:
+        """Unfinished dossiers past their appointment day."""
+        return sum(c.overdue for c in self.communes)
+
+    @property
+    def most_overdue(self) -> list[CommuneFigures]:
+        """The communes with most overdue dossiers (at most five, none without)."""
+        ranked = sorted((c for c in self.communes if c.overdue), key=lambda c: (-c.overdue, c.name))
+        return ranked[:TOP_OVERDUE]
+
+    def by_kind(self, kind: str) -> list[CommuneFigures]:
+        """The communes of one kind (phường, xã)."""
+        return [c for c in self.communes if c.kind == kind]
+
+    @property
+    def pressure(self) -> list[CommuneFigures]:
+        """Communes short of desk staff, the most loaded first."""
+        return sorted((c for c in self.communes if c.under_pressure), key=lambda c: -(c.per_staff or math.inf))
+
+    @property
+    def unstaffed(self) -> list[CommuneFigures]:
+        """Communes that have not said how many desk staff they have."""
+        return [c for c in self.communes if c.staff is None]
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _previous_month_window(month: Window) -> Window:
+    """The same days at the start of the month before (clamped to its length)."""
+    start = _month_start(month.start - timedelta(days=1))
+    end = min(start + timedelta(days=month.days), month.start)
+    return Window(start, end)
+
+
+def windows(kind: str, day: date) -> tuple[Window, Window, Window, Window]:
+    """The period a digest of `day` covers and the one it compares with; the month to date (the month of the
+    day before) and the same days of the month before."""
+    span = 7 if kind == WEEKLY else 1
+    period = Window(day - timedelta(days=span), day)
+    previous = Window(day - timedelta(days=2 * span), period.start)
+    month = Window(_month_start(period.last), day)
+    return period, previous, month, _previous_month_window(month)
+
+
+def working_window(day: date, count: int = WORKING_DAYS) -> Window:
+    """The span of the last `count` working days (Monday to Friday) before `day`."""
+    start, found = day, 0
+    while found < count:
+        start -= timedelta(days=1)
+        found += start.weekday() < 5
+    return Window(start, day)
+
+
+class DigestService:
+    """Builds, writes, draws and queues digests; keeps each leader's digest time and pause."""
+
+    def __init__(
+        self,
+        repo: DigestRepo,
+        reports: ReportsRepo,
+        people: PeopleRepo,
+        centres: CentreService,
+        tz: ZoneInfo,
+        default_time: time,
+    ) -> None:
+        self.repo = repo
+        self.reports = reports
+        self.people = people
+        self.centres = centres
+        self.tz = tz
+        self.default_time = default_time
+
+    # ------------------------------------------------------------------ figures
+
+    def _instant(self, day: date, at: time = time(0)) -> str:
+        return to_sql_time(datetime.combine(day, at, self.tz))
+
+    def _offset(self, day: date) -> str:
+        offset = datetime.combine(day, time(12), self.tz).utcoffset() or timedelta(0)
+        return f"{int(offset.total_seconds() // 60):+d} minutes"
+
+    async def _totals(self, codes: Sequence[str], window: Window) -> dict[str, Totals]:
+        start, end = self._instant(window.start), self._instant(window.end)
+        received = await self.repo.received(codes, start, end)
+        finished = await self.repo.finished(start, end, self._offset(window.start))
+        result = {}
+        for code in codes:
+            done = finished.get(code, Finished())
+            result[code] = Totals(received.get(code, 0), done.count, done.with_due, done.on_time)
+        return result
+
+    async def build(
+        self, day: date, kind: str = DAILY, commune: str | None = None, now: datetime | None = None
+    ) -> Digest:
+        """The digest of `day` (its figures cover the days before it), for the province or one commune. `now`
+        ends the window of new reports (default: the day's digest time)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown digest kind {kind!r}")
+        directory = self.centres.directory
+        units = [c for c in directory.communes.values() if commune is None or c.code == commune]
+        if not units:
+            raise ValueError(f"no commune {commune!r} in this province")
+        codes = sorted(c.code for c in units)
+        period, previous, month, month_previous = windows(kind, day)
+        staffing = working_window(day)
+        current, before = await self._totals(codes, period), await self._totals(codes, previous)
+        this_month, last_month = await self._totals(codes, month), await self._totals(codes, month_previous)
+        busy = await self.repo.received(codes, self._instant(staffing.start), self._instant(staffing.end))
+        overdue = await self.repo.overdue(self._instant(day))
+        staff = await self.repo.desk_staff()
+        figures = tuple(
+            CommuneFigures(
+                c.code,
+                c.name,
+                c.kind,
+                current[c.code],
+                before[c.code],
+                this_month[c.code],
+                last_month[c.code],
+                overdue.get(c.code, 0),
+                busy.get(c.code, 0) / WORKING_DAYS,
+                staff.get(c.code),
+            )
+            for c in sorted(units, key=lambda u: u.name)
+        )
+        ends = now or datetime.combine(day, self.default_time, self.tz)
+        since = ends - timedelta(days=7 if kind == WEEKLY else 1)
+        digest = Digest(
+            kind,
+            day,
+            directory.province.name,
+            commune,
+            period,
+            previous,
+            month,
+            month_previous,
+            staffing,
+            figures,
+            await self._reports(commune, since, ends),
+            since,
+        )
+        return replace(digest, lenders=self._lenders(digest))
+
+    async def _reports(self, commune: str | None, since: datetime, now: datetime) -> ReportFigures:
+        new = await self.reports.created_between(to_sql_time(since), to_sql_time(now), commune)
+        still_open = [report_from_stored(s) for s in await self.reports.open_reports(commune_code=commune)]
+        by_category: dict[str, int] = {}
+        by_severity: dict[str, int] = {}
+        for report in still_open:
+            by_category[report.category.key] = by_category.get(report.category.key, 0) + 1
+            by_severity[report.severity] = by_severity.get(report.severity, 0) + 1
+        return ReportFigures(
+            tuple(report_from_stored(s) for s in new),
+            len(still_open),
+            tuple(sorted(by_category.items(), key=lambda kv: (-kv[1], list(CATEGORIES).index(kv[0])))),
+            tuple((key, by_severity[key]) for key in SEVERITIES if key in by_severity),
+            tuple(r for r in still_open if r.past_target(now)),
+            tuple(r for r in still_open if r.severity == "blocking"),
+        )
+
+    def _lenders(self, digest: Digest) -> dict[str, Lender]:
+        """For each commune under pressure, the nearest commune of the digest with spare desk staff."""
+        if not digest.pressure:
+            return {}
+        places = {
+            code: (c.lat, c.lon)
+            for code, c in self.centres.directory.communes.items()
+            if c.lat is not None and c.lon is not None
+        }
+        spare = [c for c in digest.communes if c.spare and c.code in places]
+        lenders = {}
+        for short in digest.pressure:
+            if short.code not in places:
+                continue
+            here = places[short.code]
+            ranked = sorted((haversine_km(*here, *places[c.code]), c.name, c) for c in spare)
+            if ranked:
+                km, _, nearest = ranked[0]
+                lenders[short.code] = Lender(nearest.name, nearest.spare, km)
+        return lenders
+
+    # ------------------------------------------------------------------ writing
+
+    def render(self, digest: Digest, t: Translator) -> list[str]:
+        """The digest as text parts, each within Telegram's message limit, split between lines."""
+        return split_text("\n".join(DigestWriter(digest, t, self.tz).lines()), MESSAGE_LIMIT)
+
+    def caption(self, digest: Digest, t: Translator) -> str:
+        """The chart's caption."""
+        text = t.gettext("📊 Hồ sơ tiếp nhận từ đầu tháng và tỉ lệ đúng hạn theo xã, phường ({start} – {end}).")
+        caption = text.format(start=t.day(digest.month.start), end=t.day(digest.month.last))
+        return caption[:CAPTION_LIMIT]
+
+    async def chart(self, digest: Digest, t: Translator) -> bytes:
+        """A PNG: dossiers received this month per commune (bars) and their on-time rate (dots); drawn in a worker
+        thread (it takes a good part of a second, which the bot's other chats must not wait for)."""
+        return await asyncio.to_thread(draw_chart, digest, t)
+
+    # ------------------------------------------------------------------ leaders' settings and the schedule
+
+    async def settings_of(self, person: Person) -> tuple[time, bool]:
+        """A leader's digest time and whether it is paused."""
+        person_id = await self.people.id_of(person.channel, person.external_id)
+        at, paused = await self.repo.setting(person_id) if person_id is not None else (None, False)
+        return (parse_time(at) if at else self.default_time), paused
+
+    async def change(
+        self, person: Person, access: Access, now: datetime, *, paused: bool | None = None, at: time | None = None
+    ) -> tuple[time, bool]:
+        """Pause, resume or move one's own digest (leaders only); the settings after."""
+        if access.role is not Role.LEADER:
+            raise PermissionError("only leaders get the digest")
+        person_id = await self.people.ensure(person.channel, person.external_id, now.isoformat())
+        stored_at, stored_paused = await self.repo.setting(person_id)
+        new_at = at.strftime("%H:%M") if at is not None else stored_at
+        new_paused = stored_paused if paused is None else paused
+        await self.repo.save_setting(person_id, new_at, new_paused, to_sql_time(now))
+        return (parse_time(new_at) if new_at else self.default_time), new_paused
+
+    async def times(self) -> set[time]:
+        """Every time of day some leader's digest is due (the province's and each leader's own)."""
+        found = {self.default_time}
+        for setting in await self.repo.settings():
+            if setting.at and not setting.paused:
+                found.add(parse_time(setting.at))
+        return found
+
+    async def queue_due(self, now: datetime) -> int:
+        """Queue today's digests that are due by now and not yet queued (the weekly one on Mondays); older days'
+        are never queued, so a bot that was down sends today's once when it starts again. How many queued."""
+        local = now.astimezone(self.tz)
+        today, queued = local.date(), 0
+        built: dict[tuple[str, str], tuple[list[str], str]] = {}
+        for setting in await self.repo.settings():
+            if setting.paused or setting.unreachable:
+                continue
+            at = parse_time(setting.at) if setting.at else self.default_time
+            if local.time() < at:
+                continue
+            for kind in (DAILY, WEEKLY) if today.weekday() == 0 else (DAILY,):
+                if await self.repo.queued(setting.person_id, kind, today.isoformat()):
+                    continue
+                parts, caption = await self._written(built, kind, today, setting.language, now)
+                queued += await self._queue(setting, kind, today, parts, caption, now)
+        return queued
+
+    async def _written(
+        self, built: dict[tuple[str, str], tuple[list[str], str]], kind: str, day: date, language: str, now: datetime
+    ) -> tuple[list[str], str]:
+        key = (kind, language)
+        if key not in built:
+            digest = await self.build(day, kind)
+            t = translator(language)
+            chart = await self.chart(digest, t)
+            await self.repo.save_chart(kind, day.isoformat(), t.language, chart, to_sql_time(now))
+            built[key] = (self.render(digest, t), self.caption(digest, t))
+        return built[key]
+
+    async def _queue(
+        self, setting: LeaderSetting, kind: str, day: date, parts: list[str], caption: str, now: datetime
+    ) -> int:
+        language = translator(setting.language).language
+        messages = [("digest_text", json.dumps({"text": part}, ensure_ascii=False)) for part in parts]
+        chart = {"kind": kind, "day": day.isoformat(), "language": language, "caption": caption}
+        messages.append(("digest_chart", json.dumps(chart, ensure_ascii=False)))
+        done = await self.repo.queue(setting.person_id, kind, day.isoformat(), messages, to_sql_time(now), None)
+        return int(done)
+
+    async def chart_png(self, kind: str, day: str, language: str) -> bytes | None:
+        """A queued digest's chart."""
+        return await self.repo.chart(kind, day, language)
+
+
+def parse_time(text: str) -> time:
+    """`07:00` → 07:00; ValueError for anything else."""
+    hours, _, minutes = text.strip().partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and 1 <= len(hours) <= 2):
+        raise ValueError(f"not a time of day: {text!r}")
+    return time(int(hours), int(minutes))
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut a text into parts of at most `limit` characters, between paragraphs where possible, else between
+    lines, and inside a line only when one line is longer than the limit."""
+    parts: list[str] = []
+    current = ""
+    for block in text.split("\n\n"):
+        candidate = f"{current}\n\n{block}" if current else block
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            parts.append(current)
+            current = ""
+        for line in block.split("\n"):
+            while len(line) > limit:
+                parts.append(line[:limit])
+                line = line[limit:]
+            candidate = f"{current}\n{line}" if current else line
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                parts.append(current)
+                current = line
+    if current:
+        parts.append(current)
+    return parts
+
+
+class DigestWriter:
+    """Writes one digest in one language; every number, percentage and date through Babel."""
+
+    def __init__(self, digest: Digest, t: Translator, tz: ZoneInfo) -> None:
+        self.d = digest
+        self.t = t
+        self.tz = tz
+
+    def _change(self, now: int, before: int) -> str:
+        t = self.t
+        if before == 0:
+            return t.gettext("kỳ trước: 0") if now else ""
+        change = (now - before) / before
+        if now == before:
+            return t.gettext("= không đổi")
+        arrow = "▲" if now > before else "▼"
+        return f"{arrow} {t.percent(abs(change))}"
+
+    def _rate_change(self, now: float | None, before: float | None) -> str:
+        t = self.t
+        if now is None or before is None:
+            return ""
+        points = (now - before) * 100
+        if abs(points) < 0.05:
+            return t.gettext("= không đổi")
+        arrow = "▲" if points > 0 else "▼"
+        return t.gettext("{arrow} {points} điểm").format(arrow=arrow, points=t.number(abs(points), 1))
+
+    def _rate(self, value: float | None) -> str:
+        return self.t.percent(value) if value is not None else "—"
+
+    def _totals_lines(self, now: Totals, before: Totals, versus: str) -> list[str]:
+        t = self.t
+        lines = [
+            t.gettext("• Tiếp nhận: {count}").format(count=t.number(now.received)),
+            t.gettext("• Giải quyết xong: {count}").format(count=t.number(now.finished)),
+            t.gettext("• Đúng hạn: {rate}").format(rate=self._rate(now.rate)),
+        ]
+        changes = [
+            self._change(now.received, before.received),
+            self._change(now.finished, before.finished),
+            self._rate_change(now.rate, before.rate),
+        ]
+        return [f"{line} ({change} {versus})" if change else line for line, change in zip(lines, changes, strict=True)]
+
+    def lines(self) -> list[str]:
+        """The whole digest, line by line (an empty line between sections)."""
+        d, t = self.d, self.t
+        if d.commune is None:
+            scope = t.gettext("Tỉnh {province} · {count} xã, phường").format(
+                province=d.province, count=t.number(len(d.communes))
+            )
+        else:
+            scope = d.communes[0].name
+        title = t.gettext("📊 TÓM TẮT TUẦN") if d.kind == WEEKLY else t.gettext("📊 TÓM TẮT NGÀY")
+        lines = [f"{title} — {t.full_date(d.day)}", scope, ""]
+        lines += self._dossiers()
+        if d.commune is None:
+            lines += self._kinds()
+        lines += self._reports()
+        lines += self._staffing()
+        while lines and not lines[-1]:
+            lines.pop()
+        return lines
+
+    def _dossiers(self) -> list[str]:
+        d, t = self.d, self.t
+        if d.kind == WEEKLY:
+            head = t.gettext("📁 Hồ sơ tuần qua ({start} – {end}):").format(
+                start=t.day(d.period.start), end=t.day(d.period.last)
+            )
+            versus = t.gettext("so với tuần trước")
+        else:
+            head = t.gettext("📁 Hồ sơ hôm qua ({day}):").format(day=t.full_date(d.period.start))
+            versus = t.gettext("so với ngày trước đó")
+        lines = [head, *self._totals_lines(d.current, d.before, versus), ""]
+        lines.append(
+            t.gettext("📅 Từ đầu tháng ({start} – {end}):").format(start=t.day(d.month.start), end=t.day(d.month.last))
+        )
+        lines += self._totals_lines(d.month_totals, d.month_before, t.gettext("so với cùng kỳ tháng trước"))
+        lines.append("")
+        lines.append(t.gettext("⏰ Quá hạn hiện nay: {count}").format(count=t.number(d.overdue)))
+        if d.commune is None and d.most_overdue:
+            worst = ", ".join(f"{c.name} {t.number(c.overdue)}" for c in d.most_overdue)
+            lines.append(t.gettext("Nhiều nhất: {list}").format(list=worst))
+        lines.append("")
+        return lines
+
+    def _kinds(self) -> list[str]:
+        d, t = self.d, self.t
+        lines = [t.gettext("🏙️ Phường và xã, từ đầu tháng:")]
+        for kind in ("phuong", "xa", "dac_khu"):
+            communes = d.by_kind(kind)
+            if not communes:
+                continue
+            month = total(c.month for c in communes)
+            lines.append(
+                t.gettext(
+                    "• {count} {kind}: tiếp nhận {received} · xong {finished} · đúng hạn {rate} · quá hạn {overdue}"
+                ).format(
+                    count=t.number(len(communes)),
+                    kind=t.gettext(KIND_NAMES[kind]),
+                    received=t.number(month.received),
+                    finished=t.number(month.finished),
+                    rate=self._rate(month.rate),
+                    overdue=t.number(sum(c.overdue for c in communes)),
+                )
+            )
+        lines.append("")
+        return lines
+
+    def _report_line(self, report: Report) -> str:
+        t = self.t
+        commune = next((c.name for c in self.d.communes if c.code == report.commune_code), report.commune_code)
+        return t.gettext("{number} {commune} — {category}").format(
+            number=report.number, commune=commune, category=t.gettext(report.category.name)
+        )
+
+    def _reports(self) -> list[str]:
+        d, t = self.d, self.t
+        r = d.reports
+        lines = [t.gettext("🏗️ Cơ sở vật chất:")]
+        lines.append(t.gettext("• Báo cáo mới từ bản tóm tắt trước: {count}").format(count=t.number(len(r.new))))
+        lines += [f"  – {self._report_line(report)}" for report in r.new[:10]]
+        if len(r.new) > 10:
+            lines.append("  " + t.gettext("… và {count} báo cáo nữa").format(count=t.number(len(r.new) - 10)))
+        lines.append(t.gettext("• Đang mở: {count}").format(count=t.number(r.open_total)))
+        if r.by_category:
+            kinds = "; ".join(f"{t.gettext(CATEGORIES[key].name)} {t.number(n)}" for key, n in r.by_category)
+            lines.append("  " + t.gettext("theo loại: {list}").format(list=kinds))
+            levels = ", ".join(f"{t.gettext(SEVERITIES[key]).lower()} {t.number(n)}" for key, n in r.by_severity)
+            lines.append("  " + t.gettext("theo mức độ: {list}").format(list=levels))
+        now = datetime.combine(d.day, time(0), self.tz)
+        lines.append(t.gettext("• Quá hạn khắc phục: {count}").format(count=t.number(len(r.past_target))))
+        for report in r.past_target[:10]:
+            late = max(0, (now.date() - report.target_at.astimezone(self.tz).date()).days)
+            days = t.ngettext("quá {count} ngày", "quá {count} ngày", late).format(count=t.number(late))
+            lines.append(f"  – {self._report_line(report)} ({days})")
+        if r.blocking:
+            lines.append(t.gettext("• 🚨 Đang dừng phục vụ người dân: {count}").format(count=t.number(len(r.blocking))))
+            lines += [f"  – {self._report_line(report)}" for report in r.blocking]
+        lines.append("")
+        return lines
+
+    def _staffing(self) -> list[str]:
+        d, t = self.d, self.t
+        lines = [
+            t.gettext(
+                "👥 Áp lực nhân sự một cửa ({count} ngày làm việc gần nhất; 1 cán bộ ≈ {capacity} hồ sơ/ngày):"
+            ).format(count=t.number(WORKING_DAYS), capacity=t.number(STAFF_CAPACITY, 1))
+        ]
+        if not d.pressure:
+            lines.append(t.gettext("• Không xã, phường nào thiếu cán bộ một cửa theo số đã báo."))
+        for c in d.pressure[:15]:
+            line = t.gettext(
+                "• {name}: {per_day} hồ sơ/ngày, {staff} cán bộ ({per_staff}/người) — cần {needed}"
+            ).format(
+                name=c.name,
+                per_day=t.number(c.per_day, 1),
+                staff=t.number(c.staff or 0),
+                per_staff=t.number(c.per_staff or 0, 1),
+                needed=t.number(c.needed),
+            )
+            lender = d.lenders.get(c.code)
+            if lender:
+                line += "; " + t.gettext("có thể điều động tạm từ {name} (dư {spare}, cách {km} km)").format(
+                    name=lender.name, spare=t.number(lender.spare), km=t.number(lender.km, 0)
+                )
+            lines.append(line)
+        if len(d.pressure) > 15:
+            lines.append(t.gettext("• … và {count} xã, phường nữa").format(count=t.number(len(d.pressure) - 15)))
+        if d.unstaffed:
+            lines.append(
+                t.gettext("• {count} xã, phường chưa báo số cán bộ một cửa (/capnhat canbo).").format(
+                    count=t.number(len(d.unstaffed))
+                )
+            )
+        return lines
+
+
+def draw_chart(digest: Digest, t: Translator) -> bytes:
+    """Received dossiers month to date per commune (bars, most first) and on-time rate (dots, top axis). Drawn on
+    a Figure of its own (not pyplot's shared state), so it may run in a worker thread."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    communes = sorted(digest.communes, key=lambda c: (c.month.received, c.name))
+    figure = Figure(figsize=(8, max(3.0, 0.22 * len(communes) + 1.6)), dpi=100)
+    FigureCanvasAgg(figure)
+    axis = figure.add_subplot()
+    positions = list(range(len(communes)))
+    axis.barh(positions, [c.month.received for c in communes], color="#4c78a8")
+    axis.set_yticks(positions, [c.name for c in communes], fontsize=7)
+    axis.set_ylim(-0.7, len(communes) - 0.3)
+    axis.set_xlabel(t.gettext("Hồ sơ tiếp nhận từ đầu tháng"), color="#4c78a8")
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: t.number(int(value))))
+    rates = axis.twiny()
+    rated = [(i, c.month.rate) for i, c in enumerate(communes) if c.month.rate is not None]
+    rates.scatter([rate for _, rate in rated], [i for i, _ in rated], color="#e45756", s=12)
+    rates.set_xlim(0, 1)
+    rates.set_ylim(-0.7, len(communes) - 0.3)
+    rates.xaxis.set_major_formatter(FuncFormatter(lambda value, _: t.percent(value, 0)))
+    rates.set_xlabel(t.gettext("Tỉ lệ đúng hạn"), color="#e45756")
+    title = t.gettext("{province}: {start} – {end}").format(
+        province=digest.province, start=t.day(digest.month.start), end=t.day(digest.month.last)
+    )
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()

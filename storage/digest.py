@@ -1,0 +1,153 @@
+"""SQL for the leaders' digest: dossier figures per commune over a time window, facility reports, desk staff, the
+digest settings of each leader, and the record of digests queued (one per person, kind and day).
+
+Every figure is read through an index over its own window (received: `dossiers_commune_received` per commune;
+finished: `dossiers_done`; overdue: `dossiers_open_due`), so a digest costs what its windows hold, not what the
+whole history holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Dossiers of one commune that reached a terminal status in a window: how many, how many had an appointment
+    date, and how many of those were on time (terminal on or before the appointment day, in the province)."""
+
+    count: int = 0
+    with_due: int = 0
+    on_time: int = 0
+
+
+@dataclass(frozen=True)
+class LeaderSetting:
+    """A leader (or admin) who may get the digest, with their own time (`HH:MM`, None: the province's) and pause."""
+
+    person_id: int
+    channel: str
+    external_id: str
+    language: str
+    at: str | None
+    paused: bool
+    unreachable: bool
+
+
+class DigestRepo:
+    """Reads the digest's figures; records digest settings and queued digests."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def received(self, communes: Sequence[str], start: str, end: str) -> dict[str, int]:
+        """Dossiers received in [start, end), per commune (one index range per commune)."""
+        rows = await self.db.fetchall(
+            "SELECT c.value, (SELECT count(*) FROM dossiers d WHERE d.commune_code = c.value"
+            " AND d.received_at >= ? AND d.received_at < ?) FROM json_each(?) c",
+            (start, end, _json(communes)),
+        )
+        return {str(row[0]): int(row[1]) for row in rows if row[1]}
+
+    async def finished(self, start: str, end: str, offset: str) -> dict[str, Finished]:
+        """Dossiers that reached a terminal status in [start, end), per commune; `offset` (`+420 minutes`) turns
+        a stored UTC time into the province's clock, to compare days."""
+        rows = await self.db.fetchall(
+            "SELECT commune_code, count(*), count(due_at),"
+            " sum(due_at IS NOT NULL AND date(done_at, ?) <= date(due_at, ?))"
+            " FROM dossiers WHERE done_at >= ? AND done_at < ? GROUP BY commune_code",
+            (offset, offset, start, end),
+        )
+        return {str(row[0]): Finished(int(row[1]), int(row[2]), int(row[3] or 0)) for row in rows}
+
+    async def overdue(self, due_before: str) -> dict[str, int]:
+        """Unfinished dossiers whose appointment day is over (due before `due_before`, today's first instant)."""
+        rows = await self.db.fetchall(
+            "SELECT commune_code, count(*) FROM dossiers WHERE done_at IS NULL AND due_at < ? GROUP BY commune_code",
+            (due_before,),
+        )
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    async def desk_staff(self) -> dict[str, int]:
+        """The one-stop desk staff each commune reported (communes that did not: absent)."""
+        rows = await self.db.fetchall("SELECT commune_code, desk_staff FROM centres WHERE desk_staff IS NOT NULL")
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    async def settings(self) -> list[LeaderSetting]:
+        """Every leader with their digest settings (defaults where they changed nothing)."""
+        rows = await self.db.fetchall(
+            "SELECT p.id, p.channel, p.external_id, p.language, s.at, coalesce(s.paused, 0), p.unreachable_at"
+            " FROM roles r JOIN people p ON p.id = r.person_id LEFT JOIN digest_settings s ON s.person_id = p.id"
+            " WHERE r.role = 'leader' ORDER BY p.id"
+        )
+        return [
+            LeaderSetting(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], bool(r[5]), r[6] is not None) for r in rows
+        ]
+
+    async def setting(self, person_id: int) -> tuple[str | None, bool]:
+        """One person's own digest time and pause."""
+        row = await self.db.fetchone("SELECT at, paused FROM digest_settings WHERE person_id = ?", (person_id,))
+        return (row[0], bool(row[1])) if row else (None, False)
+
+    async def save_setting(self, person_id: int, at: str | None, paused: bool, now: str) -> None:
+        """Set a person's own digest time (None: the province's) and pause."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO digest_settings (person_id, paused, at, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (person_id) DO UPDATE SET paused = excluded.paused, at = excluded.at,"
+                " updated_at = excluded.updated_at",
+                (person_id, int(paused), at, now),
+            )
+
+    async def queue(
+        self, person_id: int, kind: str, day: str, parts: Sequence[tuple[str, str]], now: str, not_before: str | None
+    ) -> bool:
+        """Record the digest of (person, kind, day) and queue its parts (outbox kind, payload JSON) as one ordered
+        thread, in one transaction; False (nothing queued) if that digest was queued before."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO digests (person_id, kind, day, created_at) VALUES (?, ?, ?, ?)",
+                (person_id, kind, day, now),
+            )
+            if cursor.rowcount != 1:
+                return False
+            thread = f"digest:{kind}:{day}:{person_id}"
+            await conn.executemany(
+                "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at, not_before, thread)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (person_id, outbox_kind, f"{thread}:{n}", payload, now, not_before, thread)
+                    for n, (outbox_kind, payload) in enumerate(parts)
+                ],
+            )
+            return True
+
+    async def save_chart(self, kind: str, day: str, language: str, png: bytes, now: str) -> None:
+        """Keep a digest's chart (the first one made wins)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR IGNORE INTO digest_charts (kind, day, language, png, created_at) VALUES (?, ?, ?, ?, ?)",
+                (kind, day, language, png, now),
+            )
+
+    async def chart(self, kind: str, day: str, language: str) -> bytes | None:
+        """A kept chart."""
+        row = await self.db.fetchone(
+            "SELECT png FROM digest_charts WHERE kind = ? AND day = ? AND language = ?", (kind, day, language)
+        )
+        return bytes(row[0]) if row else None
+
+    async def queued(self, person_id: int, kind: str, day: str) -> bool:
+        """Whether that digest was queued already."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM digests WHERE person_id = ? AND kind = ? AND day = ?", (person_id, kind, day)
+        )
+        return row is not None
+
+
+def _json(values: Sequence[str]) -> str:
+    return json.dumps(list(values))

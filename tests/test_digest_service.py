@@ -1,0 +1,263 @@
+"""The digest's figures against the database read independently (rows through the lookup's own on-time rule),
+its writing with Babel, and the queueing of each leader's digest once per (leader, kind, day)."""
+
+import json
+import math
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.centres import CentreService
+from bot.digest import (
+    CAPTION_LIMIT,
+    DAILY,
+    MESSAGE_LIMIT,
+    WEEKLY,
+    Digest,
+    DigestService,
+    Window,
+    split_text,
+    windows,
+    working_window,
+)
+from bot.dossiers import TERMINAL, Dossier, DossierService, HistoryStep, from_sql_time, terminal_time
+from bot.i18n import translator
+from bot.people import Person
+from bot.reports import Draft, ReportService, State
+from bot.roles import Access, Role, RolesService
+from storage.db import Database
+from storage.digest import DigestRepo
+from storage.dossiers import DossiersRepo
+from storage.people import PeopleRepo
+from storage.reports import DraftsRepo, ReportsRepo
+from storage.roles import RolesRepo
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+DAY = date(2025, 8, 4)  # a Monday: the daily and the weekly digest
+MORNING = datetime(2025, 8, 4, 7, 0, tzinfo=TZ)
+OFFICIAL = Person("telegram", "8001")
+LEADER = Person("telegram", "8101")
+EARLY_LEADER = Person("zalo", "leader-early")
+PAUSED_LEADER = Person("telegram", "8103")
+
+
+@pytest.fixture
+async def digest(db: Database, centres: CentreService) -> DigestService:
+    """Sixty days of demo dossiers up to the morning of DAY, desk staff for a few centres, and reports."""
+    dossiers = DossierService(DossiersRepo(db), PeopleRepo(db), {}, TZ)
+    await dossiers.fill_demo(list(centres.directory.communes.values()), MORNING, seed=11, days=35)
+    now = MORNING.isoformat()
+    staff = {"05977": 3, "06385": 2, "06016": 9, "06019": 6, "06076": 1}  # Đông Kinh… and some xã
+    for code, count in staff.items():
+        await centres.update_details(code, {"desk_staff": count}, "test", now)
+    roles = RolesService(RolesRepo(db), PeopleRepo(db), frozenset())
+    await roles.redeem(OFFICIAL, (await roles.invite(Role.OFFICIAL, "06385", "cli", MORNING)).code, MORNING)
+    for leader in (LEADER, EARLY_LEADER, PAUSED_LEADER):
+        await roles.redeem(leader, (await roles.invite(Role.LEADER, None, "cli", MORNING)).code, MORNING)
+    reports = ReportService(ReportsRepo(db), PeopleRepo(db), roles, DraftsRepo(db))
+    old = MORNING - timedelta(days=10)
+    await reports.file(OFFICIAL, Draft("it", "high", "Mạng chập chờn."), old)  # target 2 days: past it
+    await reports.file(OFFICIAL, Draft("rooms", "medium", "Phòng chật."), old)
+    fixed = await reports.file(OFFICIAL, Draft("equipment", "low", "Máy in hỏng."), old)
+    await reports.move(LEADER, fixed.id, State.FIXED, "Đã thay.", old + timedelta(days=1))
+    await reports.file(OFFICIAL, Draft("utilities", "blocking", "Mất điện."), MORNING - timedelta(hours=3))
+    await reports.file(OFFICIAL, Draft("kitchen", "low", "Chưa có bếp."), MORNING + timedelta(minutes=5))  # later
+    return DigestService(DigestRepo(db), ReportsRepo(db), PeopleRepo(db), centres, TZ, time(7, 0))
+
+
+async def dossiers_by_the_lookup_rule(db: Database) -> list[tuple[str, datetime, datetime | None, datetime | None]]:
+    """(commune, received, due, terminal time) of every dossier, the terminal time by `terminal_time` over the
+    history, as a lookup computes it (not through `done_at`)."""
+    history: dict[int, list[HistoryStep]] = {}
+    for row in await db.fetchall("SELECT dossier_id, status, at, source FROM dossier_history ORDER BY at, id"):
+        history.setdefault(row[0], []).append(HistoryStep(row[1], from_sql_time(row[2]), row[3]))
+    found = []
+    for row in await db.fetchall("SELECT * FROM dossiers"):
+        dossier = Dossier(
+            row["id"],
+            row["code"],
+            row["procedure_name"],
+            row["commune_code"],
+            from_sql_time(row["received_at"]),
+            from_sql_time(row["due_at"]) if row["due_at"] else None,
+            row["status"],
+            from_sql_time(row["finished_at"]) if row["finished_at"] else None,
+            from_sql_time(row["returned_at"]) if row["returned_at"] else None,
+        )
+        done = terminal_time(dossier, history[dossier.id]) if dossier.status in TERMINAL else None
+        found.append((dossier.commune_code, dossier.received_at, dossier.due_at, done))
+    return found
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(TZ).date()
+
+
+def count_window(rows: Iterable[tuple[str, datetime, datetime | None, datetime | None]], window: Window) -> dict:
+    """Per commune: [received, finished, finished with a due date, on time] in the window."""
+    result: dict[str, list[int]] = {}
+    for commune, received, due, done in rows:
+        counts = result.setdefault(commune, [0, 0, 0, 0])
+        counts[0] += window.start <= local_day(received) < window.end
+        if done is not None and window.start <= local_day(done) < window.end:
+            counts[1] += 1
+            if due is not None:
+                counts[2] += 1
+                counts[3] += local_day(done) <= local_day(due)
+    return result
+
+
+def as_list(totals: object) -> list[int]:
+    return [totals.received, totals.finished, totals.with_due, totals.on_time]  # type: ignore[attr-defined]
+
+
+async def test_every_figure_matches_the_database(digest: DigestService, db: Database) -> None:
+    for kind in (DAILY, WEEKLY):
+        built = await digest.build(DAY, kind)
+        rows = await dossiers_by_the_lookup_rule(db)
+        period, previous, month, month_previous = windows(kind, DAY)
+        for window, field in (
+            (period, "current"),
+            (previous, "previous"),
+            (month, "month"),
+            (month_previous, "month_previous"),
+        ):
+            expected = count_window(rows, window)
+            for commune in built.communes:
+                assert as_list(getattr(commune, field)) == expected.get(commune.code, [0, 0, 0, 0]), (
+                    kind,
+                    field,
+                    commune.name,
+                )
+        overdue: dict[str, int] = {}
+        for commune, _, due, done in rows:
+            if done is None and due is not None and local_day(due) < DAY:
+                overdue[commune] = overdue.get(commune, 0) + 1
+        assert {c.code: c.overdue for c in built.communes if c.overdue} == overdue
+        assert built.overdue == sum(overdue.values()) > 0
+        top = sorted(overdue.items(), key=lambda kv: (-kv[1], built_name(built, kv[0])))[:5]
+        assert [(c.code, c.overdue) for c in built.most_overdue] == top
+        staffing = working_window(DAY)
+        busy = count_window(rows, staffing)
+        for commune in built.communes:
+            assert commune.per_day == pytest.approx(busy.get(commune.code, [0])[0] / 20)
+    assert built.month_totals.received == sum(
+        1 for _, received, _, _ in rows if month.start <= local_day(received) < DAY
+    )
+    assert sum(c.month.received for c in built.by_kind("phuong")) + sum(
+        c.month.received for c in built.by_kind("xa")
+    ) == (built.month_totals.received)
+    assert len(built.by_kind("phuong")) == 4 and len(built.by_kind("xa")) == 61
+
+
+def built_name(built: Digest, code: str) -> str:
+    return next(c.name for c in built.communes if c.code == code)
+
+
+async def test_reports_and_staffing(digest: DigestService, db: Database) -> None:
+    built = await digest.build(DAY)
+    reports = built.reports
+    open_rows = await db.fetchall(
+        "SELECT category, severity, target_at FROM reports WHERE state IN ('new', 'received', 'in_progress') AND created_at < ?",
+        ("2025-08-04 00:00:00",),
+    )
+    assert reports.open_total == len(open_rows) + 1  # the kitchen report came after the digest time, still open
+    assert [r.description for r in reports.new] == ["Mất điện."]  # the 24 hours before 07:00
+    assert [r.description for r in reports.past_target] == ["Mạng chập chờn."]
+    assert [r.description for r in reports.blocking] == ["Mất điện."]
+    assert dict(reports.by_severity) == {"blocking": 1, "high": 1, "medium": 1, "low": 1}
+    assert sum(n for _, n in reports.by_category) == reports.open_total
+    # Staffing: the rule of the provincial report, 20/3 dossiers a day per desk officer, at least 2.
+    for commune in built.communes:
+        assert commune.needed == max(2, math.ceil(commune.per_day / (20 / 3) - 1e-9))
+        if commune.staff is not None:
+            assert commune.under_pressure == (commune.per_day / commune.staff > 20 / 3 or commune.staff < 2)
+    dong_kinh = next(c for c in built.communes if c.code == "05977")
+    assert dong_kinh.under_pressure and dong_kinh in built.pressure  # a ward's load on three desk officers
+    assert {c.code for c in built.unstaffed} == set(built_codes(built)) - {"05977", "06385", "06016", "06019", "06076"}
+    lender = built.lenders["05977"]
+    assert lender.spare >= 1 and lender.km > 0
+
+
+def built_codes(built: Digest) -> list[str]:
+    return [c.code for c in built.communes]
+
+
+async def test_the_text_is_babel_formatted_and_fits_telegram(digest: DigestService) -> None:
+    built = await digest.build(DAY)
+    vi, en = translator("vi"), translator("en")
+    parts = digest.render(built, vi)
+    text = "\n".join(parts)
+    assert all(len(part) <= MESSAGE_LIMIT for part in parts)
+    assert text.startswith("📊 TÓM TẮT NGÀY — Thứ Hai, 4 tháng 8, 2025\nTỉnh Lạng Sơn · 65 xã, phường")
+    assert f"• Tiếp nhận: {vi.number(built.month_totals.received)}" in text
+    finished = built.month_totals.finished
+    assert finished >= 1000 and f"• Giải quyết xong: {vi.number(finished)}" in text and "." in vi.number(finished)
+    rate = built.month_totals.rate
+    assert rate is not None and f"• Đúng hạn: {vi.percent(rate)}" in text and "," in vi.percent(rate)
+    assert "📁 Hồ sơ hôm qua (Chủ Nhật, 3 tháng 8, 2025):" in text
+    assert "• 4 phường: tiếp nhận" in text and "• 61 xã: tiếp nhận" in text
+    assert "🚨 Đang dừng phục vụ người dân: 1" in text and "BC-000004 Xã Hữu Lũng — Điện, nước, nhà vệ sinh" in text
+    assert "Phường Đông Kinh:" in text and "có thể điều động tạm từ" in text
+    english = "\n".join(digest.render(built, en))
+    assert english.startswith("📊 DAILY DIGEST — Monday, August 4, 2025")
+    assert f"• Received: {en.number(built.month_totals.received)}" in english
+    caption = digest.caption(built, vi)
+    assert len(caption) <= CAPTION_LIMIT and "01/08/2025 – 03/08/2025" in caption
+    png = await digest.chart(built, vi)
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    one = await digest.build(DAY, commune="05977")
+    single = "\n".join(digest.render(one, vi))
+    assert "Phường Đông Kinh" in single.splitlines()[1] and "Phường và xã" not in single
+
+
+def test_long_text_is_split_between_lines() -> None:
+    lines = [f"• dòng {n}: " + "x" * 90 for n in range(200)]
+    parts = split_text("\n".join(lines[:100]) + "\n\n" + "\n".join(lines[100:]), 4096)
+    assert all(len(part) <= 4096 for part in parts) and len(parts) > 4
+    assert "\n".join(parts).replace("\n\n", "\n").split("\n") == lines  # nothing lost, no line cut
+    assert split_text("a" * 5000, 4096) == ["a" * 4096, "a" * 904]
+
+
+async def test_each_leader_gets_each_digest_once(digest: DigestService, db: Database) -> None:
+    people = PeopleRepo(db)
+    access = Access(Role.LEADER)
+    await digest.change(EARLY_LEADER, access, MORNING, at=time(6, 30))
+    await digest.change(PAUSED_LEADER, access, MORNING, paused=True)
+    with pytest.raises(PermissionError):
+        await digest.change(OFFICIAL, Access(Role.OFFICIAL, "06385"), MORNING, paused=True)
+    assert await digest.times() == {time(7, 0), time(6, 30)}
+
+    assert await digest.queue_due(datetime(2025, 8, 4, 6, 29, tzinfo=TZ)) == 0
+    assert await digest.queue_due(datetime(2025, 8, 4, 6, 31, tzinfo=TZ)) == 2  # the early leader: daily, weekly
+    assert await digest.queue_due(datetime(2025, 8, 4, 7, 0, tzinfo=TZ)) == 2  # the other, at 07:00
+    assert await digest.queue_due(datetime(2025, 8, 4, 9, 0, tzinfo=TZ)) == 0  # never twice
+    rows = await db.fetchall("SELECT person_id, kind, thread, payload FROM outbox WHERE thread IS NOT NULL ORDER BY id")
+    leader_id = await people.id_of(LEADER.channel, LEADER.external_id)
+    paused_id = await people.id_of(PAUSED_LEADER.channel, PAUSED_LEADER.external_id)
+    assert paused_id not in {row[0] for row in rows}
+    mine = [row for row in rows if row[0] == leader_id]
+    threads = {row[2] for row in mine}
+    assert threads == {f"digest:daily:2025-08-04:{leader_id}", f"digest:weekly:2025-08-04:{leader_id}"}
+    assert [row[1] for row in mine][-1] == "digest_chart" and json.loads(mine[0][3])["text"].startswith("📊 TÓM TẮT")
+    assert await digest.chart_png(DAILY, "2025-08-04", "vi") is not None
+    # The next morning, only Tuesday's daily digest; Monday's are not sent again, even if missed.
+    assert await digest.queue_due(datetime(2025, 8, 5, 8, 0, tzinfo=TZ)) == 2
+    await digest.change(PAUSED_LEADER, access, MORNING, paused=False)
+    assert await digest.queue_due(datetime(2025, 8, 5, 8, 0, tzinfo=TZ)) == 1  # resumed: today's only
+    assert await digest.settings_of(EARLY_LEADER) == (time(6, 30), False)
+
+
+def test_windows_of_the_calendar() -> None:
+    period, previous, month, month_previous = windows(DAILY, date(2025, 8, 1))
+    assert (period, previous) == (
+        Window(date(2025, 7, 31), date(2025, 8, 1)),
+        Window(date(2025, 7, 30), date(2025, 7, 31)),
+    )
+    assert month == Window(date(2025, 7, 1), date(2025, 8, 1))  # on the 1st: the whole month before
+    assert month_previous == Window(date(2025, 6, 1), date(2025, 7, 1))  # June has 30 days: clamped
+    assert windows(WEEKLY, DAY)[:2] == (Window(date(2025, 7, 28), DAY), Window(date(2025, 7, 21), date(2025, 7, 28)))
+    assert working_window(DAY) == Window(date(2025, 7, 7), DAY)  # 20 weekdays back from Friday 1 August
+    assert datetime(2025, 8, 4, 0, 0, tzinfo=TZ).astimezone(UTC).hour == 17
