@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.digest import DigestService
 from bot.dossiers import DossierService
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
-from bot.outbox import OutboxService
+from bot.outbox import OutboxService, Pacer
 from bot.people import PeopleService, Person
 from bot.registry import ensure_registry
 from bot.reports import ReportService
@@ -89,9 +89,11 @@ Ctx = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
 App = Application[ExtBot[None], Ctx, dict[Any, Any], dict[Any, Any], BotData, Any]
 
 
-async def open_services(settings: Settings, channel: str, clock: Clock | None = None) -> Services:
+async def open_services(
+    settings: Settings, channel: str, clock: Clock | None = None, pacer: Pacer | None = None
+) -> Services:
     """Open the database (migrating it), load the registry on first start and build the services (`clock`:
-    the wall clock unless given)."""
+    the wall clock unless given; `pacer`: how sends are spaced, Telegram's limits unless given)."""
     clock = clock or utc_now
     db = await Database.open(settings.db_path)
     try:
@@ -112,7 +114,7 @@ async def open_services(settings: Settings, channel: str, clock: Clock | None = 
     admin_ids = [
         await PeopleRepo(db).ensure(a.channel, a.external_id, clock().isoformat()) for a in sorted(admins, key=str)
     ]
-    outbox = OutboxService(OutboxRepo(db), clock, settings.timezone, admin_ids)
+    outbox = OutboxService(OutboxRepo(db), clock, settings.timezone, admin_ids, pacer)
     digest = DigestService(
         DigestRepo(db), ReportsRepo(db), PeopleRepo(db), centres, settings.timezone, settings.digest_time
     )
@@ -205,15 +207,16 @@ def build_application(
     channel: str = "telegram",
     clock: Clock | None = None,
     outbox_interval: float = OUTBOX_INTERVAL,
+    pacer: Pacer | None = None,
 ) -> App:
-    """Build the PTB application; `request` replaces HTTP (the console), `clock` the wall clock and
-    `outbox_interval` how often the outbox is drained (tests)."""
+    """Build the PTB application; `request` replaces HTTP (the console), `clock` the wall clock,
+    `outbox_interval` how often the outbox is drained and `pacer` how sends are spaced (tests)."""
     from handlers import all_handlers, on_error
     from handlers.digest import schedule_digests, send_digests
     from handlers.outbox import drain_outbox, queue_overdue
 
     async def post_init(app: App) -> None:
-        app.bot_data.services = await open_services(settings, channel, clock)
+        app.bot_data.services = await open_services(settings, channel, clock, pacer)
         for language in LANGUAGES:
             await app.bot.set_my_commands(bot_commands(language), language_code=language)
         await app.bot.set_my_commands(bot_commands(DEFAULT_LANGUAGE))

@@ -27,7 +27,7 @@ from bot.i18n import N_, Translator, translator
 from bot.people import Person
 from bot.reports import CATEGORIES, SEVERITIES, Report, report_from_stored
 from bot.roles import Access, Role
-from storage.digest import DigestRepo, Finished, LeaderSetting
+from storage.digest import DigestRepo, Finished
 from storage.people import PeopleRepo
 from storage.reports import ReportsRepo
 
@@ -420,45 +420,39 @@ class DigestService:
         return found
 
     async def queue_due(self, now: datetime) -> int:
-        """Queue today's digests that are due by now and not yet queued (the weekly one on Mondays); older days'
-        are never queued, so a bot that was down sends today's once when it starts again. How many queued."""
+        """Queue today's digests that are due by now and not yet queued (the weekly one too on Mondays); older
+        days' are never queued, so a bot that was down sends today's once when it starts again. A leader's
+        digests of the day are queued together, in order. How many digests were queued."""
         local = now.astimezone(self.tz)
         today, queued = local.date(), 0
-        built: dict[tuple[str, str], tuple[list[str], str]] = {}
+        written: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for setting in await self.repo.settings():
             if setting.paused or setting.unreachable:
                 continue
             at = parse_time(setting.at) if setting.at else self.default_time
             if local.time() < at:
                 continue
+            language = translator(setting.language).language
+            due = []
             for kind in (DAILY, WEEKLY) if today.weekday() == 0 else (DAILY,):
-                if await self.repo.queued(setting.person_id, kind, today.isoformat()):
-                    continue
-                parts, caption = await self._written(built, kind, today, setting.language, now)
-                queued += await self._queue(setting, kind, today, parts, caption, now)
+                if not await self.repo.queued(setting.person_id, kind, today.isoformat()):
+                    due.append((kind, await self._parts(written, kind, today, language, now)))
+            if due:
+                queued += await self.repo.queue(setting.person_id, today.isoformat(), due, to_sql_time(now))
         return queued
 
-    async def _written(
-        self, built: dict[tuple[str, str], tuple[list[str], str]], kind: str, day: date, language: str, now: datetime
-    ) -> tuple[list[str], str]:
-        key = (kind, language)
-        if key not in built:
-            digest = await self.build(day, kind)
-            t = translator(language)
-            chart = await self.chart(digest, t)
-            await self.repo.save_chart(kind, day.isoformat(), t.language, chart, to_sql_time(now))
-            built[key] = (self.render(digest, t), self.caption(digest, t))
-        return built[key]
-
-    async def _queue(
-        self, setting: LeaderSetting, kind: str, day: date, parts: list[str], caption: str, now: datetime
-    ) -> int:
-        language = translator(setting.language).language
-        messages = [("digest_text", json.dumps({"text": part}, ensure_ascii=False)) for part in parts]
-        chart = {"kind": kind, "day": day.isoformat(), "language": language, "caption": caption}
-        messages.append(("digest_chart", json.dumps(chart, ensure_ascii=False)))
-        done = await self.repo.queue(setting.person_id, kind, day.isoformat(), messages, to_sql_time(now), None)
-        return int(done)
+    async def _parts(
+        self, written: dict[tuple[str, str], list[tuple[str, str]]], kind: str, day: date, language: str, now: datetime
+    ) -> list[tuple[str, str]]:
+        """A digest's outbox messages (its text parts, then its chart), built once per kind and language."""
+        if (kind, language) not in written:
+            digest, t = await self.build(day, kind), translator(language)
+            await self.repo.save_chart(kind, day.isoformat(), language, await self.chart(digest, t), to_sql_time(now))
+            parts = [("digest_text", json.dumps({"text": text}, ensure_ascii=False)) for text in self.render(digest, t)]
+            chart = {"kind": kind, "day": day.isoformat(), "language": language, "caption": self.caption(digest, t)}
+            parts.append(("digest_chart", json.dumps(chart, ensure_ascii=False)))
+            written[(kind, language)] = parts
+        return written[(kind, language)]
 
     async def chart_png(self, kind: str, day: str, language: str) -> bytes | None:
         """A queued digest's chart."""

@@ -33,7 +33,8 @@ async def digest(update: Update, context: Ctx) -> None:
         return
     words = command_args(context)
     key = fold(words)
-    first, _, rest = key.partition(" ")
+    first = key.partition(" ")[0]
+    rest = words.partition(" ")[2].strip()  # as typed: folding would take the colon of 06:30
     if key in PAUSE or key in RESUME or first in AT:
         await change(update, context, came, key, first, rest)
         return

@@ -104,27 +104,36 @@ class DigestRepo:
             )
 
     async def queue(
-        self, person_id: int, kind: str, day: str, parts: Sequence[tuple[str, str]], now: str, not_before: str | None
-    ) -> bool:
-        """Record the digest of (person, kind, day) and queue its parts (outbox kind, payload JSON) as one ordered
-        thread, in one transaction; False (nothing queued) if that digest was queued before."""
+        self,
+        person_id: int,
+        day: str,
+        digests: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+        now: str,
+        not_before: str | None = None,
+    ) -> int:
+        """Record a person's digests of a day, each (kind, parts: outbox kind and payload JSON), and queue their
+        parts as one ordered thread, in one transaction; a kind queued before is skipped. How many were queued."""
+        queued = 0
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT OR IGNORE INTO digests (person_id, kind, day, created_at) VALUES (?, ?, ?, ?)",
-                (person_id, kind, day, now),
-            )
-            if cursor.rowcount != 1:
-                return False
-            thread = f"digest:{kind}:{day}:{person_id}"
-            await conn.executemany(
-                "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at, not_before, thread)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (person_id, outbox_kind, f"{thread}:{n}", payload, now, not_before, thread)
-                    for n, (outbox_kind, payload) in enumerate(parts)
-                ],
-            )
-            return True
+            thread = f"digest:{day}:{person_id}"  # a person's digests of a day arrive in order, daily first
+            for kind, parts in digests:
+                cursor = await conn.execute(
+                    "INSERT OR IGNORE INTO digests (person_id, kind, day, created_at) VALUES (?, ?, ?, ?)",
+                    (person_id, kind, day, now),
+                )
+                if cursor.rowcount != 1:
+                    continue
+                key = f"digest:{kind}:{day}:{person_id}"
+                await conn.executemany(
+                    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at, not_before, thread)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (person_id, outbox_kind, f"{key}:{n}", payload, now, not_before, thread)
+                        for n, (outbox_kind, payload) in enumerate(parts)
+                    ],
+                )
+                queued += 1
+        return queued
 
     async def save_chart(self, kind: str, day: str, language: str, png: bytes, now: str) -> None:
         """Keep a digest's chart (the first one made wins)."""

@@ -1,0 +1,243 @@
+"""End to end over the fake Bot API, with the clock injected: the morning digest reaches each leader once (text
+then chart), survives 429, 5xx, 403 and a crash in the middle of sending, quiet hours hold citizens' follow-ups
+but not urgent alerts, and /tomtat answers leaders only."""
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import App, build_application, open_services
+from bot.config import Settings
+from bot.outbox import Pacer
+from bot.people import Person
+from bot.reports import Draft
+from bot.roles import Role
+from handlers.digest import send_digests
+from storage.db import Database
+from tests.conftest import bot_settings
+from tests.factories import KEY, dossier_row
+from tests.fakebotapi import Call, FakeBotAPI, running
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+MONDAY_MORNING = datetime(2025, 8, 4, 7, 0, 30, tzinfo=TZ)
+LEADER = 8101
+ADMIN = 8100
+OFFICIAL = 8102
+CITIZEN = 8103
+
+
+class Clock:
+    """The bot's wall clock, moved by the test only."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class RecordingPacer(Pacer):
+    """Telegram's limits on a clock of its own: it records each wait instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.ticked = 0.0
+        self.waits: list[float] = []
+        super().__init__(ticks=lambda: self.ticked, sleep=self._sleep)
+
+    async def _sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.ticked += seconds
+
+
+def build(settings: Settings, api: FakeBotAPI, clock: Clock, pacer: Pacer | None = None) -> App:
+    configured = replace(bot_settings(settings, api), admins=frozenset({ADMIN}))
+    return build_application(configured, clock=clock, outbox_interval=0.1, pacer=pacer or RecordingPacer())
+
+
+async def make_leader(app: App, api: FakeBotAPI, user: int = LEADER) -> None:
+    services = app.bot_data.services
+    invite = await services.roles.invite(Role.LEADER, None, "cli", services.clock())
+    await api.say(user, f"/start {invite.code}")
+
+
+async def until(done: Callable[[sqlite3.Row], bool], db: Database, query: str) -> sqlite3.Row:
+    """The row `query` reads, once `done` holds for it (the bot records an answer a moment after the fake gave
+    it): waits for an event, like `api.wait_for`, never for a stretch of time."""
+    async with asyncio.timeout(5):
+        while True:
+            row = await db.fetchone(query)
+            if row is not None and done(row):
+                return row
+            await asyncio.sleep(0.01)
+
+
+def digest_now(app: App) -> None:
+    """What the daily job does at the digest time."""
+    assert app.job_queue is not None
+    app.job_queue.run_once(send_digests, 0)
+
+
+def kinds(calls: list[Call]) -> list[str]:
+    """`daily`, `weekly` for a digest's text, `chart` for a chart."""
+    names = {"📊 TÓM TẮT NGÀY": "daily", "📊 TÓM TẮT TUẦN": "weekly"}
+    return ["chart" if c.method == "sendPhoto" else names.get((c.text or "").split(" — ")[0], "?") for c in calls]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(MONDAY_MORNING)
+
+
+@pytest.fixture
+async def digest_bot(settings: Settings, api: FakeBotAPI, clock: Clock) -> AsyncIterator[App]:
+    async with running(build(settings, api, clock)) as app:
+        await make_leader(app, api)
+        yield app
+
+
+async def test_the_morning_digest_arrives_once_text_then_chart(
+    settings: Settings, api: FakeBotAPI, clock: Clock
+) -> None:
+    pacer = RecordingPacer()
+    async with running(build(settings, api, clock, pacer)) as app:
+        await make_leader(app, api)
+        since = api.mark()
+        digest_now(app)
+        calls = await api.wait_sent(LEADER, count=4, since=since)
+        assert kinds(calls) == ["daily", "chart", "weekly", "chart"]  # a Monday: each text, then its chart
+        assert (calls[0].text or "").startswith("📊 TÓM TẮT NGÀY — Thứ Hai, 4 tháng 8, 2025\nTỉnh Lạng Sơn")
+        assert all(len(call.params["caption"]) <= 1024 for call in calls[1::2])
+        assert pacer.waits == [1.0, 1.0, 1.0]  # one message a second to one chat
+        services = app.bot_data.services
+        assert await services.digest.queue_due(clock()) == 0  # later the same day: nothing more
+    clock.now += timedelta(hours=2)
+    async with running(build(settings, api, clock)) as app:  # a restart the same morning
+        assert await app.bot_data.services.digest.queue_due(clock()) == 0
+    assert len(api.sent(LEADER, since=since)) == 4
+
+
+async def test_429_and_5xx_are_retried_in_order(digest_bot: App, api: FakeBotAPI, clock: Clock) -> None:
+    db = digest_bot.bot_data.services.db
+    api.fail_next("sendMessage", 429, retry_after=30)
+    since = api.mark()
+    digest_now(digest_bot)
+    await api.wait_for(lambda call: call.status == 429, since=since)
+    query = "SELECT * FROM outbox WHERE kind = 'digest_text' ORDER BY id LIMIT 1"
+    first = await until(lambda row: row["last_error"] is not None, db, query)
+    assert first["claimed_at"] is None and first["last_error"] == "429 retry after 30.0s"
+    assert first["not_before"] == "2025-08-04 00:01:00"  # 07:00:30 + 30 s, stored in UTC
+    assert api.sent(LEADER, since=since) == []  # its chart waits behind it, and so does the weekly digest
+    api.fail_next("sendMessage", 502)
+    clock.now += timedelta(seconds=31)
+    await api.wait_for(lambda call: call.status == 502, since=since)
+    second = await until(lambda row: str(row["last_error"]).startswith("network"), db, query)
+    assert second["not_before"] == "2025-08-04 00:01:03"  # a growing wait: 2 s, then 4, 8…
+    assert api.sent(LEADER, since=since) == []
+    clock.now += timedelta(seconds=3)
+    calls = await api.wait_sent(LEADER, count=4, since=since)
+    assert [call.method for call in calls] == ["sendMessage", "sendPhoto", "sendMessage", "sendPhoto"]
+
+
+async def test_a_leader_who_blocked_the_bot_is_marked_and_the_admins_told(
+    digest_bot: App, api: FakeBotAPI, clock: Clock
+) -> None:
+    services = digest_bot.bot_data.services
+    await api.say(ADMIN, "/start")
+    api.block(LEADER)
+    since = api.mark()
+    digest_now(digest_bot)
+    [told] = await api.wait_sent(ADMIN, since=since)
+    assert told.text == (
+        "⚠️ Không gửi được tin cho lãnh đạo tỉnh (telegram 8101): người này đã chặn bot. "
+        "Tóm tắt và thông báo sẽ không đến họ cho tới khi họ mở lại bot."
+    )
+    rows = await services.db.fetchall(
+        "SELECT failed_at IS NOT NULL, claimed_at IS NULL FROM outbox WHERE thread IS NOT NULL"
+    )
+    assert [tuple(row) for row in rows] == [(1, 0)] + [(1, 1)] * 3  # one tried; the others given up unsent
+    clock.now += timedelta(days=1)
+    assert await services.digest.queue_due(clock()) == 0  # unreachable: not queued
+    api.unblock(LEADER)
+    await api.say(LEADER, "/start")  # back
+    assert await services.digest.queue_due(clock()) == 1
+
+
+async def test_a_crash_in_the_middle_of_sending_sends_the_rest_once(
+    settings: Settings, api: FakeBotAPI, clock: Clock
+) -> None:
+    async with running(build(settings, api, clock)) as app:
+        await make_leader(app, api)
+    services = await open_services(bot_settings(settings, api), "telegram", clock)
+    try:  # what `kill -9` leaves: the digest queued, its first part claimed (committed) but never confirmed
+        assert await services.digest.queue_due(clock()) == 2
+        [first] = await services.outbox.repo.pending("telegram", "9999", 1)
+        assert await services.outbox.repo.claim(first.id, "2025-08-04 00:00:31")
+    finally:
+        await services.db.close()
+    since = api.mark()
+    clock.now += timedelta(minutes=1)
+    async with running(build(settings, api, clock)) as app:
+        calls = await api.wait_sent(LEADER, count=3, since=since)
+        assert kinds(calls) == ["chart", "weekly", "chart"]  # the daily text may have arrived: never twice
+        assert await app.bot_data.services.digest.queue_due(clock()) == 0
+
+
+async def test_quiet_hours_hold_follow_ups_not_urgent_alerts(settings: Settings, api: FakeBotAPI) -> None:
+    clock = Clock(datetime(2025, 8, 4, 22, 0, tzinfo=TZ))
+    async with running(build(settings, api, clock)) as app:
+        services = app.bot_data.services
+        await make_leader(app, api)
+        invite = await services.roles.invite(Role.OFFICIAL, "06385", "cli", clock())
+        await api.say(OFFICIAL, f"/start {invite.code}")
+        await services.dossiers.apply([dossier_row(status=4)], "import:a.csv", clock())
+        await api.say(CITIZEN, "/start")
+        await services.dossiers.follow(Person("telegram", str(CITIZEN)), KEY, clock())
+        since = api.mark()
+        await services.dossiers.apply([dossier_row(status=9, finished_at="2025-08-04 14:00:00")], "api", clock())
+        official = Person("telegram", str(OFFICIAL))
+        await services.reports.file(official, Draft("utilities", "blocking", "Mất điện."), clock())
+        [alert] = await api.wait_sent(LEADER, since=since)  # urgent: at once, at 22:00
+        assert (alert.text or "").startswith("🚨 BC-000001")
+        held = await services.db.fetchone("SELECT claimed_at FROM outbox WHERE kind = 'dossier_status'")
+        assert held is not None and held[0] is None and api.sent(CITIZEN, since=since) == []
+        clock.now = datetime(2025, 8, 5, 7, 0, tzinfo=TZ)  # morning
+        [follow_up] = await api.wait_sent(CITIZEN, since=since)
+        assert (follow_up.text or "").startswith("🔔 Hồ sơ 000.00.37.H37-250804-0012 chuyển sang:")
+
+
+async def test_tomtat_for_leaders_only(digest_bot: App, api: FakeBotAPI) -> None:
+    [unknown] = await api.say(CITIZEN, "/khonglenh")
+    [refused] = await api.say(CITIZEN, "/tomtat")
+    assert refused.text == unknown.text
+    since = api.mark()
+    await api.say(LEADER, "/tomtat", expect=2)
+    text, chart = api.sent(LEADER, since=since)
+    assert (text.text or "").startswith("📊 TÓM TẮT NGÀY — Thứ Hai, 4 tháng 8, 2025") and chart.method == "sendPhoto"
+    since = api.mark()
+    await api.say(LEADER, "/tomtat Hữu Lũng", expect=2)
+    assert (api.sent(LEADER, since=since)[0].text or "").splitlines()[1] == "Xã Hữu Lũng"
+    [unclear] = await api.say(LEADER, "/tomtat Tân")
+    assert (unclear.text or "").startswith("Không xác định được xã, phường «Tân».")
+    [moved] = await api.say(LEADER, "/tomtat gio 6:30")
+    assert moved.text == "Bạn sẽ nhận tóm tắt lúc 06:30 mỗi sáng (thứ Hai có thêm tóm tắt tuần)."
+    assert digest_bot.job_queue is not None
+    names = {job.name for job in digest_bot.job_queue.jobs() if not job.removed}
+    assert {"digest@06:30", "digest@07:00"} <= names
+    [bad] = await api.say(LEADER, "/tomtat gio 25:00")
+    assert bad.text == "Giờ viết như 06:30 (từ 00:00 đến 23:59)."
+    [paused] = await api.say(LEADER, "/tomtat tamdung")
+    assert paused.text == "Đã tạm dừng tóm tắt hằng ngày. Gõ /tomtat tieptuc để nhận lại."
+    [resumed] = await api.say(LEADER, "/digest resume")
+    assert resumed.text == "Bạn sẽ nhận tóm tắt lúc 06:30 mỗi sáng (thứ Hai có thêm tóm tắt tuần)."
+
+
+async def test_the_daily_job_runs_at_the_digest_time_in_the_province(digest_bot: App) -> None:
+    assert digest_bot.job_queue is not None
+    [job] = [job for job in digest_bot.job_queue.jobs() if job.name == "digest@07:00"]
+    fire = job.next_t
+    assert fire is not None and fire.astimezone(TZ).time().isoformat() == "07:00:00"  # not 07:00 UTC
