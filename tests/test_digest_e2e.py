@@ -7,17 +7,20 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.app import App, build_application, open_services
+from bot.cli import main
 from bot.config import Settings
 from bot.outbox import Pacer
 from bot.people import Person
 from bot.reports import Draft
 from bot.roles import Role
 from handlers.digest import send_digests
+from handlers.outbox import TelegramNotifier
 from storage.db import Database
 from tests.conftest import bot_settings
 from tests.factories import KEY, dossier_row
@@ -160,10 +163,23 @@ async def test_a_leader_who_blocked_the_bot_is_marked_and_the_admins_told(
         "SELECT failed_at IS NOT NULL, claimed_at IS NULL FROM outbox WHERE thread IS NOT NULL"
     )
     assert [tuple(row) for row in rows] == [(1, 0)] + [(1, 1)] * 3  # one tried; the others given up unsent
+    official = Person("telegram", str(OFFICIAL))
+    await services.roles.redeem(
+        official, (await services.roles.invite(Role.OFFICIAL, "06385", "cli", clock())).code, clock()
+    )
+    await services.reports.file(official, Draft("it", "blocking", "Mất mạng."), clock())
+    await services.outbox.drain(TelegramNotifier(digest_bot.bot, "telegram", TZ))  # nothing tried for them
+    alert = await services.db.fetchone("SELECT claimed_at FROM outbox WHERE kind = 'report_blocking'")
+    assert alert is not None and alert[0] is None and len(api.sent(ADMIN, since=since)) == 1  # told once
     clock.now += timedelta(days=1)
     assert await services.digest.queue_due(clock()) == 0  # unreachable: not queued
     api.unblock(LEADER)
-    await api.say(LEADER, "/start")  # back
+    back = api.mark()
+    await api.say(LEADER, "/start")  # back: what waited for them goes now
+    greeting, alert_sent = await api.wait_sent(LEADER, count=2, since=back)
+    assert (greeting.text or "").startswith("Xin chào!") and alert_sent.text == (
+        "🚨 BC-000001 — Xã Hữu Lũng: dừng phục vụ người dân (Công nghệ thông tin, mạng).\nMất mạng."
+    )
     assert await services.digest.queue_due(clock()) == 1
 
 
@@ -241,3 +257,35 @@ async def test_the_daily_job_runs_at_the_digest_time_in_the_province(digest_bot:
     [job] = [job for job in digest_bot.job_queue.jobs() if job.name == "digest@07:00"]
     fire = job.next_t
     assert fire is not None and fire.astimezone(TZ).time().isoformat() == "07:00:00"  # not 07:00 UTC
+
+
+async def test_a_digest_missed_while_the_bot_was_down_is_sent_when_it_starts(
+    settings: Settings, api: FakeBotAPI
+) -> None:
+    clock = Clock(datetime(2025, 8, 5, 6, 0, tzinfo=TZ))  # Tuesday, before the digest time
+    async with running(build(settings, api, clock)) as app:
+        await make_leader(app, api)
+    clock.now = datetime(2025, 8, 5, 9, 45, tzinfo=TZ)  # the bot was down at 07:00
+    since = api.mark()
+    async with running(build(settings, api, clock)):
+        calls = await api.wait_sent(LEADER, count=2, since=since, timeout=15)  # by itself, at start
+        assert kinds(calls) == ["daily", "chart"]
+        assert (calls[0].text or "").startswith("📊 TÓM TẮT NGÀY — Thứ Ba, 5 tháng 8, 2025")
+
+
+def test_the_digest_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "digest.db"))
+    assert main(["demo-data", "--days", "10"]) == 0
+    capsys.readouterr()
+    assert main(["digest", "--date", "2025-08-04", "--chart", "chart.png"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("📊 TÓM TẮT NGÀY — Thứ Hai, 4 tháng 8, 2025\nTỉnh Lạng Sơn · 65 xã, phường\n")
+    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+    assert main(["digest", "--date", "2025-08-04", "--weekly", "--commune", "Hữu Lũng", "--lang", "en"]) == 0
+    assert capsys.readouterr().out.startswith("📊 WEEKLY DIGEST — Monday, August 4, 2025\nXã Hữu Lũng\n")
+    assert main(["digest", "--commune", "Tân"]) == 2
+    assert "Có thể là:" in capsys.readouterr().err

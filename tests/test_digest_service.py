@@ -24,6 +24,7 @@ from bot.digest import (
 )
 from bot.dossiers import TERMINAL, Dossier, DossierService, HistoryStep, from_sql_time, terminal_time
 from bot.i18n import translator
+from bot.outbox import Pacer
 from bot.people import Person
 from bot.reports import Draft, ReportService, State
 from bot.roles import Access, Role, RolesService
@@ -260,3 +261,21 @@ def test_windows_of_the_calendar() -> None:
     assert windows(WEEKLY, DAY)[:2] == (Window(date(2025, 7, 28), DAY), Window(date(2025, 7, 21), date(2025, 7, 28)))
     assert working_window(DAY) == Window(date(2025, 7, 7), DAY)  # 20 weekdays back from Friday 1 August
     assert datetime(2025, 8, 4, 0, 0, tzinfo=TZ).astimezone(UTC).hour == 17
+
+
+async def test_the_pacer_keeps_telegrams_limits() -> None:
+    ticks, waits = [0.0], []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        ticks[0] += seconds
+
+    pacer = Pacer(ticks=lambda: ticks[0], sleep=sleep)
+    for n in range(30):  # thirty chats at once: no wait
+        await pacer.wait(Person("telegram", str(n)))
+    assert waits == []
+    await pacer.wait(Person("telegram", "30"))  # the 31st within the same second waits for it to pass
+    assert waits == [1.0]
+    ticks[0] += 0.25
+    await pacer.wait(Person("telegram", "30"))  # the same chat again: one a second
+    assert waits == [1.0, 0.75]
