@@ -3,7 +3,10 @@ then chart), survives 429, 5xx, 403 and a crash in the middle of sending, quiet 
 but not urgent alerts, and /tomtat answers leaders only."""
 
 import asyncio
+import os
+import signal
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -24,7 +27,8 @@ from handlers.outbox import TelegramNotifier
 from storage.db import Database
 from tests.conftest import bot_settings
 from tests.factories import KEY, dossier_row
-from tests.fakebotapi import Call, FakeBotAPI, running
+from tests.fakebotapi import TOKEN, Call, FakeBotAPI, running
+from tests.test_run_e2e import ROOT
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY_MORNING = datetime(2025, 8, 4, 7, 0, 30, tzinfo=TZ)
@@ -68,10 +72,10 @@ async def make_leader(app: App, api: FakeBotAPI, user: int = LEADER) -> None:
     await api.say(user, f"/start {invite.code}")
 
 
-async def until(done: Callable[[sqlite3.Row], bool], db: Database, query: str) -> sqlite3.Row:
+async def until(done: Callable[[sqlite3.Row], bool], db: Database, query: str, seconds: float = 5) -> sqlite3.Row:
     """The row `query` reads, once `done` holds for it (the bot records an answer a moment after the fake gave
     it): waits for an event, like `api.wait_for`, never for a stretch of time."""
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(seconds):
         while True:
             row = await db.fetchone(query)
             if row is not None and done(row):
@@ -289,3 +293,56 @@ def test_the_digest_from_the_command_line(
     assert capsys.readouterr().out.startswith("📊 WEEKLY DIGEST — Monday, August 4, 2025\nXã Hữu Lũng\n")
     assert main(["digest", "--commune", "Tân"]) == 2
     assert "Có thể là:" in capsys.readouterr().err
+
+
+async def test_kill_9_in_the_middle_of_sending_never_sends_a_part_twice(api: FakeBotAPI, tmp_path: Path) -> None:
+    """The real `phucvu run`, killed with SIGKILL right after the first part of the digest reached Telegram,
+    then started again: every part arrives at most once, and everything not in flight at the kill arrives."""
+    db_path = tmp_path / "kill.db"
+    services = await open_services(Settings(db_path=db_path), "telegram")
+    try:
+        invite = await services.roles.invite(Role.LEADER, None, "cli", services.clock())
+        await services.roles.redeem(Person("telegram", str(LEADER)), invite.code, services.clock())
+    finally:
+        await services.db.close()
+    env = os.environ | {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": api.base_url,
+        "PHUCVU_DB": str(db_path),
+        "PHUCVU_DIGEST_TIME": "00:00",  # due whatever the hour the test runs at
+        "PTB_TIMEDELTA": "true",
+    }
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stderr=asyncio.subprocess.DEVNULL
+        )
+
+    process = await start()
+    try:
+        await api.wait_for(lambda call: call.is_message and str(call.chat_id) == str(LEADER), timeout=60)
+    finally:
+        process.kill()  # SIGKILL: no cleanup of any kind
+        await process.wait()
+    process = await start()
+    services = await open_services(Settings(db_path=db_path), "telegram")
+    try:
+        waiting = "SELECT count(*) FROM outbox WHERE thread IS NOT NULL AND claimed_at IS NULL AND failed_at IS NULL"
+        await until(lambda row: row[0] == 0, services.db, waiting, seconds=60)  # the restarted bot sent the rest
+        unconfirmed = (
+            "SELECT count(*) FROM outbox WHERE thread IS NOT NULL AND claimed_at IS NOT NULL AND sent_at IS NULL"
+        )
+        await until(lambda row: row[0] <= 1, services.db, unconfirmed, seconds=30)  # its last send confirmed
+        parts = await services.db.fetchall("SELECT sent_at, claimed_at FROM outbox WHERE thread IS NOT NULL")
+        queued = await services.db.fetchall("SELECT kind FROM digests")
+    finally:
+        await services.db.close()
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), timeout=30)
+    texts = [call.text for call in api.sent(LEADER) if call.method == "sendMessage"]
+    assert len(texts) == len(set(texts))  # never a part twice
+    assert len({row[0] for row in queued}) == len(queued)  # one digest of each kind
+    unsent = [row for row in parts if row[0] is None]
+    assert len(unsent) <= 1 and all(row[1] is not None for row in unsent)  # at most the one in flight
+    # The part in flight at the kill reached Telegram or not; every other part exactly once.
+    assert len(parts) - len(unsent) <= len(api.sent(LEADER)) <= len(parts)
