@@ -287,13 +287,19 @@ async def _export_reports(settings: Settings, form: str, output: Path | None, op
     return 0
 
 
+PAST_DAY_NOTE = "(Chưa có bản đã gửi cho ngày này: số quá hạn tính theo sáng hôm đó; báo cáo và số cán bộ là hiện tại.)"
+
+
 async def _digest(
     settings: Settings, day: date | None, weekly: bool, commune: str | None, chart: Path | None, language: str
 ) -> int:
+    """What leaders got (or get) for a day: the digest as it was queued, if it was; else built now (for a past
+    day with the overdue count of that morning). On Mondays the weekly digest follows the daily one."""
     from bot.app import open_services
     from bot.digest import DAILY, WEEKLY
     from bot.i18n import translator
 
+    t = translator(language)
     services = await open_services(settings, "cli")
     try:
         code = None
@@ -303,18 +309,29 @@ async def _digest(
                 print(problem, file=sys.stderr)
                 return 2
         today = services.clock().astimezone(settings.timezone).date()
-        digest = await services.digest.build(day or today, WEEKLY if weekly else DAILY, code)
+        day = day or today
+        kinds = [WEEKLY] if weekly else [DAILY, WEEKLY] if day.weekday() == 0 and code is None else [DAILY]
+        texts, charts = [], []
+        for kind in kinds:
+            queued = None if code else await services.digest.repo.queued_texts(kind, day.isoformat(), t.language)
+            png = await services.digest.chart_png(kind, day.isoformat(), t.language) if queued else None
+            if queued is None or png is None:
+                built = await services.digest.build(day, kind, code, as_of_day=day < today)
+                queued, png = services.digest.render(built, t), await services.digest.chart(built, t)
+                if day < today:
+                    print(PAST_DAY_NOTE, file=sys.stderr)
+            texts.append("\n\n".join(queued))
+            charts.append(png)
     finally:
         await services.db.close()
-    t = translator(language)
-    parts = services.digest.render(digest, t)
-    print("\n\n".join(parts))
+    print(("\n\n" + "─" * 40 + "\n\n").join(texts))
     if chart is not None:
-        png = await services.digest.chart(digest, t)
-        try:
-            await asyncio.to_thread(chart.write_bytes, png)
-        except OSError as exc:
-            print(f"Không ghi được {chart}: {exc}", file=sys.stderr)
-            return 2
-        print(f"\n[{chart}] {services.digest.caption(digest, t)}")
+        for kind, png in zip(kinds, charts, strict=True):
+            target = chart if kind == kinds[0] else chart.with_name(f"{chart.stem}-{kind}{chart.suffix}")
+            try:
+                await asyncio.to_thread(target.write_bytes, png)
+            except OSError as exc:
+                print(f"Không ghi được {target}: {exc}", file=sys.stderr)
+                return 2
+            print(f"[{target}]", file=sys.stderr)
     return 0

@@ -119,10 +119,13 @@ class CommuneFigures:
 
     @property
     def under_pressure(self) -> bool:
-        """More dossiers per desk officer than one can handle (or no desk officer at all)."""
+        """More dossiers per desk officer per working day than one can handle (the issue's rule), or dossiers and
+        no desk officer at all."""
         if self.staff is None:
             return False
-        return self.staff < self.needed
+        if self.staff == 0:
+            return self.per_day > 0
+        return self.per_day / self.staff > STAFF_CAPACITY + 1e-9
 
     @property
     def spare(self) -> int:
@@ -284,10 +287,17 @@ class DigestService:
         return result
 
     async def build(
-        self, day: date, kind: str = DAILY, commune: str | None = None, now: datetime | None = None
+        self,
+        day: date,
+        kind: str = DAILY,
+        commune: str | None = None,
+        now: datetime | None = None,
+        *,
+        as_of_day: bool = False,
     ) -> Digest:
         """The digest of `day` (its figures cover the days before it), for the province or one commune. `now`
-        ends the window of new reports (default: the day's digest time)."""
+        ends the window of new reports (default: the day's digest time). `as_of_day` counts the overdue
+        dossiers as they stood that morning (slower: for a past day); facility reports and staff are current."""
         if kind not in KINDS:
             raise ValueError(f"unknown digest kind {kind!r}")
         directory = self.centres.directory
@@ -300,7 +310,10 @@ class DigestService:
         current, before = await self._totals(codes, period), await self._totals(codes, previous)
         this_month, last_month = await self._totals(codes, month), await self._totals(codes, month_previous)
         busy = await self.repo.received(codes, self._instant(staffing.start), self._instant(staffing.end))
-        overdue = await self.repo.overdue(self._instant(day))
+        if as_of_day:
+            overdue = await self.repo.overdue_as_of(self._instant(day))
+        else:
+            overdue = await self.repo.overdue(self._instant(day))
         staff = await self.repo.desk_staff()
         figures = tuple(
             CommuneFigures(
@@ -438,7 +451,8 @@ class DigestService:
                 if not await self.repo.queued(setting.person_id, kind, today.isoformat()):
                     due.append((kind, await self._parts(written, kind, today, language, now)))
             if due:
-                queued += await self.repo.queue(setting.person_id, today.isoformat(), due, to_sql_time(now))
+                expires = self._instant(today + timedelta(days=1))  # never sent after its day
+                queued += await self.repo.queue(setting.person_id, today.isoformat(), due, to_sql_time(now), expires)
         return queued
 
     async def _parts(
@@ -481,6 +495,9 @@ def split_text(text: str, limit: int) -> list[str]:
             parts.append(current)
             current = ""
         for line in block.split("\n"):
+            if len(line) > limit and current:  # what comes before a line too long to keep whole goes first
+                parts.append(current)
+                current = ""
             while len(line) > limit:
                 parts.append(line[:limit])
                 line = line[limit:]
@@ -629,8 +646,8 @@ class DigestWriter:
             lines.append("  " + t.gettext("theo mức độ: {list}").format(list=levels))
         now = datetime.combine(d.day, time(0), self.tz)
         lines.append(t.gettext("• Quá hạn khắc phục: {count}").format(count=t.number(len(r.past_target))))
-        for report in r.past_target[:10]:
-            late = max(0, (now.date() - report.target_at.astimezone(self.tz).date()).days)
+        for report in r.past_target[:10]:  # a target passed earlier today counts as a day
+            late = max(1, (now.date() - report.target_at.astimezone(self.tz).date()).days)
             days = t.ngettext("quá {count} ngày", "quá {count} ngày", late).format(count=t.number(late))
             lines.append(f"  – {self._report_line(report)} ({days})")
         if r.blocking:
@@ -649,19 +666,24 @@ class DigestWriter:
         if not d.pressure:
             lines.append(t.gettext("• Không xã, phường nào thiếu cán bộ một cửa theo số đã báo."))
         for c in d.pressure[:15]:
-            line = t.gettext(
-                "• {name}: {per_day} hồ sơ/ngày, {staff} cán bộ ({per_staff}/người) — cần {needed}"
-            ).format(
-                name=c.name,
-                per_day=t.number(c.per_day, 1),
-                staff=t.number(c.staff or 0),
-                per_staff=t.number(c.per_staff or 0, 1),
-                needed=t.number(c.needed),
-            )
+            if c.staff:
+                line = t.gettext(
+                    "• {name}: {per_day} hồ sơ/ngày, {staff} cán bộ ({per_staff}/người) — cần {needed}"
+                ).format(
+                    name=c.name,
+                    per_day=t.number(c.per_day, 1),
+                    staff=t.number(c.staff),
+                    per_staff=t.number(c.per_staff or 0, 1),
+                    needed=t.number(c.needed),
+                )
+            else:
+                line = t.gettext("• {name}: {per_day} hồ sơ/ngày, chưa có cán bộ một cửa — cần {needed}").format(
+                    name=c.name, per_day=t.number(c.per_day, 1), needed=t.number(c.needed)
+                )
             lender = d.lenders.get(c.code)
             if lender:
                 line += "; " + t.gettext("có thể điều động tạm từ {name} (dư {spare}, cách {km} km)").format(
-                    name=lender.name, spare=t.number(lender.spare), km=t.number(lender.km, 0)
+                    name=lender.name, spare=t.number(lender.spare), km=t.number(round(lender.km))
                 )
             lines.append(line)
         if len(d.pressure) > 15:

@@ -151,6 +151,8 @@ class OutboxService:
         """Send everything that is due now for the notifier's channel."""
         sent = retried = failed = uncertain = 0
         async with self._lock:
+            if expired := await self.repo.expire(to_sql_time(self.clock())):
+                log.info("outbox: %s message(s) expired unsent", expired)
             stalled: set[str] = set()  # threads with a message to retry: their later ones wait
             gone: set[int] = set()
             while True:

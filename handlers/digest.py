@@ -8,13 +8,14 @@ from datetime import time
 from typing import Any
 
 from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler, JobQueue
+from telegram.ext import BaseHandler, CommandHandler, JobQueue, MessageHandler
 
 from bot.app import Ctx, Services
 from bot.commands import DIGEST
 from bot.digest import DAILY, parse_time
 from bot.roles import Role
 from bot.text import fold
+from handlers import menu
 from handlers.context import PRIVATE, Incoming, command_args
 from handlers.errors import holding
 from handlers.outbox import drain_outbox
@@ -75,6 +76,7 @@ async def change(update: Update, context: Ctx, came: Incoming, key: str, first: 
     at, paused = await services.digest.change(came.person, access, services.clock(), paused=paused, at=at)
     if context.job_queue is not None:
         await schedule_digests(context.job_queue, services)
+        context.job_queue.run_once(send_digests, 0)  # a time moved before now, or a resume after it: today's now
     when = at.strftime("%H:%M")
     if paused:
         text = t.gettext("Đã tạm dừng tóm tắt hằng ngày. Gõ /tomtat tieptuc để nhận lại.")
@@ -105,4 +107,7 @@ async def schedule_digests(jobs: JobQueue[Any], services: Services) -> None:
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """This feature's handlers."""
-    return [CommandHandler(DIGEST.names, digest, filters=PRIVATE)]
+    return [
+        CommandHandler(DIGEST.names, digest, filters=PRIVATE),
+        MessageHandler(menu.pressed(menu.DIGEST), digest),
+    ]

@@ -21,7 +21,8 @@ LANGUAGE = N_("🌐 English")
 REPORT = N_("📝 Báo cáo khó khăn")
 COMMUNE_REPORTS = N_("📋 Báo cáo của xã")
 OPEN_REPORTS = N_("📋 Báo cáo đang mở")
-LABELS = (DOSSIER, FOLLOWING, CENTRE, LOCATION, HELP, LANGUAGE, REPORT, COMMUNE_REPORTS, OPEN_REPORTS)
+DIGEST = N_("📊 Tóm tắt hôm nay")
+LABELS = (DOSSIER, FOLLOWING, CENTRE, LOCATION, HELP, LANGUAGE, REPORT, COMMUNE_REPORTS, OPEN_REPORTS, DIGEST)
 
 
 def keyboard(t: Translator, role: Role = Role.CITIZEN) -> ReplyKeyboardMarkup:
@@ -34,7 +35,7 @@ def keyboard(t: Translator, role: Role = Role.CITIZEN) -> ReplyKeyboardMarkup:
     if role is Role.OFFICIAL:
         rows.insert(0, [KeyboardButton(t.gettext(REPORT)), KeyboardButton(t.gettext(COMMUNE_REPORTS))])
     elif role in (Role.LEADER, Role.ADMIN):
-        rows.insert(0, [KeyboardButton(t.gettext(OPEN_REPORTS))])
+        rows.insert(0, [KeyboardButton(t.gettext(DIGEST)), KeyboardButton(t.gettext(OPEN_REPORTS))])
     return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
 
 

@@ -105,6 +105,9 @@ def render_unreachable(payload: dict[str, Any], t: Translator, tz: Any) -> str:
 RENDERERS["digest_text"] = render_digest_text
 RENDERERS["person_unreachable"] = render_unreachable
 
+# Failures after which the message certainly did not reach Telegram: it may be sent again.
+NEVER_LEFT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
 Charts = Callable[[str, str, str], Awaitable[bytes | None]]
 
 
@@ -149,11 +152,14 @@ class TelegramNotifier:
         except BadRequest as exc:
             return Delivery(Outcome.GONE, error=f"400 {exc.message}")
         except TimedOut as exc:
-            if isinstance(exc.__cause__, httpx.PoolTimeout | httpx.ConnectTimeout):  # the request never left
+            if isinstance(exc.__cause__, NEVER_LEFT):  # the request never left
                 return Delivery(Outcome.RETRY, error=f"not sent: {exc.message}")
             return Delivery(Outcome.UNCERTAIN, error=f"timeout {exc.message}")
-        except NetworkError as exc:  # also 5xx: the Bot API did not take the message
-            return Delivery(Outcome.RETRY, error=f"network {exc.message}")
+        except NetworkError as exc:
+            cause = exc.__cause__
+            if cause is None or isinstance(cause, NEVER_LEFT):  # 5xx (Telegram answered), or never connected
+                return Delivery(Outcome.RETRY, error=f"network {exc.message}")
+            return Delivery(Outcome.UNCERTAIN, error=f"network {exc.message}")  # the request may have arrived
         return Delivery(Outcome.SENT)
 
 

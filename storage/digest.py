@@ -65,12 +65,37 @@ class DigestRepo:
         return {str(row[0]): Finished(int(row[1]), int(row[2]), int(row[3] or 0)) for row in rows}
 
     async def overdue(self, due_before: str) -> dict[str, int]:
-        """Unfinished dossiers whose appointment day is over (due before `due_before`, today's first instant)."""
+        """Unfinished dossiers whose appointment day is over (due before `due_before`, today's first instant).
+        `+commune_code` keeps SQLite on the partial index of open dossiers rather than walking every dossier in
+        commune order (6 s instead of 0.3 s at 10,000,000 dossiers)."""
         rows = await self.db.fetchall(
-            "SELECT commune_code, count(*) FROM dossiers WHERE done_at IS NULL AND due_at < ? GROUP BY commune_code",
+            "SELECT commune_code, count(*) FROM dossiers WHERE done_at IS NULL AND due_at < ? GROUP BY +commune_code",
             (due_before,),
         )
         return {str(row[0]): int(row[1]) for row in rows}
+
+    async def overdue_as_of(self, day_start: str) -> dict[str, int]:
+        """What `overdue` said at `day_start` (a past day): received before it, unfinished then, due before it.
+        It reads every dossier: for looking back from the command line, not for the morning's digest."""
+        rows = await self.db.fetchall(
+            "SELECT commune_code, count(*) FROM dossiers WHERE received_at < ? AND due_at < ?"
+            " AND (done_at IS NULL OR done_at >= ?) GROUP BY commune_code",
+            (day_start, day_start, day_start),
+        )
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    async def queued_texts(self, kind: str, day: str, language: str) -> list[str] | None:
+        """The text parts of a digest as they were queued for a leader reading `language` (None if none was)."""
+        rows = await self.db.fetchall(
+            "SELECT o.person_id, o.payload FROM outbox o JOIN people p ON p.id = o.person_id"
+            " WHERE o.kind = 'digest_text' AND o.dedupe_key LIKE ? AND p.language = ?"
+            " ORDER BY o.person_id, o.dedupe_key",
+            (f"digest:{kind}:{day}:%", language),
+        )
+        if not rows:
+            return None
+        first = rows[0][0]
+        return [json.loads(row[1])["text"] for row in rows if row[0] == first]
 
     async def desk_staff(self) -> dict[str, int]:
         """The one-stop desk staff each commune reported (communes that did not: absent)."""
@@ -109,10 +134,11 @@ class DigestRepo:
         day: str,
         digests: Sequence[tuple[str, Sequence[tuple[str, str]]]],
         now: str,
-        not_before: str | None = None,
+        expires: str,
     ) -> int:
         """Record a person's digests of a day, each (kind, parts: outbox kind and payload JSON), and queue their
-        parts as one ordered thread, in one transaction; a kind queued before is skipped. How many were queued."""
+        parts as one ordered thread that `expires` (a digest is not sent after its day), in one transaction; a
+        kind queued before is skipped. How many were queued."""
         queued = 0
         async with self.db.transaction() as conn:
             thread = f"digest:{day}:{person_id}"  # a person's digests of a day arrive in order, daily first
@@ -125,10 +151,10 @@ class DigestRepo:
                     continue
                 key = f"digest:{kind}:{day}:{person_id}"
                 await conn.executemany(
-                    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at, not_before, thread)"
+                    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at, expires_at, thread)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
-                        (person_id, outbox_kind, f"{key}:{n}", payload, now, not_before, thread)
+                        (person_id, outbox_kind, f"{key}:{n:03d}", payload, now, expires, thread)
                         for n, (outbox_kind, payload) in enumerate(parts)
                     ],
                 )

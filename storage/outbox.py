@@ -37,14 +37,24 @@ class OutboxRepo:
             "SELECT o.id, p.channel, p.external_id, p.language, o.kind, o.payload, o.attempts, o.person_id, o.thread"
             " FROM outbox o JOIN people p ON p.id = o.person_id"
             " WHERE o.claimed_at IS NULL AND o.failed_at IS NULL AND p.channel = ? AND p.unreachable_at IS NULL"
-            " AND (o.not_before IS NULL OR o.not_before <= ?)"
+            " AND (o.not_before IS NULL OR o.not_before <= ?) AND (o.expires_at IS NULL OR o.expires_at > ?)"
             f" AND (o.urgent = 1 OR o.kind NOT IN ({', '.join('?' * len(held))}))"
             " AND (o.thread IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.thread = o.thread AND e.id < o.id"
             " AND e.claimed_at IS NULL AND e.failed_at IS NULL))"
             " ORDER BY o.urgent DESC, o.id LIMIT ?",
-            (channel, now, *held, limit),
+            (channel, now, now, *held, limit),
         )
         return [OutboxRow(*tuple(row)) for row in rows]
+
+    async def expire(self, now: str) -> int:
+        """Give up the unsent messages whose time has passed (a digest after its day); how many."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE outbox SET failed_at = ?, last_error = 'expired' WHERE claimed_at IS NULL AND failed_at IS NULL"
+                " AND expires_at IS NOT NULL AND expires_at <= ?",
+                (now, now),
+            )
+            return max(cursor.rowcount, 0)
 
     async def claim(self, outbox_id: int, now: str) -> bool:
         """Mark a message as being sent (committed before the send); False if someone else has it."""

@@ -70,6 +70,10 @@ async def _audit(
     )
 
 
+# Outbox messages someone gets only for holding a role.
+ROLE_KINDS = ("digest_text", "digest_chart", "report_blocking", "report_moved")
+
+
 async def _drop_draft(conn: aiosqlite.Connection, person_id: int) -> None:
     """A report the person was writing under a role they no longer hold is dropped with it."""
     await conn.execute("DELETE FROM report_drafts WHERE person_id = ?", (person_id,))
@@ -182,6 +186,11 @@ class RolesRepo:
             await conn.execute("DELETE FROM roles WHERE person_id = ?", (person_id,))
             await _audit(conn, now, actor, "revoke", person_id, had.role, had.commune_code, None)
             await _drop_draft(conn, person_id)
+            await conn.execute(  # what the role would have brought them is not sent any more
+                f"UPDATE outbox SET failed_at = ?, last_error = 'role revoked' WHERE person_id = ?"
+                f" AND claimed_at IS NULL AND failed_at IS NULL AND kind IN {ROLE_KINDS}",
+                (now, person_id),
+            )
             await conn.execute(  # the person is told, and given the citizens' keyboard back
                 "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
                 " VALUES (?, 'role_revoked', 'revoked:' || ? || ':' || ?, json_object('role', ?, 'commune',"

@@ -327,6 +327,7 @@ class FakeBotAPI:
         self._chats: dict[int, dict[int, JSONDict]] = {}  # chat_id -> message_id -> message
         self._users: dict[int, tuple[str, str]] = {}
         self._failures: dict[str, deque[_Failure]] = {}
+        self._drops: dict[str, int] = {}
         self._blocked: set[int] = set()
         self._waiters: list[_Waiter] = []
         self._delivery_waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -794,6 +795,11 @@ class FakeBotAPI:
         failure = _Failure(status, description, retry_after, count)
         self._failures.setdefault(method.lower(), deque()).append(failure)
 
+    def drop_next(self, method: str, count: int = 1) -> None:
+        """Take the next ``count`` calls of ``method`` whole, then close the connection without an answer (the
+        message may have been delivered; the client cannot know). Recorded with status 0."""
+        self._drops[method.lower()] = self._drops.get(method.lower(), 0) + count
+
     def block(self, user_id: int) -> None:
         """Answer every send*/edit* to this chat with 403 "bot was blocked by the user"."""
         self._blocked.add(user_id)
@@ -878,6 +884,12 @@ class FakeBotAPI:
         method = request.match_info["method"]
         key = method.lower()
         params = await self._read_params(request)
+        if self._drops.get(key):
+            self._drops[key] -= 1
+            self._record(Call(method, params, self._dispatch(key, params), 0))
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=204)  # never reaches the client
         try:
             if self.token is not None and request.match_info["token"] != self.token:
                 raise _ApiError(401, "Unauthorized")

@@ -25,7 +25,7 @@ from bot.roles import Role
 from handlers.digest import send_digests
 from handlers.outbox import TelegramNotifier
 from storage.db import Database
-from tests.conftest import bot_settings
+from tests.conftest import bot_settings, keyboard_texts
 from tests.factories import KEY, dossier_row
 from tests.fakebotapi import TOKEN, Call, FakeBotAPI, running
 from tests.test_run_e2e import ROOT
@@ -184,7 +184,9 @@ async def test_a_leader_who_blocked_the_bot_is_marked_and_the_admins_told(
     assert (greeting.text or "").startswith("Xin chào!") and alert_sent.text == (
         "🚨 BC-000001 — Xã Hữu Lũng: dừng phục vụ người dân (Công nghệ thông tin, mạng).\nMất mạng."
     )
-    assert await services.digest.queue_due(clock()) == 1
+    await services.digest.queue_due(clock())  # (the catch-up job at start may have done it first)
+    leader_id = await services.people.repo.id_of("telegram", str(LEADER))
+    assert leader_id is not None and await services.digest.repo.queued(leader_id, "daily", "2025-08-05")
 
 
 async def test_a_crash_in_the_middle_of_sending_sends_the_rest_once(
@@ -195,7 +197,7 @@ async def test_a_crash_in_the_middle_of_sending_sends_the_rest_once(
     services = await open_services(bot_settings(settings, api), "telegram", clock)
     try:  # what `kill -9` leaves: the digest queued, its first part claimed (committed) but never confirmed
         assert await services.digest.queue_due(clock()) == 2
-        [first] = await services.outbox.repo.pending("telegram", "9999", 1)
+        [first] = await services.outbox.repo.pending("telegram", "2025-08-04 00:00:31", 1)
         assert await services.outbox.repo.claim(first.id, "2025-08-04 00:00:31")
     finally:
         await services.db.close()
@@ -285,10 +287,33 @@ def test_the_digest_from_the_command_line(
     monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "digest.db"))
     assert main(["demo-data", "--days", "10"]) == 0
     capsys.readouterr()
-    assert main(["digest", "--date", "2025-08-04", "--chart", "chart.png"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("📊 TÓM TẮT NGÀY — Thứ Hai, 4 tháng 8, 2025\nTỉnh Lạng Sơn · 65 xã, phường\n")
+    assert main(["digest", "--date", "2025-08-04", "--chart", "chart.png"]) == 0  # a Monday: daily, then weekly
+    daily, weekly = capsys.readouterr().out.split("\n\n" + "─" * 40 + "\n\n")
+    assert daily.startswith("📊 TÓM TẮT NGÀY — Thứ Hai, 4 tháng 8, 2025\nTỉnh Lạng Sơn · 65 xã, phường\n")
+    assert weekly.startswith("📊 TÓM TẮT TUẦN — Thứ Hai, 4 tháng 8, 2025\n")
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "chart-weekly.png").read_bytes().startswith(b"\x89PNG")
+
+    async def queue_and_finish_everything() -> list[str]:
+        """A leader's digest queued at 07:00 today; then every dossier finished: what was sent stays printed."""
+        services = await open_services(Settings(db_path=tmp_path / "digest.db"), "telegram", lambda: MONDAY_MORNING)
+        try:
+            invite = await services.roles.invite(Role.LEADER, None, "cli", MONDAY_MORNING)
+            await services.roles.redeem(Person("telegram", str(LEADER)), invite.code, MONDAY_MORNING)
+            await services.digest.queue_due(MONDAY_MORNING)
+            sent = await services.digest.repo.queued_texts("daily", "2025-08-04", "vi")
+            async with services.db.transaction() as conn:
+                await conn.execute("UPDATE dossiers SET status = 10, done_at = '2025-08-04 01:00:00'")
+            return sent or []
+        finally:
+            await services.db.close()
+
+    sent = asyncio.run(queue_and_finish_everything())
+    assert sent and sent[0].startswith("📊 TÓM TẮT NGÀY")
+    assert main(["digest", "--date", "2025-08-04"]) == 0
+    assert capsys.readouterr().out.split("\n\n" + "─" * 40)[0] == "\n\n".join(sent)  # exactly what was sent
+    assert main(["digest", "--date", "2025-08-03"]) == 0  # a past day nobody was sent: built, and said so
+    assert "Chưa có bản đã gửi cho ngày này" in capsys.readouterr().err
     assert main(["digest", "--date", "2025-08-04", "--weekly", "--commune", "Hữu Lũng", "--lang", "en"]) == 0
     assert capsys.readouterr().out.startswith("📊 WEEKLY DIGEST — Monday, August 4, 2025\nXã Hữu Lũng\n")
     assert main(["digest", "--commune", "Tân"]) == 2
@@ -346,3 +371,37 @@ async def test_kill_9_in_the_middle_of_sending_never_sends_a_part_twice(api: Fak
     assert len(unsent) <= 1 and all(row[1] is not None for row in unsent)  # at most the one in flight
     # The part in flight at the kill reached Telegram or not; every other part exactly once.
     assert len(parts) - len(unsent) <= len(api.sent(LEADER)) <= len(parts)
+
+
+async def test_a_send_that_may_have_arrived_is_not_sent_again(digest_bot: App, api: FakeBotAPI) -> None:
+    db = digest_bot.bot_data.services.db
+    api.drop_next("sendMessage")  # Telegram took the daily text; the answer was lost
+    since = api.mark()
+    digest_now(digest_bot)
+    calls = await api.wait_sent(LEADER, count=3, since=since)
+    assert kinds(calls) == ["chart", "weekly", "chart"]  # the rest goes on; the daily text is not sent again
+    query = "SELECT * FROM outbox WHERE kind = 'digest_text' ORDER BY id LIMIT 1"
+    row = await until(lambda row: row["last_error"] is not None, db, query)
+    assert row["sent_at"] is None and "RemoteProtocolError" in row["last_error"]
+    assert [call.status for call in api.called("sendMessage", since=since)] == [0, 200]
+
+
+async def test_a_time_moved_before_now_sends_todays_digest(settings: Settings, api: FakeBotAPI) -> None:
+    clock = Clock(datetime(2025, 8, 4, 6, 0, tzinfo=TZ))
+    async with running(build(settings, api, clock)) as app:
+        await make_leader(app, api)
+        await api.say(LEADER, "/tomtat gio 09:00")
+        clock.now = datetime(2025, 8, 4, 8, 0, tzinfo=TZ)  # the 07:00 job ran: not yet for this leader
+        digest_now(app)
+        since = api.mark()
+        await api.say(LEADER, "/tomtat gio 07:30", expect=1)  # now past: today's comes at once
+        calls = await api.wait_sent(LEADER, count=5, since=since)
+        assert kinds(calls[1:]) == ["daily", "chart", "weekly", "chart"]
+
+
+async def test_the_leaders_menu_button(digest_bot: App, api: FakeBotAPI) -> None:
+    [welcome] = await api.say(LEADER, "/start")
+    assert "📊 Tóm tắt hôm nay" in keyboard_texts(welcome.reply_markup)
+    since = api.mark()
+    await api.say(LEADER, "📊 Tóm tắt hôm nay", expect=2)
+    assert kinds(api.sent(LEADER, since=since)) == ["daily", "chart"]

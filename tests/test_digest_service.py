@@ -3,6 +3,7 @@ its writing with Babel, and the queueing of each leader's digest once per (leade
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -22,7 +23,15 @@ from bot.digest import (
     windows,
     working_window,
 )
-from bot.dossiers import TERMINAL, Dossier, DossierService, HistoryStep, from_sql_time, terminal_time
+from bot.dossiers import (
+    TERMINAL,
+    Dossier,
+    DossierService,
+    HistoryStep,
+    from_sql_time,
+    terminal_time,
+    to_sql_time,
+)
 from bot.i18n import translator
 from bot.outbox import Pacer
 from bot.people import Person
@@ -31,6 +40,7 @@ from bot.roles import Access, Role, RolesService
 from storage.db import Database
 from storage.digest import DigestRepo
 from storage.dossiers import DossiersRepo
+from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.reports import DraftsRepo, ReportsRepo
 from storage.roles import RolesRepo
@@ -173,8 +183,8 @@ async def test_reports_and_staffing(digest: DigestService, db: Database) -> None
     # Staffing: the rule of the provincial report, 20/3 dossiers a day per desk officer, at least 2.
     for commune in built.communes:
         assert commune.needed == max(2, math.ceil(commune.per_day / (20 / 3) - 1e-9))
-        if commune.staff is not None:
-            assert commune.under_pressure == (commune.per_day / commune.staff > 20 / 3 or commune.staff < 2)
+        if commune.staff:
+            assert commune.under_pressure == (commune.per_day / commune.staff > 20 / 3)
     dong_kinh = next(c for c in built.communes if c.code == "05977")
     assert dong_kinh.under_pressure and dong_kinh in built.pressure  # a ward's load on three desk officers
     assert {c.code for c in built.unstaffed} == set(built_codes(built)) - {"05977", "06385", "06016", "06019", "06076"}
@@ -279,3 +289,61 @@ async def test_the_pacer_keeps_telegrams_limits() -> None:
     ticks[0] += 0.25
     await pacer.wait(Person("telegram", "30"))  # the same chat again: one a second
     assert waits == [1.0, 0.75]
+
+
+async def test_a_digest_not_sent_on_its_day_expires(digest: DigestService, db: Database) -> None:
+    outbox = OutboxRepo(db)
+    assert await digest.queue_due(MORNING) == 6  # three leaders: the daily and the weekly (nothing sent: a crash)
+    tuesday = datetime(2025, 8, 5, 8, 0, tzinfo=TZ)
+    await digest.queue_due(tuesday)
+    now = to_sql_time(tuesday)
+    pending = await outbox.pending("telegram", now, 1000)
+    assert {row.thread for row in pending if row.thread} == {"digest:2025-08-05:2", "digest:2025-08-05:4"}
+    assert await outbox.expire(now) == 3 * 2 * 2  # Monday: three leaders, two digests, a text and a chart each
+    failed = await db.fetchall("SELECT DISTINCT last_error FROM outbox WHERE failed_at IS NOT NULL")
+    assert [row[0] for row in failed] == ["expired"]
+
+
+async def test_a_revoked_leader_gets_nothing_the_role_brought(digest: DigestService, db: Database) -> None:
+    await digest.queue_due(MORNING)
+    roles = RolesService(RolesRepo(db), PeopleRepo(db), frozenset())
+    [holder] = [h for h in await roles.holders() if h.person == LEADER]
+    await roles.revoke(holder.person_id, "telegram:1", MORNING)
+    rows = await db.fetchall(
+        "SELECT kind, failed_at IS NOT NULL FROM outbox WHERE person_id = ? ORDER BY id", (holder.person_id,)
+    )
+    kinds = {kind: bool(failed) for kind, failed in rows}
+    assert kinds == {"report_blocking": True, "digest_text": True, "digest_chart": True, "role_revoked": False}
+
+
+async def test_a_past_day_counts_the_overdue_of_that_morning(digest: DigestService, db: Database) -> None:
+    monday = await digest.build(DAY)
+    async with db.transaction() as conn:  # later that day, everything is finished
+        await conn.execute("UPDATE dossiers SET done_at = '2025-08-04 05:00:00', status = 9 WHERE done_at IS NULL")
+    assert (await digest.build(DAY)).overdue == 0  # as of now: everything finished since
+    assert (await digest.build(DAY, as_of_day=True)).overdue == monday.overdue > 0
+
+
+def test_a_long_line_keeps_its_place() -> None:
+    assert split_text("first line\n" + "x" * 5000, 4096) == ["first line", "x" * 4096, "x" * 904]
+
+
+async def test_staffing_by_the_load_per_officer(digest: DigestService, centres: CentreService) -> None:
+    await centres.update_details("06076", {"desk_staff": 0}, "test", MORNING.isoformat())
+    built = await digest.build(DAY)
+    quy_hoa = next(c for c in built.communes if c.code == "06076")
+    text = "\n".join(digest.render(built, translator("vi")))
+    assert quy_hoa.under_pressure and "• Xã Quý Hòa: " in text and "chưa có cán bộ một cửa — cần 2" in text
+    huu_lung = next(c for c in built.communes if c.code == "06385")  # 2 officers
+    assert huu_lung.under_pressure == (huu_lung.per_day / 2 > 20 / 3)
+    assert not re.search(r"cách \d+,\d+ km", text) and re.search(r"cách \d+ km", text)  # whole kilometres
+
+
+async def test_a_target_passed_this_morning_is_a_day_late(digest: DigestService, db: Database) -> None:
+    roles = RolesService(RolesRepo(db), PeopleRepo(db), frozenset())
+    reports = ReportService(ReportsRepo(db), PeopleRepo(db), roles, DraftsRepo(db))
+    filed = MORNING - timedelta(days=2, hours=1)  # IT: two days, so the target was 06:00 today
+    await reports.file(OFFICIAL, Draft("it", "medium", "Máy chủ chậm."), filed)
+    text = "\n".join(digest.render(await digest.build(DAY), translator("vi")))
+    assert "BC-000006 Xã Hữu Lũng — Công nghệ thông tin, mạng (quá 1 ngày)" in text
+    assert "quá 0 ngày" not in text
