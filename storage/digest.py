@@ -151,8 +151,9 @@ class DigestRepo:
                     continue
                 key = f"digest:{kind}:{day}:{person_id}"
                 await conn.executemany(
-                    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at, expires_at, thread)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    # urgent: ahead of the citizens' follow-ups held overnight, which also go out in the morning
+                    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, urgent, created_at, expires_at, thread)"
+                    " VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
                     [
                         (person_id, outbox_kind, f"{key}:{n:03d}", payload, now, expires, thread)
                         for n, (outbox_kind, payload) in enumerate(parts)

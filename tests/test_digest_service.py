@@ -246,6 +246,7 @@ async def test_each_leader_gets_each_digest_once(digest: DigestService, db: Data
     assert await digest.queue_due(datetime(2025, 8, 4, 7, 0, tzinfo=TZ)) == 2  # the other, at 07:00
     assert await digest.queue_due(datetime(2025, 8, 4, 9, 0, tzinfo=TZ)) == 0  # never twice
     rows = await db.fetchall("SELECT person_id, kind, thread, payload FROM outbox WHERE thread IS NOT NULL ORDER BY id")
+    assert {row[0] for row in await db.fetchall("SELECT urgent FROM outbox WHERE thread IS NOT NULL")} == {1}
     leader_id = await people.id_of(LEADER.channel, LEADER.external_id)
     paused_id = await people.id_of(PAUSED_LEADER.channel, PAUSED_LEADER.external_id)
     assert paused_id not in {row[0] for row in rows}
