@@ -135,7 +135,7 @@ async def start_ingest(app: App, settings: Settings) -> web.AppRunner:
             app.job_queue.run_once(drain_outbox, 0)
 
     async def photo(report_id: int, number: int) -> bytes | str | None:
-        ref = await services.reports.repo.photo(report_id, number - 1)
+        ref = await services.reports.photo_ref(report_id, number)
         if ref is None or ref.startswith(("https://", "http://")):
             return ref
         try:
@@ -177,9 +177,7 @@ async def show_commands(bot: Bot, services: Services, person: Person, role: Role
         log.warning("could not set the command menu of chat %s: %s", person.external_id, exc)
         return
     menu_role = None if role is Role.CITIZEN else role.value
-    await services.people.repo.set_menu_role(
-        person.channel, person.external_id, menu_role, services.clock().isoformat()
-    )
+    await services.people.set_menu_role(person, menu_role, services.clock())
 
 
 async def refresh_menus(context: Ctx) -> None:
@@ -188,8 +186,8 @@ async def refresh_menus(context: Ctx) -> None:
     services = context.bot_data.services
     wanted = {holder.person: holder.role for holder in await services.roles.holders()}
     wanted.update({admin: Role.ADMIN for admin in services.roles.admins})
-    for external_id, _ in await services.people.repo.with_menu(services.channel):
-        wanted.setdefault(Person(services.channel, external_id), Role.CITIZEN)
+    for person in await services.people.with_menu(services.channel):
+        wanted.setdefault(person, Role.CITIZEN)
     for person in sorted(wanted, key=lambda p: (p.channel, p.external_id)):
         await show_commands(context.bot, services, person, wanted[person])
         await asyncio.sleep(MENU_PAUSE)  # well under Telegram's limits

@@ -313,7 +313,7 @@ async def _digest(
         kinds = [WEEKLY] if weekly else [DAILY, WEEKLY] if day.weekday() == 0 and code is None else [DAILY]
         texts, charts = [], []
         for kind in kinds:
-            queued = None if code else await services.digest.repo.queued_texts(kind, day.isoformat(), t.language)
+            queued = None if code else await services.digest.queued_texts(kind, day, t.language)
             png = await services.digest.chart_png(kind, day.isoformat(), t.language) if queued else None
             if queued is None or png is None:
                 built = await services.digest.build(day, kind, code, as_of_day=day < today)

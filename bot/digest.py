@@ -468,6 +468,10 @@ class DigestService:
             written[(kind, language)] = parts
         return written[(kind, language)]
 
+    async def queued_texts(self, kind: str, day: date, language: str) -> list[str] | None:
+        """The text parts of a day's digest as they were queued for a leader reading `language` (None if none)."""
+        return await self.repo.queued_texts(kind, day.isoformat(), language)
+
     async def chart_png(self, kind: str, day: str, language: str) -> bytes | None:
         """A queued digest's chart."""
         return await self.repo.chart(kind, day, language)

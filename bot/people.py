@@ -52,3 +52,15 @@ class PeopleService:
     async def toggle_language(self, person: Person, now: datetime) -> str:
         """Switch vi ↔ en for this person and remember it."""
         return await self.set_language(person, "en" if self.language(person) == "vi" else "vi", now)
+
+    async def reachable_again(self, person: Person) -> None:
+        """The person wrote to the bot: they no longer block it (what waited for them goes out)."""
+        await self.repo.reachable_again(person.channel, person.external_id)
+
+    async def set_menu_role(self, person: Person, role: str | None, now: datetime) -> None:
+        """Remember which role's command menu the person's chat holds (None: the public one)."""
+        await self.repo.set_menu_role(person.channel, person.external_id, role, now.isoformat())
+
+    async def with_menu(self, channel: str) -> list[Person]:
+        """The people of a channel whose chat holds a role's command menu."""
+        return [Person(channel, external_id) for external_id, _ in await self.repo.with_menu(channel)]

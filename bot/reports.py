@@ -386,6 +386,10 @@ class ReportService:
             raise NotAllowed
         return report
 
+    async def photo_ref(self, report_id: int, number: int) -> str | None:
+        """What photo `number` (from 1) of a report is kept as: a Telegram file id, or a URL."""
+        return await self.repo.photo(report_id, number - 1)
+
     async def export(self, *, open_only: bool = False) -> list[ExportedReport]:
         """Every report (or the open ones) with its last note and photos, for `phucvu export-reports` (whoever
         runs the command line holds the database already)."""

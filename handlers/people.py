@@ -47,7 +47,7 @@ async def start(update: Update, context: Ctx) -> None:
     if came is None or update.effective_message is None:
         return
     # Unblocking the bot in Telegram shows a Start button: whoever was unreachable is reachable again.
-    await came.services.people.repo.reachable_again(came.person.channel, came.person.external_id)
+    await came.services.people.reachable_again(came.person)
     if context.args and INVITE_CODE.fullmatch(context.args[0]):
         await redeem(update, context, came, context.args[0])
         return

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from bot.commands import COMMANDS, ROLE_COMMANDS
 from bot.i18n import translator
+from bot.reports import Step
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -43,3 +44,10 @@ def test_command_names_are_valid_for_telegram() -> None:
 
 def test_ci_runs_make_test() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_the_report_conversation_diagram_has_every_step() -> None:
+    diagram = (ROOT / "handlers" / "reports.mmd").read_text(encoding="utf-8")
+    states = set(re.findall(r"^\s+(?:\[\*\]|(\w+)) --> (?:\[\*\]|(\w+))", diagram, flags=re.MULTILINE))
+    named = {name for pair in states for name in pair if name}
+    assert named == {step.value for step in Step}
