@@ -42,22 +42,21 @@ class PeopleRepo:
 
     async def set_language(self, channel: str, external_id: str, language: str, now: str) -> None:
         """Remember this person's language (creating the person if needed)."""
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO people (channel, external_id, language, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, external_id)"
-                " DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
-                (channel, external_id, language, now, now),
-            )
+        await self._set(channel, external_id, "language", language, now)
 
     async def set_menu_role(self, channel: str, external_id: str, role: str | None, now: str) -> None:
         """Remember which role's command menu the person's chat holds (None: the public one)."""
+        await self._set(channel, external_id, "menu_role", role, now)
+
+    async def _set(self, channel: str, external_id: str, column: str, value: str | None, now: str) -> None:
+        """Set one of a person's own columns (`column` is ours, never input), creating the person if needed."""
+        assert column in ("language", "menu_role")
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO people (channel, external_id, menu_role, created_at, updated_at)"
+                f"INSERT INTO people (channel, external_id, {column}, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, external_id)"
-                " DO UPDATE SET menu_role = excluded.menu_role",
-                (channel, external_id, role, now, now),
+                f" DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at",
+                (channel, external_id, value, now, now),
             )
 
     async def with_menu(self, channel: str) -> list[tuple[str, str]]:
