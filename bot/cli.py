@@ -311,17 +311,19 @@ async def _digest(
         today = services.clock().astimezone(settings.timezone).date()
         day = day or today
         kinds = [WEEKLY] if weekly else [DAILY, WEEKLY] if day.weekday() == 0 and code is None else [DAILY]
-        texts, charts = [], []
+        texts, charts, built_past = [], [], False
         for kind in kinds:
-            queued = None if code else await services.digest.queued_texts(kind, day, t.language)
-            png = await services.digest.chart_png(kind, day.isoformat(), t.language) if queued else None
-            if queued is None or png is None:
+            sent = None if code else await services.digest.queued_texts(kind, day, t.language)
+            png = await services.digest.chart_png(kind, day.isoformat(), t.language) if sent else None
+            if sent is None or png is None:  # never sent (or its chart is gone): built from the data
                 built = await services.digest.build(day, kind, code, as_of_day=day < today)
-                queued, png = services.digest.render(built, t), await services.digest.chart(built, t)
-                if day < today:
-                    print(PAST_DAY_NOTE, file=sys.stderr)
-            texts.append("\n\n".join(queued))
+                sent = sent or services.digest.render(built, t)
+                png = png or await services.digest.chart(built, t)
+                built_past = built_past or day < today
+            texts.append("\n\n".join(sent))
             charts.append(png)
+        if built_past:
+            print(PAST_DAY_NOTE, file=sys.stderr)
     finally:
         await services.db.close()
     print(("\n\n" + "─" * 40 + "\n\n").join(texts))

@@ -462,7 +462,10 @@ class DigestService:
         if (kind, language) not in written:
             digest, t = await self.build(day, kind), translator(language)
             await self.repo.save_chart(kind, day.isoformat(), language, await self.chart(digest, t), to_sql_time(now))
-            parts = [("digest_text", json.dumps({"text": text}, ensure_ascii=False)) for text in self.render(digest, t)]
+            parts = [
+                ("digest_text", json.dumps({"text": text, "language": language}, ensure_ascii=False))
+                for text in self.render(digest, t)
+            ]
             chart = {"kind": kind, "day": day.isoformat(), "language": language, "caption": self.caption(digest, t)}
             parts.append(("digest_chart", json.dumps(chart, ensure_ascii=False)))
             written[(kind, language)] = parts

@@ -5,8 +5,10 @@ when the bot starts again (nothing lost); a row claimed but not confirmed is not
 
 - Messages of one thread (the parts of a digest) go in order: one waits while an earlier one is unsent.
 - Sending stays under Telegram's limits (`Pacer`: 30 messages a second overall, one a second per chat).
-- 429 waits `retry_after`; network errors and 5xx are retried with a growing wait; 403 (the person blocked the
-  bot) marks them unreachable, gives up their other messages, and tells the admins if they held a role.
+- 429 waits `retry_after`; 5xx and connections never made are retried with a growing wait; a send that may have
+  arrived is not retried (the notifier says UNCERTAIN); 403 (the person blocked the bot) marks them unreachable,
+  gives up their other messages, and tells the admins if they held a role.
+- A message that `expires_at` (a digest, at the end of its day) is given up unsent after that.
 - Quiet hours: citizens' follow-ups (`QUIET_KINDS`) wait from 21:00 to 07:00 in the province; urgent messages
   (a report that stops service) never wait.
 """

@@ -85,11 +85,10 @@ class DigestRepo:
         return {str(row[0]): int(row[1]) for row in rows}
 
     async def queued_texts(self, kind: str, day: str, language: str) -> list[str] | None:
-        """The text parts of a digest as they were queued for a leader reading `language` (None if none was)."""
+        """The text parts of a digest as they were queued in `language` (None if none was)."""
         rows = await self.db.fetchall(
-            "SELECT o.person_id, o.payload FROM outbox o JOIN people p ON p.id = o.person_id"
-            " WHERE o.kind = 'digest_text' AND o.dedupe_key LIKE ? AND p.language = ?"
-            " ORDER BY o.person_id, o.dedupe_key",
+            "SELECT person_id, payload FROM outbox WHERE kind = 'digest_text' AND dedupe_key LIKE ?"
+            " AND json_extract(payload, '$.language') = ? ORDER BY person_id, dedupe_key",
             (f"digest:{kind}:{day}:%", language),
         )
         if not rows:

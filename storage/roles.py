@@ -74,9 +74,30 @@ async def _audit(
 ROLE_KINDS = ("digest_text", "digest_chart", "report_blocking", "report_moved")
 
 
-async def _drop_draft(conn: aiosqlite.Connection, person_id: int) -> None:
-    """A report the person was writing under a role they no longer hold is dropped with it."""
+async def _role_ended(conn: aiosqlite.Connection, person_id: int, now: str) -> None:
+    """What a role brought ends with it: the report being written and the messages not yet sent. A digest of
+    which nothing was sent is forgotten altogether, so that the role given back the same day brings that day's
+    digest; one partly sent keeps its record (never twice)."""
     await conn.execute("DELETE FROM report_drafts WHERE person_id = ?", (person_id,))
+    digests = await conn.execute_fetchall(
+        "SELECT d.kind, d.day, max(o.claimed_at IS NOT NULL) FROM digests d"
+        " JOIN outbox o ON o.person_id = d.person_id AND o.dedupe_key LIKE 'digest:' || d.kind || ':' || d.day || ':%'"
+        " WHERE d.person_id = ? GROUP BY d.kind, d.day"
+        " HAVING min(o.claimed_at IS NOT NULL OR o.failed_at IS NOT NULL) = 0",  # some part still to send
+        (person_id,),
+    )
+    for kind, day, partly_sent in digests:
+        if not partly_sent:
+            prefix = f"digest:{kind}:{day}:{person_id}:%"
+            await conn.execute("DELETE FROM outbox WHERE person_id = ? AND dedupe_key LIKE ?", (person_id, prefix))
+            await conn.execute(
+                "DELETE FROM digests WHERE person_id = ? AND kind = ? AND day = ?", (person_id, kind, day)
+            )
+    await conn.execute(
+        "UPDATE outbox SET failed_at = ?, last_error = 'role ended' WHERE person_id = ?"
+        f" AND claimed_at IS NULL AND failed_at IS NULL AND kind IN ({', '.join('?' * len(ROLE_KINDS))})",
+        (now, person_id, *ROLE_KINDS),
+    )
 
 
 class RolesRepo:
@@ -143,7 +164,8 @@ class RolesRepo:
             )
             if held:  # the new role replaces the one the person had: the audit says so
                 await _audit(conn, now, actor, "revoke", person_id, held[0][0], held[0][1], invite.id)
-                await _drop_draft(conn, person_id)
+                if (held[0][0], held[0][1]) != (invite.role, invite.commune_code):
+                    await _role_ended(conn, person_id, now)
             await conn.execute(
                 "INSERT INTO roles (person_id, role, commune_code, granted_at, invite_id) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (person_id) DO UPDATE SET role = excluded.role, commune_code = excluded.commune_code,"
@@ -185,12 +207,7 @@ class RolesRepo:
                 return None
             await conn.execute("DELETE FROM roles WHERE person_id = ?", (person_id,))
             await _audit(conn, now, actor, "revoke", person_id, had.role, had.commune_code, None)
-            await _drop_draft(conn, person_id)
-            await conn.execute(  # what the role would have brought them is not sent any more
-                f"UPDATE outbox SET failed_at = ?, last_error = 'role revoked' WHERE person_id = ?"
-                f" AND claimed_at IS NULL AND failed_at IS NULL AND kind IN {ROLE_KINDS}",
-                (now, person_id),
-            )
+            await _role_ended(conn, person_id, now)
             await conn.execute(  # the person is told, and given the citizens' keyboard back
                 "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
                 " VALUES (?, 'role_revoked', 'revoked:' || ? || ':' || ?, json_object('role', ?, 'commune',"

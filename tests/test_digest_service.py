@@ -314,7 +314,7 @@ async def test_a_revoked_leader_gets_nothing_the_role_brought(digest: DigestServ
         "SELECT kind, failed_at IS NOT NULL FROM outbox WHERE person_id = ? ORDER BY id", (holder.person_id,)
     )
     kinds = {kind: bool(failed) for kind, failed in rows}
-    assert kinds == {"report_blocking": True, "digest_text": True, "digest_chart": True, "role_revoked": False}
+    assert kinds == {"report_blocking": True, "role_revoked": False}  # the digests, never sent, are forgotten
 
 
 async def test_a_past_day_counts_the_overdue_of_that_morning(digest: DigestService, db: Database) -> None:
@@ -348,3 +348,35 @@ async def test_a_target_passed_this_morning_is_a_day_late(digest: DigestService,
     text = "\n".join(digest.render(await digest.build(DAY), translator("vi")))
     assert "BC-000006 Xã Hữu Lũng — Công nghệ thông tin, mạng (quá 1 ngày)" in text
     assert "quá 0 ngày" not in text
+
+
+async def test_a_role_changed_by_a_new_invite_ends_the_old_roles_messages(digest: DigestService, db: Database) -> None:
+    roles = RolesService(RolesRepo(db), PeopleRepo(db), frozenset())
+    await digest.queue_due(MORNING)
+    official_invite = await roles.invite(Role.OFFICIAL, "06385", "cli", MORNING)
+    await roles.redeem(LEADER, official_invite.code, MORNING)  # the leader becomes an official
+    person_id = await PeopleRepo(db).id_of(LEADER.channel, LEADER.external_id)
+    rows = await db.fetchall(
+        "SELECT kind FROM outbox WHERE person_id = ? AND failed_at IS NULL AND claimed_at IS NULL", (person_id,)
+    )
+    assert [row[0] for row in rows] == []  # no digest, no stop-service alert for an official
+
+
+async def test_a_leader_given_the_role_back_the_same_day_gets_that_days_digest(
+    digest: DigestService, db: Database
+) -> None:
+    roles = RolesService(RolesRepo(db), PeopleRepo(db), frozenset())
+    await digest.queue_due(MORNING)
+    [holder] = [h for h in await roles.holders() if h.person == LEADER]
+    await roles.revoke(holder.person_id, "telegram:1", MORNING)  # nothing of it was sent yet
+    await roles.redeem(LEADER, (await roles.invite(Role.LEADER, None, "cli", MORNING)).code, MORNING)
+    assert await digest.queue_due(MORNING + timedelta(hours=1)) == 2  # daily and weekly, queued again
+
+
+async def test_the_sent_text_is_found_by_the_language_it_was_written_in(digest: DigestService, db: Database) -> None:
+    await digest.queue_due(MORNING)  # every leader reads Vietnamese
+    people = PeopleRepo(db)
+    await people.set_language(LEADER.channel, LEADER.external_id, "en", MORNING.isoformat())  # later
+    vietnamese = await digest.queued_texts(DAILY, DAY, "vi")
+    assert vietnamese is not None and vietnamese[0].startswith("📊 TÓM TẮT NGÀY")
+    assert await digest.queued_texts(DAILY, DAY, "en") is None  # nobody was sent it in English
