@@ -4,8 +4,10 @@ its writing with Babel, and the queueing of each leader's digest once per (leade
 import json
 import math
 import re
-from collections.abc import Iterable
+import shutil
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,8 +37,10 @@ from bot.dossiers import (
 from bot.i18n import translator
 from bot.outbox import Pacer
 from bot.people import Person
+from bot.registry import load_province
 from bot.reports import Draft, ReportService, State
 from bot.roles import Access, Role, RolesService
+from storage.centres import CentresRepo
 from storage.db import Database
 from storage.digest import DigestRepo
 from storage.dossiers import DossiersRepo
@@ -54,9 +58,12 @@ EARLY_LEADER = Person("zalo", "leader-early")
 PAUSED_LEADER = Person("telegram", "8103")
 
 
-@pytest.fixture
-async def digest(db: Database, centres: CentreService) -> DigestService:
-    """Sixty days of demo dossiers up to the morning of DAY, desk staff for a few centres, and reports."""
+async def fill(db: Database) -> None:
+    """Thirty-five days of demo dossiers up to the morning of DAY, desk staff for a few centres, three leaders and
+    an official, and facility reports of every kind of standing."""
+    centres_repo = CentresRepo(db)
+    await centres_repo.store_registry(load_province(20), MORNING.isoformat())
+    centres = await CentreService.create(centres_repo, 20)
     dossiers = DossierService(DossiersRepo(db), PeopleRepo(db), {}, TZ)
     await dossiers.fill_demo(list(centres.directory.communes.values()), MORNING, seed=11, days=35)
     now = MORNING.isoformat()
@@ -75,6 +82,26 @@ async def digest(db: Database, centres: CentreService) -> DigestService:
     await reports.move(LEADER, fixed.id, State.FIXED, "Đã thay.", old + timedelta(days=1))
     await reports.file(OFFICIAL, Draft("utilities", "blocking", "Mất điện."), MORNING - timedelta(hours=3))
     await reports.file(OFFICIAL, Draft("kitchen", "low", "Chưa có bếp."), MORNING + timedelta(minutes=5))  # later
+
+
+@pytest.fixture
+async def db(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    """A fresh copy, for each test, of one database holding `fill`'s data (built once: it takes seconds)."""
+    template = tmp_path_factory.getbasetemp() / "digest-template.db"
+    if not template.exists():
+        building = await Database.open(template.with_suffix(".building"))
+        await fill(building)
+        await building.close()
+        template.with_suffix(".building").rename(template)
+    shutil.copyfile(template, tmp_path / "digest.db")
+    database = await Database.open(tmp_path / "digest.db")
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def digest(db: Database, centres: CentreService) -> DigestService:
+    """The digest over `fill`'s data, the province's digest time 07:00."""
     return DigestService(DigestRepo(db), ReportsRepo(db), PeopleRepo(db), centres, TZ, time(7, 0))
 
 
