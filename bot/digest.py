@@ -169,7 +169,6 @@ class Digest:
     staffing: Window
     communes: tuple[CommuneFigures, ...]
     reports: ReportFigures
-    new_since: datetime
     lenders: dict[str, Lender] = field(default_factory=dict)
 
     @property
@@ -344,7 +343,6 @@ class DigestService:
             staffing,
             figures,
             await self._reports(commune, since, ends),
-            since,
         )
         return replace(digest, lenders=self._lenders(digest))
 
@@ -404,12 +402,6 @@ class DigestService:
         return await asyncio.to_thread(draw_chart, digest, t)
 
     # ------------------------------------------------------------------ leaders' settings and the schedule
-
-    async def settings_of(self, person: Person) -> tuple[time, bool]:
-        """A leader's digest time and whether it is paused."""
-        person_id = await self.people.id_of(person.channel, person.external_id)
-        at, paused = await self.repo.setting(person_id) if person_id is not None else (None, False)
-        return (parse_time(at) if at else self.default_time), paused
 
     async def change(
         self, person: Person, access: Access, now: datetime, *, paused: bool | None = None, at: time | None = None

@@ -285,7 +285,7 @@ async def test_each_leader_gets_each_digest_once(digest: DigestService, db: Data
     assert await digest.queue_due(datetime(2025, 8, 5, 8, 0, tzinfo=TZ)) == 2
     await digest.change(PAUSED_LEADER, access, MORNING, paused=False)
     assert await digest.queue_due(datetime(2025, 8, 5, 8, 0, tzinfo=TZ)) == 1  # resumed: today's only
-    assert await digest.settings_of(EARLY_LEADER) == (time(6, 30), False)
+    assert await digest.change(EARLY_LEADER, access, MORNING) == (time(6, 30), False)  # as they were
 
 
 def test_windows_of_the_calendar() -> None:
