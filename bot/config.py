@@ -110,11 +110,19 @@ def _parse_timezone(raw: str) -> ZoneInfo:
         raise ConfigError(f"PHUCVU_TIMEZONE: {raw!r} is not an IANA time zone") from exc
 
 
-def _parse_time(raw: str) -> time:
-    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw)
+def parse_time_of_day(text: str) -> time:
+    """`07:00` or `7:00` → 07:00; ValueError for anything else (the digest time, in the settings and in chat)."""
+    match = re.fullmatch(r"([01]?[0-9]|2[0-3]):([0-5][0-9])", text.strip())
     if not match:
-        raise ConfigError(f"PHUCVU_DIGEST_TIME: {raw!r} is not a time of day like 07:00")
+        raise ValueError(f"{text!r} is not a time of day like 07:00")
     return time(int(match[1]), int(match[2]))
+
+
+def _parse_time(raw: str) -> time:
+    try:
+        return parse_time_of_day(raw)
+    except ValueError:
+        raise ConfigError(f"PHUCVU_DIGEST_TIME: {raw!r} is not a time of day like 07:00") from None
 
 
 def _parse_port(raw: str) -> int | None:

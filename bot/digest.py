@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.centres import CentreService, haversine_km
+from bot.config import parse_time_of_day
 from bot.dossiers import to_sql_time
 from bot.i18n import N_, Translator, translator
 from bot.people import Person
@@ -414,14 +415,14 @@ class DigestService:
         new_at = at.strftime("%H:%M") if at is not None else stored_at
         new_paused = stored_paused if paused is None else paused
         await self.repo.save_setting(person_id, new_at, new_paused, to_sql_time(now))
-        return (parse_time(new_at) if new_at else self.default_time), new_paused
+        return (parse_time_of_day(new_at) if new_at else self.default_time), new_paused
 
     async def times(self) -> set[time]:
         """Every time of day some leader's digest is due (the province's and each leader's own)."""
         found = {self.default_time}
         for setting in await self.repo.settings():
             if setting.at and not setting.paused:
-                found.add(parse_time(setting.at))
+                found.add(parse_time_of_day(setting.at))
         return found
 
     async def queue_due(self, now: datetime) -> int:
@@ -434,7 +435,7 @@ class DigestService:
         for setting in await self.repo.settings():
             if setting.paused or setting.unreachable:
                 continue
-            at = parse_time(setting.at) if setting.at else self.default_time
+            at = parse_time_of_day(setting.at) if setting.at else self.default_time
             if local.time() < at:
                 continue
             language = translator(setting.language).language
@@ -470,14 +471,6 @@ class DigestService:
     async def chart_png(self, kind: str, day: str, language: str) -> bytes | None:
         """A queued digest's chart."""
         return await self.repo.chart(kind, day, language)
-
-
-def parse_time(text: str) -> time:
-    """`07:00` → 07:00; ValueError for anything else."""
-    hours, _, minutes = text.strip().partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and 1 <= len(hours) <= 2):
-        raise ValueError(f"not a time of day: {text!r}")
-    return time(int(hours), int(minutes))
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -12,7 +12,8 @@ from telegram.ext import BaseHandler, CommandHandler, JobQueue, MessageHandler
 
 from bot.app import Ctx, Services
 from bot.commands import DIGEST
-from bot.digest import DAILY, parse_time
+from bot.config import parse_time_of_day
+from bot.digest import DAILY
 from bot.roles import Role
 from bot.text import fold
 from handlers import menu
@@ -68,7 +69,7 @@ async def change(update: Update, context: Ctx, came: Incoming, key: str, first: 
     at: time | None = None
     if first in AT:
         try:
-            at = parse_time(rest)
+            at = parse_time_of_day(rest)
         except ValueError:
             await update.effective_message.reply_text(t.gettext("Giờ viết như 06:30 (từ 00:00 đến 23:59)."))
             return

@@ -75,17 +75,6 @@ def render_revoked(payload: dict[str, Any], t: Translator, tz: Any) -> str:
     return text.format(role=role)
 
 
-RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], str]] = {
-    "dossier_status": render_status,
-    "dossier_overdue": render_overdue,
-    "report_blocking": render_blocking,
-    "report_moved": render_moved,
-    "role_revoked": render_revoked,
-}
-# Messages that change what the person may do carry the keyboard of what they may do now.
-WITH_KEYBOARD = frozenset({"role_revoked"})
-
-
 def render_digest_text(payload: dict[str, Any], t: Translator, tz: Any) -> str:
     """A part of a digest, written when it was queued."""
     return str(payload["text"])
@@ -102,8 +91,18 @@ def render_unreachable(payload: dict[str, Any], t: Translator, tz: Any) -> str:
     return text.format(role=role, channel=payload.get("channel"), id=payload.get("external_id"))
 
 
-RENDERERS["digest_text"] = render_digest_text
-RENDERERS["person_unreachable"] = render_unreachable
+RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], str]] = {
+    "dossier_status": render_status,
+    "dossier_overdue": render_overdue,
+    "report_blocking": render_blocking,
+    "report_moved": render_moved,
+    "role_revoked": render_revoked,
+    "digest_text": render_digest_text,
+    "person_unreachable": render_unreachable,
+}
+# Messages that change what the person may do carry the keyboard of what they may do now.
+WITH_KEYBOARD = frozenset({"role_revoked"})
+
 
 # Failures after which the message certainly did not reach Telegram: it may be sent again.
 NEVER_LEFT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
