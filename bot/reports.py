@@ -176,6 +176,16 @@ def report_from_stored(stored: StoredReport) -> Report:
     )
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """What became of a report sent from chat: `added` to the open one, or filed; `meant_for` the open report it
+    was to be added to, when that could no longer take it."""
+
+    report: Report
+    added: bool
+    meant_for: int | None = None
+
+
 class Step(StrEnum):
     """Where a report being written in chat is."""
 
@@ -307,6 +317,17 @@ class ReportService:
         )
         await self.repo.add(report_id, person_id, addition, to_sql_time(now))
         return await self._get(report_id)
+
+    async def submit(self, person: Person, draft: Draft, add_to: int | None, now: datetime) -> Submitted:
+        """Send what an official wrote: added to the open report `add_to` if there is one, else (also when that
+        report was closed, or filled up, while they wrote) filed as a report of its own. NotAllowed if they are
+        no longer an official."""
+        if add_to is not None:
+            try:
+                return Submitted(await self.add_to(person, add_to, draft, now), added=True)
+            except (NotAllowed, ValueError):
+                pass  # file() below says NotAllowed if the role is what went away
+        return Submitted(await self.file(person, draft, now), added=False, meant_for=add_to)
 
     async def move(self, person: Person, report_id: int, state: State, note: str, now: datetime) -> Report:
         """A leader or admin moves an open report on, with a note; the commune's officials are told."""

@@ -240,7 +240,7 @@ async def button(update: Update, context: Ctx) -> None:
         following = _with(writing, Step.CONFIRM)
     elif data == "ok" and writing.step is Step.CONFIRM:
         await query.answer()
-        await send(update, query.message, came, writing, context)
+        await send(update, came, writing, context)
         return
     if following is None:
         await stale_button(update, context)
@@ -249,34 +249,31 @@ async def button(update: Update, context: Ctx) -> None:
     await ask(query.message, came, await reports.write(came.person, following, now), duplicate)
 
 
-async def send(update: Update, message: Message, came: Incoming, writing: Writing, context: Ctx) -> None:
-    """File the report (or add to the open one) and say where it stands."""
-    reports, now, t = came.services.reports, came.services.clock(), came.t
-    lines = []
-    report = None
+async def send(update: Update, came: Incoming, writing: Writing, context: Ctx) -> None:
+    """File the report (or add it to the open one) and say where it stands."""
+    assert update.effective_message is not None
+    reports, t = came.services.reports, came.t
     try:
-        if writing.add_to is not None:
-            try:
-                report = await reports.add_to(came.person, writing.add_to, writing.draft(), now)
-                lines.append(t.gettext("Đã thêm vào báo cáo {number}.").format(number=report.number))
-            except (NotAllowed, ValueError):  # closed (or full) while the official wrote: a report of its own
-                closed = t.gettext("Báo cáo {number} đã được đóng trong lúc bạn viết, nên đây là một báo cáo mới.")
-                lines.append(closed.format(number=report_number(writing.add_to)))
-        if report is None:
-            report = await reports.file(came.person, writing.draft(), now)
-            due = t.day(report.target_at.astimezone(came.services.settings.timezone))
-            sent = t.gettext("Đã gửi báo cáo {number}. Hạn khắc phục: {date}.")
-            lines.append(sent.format(number=report.number, date=due))
+        done = await reports.submit(came.person, writing.draft(), writing.add_to, came.services.clock())
     except NotAllowed:  # no longer an official
         await reports.stop_writing(came.person)
-        await message.reply_text(
-            t.gettext("Mình chưa hiểu tin nhắn này. Gõ tên xã, phường để tìm trung tâm, hoặc gõ /help.")
-        )
+        await unrecognised(update, context)
         return
+    await reports.stop_writing(came.person)
+    report, lines = done.report, []
+    if done.added:
+        lines.append(t.gettext("Đã thêm vào báo cáo {number}.").format(number=report.number))
+    else:
+        if done.meant_for is not None:
+            closed = t.gettext("Báo cáo {number} đã được đóng trong lúc bạn viết, nên đây là một báo cáo mới.")
+            lines.append(closed.format(number=report_number(done.meant_for)))
+        due = t.day(report.target_at.astimezone(came.services.settings.timezone))
+        lines.append(
+            t.gettext("Đã gửi báo cáo {number}. Hạn khắc phục: {date}.").format(number=report.number, date=due)
+        )
     if report.severity == "blocking" and context.job_queue is not None:
         context.job_queue.run_once(drain_outbox, 0)  # the leaders' alert goes now
-    await reports.stop_writing(came.person)
-    await message.reply_text("\n".join(lines))
+    await update.effective_message.reply_text("\n".join(lines))
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]

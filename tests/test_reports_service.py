@@ -234,3 +234,14 @@ async def test_the_export_is_safe_for_spreadsheets_and_notes_are_the_leaders(rep
     assert row["ghi_chu_cuoi"] == "Đã liên hệ nhà mạng."  # the leader's, not the commune's addition
     [request] = json.loads(await export(reports, "open311"))
     assert request["status_notes"] == "đang xử lý: Đã liên hệ nhà mạng." and request["description"] == formula
+
+
+async def test_submit_adds_or_files(reports: ReportService) -> None:
+    report = await reports.file(OFFICIAL, DRAFT, NOW)
+    added = await reports.submit(OFFICIAL, Draft("utilities", "low", "Thêm."), report.id, NOW)
+    assert (added.report.id, added.added, added.meant_for) == (report.id, True, None)
+    await reports.move(LEADER, report.id, State.FIXED, "", NOW)
+    filed = await reports.submit(OFFICIAL, Draft("utilities", "low", "Lại mất điện."), report.id, NOW)
+    assert (filed.added, filed.meant_for) == (False, report.id) and filed.report.id != report.id
+    with pytest.raises(NotAllowed):
+        await reports.submit(CITIZEN, DRAFT, None, NOW)
