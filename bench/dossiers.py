@@ -1,8 +1,9 @@
 """Dossier lookups at 1,000,000 dossiers: in-process p99 and resident memory, and throughput over the fake Bot
 API against a bare echo bot (goals: p99 < 1 ms, RSS < 200 MB, throughput ≥ 80% of echo).
 
-Run: `.venv/bin/python -m bench.dossiers [N]`. The database is built once into bench/out/ (ignored by git) with
-the demo generator (every commune, every status, real procedure names) and reused by later runs.
+Run: `.venv/bin/python -m bench.dossiers [N [ROUNDS]] [--in-process]` (the fake Bot API: bench/throughput.py).
+The database is built once into bench/out/ (ignored by git) with the demo generator (every commune, every status,
+real procedure names) and reused by later runs.
 """
 
 from __future__ import annotations
@@ -70,24 +71,24 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def throughput(path: Path, n: int, rounds: int = 6) -> dict[str, float]:
+async def throughput(path: Path, n: int, rounds: int = 6, *, in_process: bool = False) -> dict[str, float]:
     """Echo bot vs Phục Vụ answering lookups of known codes (see bench/throughput.py)."""
     import os
 
     os.environ.setdefault("PTB_TIMEDELTA", "true")
-    from bench.throughput import compare
+    from bench.throughput import compare, fake_bot_api
     from bot.app import build_application
     from bot.config import Secret
     from storage.db import Database
-    from tests.fakebotapi import TOKEN, FakeBotAPI
+    from tests.fakebotapi import TOKEN
 
     db = await Database.open(path)
     codes = [row[0] for row in await db.fetchall("SELECT code FROM dossiers ORDER BY random() LIMIT 2000")]
     await db.close()
-    async with FakeBotAPI() as api:
-        settings = Settings(telegram_token=Secret(TOKEN), telegram_api_base_url=api.base_url, db_path=path)
+    async with fake_bot_api(in_process) as fake:
+        settings = Settings(telegram_token=Secret(TOKEN), telegram_api_base_url=fake.base_url, db_path=path)
         return await compare(
-            api,
+            fake,
             lambda: build_application(settings, clock=lambda: NOW),
             n,
             lambda i: f"Hồ sơ {codes[i % len(codes)]}",
@@ -97,9 +98,10 @@ async def throughput(path: Path, n: int, rounds: int = 6) -> dict[str, float]:
 
 def main() -> None:
     """Build (once), then measure lookups in a fresh process, then throughput."""
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    args = [arg for arg in sys.argv[1:] if arg != "--in-process"]
+    count = int(args[0]) if args else 1_000_000
     path = OUT / f"dossiers-{count}.db"
-    if sys.argv[2:] == ["--lookups"]:
+    if args[1:] == ["--lookups"]:
         print(json.dumps(asyncio.run(lookups(path))))
         return
     if not path.exists():
@@ -111,7 +113,8 @@ def main() -> None:
         [sys.executable, "-m", "bench.dossiers", str(count), "--lookups"], capture_output=True, text=True, check=True
     )
     print("lookups: " + ", ".join(f"{k}={v:.3f}" for k, v in json.loads(fresh.stdout).items()))
-    result = asyncio.run(throughput(path, 1000))
+    rounds = int(args[1]) if len(args) > 1 and args[1] != "--lookups" else 6
+    result = asyncio.run(throughput(path, 1000, rounds, in_process="--in-process" in sys.argv))
     print("lookup throughput: " + ", ".join(f"{k}={v:.2f}" for k, v in result.items()))
 
 

@@ -27,6 +27,7 @@ from bot.people import PeopleService, Person
 from bot.registry import ensure_registry
 from bot.reports import ReportService
 from bot.roles import Role, RolesService
+from bot.telegram_http import JsonRequest
 from storage.centres import CentresRepo
 from storage.db import Database
 from storage.digest import DigestRepo
@@ -253,6 +254,8 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request).updater(None)
+    else:
+        builder = builder.request(JsonRequest(connection_pool_size=256))  # PTB's own pool size for sending
     app: App = builder.build()
     for group, handlers in all_handlers().items():
         for handler in handlers:

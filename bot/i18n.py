@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time
 from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
 
@@ -19,7 +19,8 @@ LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
 
 
 _DAY = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
-_MOMENT = {"vi": "HH:mm dd/MM/yyyy", "en": "d MMM yyyy, HH:mm"}
+_TIME = "HH:mm"
+_MOMENT = {"vi": "{time} {day}", "en": "{day}, {time}"}  # how the two join in each language
 
 
 def N_(message: str) -> str:
@@ -63,19 +64,22 @@ class Translator:
     def moment(self, value: datetime) -> str:
         """A compact date and time as the value's own clock shows it: `08:30 04/08/2025` (vi), `4 Aug 2025, 08:30`
         (en)."""
-        return _moment(self.language, value.year, value.month, value.day, value.hour, value.minute)
+        return _MOMENT[self.language].format(
+            day=_day(self.language, value.year, value.month, value.day),
+            time=_time(self.language, value.hour, value.minute),
+        )
 
 
-# A lookup shows up to seven dates, and Babel takes several microseconds for each; most of them repeat.
+# A lookup shows up to seven dates and times, and Babel takes several microseconds for each: the days and the
+# minutes of the day are formatted once each (history times rarely repeat, their days and minutes do).
 @functools.lru_cache(maxsize=4096)
 def _day(language: str, year: int, month: int, day: int) -> str:
     return format_date(date(year, month, day), format=_DAY[language], locale=language)
 
 
-@functools.lru_cache(maxsize=16384)
-def _moment(language: str, year: int, month: int, day: int, hour: int, minute: int) -> str:
-    moment = datetime(year, month, day, hour, minute)  # naive: Babel prints it as given
-    return format_datetime(moment, format=_MOMENT[language], locale=language)
+@functools.lru_cache(maxsize=2 * 24 * 60)
+def _time(language: str, hour: int, minute: int) -> str:
+    return format_time(time(hour, minute), format=_TIME, locale=language)
 
 
 @functools.cache

@@ -199,6 +199,11 @@ async def follow_button(update: Update, context: Ctx) -> None:
         await query.answer(answers["missing"])
 
 
+def code_handler() -> MessageHandler:  # type: ignore[type-arg]
+    """Any text with a dossier code in it (first in its group: see `handlers.all_handlers`)."""
+    return MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND & filters.Regex(CODE_IN_TEXT), dossier_text)
+
+
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """This feature's handlers, in order; text with a code comes before the centre search."""
     return [
@@ -206,6 +211,5 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         CommandHandler(FOLLOW.names, following_command, filters=PRIVATE),
         MessageHandler(menu.pressed(menu.DOSSIER), menu.asks(ask_text)),
         MessageHandler(menu.pressed(menu.FOLLOWING), following_command),
-        MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND & filters.Regex(CODE_IN_TEXT), dossier_text),
         CallbackQueryHandler(follow_button, pattern=f"^{PREFIX}"),
     ]

@@ -147,13 +147,15 @@ class Call:
     """One recorded Bot API call.
 
     ``params`` are decoded (ints, dicts, lists; uploads as :class:`UploadedFile`).
-    ``result`` is what the fake answered (``None`` until known), ``status`` the HTTP status.
+    ``result`` is what the fake answered (``None`` until known), ``status`` the HTTP status,
+    ``content_type`` how the body came (form, multipart or JSON; empty without a body).
     """
 
     method: str
     params: dict[str, Any]
     result: Any = field(default=None, compare=False, repr=False)
     status: int = field(default=200, compare=False)
+    content_type: str = field(default="", compare=False)
 
     @property
     def ok(self) -> bool:
@@ -884,9 +886,10 @@ class FakeBotAPI:
         method = request.match_info["method"]
         key = method.lower()
         params = await self._read_params(request)
+        content_type = request.content_type if request.body_exists else ""
         if self._drops.get(key):
             self._drops[key] -= 1
-            self._record(Call(method, params, self._dispatch(key, params), 0))
+            self._record(Call(method, params, self._dispatch(key, params), 0, content_type))
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=204)  # never reaches the client
@@ -902,9 +905,9 @@ class FakeBotAPI:
                 result = self._dispatch(key, params)
         except _ApiError as exc:
             payload = exc.payload()
-            self._record(Call(method, params, payload, exc.status))
+            self._record(Call(method, params, payload, exc.status, content_type))
             return self._respond(exc.status, payload)
-        self._record(Call(method, params, result))
+        self._record(Call(method, params, result, 200, content_type))
         return self._respond(200, {"ok": True, "result": result})
 
     # ------------------------------------------------------------------ getUpdates

@@ -240,6 +240,8 @@ async def test_tomtat_for_leaders_only(digest_bot: App, api: FakeBotAPI) -> None
     await api.say(LEADER, "/tomtat", expect=2)
     text, chart = api.sent(LEADER, since=since)
     assert (text.text or "").startswith("📊 TÓM TẮT NGÀY — Thứ Hai, 4 tháng 8, 2025") and chart.method == "sendPhoto"
+    # Text goes as one UTF-8 JSON body (bot.telegram_http); an upload still goes as multipart.
+    assert (text.content_type, chart.content_type) == ("application/json", "multipart/form-data")
     since = api.mark()
     await api.say(LEADER, "/tomtat Hữu Lũng", expect=2)
     assert (api.sent(LEADER, since=since)[0].text or "").splitlines()[1] == "Xã Hữu Lũng"
