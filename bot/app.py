@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from telegram import Bot, BotCommand, BotCommandScopeChat
@@ -27,7 +28,8 @@ from bot.people import PeopleService, Person
 from bot.registry import ensure_registry
 from bot.reports import ReportService
 from bot.roles import Role, RolesService
-from bot.telegram_http import JsonRequest
+from bot.telegram_http import JsonRequest, NoTelegram
+from bot.zalo import TextMenus, ZaloClient
 from storage.centres import CentresRepo
 from storage.db import Database
 from storage.digest import DigestRepo
@@ -36,6 +38,10 @@ from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.reports import DraftsRepo, ReportsRepo
 from storage.roles import RolesRepo
+from storage.zalo import ZaloRepo
+
+if TYPE_CHECKING:
+    from handlers.zalo import ZaloChannel
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,7 @@ class Services:
     roles: RolesService
     reports: ReportService
     digest: DigestService
+    menus: TextMenus
 
 
 class BotData:
@@ -73,6 +80,8 @@ class BotData:
     def __init__(self) -> None:
         self._services: Services | None = None
         self.ingest: web.AppRunner | None = None
+        self.telegram = True  # False when only Zalo is configured: nothing is sent to Telegram
+        self.zalo: ZaloChannel | None = None
 
     @property
     def services(self) -> Services:
@@ -119,7 +128,8 @@ async def open_services(
     digest = DigestService(
         DigestRepo(db), ReportsRepo(db), PeopleRepo(db), centres, settings.timezone, settings.digest_time
     )
-    return Services(settings, channel, db, people, centres, dossiers, outbox, clock, roles, reports, digest)
+    menus = TextMenus(ZaloRepo(db), PeopleRepo(db))
+    return Services(settings, channel, db, people, centres, dossiers, outbox, clock, roles, reports, digest, menus)
 
 
 async def start_ingest(app: App, settings: Settings) -> web.AppRunner:
@@ -150,6 +160,9 @@ async def start_ingest(app: App, settings: Settings) -> web.AppRunner:
     web_app = create_ingest_app(
         settings.ingest_token.value, services.dossiers, parser, services.clock, changed, services.db.ping, photo
     )
+    zalo = app.bot_data.zalo
+    if zalo is not None and settings.zalo_webhook_url:
+        web_app.router.add_post(zalo.webhook_path(), zalo.webhook)
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.http_host, settings.http_port).start()
@@ -207,18 +220,24 @@ def build_application(
     clock: Clock | None = None,
     outbox_interval: float = OUTBOX_INTERVAL,
     pacer: Pacer | None = None,
+    telegram: bool = True,
 ) -> App:
     """Build the PTB application; `request` replaces HTTP (the console), `clock` the wall clock,
-    `outbox_interval` how often the outbox is drained and `pacer` how sends are spaced (tests)."""
+    `outbox_interval` how often the outbox is drained and `pacer` how sends are spaced (tests). With
+    `telegram=False` (only Zalo configured) the application hosts the services, the jobs and Zalo, and nothing
+    goes to Telegram. Zalo is served when `ZALO_BOT_TOKEN` is set."""
     from handlers import all_handlers, on_error
     from handlers.digest import schedule_digests, send_digests
     from handlers.outbox import drain_outbox, queue_overdue
+    from handlers.zalo import ZaloChannel
 
     async def post_init(app: App) -> None:
         app.bot_data.services = await open_services(settings, channel, clock, pacer)
-        for language in LANGUAGES:
-            await app.bot.set_my_commands(bot_commands(language), language_code=language)
-        await app.bot.set_my_commands(bot_commands(DEFAULT_LANGUAGE))
+        app.bot_data.telegram = telegram
+        if telegram:
+            for language in LANGUAGES:
+                await app.bot.set_my_commands(bot_commands(language), language_code=language)
+            await app.bot.set_my_commands(bot_commands(DEFAULT_LANGUAGE))
         jobs = app.job_queue
         assert jobs is not None, "install python-telegram-bot[job-queue]"
         # Fixed names, replaced on every start: the outbox is drained at start (messages left by a crash or by
@@ -228,13 +247,22 @@ def build_application(
         # `first` is counted from now, and the scheduler starts a moment later: 0 would be a missed run.
         jobs.run_repeating(drain_outbox, interval=outbox_interval, first=0.5, name="outbox")
         jobs.run_repeating(queue_overdue, interval=OVERDUE_INTERVAL, first=1, name="overdue")
-        jobs.run_once(refresh_menus, 1, name="menus")
+        if telegram:
+            jobs.run_once(refresh_menus, 1, name="menus")
         await schedule_digests(jobs, app.bot_data.services)
         jobs.run_once(send_digests, 2, name="digest-catch-up")  # today's, if the bot was down at its time
+        if settings.zalo_token:
+            client = ZaloClient(settings.zalo_token.value, settings.zalo_api_base_url)
+            app.bot_data.zalo = ZaloChannel(app.bot_data.services, client)
         if settings.http_port is not None:
             app.bot_data.ingest = await start_ingest(app, settings)
+        if app.bot_data.zalo is not None:
+            await app.bot_data.zalo.start()  # after the HTTP server: the webhook's address must answer
 
     async def post_shutdown(app: App) -> None:
+        if app.bot_data.zalo is not None:
+            await app.bot_data.zalo.stop()
+            app.bot_data.zalo = None
         if app.bot_data.ingest is not None:
             await app.bot_data.ingest.cleanup()
             app.bot_data.ingest = None
@@ -252,6 +280,8 @@ def build_application(
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
+    if not telegram:
+        request = NoTelegram()
     if request is not None:
         builder = builder.request(request).get_updates_request(request).updater(None)
     else:
@@ -285,3 +315,13 @@ async def started(app: App) -> AsyncIterator[App]:
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
+
+
+async def serve(app: App) -> None:
+    """Run an application without a Telegram updater (only Zalo is configured) until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    async with started(app):
+        await stop.wait()

@@ -16,22 +16,26 @@ log = logging.getLogger("phucvu")
 
 
 class RedactingFormatter(logging.Formatter):
-    """Formats log records with the bot token replaced, tracebacks included (httpx logs request URLs, and
-    PTB's InvalidToken message quotes the token)."""
+    """Formats log records with the bot tokens and secrets replaced, tracebacks included (httpx logs request URLs,
+    and PTB's InvalidToken message quotes the token)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, *secrets: str) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self.token = token
+        self.secrets = [secret for secret in secrets if secret]
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        return text.replace(self.token, "<token>") if self.token else text
+        for secret in self.secrets:
+            text = text.replace(secret, "<token>")
+        return text
 
 
 def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
     """Log to stderr with the token masked; quiet the HTTP client's per-request lines."""
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter(settings.telegram_token.value))
+    handler.setFormatter(
+        RedactingFormatter(settings.telegram_token.value, settings.zalo_token.value, settings.zalo_webhook_secret.value)
+    )
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -39,7 +43,7 @@ def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="phucvu", description="Phục Vụ — trợ lý hành chính công tỉnh Lạng Sơn")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="chạy bot (không có TELEGRAM_BOT_TOKEN: chat console)")
+    sub.add_parser("run", help="chạy bot (Telegram và/hoặc Zalo; không có token nào: chat console)")
     console = sub.add_parser("console", help="chat trong terminal qua cùng handlers và services")
     console.add_argument(
         "--as",
@@ -104,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo-data":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_demo_data(settings, args.seed, args.days))
-    if args.command == "console" or not settings.telegram_token:
+    if args.command == "console" or not (settings.telegram_token or settings.zalo_token):
         setup_logging(settings, logging.WARNING)
         from bot.console import run_console
 
@@ -114,10 +118,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings)
     from telegram import Update
 
-    from bot.app import build_application
+    from bot.app import build_application, serve
 
-    log.info("Phục Vụ: long polling against %s", settings.telegram_api_base_url)
+    if settings.zalo_token:
+        log.info("Phục Vụ: Zalo against %s", settings.zalo_api_base_url)
     try:
+        if not settings.telegram_token:
+            asyncio.run(serve(build_application(settings, telegram=False)))
+            return 0
+        log.info("Phục Vụ: long polling against %s", settings.telegram_api_base_url)
         build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)
     except Exception:
         log.exception("the bot stopped")  # through the redacting formatter, unlike an uncaught traceback

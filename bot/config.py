@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_ZALO_API_BASE_URL = "https://bot-api.zaloplatforms.com/bot"
 DEFAULT_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -50,6 +51,10 @@ class Settings:
     http_host: str = "0.0.0.0"
     bot_username: str = ""
     public_url: str = ""
+    zalo_token: Secret = Secret("")
+    zalo_api_base_url: str = DEFAULT_ZALO_API_BASE_URL
+    zalo_webhook_url: str = ""
+    zalo_webhook_secret: Secret = Secret("")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -71,12 +76,23 @@ class Settings:
             http_host=values.get("PHUCVU_HTTP_HOST", "").strip() or "0.0.0.0",
             bot_username=values.get("PHUCVU_BOT_USERNAME", "").strip().removeprefix("@"),
             public_url=_parse_url("PHUCVU_PUBLIC_URL", values.get("PHUCVU_PUBLIC_URL", "").strip()),
+            zalo_token=Secret(values.get("ZALO_BOT_TOKEN", "").strip()),
+            zalo_api_base_url=values.get("ZALO_API_BASE_URL", "").strip() or DEFAULT_ZALO_API_BASE_URL,
+            zalo_webhook_url=_parse_url("ZALO_WEBHOOK_URL", values.get("ZALO_WEBHOOK_URL", "").strip()),
+            zalo_webhook_secret=Secret(values.get("ZALO_WEBHOOK_SECRET", "").strip()),
         ).checked()
 
     def checked(self) -> Settings:
         """Fail on settings that only make sense together."""
         if self.http_port is not None and len(self.ingest_token.value) < 16:
             raise ConfigError("PHUCVU_INGEST_TOKEN: needs at least 16 characters when PHUCVU_HTTP_PORT is set")
+        if self.zalo_webhook_url:
+            if not self.zalo_webhook_url.startswith("https://"):
+                raise ConfigError("ZALO_WEBHOOK_URL: Zalo calls only https:// addresses")
+            if not 8 <= len(self.zalo_webhook_secret.value) <= 256:
+                raise ConfigError("ZALO_WEBHOOK_SECRET: needs 8 to 256 characters when ZALO_WEBHOOK_URL is set")
+            if self.http_port is None:
+                raise ConfigError("PHUCVU_HTTP_PORT: the port Zalo's webhook calls reach, needed with ZALO_WEBHOOK_URL")
         return self
 
 

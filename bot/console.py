@@ -15,12 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
-from telegram.request import BaseRequest, RequestData
+from telegram.request import RequestData
 
 from bot.app import App, build_application, started
 from bot.config import Settings
 from bot.people import Person
 from bot.roles import Role
+from bot.telegram_http import InProcessRequest
 
 CONSOLE_USER_ID = 1
 BOT_USER = {"id": 1000, "is_bot": True, "first_name": "Phục Vụ", "username": "phucvu_console_bot"}
@@ -33,24 +34,13 @@ HELP = """Phục Vụ — console. Gõ như khi nhắn tin cho bot:
   :quit                    thoát (hoặc Ctrl-D)"""
 
 
-class ConsoleRequest(BaseRequest):
+class ConsoleRequest(InProcessRequest):
     """Answers Bot API calls in-process: prints messages and remembers the last inline buttons."""
 
     def __init__(self, write: Callable[[str], None]) -> None:
         self.write = write
         self.buttons: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-    @property
-    def read_timeout(self) -> float | None:
-        """No network, no timeout."""
-        return None
 
     async def do_request(
         self,

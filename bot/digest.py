@@ -28,6 +28,7 @@ from bot.i18n import N_, Translator, translator
 from bot.people import Person
 from bot.reports import CATEGORIES, SEVERITIES, Report, report_from_stored
 from bot.roles import Access, Role
+from bot.text import split_text
 from storage.digest import DigestRepo, Finished
 from storage.people import PeopleRepo
 from storage.reports import ReportsRepo
@@ -471,37 +472,6 @@ class DigestService:
     async def chart_png(self, kind: str, day: str, language: str) -> bytes | None:
         """A queued digest's chart."""
         return await self.repo.chart(kind, day, language)
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Cut a text into parts of at most `limit` characters, between paragraphs where possible, else between
-    lines, and inside a line only when one line is longer than the limit."""
-    parts: list[str] = []
-    current = ""
-    for block in text.split("\n\n"):
-        candidate = f"{current}\n\n{block}" if current else block
-        if len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            parts.append(current)
-            current = ""
-        for line in block.split("\n"):
-            if len(line) > limit and current:  # what comes before a line too long to keep whole goes first
-                parts.append(current)
-                current = ""
-            while len(line) > limit:
-                parts.append(line[:limit])
-                line = line[limit:]
-            candidate = f"{current}\n{line}" if current else line
-            if len(candidate) <= limit:
-                current = candidate
-            else:
-                parts.append(current)
-                current = line
-    if current:
-        parts.append(current)
-    return parts
 
 
 class DigestWriter:

@@ -61,3 +61,39 @@ class JsonRequest(HTTPXRequest):
         except httpx.HTTPError as err:
             raise NetworkError(f"httpx.{err.__class__.__name__}: {err}") from err
         return response.status_code, response.content
+
+
+class InProcessRequest(BaseRequest):
+    """A Bot API answered inside the process (the console, or no Telegram at all): nothing to open or close."""
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def read_timeout(self) -> float | None:
+        """No network, no timeout."""
+        return None
+
+
+class NoTelegram(InProcessRequest):
+    """Where Telegram would be when only Zalo is configured: PTB's application still hosts the services and the
+    jobs, its bot knows who it is and sends nothing (nobody is on Telegram when there is no token)."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """getMe answers; anything else is refused as Telegram refuses a bad token."""
+        if url.endswith("/getMe"):
+            me = {"id": 1, "is_bot": True, "first_name": "Phục Vụ", "username": "phucvu_without_telegram"}
+            return 200, json.dumps({"ok": True, "result": me}).encode()
+        return 401, json.dumps({"ok": False, "error_code": 401, "description": "Unauthorized: no Telegram"}).encode()

@@ -98,3 +98,49 @@ def strip_unit_prefix(folded: str) -> str:
 def name_key(text: str) -> str:
     """The folded name without its unit kind: `Xã Quý Hoà` → `quy hoa`."""
     return strip_unit_prefix(fold(text))
+
+
+# Where a line too long for one message may be cut: after a sentence, else at a space.
+_SENTENCE_END = re.compile(r"[.!?…;:](?=\s)")
+
+
+def _cut_line(line: str, limit: int) -> tuple[str, str]:
+    """The first part of a line longer than `limit` and the rest: up to the last sentence end that fits, else
+    the last space, else `limit` characters."""
+    window = line[: limit + 1]
+    ends = [match.end() for match in _SENTENCE_END.finditer(window) if match.end() <= limit]
+    cut = ends[-1] if ends and ends[-1] > limit // 2 else window.rfind(" ", 0, limit + 1)
+    if cut <= 0:
+        return line[:limit], line[limit:]
+    return line[:cut].rstrip(), line[cut:].lstrip()
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut a text into parts of at most `limit` characters, in order: between paragraphs where possible, else
+    between lines; a line longer than the limit is cut after a sentence, else at a space, else anywhere."""
+    parts: list[str] = []
+    current = ""
+    for block in text.split("\n\n"):
+        candidate = f"{current}\n\n{block}" if current else block
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            parts.append(current)
+            current = ""
+        for line in block.split("\n"):
+            if len(line) > limit and current:  # what comes before a line too long to keep whole goes first
+                parts.append(current)
+                current = ""
+            while len(line) > limit:
+                head, line = _cut_line(line, limit)
+                parts.append(head)
+            candidate = f"{current}\n{line}" if current else line
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                parts.append(current)
+                current = line
+    if current:
+        parts.append(current)
+    return parts

@@ -116,16 +116,20 @@ async def send_pin(message: Message, came: Incoming, code: str) -> bool:
     return True
 
 
+def via_text(found: Found, t: Translator) -> str | None:
+    """How an old unit leads to the centre found (None when it was found by its own name)."""
+    if found.via_old is None:
+        return None
+    return t.gettext("ℹ️ {old} ({district} cũ) nay thuộc {new}.").format(
+        old=found.via_old.name, district=found.via_old.district_name, new=found.commune.name
+    )
+
+
 async def answer_outcome(message: Message, came: Incoming, outcome: SearchOutcome) -> None:
     """Reply to a search: one card, a split old unit, up to three choices, or a helpful miss."""
     t = came.t
     if isinstance(outcome, Found):
-        via = None
-        if outcome.via_old is not None:
-            via = t.gettext("ℹ️ {old} ({district} cũ) nay thuộc {new}.").format(
-                old=outcome.via_old.name, district=outcome.via_old.district_name, new=outcome.commune.name
-            )
-        await send_card(message, came, outcome.commune.code, via)
+        await send_card(message, came, outcome.commune.code, via_text(outcome, t))
     elif isinstance(outcome, Split):
         names = ", ".join(c.name for c in outcome.communes)
         text = t.gettext("ℹ️ {old} ({district} cũ) nay được chia cho: {names}. Chọn nơi bạn ở:").format(

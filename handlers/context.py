@@ -22,7 +22,7 @@ class Incoming:
     """What a handler needs from an update."""
 
     person: Person
-    chat_id: int
+    chat_id: int | str  # Telegram's chat ids are numbers, Zalo's strings
     text: str
     t: Translator
     services: Services

@@ -96,26 +96,33 @@ def ask_text(t: Translator) -> str:
     )
 
 
+def limited_text(wait_until: datetime, now: datetime, t: Translator) -> str:
+    """Too many lookups: when to try again."""
+    minutes = max(1, math.ceil((wait_until - now).total_seconds() / 60))
+    return t.ngettext(
+        "Bạn đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau {minutes} phút.",
+        "Bạn đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau {minutes} phút.",
+        minutes,
+    ).format(minutes=minutes)
+
+
+def not_found_text(code: str, t: Translator) -> str:
+    """An unknown code: where the code is printed and what it looks like."""
+    return t.gettext(
+        "Không tìm thấy hồ sơ {code}. Mã hồ sơ in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, "
+        "thường có dạng {example}. Hãy kiểm tra lại từng ký tự."
+    ).format(code=code, example=EXAMPLE)
+
+
 async def answer_lookup(message: Message, came: Incoming, code: str) -> None:
     """Look a code up and reply."""
     result = await came.services.dossiers.lookup(came.person, code, came.services.clock())
-    t = came.t
     if result.wait_until is not None:
-        minutes = max(1, math.ceil((result.wait_until - came.services.clock()).total_seconds() / 60))
-        text = t.ngettext(
-            "Bạn đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau {minutes} phút.",
-            "Bạn đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau {minutes} phút.",
-            minutes,
-        ).format(minutes=minutes)
-        await message.reply_text(text)
+        await message.reply_text(limited_text(result.wait_until, came.services.clock(), came.t))
     elif result.dossier is None:
-        text = t.gettext(
-            "Không tìm thấy hồ sơ {code}. Mã hồ sơ in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, "
-            "thường có dạng {example}. Hãy kiểm tra lại từng ký tự."
-        ).format(code=result.code, example=EXAMPLE)
-        await message.reply_text(text)
+        await message.reply_text(not_found_text(result.code, came.t))
     else:
-        await message.reply_text(render_lookup(result, came), reply_markup=follow_markup(result, t))
+        await message.reply_text(render_lookup(result, came), reply_markup=follow_markup(result, came.t))
 
 
 async def dossier_command(update: Update, context: Ctx) -> None:

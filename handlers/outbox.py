@@ -14,7 +14,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.app import Ctx
 from bot.dossiers import from_sql_time
 from bot.i18n import Translator, translator
-from bot.outbox import Delivery, Outcome, OutgoingMessage
+from bot.outbox import Delivery, Notifier, Outcome, OutgoingMessage
 from bot.reports import CATEGORIES, STATE_NAMES, State, report_number
 from bot.roles import Role
 from handlers import menu
@@ -163,12 +163,18 @@ class TelegramNotifier:
 
 
 async def drain_outbox(context: Ctx) -> None:
-    """Job: send what the outbox holds for this channel."""
-    services = context.bot_data.services
-    notifier = TelegramNotifier(context.bot, services.channel, services.settings.timezone, services.digest.chart_png)
-    report = await services.outbox.drain(notifier)
-    if report.sent or report.retried or report.failed or report.uncertain:
-        log.info("outbox: %s", report)
+    """Job: send what the outbox holds, on Telegram (or the console) and on Zalo when it is served."""
+    services, data = context.bot_data.services, context.bot_data
+    notifiers: list[Notifier] = []
+    if data.telegram:
+        tz = services.settings.timezone
+        notifiers.append(TelegramNotifier(context.bot, services.channel, tz, services.digest.chart_png))
+    if data.zalo is not None:
+        notifiers.append(data.zalo.notifier)
+    for notifier in notifiers:
+        report = await services.outbox.drain(notifier)
+        if report.sent or report.retried or report.failed or report.uncertain:
+            log.info("outbox (%s): %s", notifier.channel, report)
 
 
 async def queue_overdue(context: Ctx) -> None:

@@ -56,6 +56,8 @@ def test_the_token_is_masked_in_log_lines_and_tracebacks() -> None:
     text = RedactingFormatter("123:SECRET").format(failed)
     assert "was rejected" in text
     assert "SECRET" not in text
+    zalo = logging.LogRecord("httpx", logging.INFO, "", 0, "POST %s", ("https://z/bot9:ZALOKEY/getUpdates",), None)
+    assert "ZALOKEY" not in RedactingFormatter("", "9:ZALOKEY", "hook-secret").format(zalo)
 
 
 def test_a_database_that_cannot_be_opened_ends_the_command(tmp_path: Path) -> None:

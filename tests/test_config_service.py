@@ -65,3 +65,20 @@ def test_the_ingest_endpoint_needs_a_long_token() -> None:
     s = Settings.from_env({"PHUCVU_HTTP_PORT": "8080", "PHUCVU_INGEST_TOKEN": "x" * 20}, dotenv=None)
     assert s.http_port == 8080
     assert "x" * 20 not in repr(s)
+
+
+def test_zalo_settings_and_what_the_webhook_needs() -> None:
+    env = {"ZALO_BOT_TOKEN": "1:abc", "ZALO_API_BASE_URL": "https://bot-api.zapps.me/bot"}
+    settings = Settings.from_env(env, dotenv=None)
+    assert settings.zalo_token.value == "1:abc" and "abc" not in repr(settings)
+    assert settings.zalo_api_base_url == "https://bot-api.zapps.me/bot"
+    assert Settings.from_env({}, dotenv=None).zalo_api_base_url == "https://bot-api.zaloplatforms.com/bot"
+    hook = {**env, "ZALO_WEBHOOK_URL": "https://phucvu.example.vn/zalo", "ZALO_WEBHOOK_SECRET": "s3cret-value"}
+    served = {**hook, "PHUCVU_HTTP_PORT": "8080", "PHUCVU_INGEST_TOKEN": "t" * 16}
+    assert Settings.from_env(served, dotenv=None).zalo_webhook_url == "https://phucvu.example.vn/zalo"
+    with pytest.raises(ConfigError, match="PHUCVU_HTTP_PORT"):
+        Settings.from_env(hook, dotenv=None)
+    with pytest.raises(ConfigError, match="ZALO_WEBHOOK_SECRET"):
+        Settings.from_env({**served, "ZALO_WEBHOOK_SECRET": "short"}, dotenv=None)
+    with pytest.raises(ConfigError, match="ZALO_WEBHOOK_URL"):
+        Settings.from_env({**served, "ZALO_WEBHOOK_URL": "http://phucvu.example.vn/zalo"}, dotenv=None)

@@ -21,7 +21,6 @@ from bot.digest import (
     Digest,
     DigestService,
     Window,
-    split_text,
     windows,
     working_window,
 )
@@ -40,6 +39,7 @@ from bot.people import Person
 from bot.registry import load_province
 from bot.reports import Draft, ReportService, State
 from bot.roles import Access, Role, RolesService
+from bot.text import split_text
 from storage.centres import CentresRepo
 from storage.db import Database
 from storage.digest import DigestRepo

@@ -4,7 +4,7 @@ import unicodedata
 
 import pytest
 
-from bot.text import clean, fold, name_key, normalize
+from bot.text import clean, fold, name_key, normalize, split_text
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,21 @@ def test_prefix_is_only_stripped_as_a_whole_word() -> None:
 
 def test_clean_removes_control_and_zero_width_characters() -> None:
     assert clean("Hữu\x00Lũng\u200b \x1b[31m") == "Hữu Lũng [31m"
+
+
+def test_split_keeps_order_and_cuts_a_long_line_after_a_sentence() -> None:
+    sentences = [f"Câu số {i} nói về hồ sơ của bạn." for i in range(200)]
+    line = " ".join(sentences)
+    parts = split_text("Đầu thư\n" + line + "\nCuối thư", 2000)
+    assert all(len(part) <= 2000 for part in parts)
+    assert parts[0] == "Đầu thư"
+    assert all(part.endswith(".") for part in parts[1:-1])  # every cut after a sentence
+    assert " ".join(parts[1:]).replace("\n", " ") == line + " Cuối thư"  # nothing lost, nothing reordered
+
+
+def test_split_without_sentences_cuts_at_a_space_then_anywhere() -> None:
+    words = " ".join(["trung tâm"] * 300)
+    parts = split_text(words, 100)
+    assert all(len(part) <= 100 for part in parts) and " ".join(parts) == words
+    assert all(not part.startswith(" ") and not part.endswith(" ") for part in parts)
+    assert split_text("a" * 250, 100) == ["a" * 100, "a" * 100, "a" * 50]

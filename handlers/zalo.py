@@ -1,0 +1,446 @@
+"""The Zalo surface: read a Zalo update → call one service → render with the person's translator → reply.
+
+Zalo has no buttons, so every choice is a numbered text menu ("Nhắn 1 để …"), remembered per person in the
+database (`TextMenus`), and the Vietnamese words people type reach the same places. The services and most of the
+text are the Telegram surface's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import Services
+from bot.centres import Choice, District, Found, NotFound, SearchOutcome, Split
+from bot.dossiers import MAX_FOLLOWS, code_key, find_code
+from bot.i18n import N_, Translator, translator
+from bot.outbox import Delivery, Outcome, OutgoingMessage
+from bot.people import Person
+from bot.roles import INVITE_CODE, Role
+from bot.text import clean, fold
+from bot.zalo import IMAGE, STICKER, TEXT, ZaloClient, ZaloError, ZaloNetworkError, ZaloUpdate, parse_update
+from handlers import menu
+from handlers.centres import maps_url, old_label, render_card, via_text
+from handlers.context import Incoming
+from handlers.dossiers import EXAMPLE, limited_text, not_found_text, render_followed, render_lookup
+from handlers.outbox import RENDERERS
+from handlers.people import REFUSALS, ROLE_NAMES
+from storage.zalo import Option
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "zalo"
+
+# The main menu: (label, action), in the order of its numbers.
+MAIN = (
+    (N_("Tra cứu hồ sơ"), "ask_dossier"),
+    (N_("Hồ sơ đang theo dõi"), "following"),
+    (N_("Tìm trung tâm phục vụ hành chính công"), "ask_centre"),
+    (N_("Hướng dẫn"), "help"),
+    (menu.LANGUAGE, "language"),
+)
+# Words people type for the same places (folded: no tones, lower case).
+WORDS = {
+    "menu": "menu",
+    "bat dau": "menu",
+    "start": "menu",
+    "/start": "menu",
+    "0": "menu",
+    "huong dan": "help",
+    "tro giup": "help",
+    "help": "help",
+    "/help": "help",
+    "tra cuu": "ask_dossier",
+    "tra cuu ho so": "ask_dossier",
+    "ho so": "ask_dossier",
+    "theo doi": "following",
+    "ho so theo doi": "following",
+    "ho so dang theo doi": "following",
+    "trung tam": "ask_centre",
+    "tim trung tam": "ask_centre",
+    "english": "language:en",
+    "tieng anh": "language:en",
+    "tieng viet": "language:vi",
+    "vietnamese": "language:vi",
+}
+
+
+def numbered(t: Translator, labels: list[str], prompt: str) -> str:
+    """Options as `1. …` lines under a prompt."""
+    return "\n".join([prompt, *(f"{number}. {label}" for number, label in enumerate(labels, start=1))])
+
+
+def main_menu(t: Translator) -> tuple[str, list[Option]]:
+    """The main menu's text and options (the language item names the other language)."""
+    labels = [t.gettext(label) for label, _ in MAIN]
+    text = numbered(t, labels, t.gettext("Nhắn số để chọn:"))
+    text += "\n" + t.gettext("Hoặc nhắn thẳng mã hồ sơ, hay tên xã, phường của bạn. Nhắn 0 để xem lại menu này.")
+    return text, [(action, "") for _, action in MAIN]
+
+
+def help_text(t: Translator) -> str:
+    """What the bot does on Zalo."""
+    return "\n".join(
+        [
+            t.gettext("Phục Vụ giúp bạn:"),
+            t.gettext("• Tra cứu hồ sơ: nhắn mã hồ sơ in trên giấy hẹn, ví dụ {example}.").format(example=EXAMPLE),
+            t.gettext("• Theo dõi hồ sơ: sau khi tra cứu, nhắn 1 để được báo khi hồ sơ thay đổi."),
+            t.gettext(
+                "• Tìm trung tâm phục vụ hành chính công: nhắn tên xã, phường (ví dụ: Hữu Lũng), "
+                "hoặc địa chỉ cũ trước năm 2025 (ví dụ: xã Đồng Tân, huyện Hữu Lũng)."
+            ),
+            t.gettext("Nhắn 0 bất cứ lúc nào để xem menu."),
+        ]
+    )
+
+
+class ZaloChat:
+    """Answers one Zalo update at a time (the caller keeps each chat's updates in order)."""
+
+    def __init__(self, services: Services, client: ZaloClient) -> None:
+        self.services = services
+        self.client = client
+
+    async def handle(self, update: ZaloUpdate) -> None:
+        """Answer an update; a failure is logged and the person told something useful, never raised."""
+        if not update.private:
+            return  # groups are in beta on Zalo: the bot stays silent there
+        person = Person(CHANNEL, update.user_id)
+        t = translator(self.services.people.language(person))
+        came = Incoming(person, update.chat_id, clean(update.text or update.caption), t, self.services)
+        try:
+            if update.event == TEXT:
+                await self.text(came)
+            elif update.event == IMAGE:
+                await self.reply(came, t.gettext("Mình chưa đọc được ảnh. Hãy nhắn mã hồ sơ hoặc tên xã bằng chữ."))
+            elif update.event == STICKER:
+                await self.reply(came, t.gettext("👋 Nhắn 0 để xem những gì Phục Vụ giúp được bạn."))
+            else:
+                await self.reply(
+                    came,
+                    t.gettext(
+                        "Mình chưa đọc được tin nhắn này. Hãy nhắn bằng chữ, ví dụ mã hồ sơ hoặc tên xã. "
+                        "Nhắn 0 để xem menu."
+                    ),
+                )
+        except Exception:
+            log.exception("zalo update from %s failed", update.user_id)
+            try:
+                await self.reply(came, t.gettext("Xin lỗi, đã có lỗi khi xử lý tin nhắn. Bạn thử lại sau ít phút nhé."))
+            except Exception:
+                log.exception("could not tell %s about the failure", update.user_id)
+
+    async def reply(self, came: Incoming, text: str, options: list[Option] | None = None) -> None:
+        """Send a text (split at 2,000 characters); `options` become what the person's numbers mean."""
+        if options is not None:
+            await self.services.menus.remember(came.person, options, self.services.clock())
+        await self.client.send_text(str(came.chat_id), text)
+
+    async def text(self, came: Incoming) -> None:
+        """A typed text: a menu word or number, a dossier code, an invite code, or a place to search."""
+        word = fold(came.text).strip(" .!?")
+        action = WORDS.get(word)
+        if action is not None:
+            kind, _, value = action.partition(":")
+            await self.act(came, kind, value)
+        elif word.isdigit() and len(word) <= 2:
+            option = await self.services.menus.option(came.person, int(word))
+            if option is None:
+                await self.reply(
+                    came,
+                    came.t.gettext("Số {number} không có trong danh sách. Nhắn 0 để xem menu.").format(number=word),
+                )
+            else:
+                await self.act(came, *option)
+        elif (code := find_code(came.text)) is not None:
+            await self.lookup(came, code)
+        elif INVITE_CODE.fullmatch(came.text):
+            await self.redeem(came, came.text)
+        elif not came.text:
+            await self.act(came, "menu", "")
+        else:
+            await self.search(came, self.services.centres.search(came.text))
+
+    async def act(self, came: Incoming, kind: str, value: str) -> None:
+        """Do what a menu option or a word asks for."""
+        actions: dict[str, Callable[[Incoming, str], Awaitable[None]]] = {
+            "menu": self.menu,
+            "help": self.help,
+            "ask_dossier": self.ask_dossier,
+            "following": self.following,
+            "ask_centre": self.ask_centre,
+            "language": self.language,
+            "follow": self.follow,
+            "unfollow": self.unfollow,
+            "commune": self.commune,
+            "old": self.old_unit,
+        }
+        await actions[kind](came, value)
+
+    async def menu(self, came: Incoming, _value: str = "") -> None:
+        """The main menu."""
+        text, options = main_menu(came.t)
+        greeting = came.t.gettext(
+            "Xin chào! Mình là Phục Vụ, trợ lý của các trung tâm phục vụ hành chính công tỉnh {province}."
+        ).format(province=self.services.centres.directory.province.name)
+        await self.services.people.reachable_again(came.person)
+        await self.reply(came, greeting + "\n\n" + text, options)
+
+    async def help(self, came: Incoming, _value: str = "") -> None:
+        """What the bot does, with the main menu."""
+        text, options = main_menu(came.t)
+        await self.reply(came, help_text(came.t) + "\n\n" + text, options)
+
+    async def ask_dossier(self, came: Incoming, _value: str = "") -> None:
+        """Ask for a dossier code."""
+        text = came.t.gettext("Nhắn mã hồ sơ in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, ví dụ: {example}")
+        await self.reply(came, text.format(example=EXAMPLE))
+
+    async def ask_centre(self, came: Incoming, _value: str = "") -> None:
+        """Ask for a commune or an old address."""
+        text = came.t.gettext(
+            "Nhắn tên xã, phường (ví dụ: Hữu Lũng) hoặc địa chỉ cũ trước năm 2025 (ví dụ: xã Đồng Tân, huyện Hữu Lũng)."
+        )
+        await self.reply(came, text)
+
+    async def language(self, came: Incoming, value: str) -> None:
+        """Switch to the language named, or to the other one."""
+        people, now = self.services.people, self.services.clock()
+        if value in ("vi", "en"):
+            language = await people.set_language(came.person, value, now)
+        else:
+            language = await people.toggle_language(came.person, now)
+        t = translator(language)
+        text, options = main_menu(t)
+        await self.reply(came, t.gettext("Đã chuyển sang Tiếng Việt.") + "\n\n" + text, options)
+
+    async def lookup(self, came: Incoming, code: str) -> None:
+        """Look a code up; offer to follow (or stop following) what was found."""
+        result = await self.services.dossiers.lookup(came.person, code, self.services.clock())
+        t = came.t
+        if result.wait_until is not None:
+            await self.reply(came, limited_text(result.wait_until, self.services.clock(), t))
+        elif result.dossier is None:
+            await self.reply(came, not_found_text(result.code, t))
+        else:
+            key = code_key(result.dossier.code)
+            if result.following:
+                hint, option = t.gettext("Nhắn 1 để bỏ theo dõi hồ sơ này."), ("unfollow", key)
+            else:
+                hint, option = t.gettext("Nhắn 1 để theo dõi và được báo khi hồ sơ thay đổi."), ("follow", key)
+            await self.reply(came, render_lookup(result, came) + "\n\n" + hint, [option])
+
+    async def follow(self, came: Incoming, key: str) -> None:
+        """Follow a dossier chosen by number."""
+        outcome = await self.services.dossiers.follow(came.person, key, self.services.clock())
+        t = came.t
+        answers = {
+            "followed": t.gettext("⭐ Đã theo dõi. Bạn sẽ được báo khi hồ sơ thay đổi trạng thái."),
+            "already": t.gettext("Bạn đã theo dõi hồ sơ này."),
+            "full": t.gettext("Bạn đã theo dõi {limit} hồ sơ. Nhắn «theo dõi» để xem và bỏ bớt.").format(
+                limit=MAX_FOLLOWS
+            ),
+            "missing": t.gettext("Không tìm thấy hồ sơ này nữa. Hãy tra cứu lại."),
+            "limited": t.gettext("Bạn đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau."),
+        }
+        await self.reply(came, answers[outcome], [])
+
+    async def unfollow(self, came: Incoming, key: str) -> None:
+        """Stop following a dossier chosen by number."""
+        stopped = await self.services.dossiers.unfollow(came.person, key)
+        t = came.t
+        await self.reply(
+            came, t.gettext("🔕 Đã bỏ theo dõi.") if stopped else t.gettext("Bạn không theo dõi hồ sơ này."), []
+        )
+
+    async def following(self, came: Incoming, _value: str = "") -> None:
+        """The followed dossiers, each with a number that stops following it."""
+        items = await self.services.dossiers.followed(came.person, self.services.clock())
+        t = came.t
+        if not items:
+            text = t.gettext("Bạn chưa theo dõi hồ sơ nào. Nhắn mã một hồ sơ, rồi nhắn 1 để theo dõi hồ sơ đó.")
+            await self.reply(came, text, [])
+            return
+        labels = [t.gettext("Bỏ theo dõi {code}").format(code=item.dossier.code) for item in items]
+        text = render_followed(items, t) + "\n\n" + numbered(t, labels, t.gettext("Nhắn số để bỏ theo dõi:"))
+        await self.reply(came, text, [("unfollow", code_key(item.dossier.code)) for item in items])
+
+    async def search(self, came: Incoming, outcome: SearchOutcome) -> None:
+        """A centre search's answer: one card, or numbered choices, or a helpful miss."""
+        t = came.t
+        if isinstance(outcome, Found):
+            await self.commune(came, outcome.commune.code, via_text(outcome, t))
+            return
+        choices: tuple[Choice, ...] = ()
+        if isinstance(outcome, Split):
+            names = ", ".join(c.name for c in outcome.communes)
+            prompt = t.gettext("ℹ️ {old} ({district} cũ) nay được chia cho: {names}. Chọn nơi bạn ở:").format(
+                old=outcome.old.name, district=outcome.old.district_name, names=names
+            )
+            choices = tuple(Choice(commune=c) for c in outcome.communes)
+        elif isinstance(outcome, District):
+            prompt = t.gettext("ℹ️ {district} cũ nay thuộc các xã, phường dưới đây. Nhắn số để chọn:").format(
+                district=outcome.name
+            )
+            choices = tuple(Choice(commune=c) for c in outcome.communes)
+        elif not isinstance(outcome, NotFound):
+            prompt = t.gettext("Bạn muốn tìm nơi nào? Nhắn số để chọn:")
+            choices = outcome.options
+        elif outcome.empty:
+            await self.ask_centre(came)
+            return
+        else:
+            text = t.gettext(
+                "Không tìm thấy xã, phường nào như vậy ở tỉnh {province}. Hãy nhắn tên xã, phường, ví dụ: "
+                "«Hữu Lũng», hoặc địa chỉ cũ, ví dụ: «xã Đồng Tân, huyện Hữu Lũng». Nhắn 0 để xem menu."
+            ).format(province=self.services.centres.directory.province.name)
+            await self.reply(came, text)
+            return
+        labels = [old_label(choice, t) for choice in choices]
+        options = [
+            ("commune", c.commune.code) if c.commune is not None else ("old", str(c.old.id if c.old else ""))
+            for c in choices
+        ]
+        await self.reply(came, numbered(t, labels, prompt), options)
+
+    async def commune(self, came: Incoming, code: str, via: str | None = None) -> None:
+        """One centre's card, with a map link."""
+        card = await self.services.centres.card(code)
+        t = came.t
+        if card is None:
+            await self.reply(came, t.gettext("Không tìm thấy trung tâm này. Hãy tìm lại bằng tên xã, phường."))
+            return
+        text = render_card(card, t, via)
+        if card.lat is not None and card.lon is not None:
+            text += "\n" + t.gettext("🗺️ Bản đồ: {url}").format(url=maps_url(card.lat, card.lon))
+        await self.reply(came, text, [])
+
+    async def old_unit(self, came: Incoming, value: str) -> None:
+        """A pre-2025 unit chosen by number."""
+        outcome = self.services.centres.old_unit(int(value)) if value.isdigit() else None
+        if outcome is None:
+            await self.ask_centre(came)
+            return
+        await self.search(came, outcome)
+
+    async def redeem(self, came: Incoming, code: str) -> None:
+        """An invite code typed in: the role it gives, or why it gives nothing."""
+        result = await self.services.roles.redeem(came.person, code, self.services.clock())
+        t = came.t
+        if result.role is None:
+            await self.reply(came, t.gettext(REFUSALS.get(result.outcome, REFUSALS["unknown"])))
+            return
+        commune = self.services.centres.commune(result.commune_code or "")
+        role = t.gettext(ROLE_NAMES[result.role]).format(commune=commune.name if commune else "")
+        text = t.gettext("Bạn đã nhận vai trò {role}. Chào mừng!").format(role=role)
+        if result.role is Role.LEADER:
+            text += "\n" + t.gettext("Bạn sẽ nhận tóm tắt mỗi sáng và các cảnh báo khẩn tại đây.")
+        menu_text, options = main_menu(t)
+        await self.reply(came, text + "\n\n" + menu_text, options)
+
+
+class ZaloNotifier:
+    """Sends outbox messages on Zalo, rendered as on Telegram; Zalo's answers map to the same outcomes. A digest's
+    chart goes as an image URL only where the bot serves one (not yet): otherwise the text alone is the digest."""
+
+    channel = CHANNEL
+
+    def __init__(self, client: ZaloClient, tz: Any) -> None:
+        self.client = client
+        self.tz = tz
+
+    async def deliver(self, message: OutgoingMessage) -> Delivery:
+        """Render in the person's language and send (one try: the outbox decides when to try again)."""
+        render = RENDERERS.get(message.kind)
+        if render is None:
+            return Delivery(Outcome.GONE, error=f"nothing to send on zalo for {message.kind}")
+        text = render(message.payload, translator(message.language), self.tz)
+        try:
+            await self.client.send_text(message.person.external_id, text, retries=0)
+        except ZaloError as exc:
+            if exc.status == 429:
+                return Delivery(Outcome.RETRY, exc.retry_after or 1.0, f"429 {exc.description}")
+            if exc.retryable:
+                return Delivery(Outcome.RETRY, error=f"{exc.status} {exc.description}")
+            if exc.status == 403:
+                return Delivery(Outcome.GONE, error=f"403 {exc.description}", blocked=True)
+            return Delivery(Outcome.GONE, error=f"{exc.status} {exc.description}")
+        except ZaloNetworkError as exc:
+            return Delivery(Outcome.UNCERTAIN if exc.left else Outcome.RETRY, error=f"network {exc}")
+        return Delivery(Outcome.SENT)
+
+
+class ZaloChannel:
+    """Zalo in the bot's process: long polling, or the webhook (a route on the bot's HTTP server), feeding
+    `ZaloChat` one update at a time; and the outbox's notifier for people on Zalo."""
+
+    def __init__(self, services: Services, client: ZaloClient) -> None:
+        self.client = client
+        self.chat = ZaloChat(services, client)
+        self.notifier = ZaloNotifier(client, services.settings.timezone)
+        self.settings = services.settings
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # webhook calls may overlap: updates are answered one at a time
+
+    async def start(self) -> None:
+        """Register the webhook, or drop any webhook and start polling."""
+        if self.settings.zalo_webhook_url:
+            await self.client.set_webhook(self.settings.zalo_webhook_url, self.settings.zalo_webhook_secret.value)
+            log.info("zalo: webhook at %s", self.settings.zalo_webhook_url)
+            return
+        try:
+            await self.client.delete_webhook()
+        except (ZaloError, ZaloNetworkError) as exc:
+            log.warning("zalo: could not remove a webhook before polling: %s", exc)
+        self._task = asyncio.create_task(self._poll(), name="zalo-polling")
+        log.info("zalo: long polling")
+
+    async def stop(self) -> None:
+        """Stop polling and close the client."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.client.close()
+
+    async def _poll(self) -> None:
+        pause = 1.0
+        while True:
+            try:
+                update = await self.client.get_updates()
+            except (ZaloError, ZaloNetworkError) as exc:
+                log.warning("zalo: getUpdates failed (%s); trying again in %.0f s", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 60.0)
+                continue
+            pause = 1.0
+            if update is not None:
+                async with self._lock:
+                    await self.chat.handle(update)
+
+    def webhook_path(self) -> str:
+        """The path of ZALO_WEBHOOK_URL, where the bot's HTTP server takes Zalo's calls."""
+        return urllib.parse.urlsplit(self.settings.zalo_webhook_url).path or "/"
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """A webhook call: the secret checked on every request, then the update (wrapped or not) answered."""
+        given = request.headers.get("X-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(given.encode(), self.settings.zalo_webhook_secret.value.encode()):
+            return web.json_response({"ok": False, "description": "forbidden"}, status=403)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"ok": False, "description": "the body is not JSON"}, status=400)
+        update = parse_update(body)
+        if update is not None:
+            async with self._lock:
+                await self.chat.handle(update)
+        return web.json_response({"ok": True})

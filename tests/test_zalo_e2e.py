@@ -1,0 +1,201 @@
+"""End to end: the Zalo channel against a fake Zalo Bot API — numbered menus, lookups, following, the centre
+finder, language, invites, the outbox on Zalo, the webhook over real HTTP, and Telegram and Zalo in one process."""
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from bot.app import App, build_application, started
+from bot.config import Secret, Settings
+from bot.roles import Role
+from tests.conftest import bot_settings
+from tests.factories import CODE, KEY, dossier_row
+from tests.fakebotapi import FakeBotAPI, running
+from tests.fakezaloapi import TOKEN, FakeZaloAPI
+from tests.test_ingest_e2e import free_port
+
+NOW = datetime(2025, 8, 5, 3, 0, tzinfo=UTC)  # 10:00 in Lạng Sơn
+CITIZEN = "6ede9a1b2c3d4e5f"  # Zalo ids are strings
+OTHER = "0a0b0c0d0e0f1a1b"
+COMMUNE = "06385"  # Xã Hữu Lũng
+
+
+def zalo_settings(settings: Settings, zalo: FakeZaloAPI) -> Settings:
+    return replace(settings, zalo_token=Secret(TOKEN), zalo_api_base_url=zalo.base_url)
+
+
+@pytest.fixture
+async def zalo() -> AsyncIterator[FakeZaloAPI]:
+    async with FakeZaloAPI() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def zalo_bot(settings: Settings, zalo: FakeZaloAPI) -> AsyncIterator[App]:
+    """Only Zalo configured: the application serves it by long polling."""
+    app = build_application(zalo_settings(settings, zalo), telegram=False, clock=lambda: NOW, outbox_interval=0.2)
+    async with started(app):
+        await app.bot_data.services.dossiers.apply([dossier_row(status=4)], "import:test.csv", NOW)
+        yield app
+
+
+async def test_menu_by_number_and_by_word(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    [menu] = await zalo.say(CITIZEN, "menu")
+    text = menu.text
+    assert text.startswith("Xin chào! Mình là Phục Vụ")
+    assert "1. Tra cứu hồ sơ" in text and "3. Tìm trung tâm phục vụ hành chính công" in text
+    [asked] = await zalo.say(CITIZEN, "1")
+    assert asked.text.startswith("Nhắn mã hồ sơ in trên Giấy tiếp nhận")
+    [again] = await zalo.say(CITIZEN, "0")
+    assert again.text == text
+    [centre] = await zalo.say(CITIZEN, "Trung tâm")  # the word reaches the same place as the number
+    assert centre.text.startswith("Nhắn tên xã, phường")
+
+
+async def test_a_number_out_of_context_and_other_kinds_of_message(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    [out] = await zalo.say(CITIZEN, "7")
+    assert out.text == "Số 7 không có trong danh sách. Nhắn 0 để xem menu."
+    since = zalo.mark()
+    zalo.push_sticker(CITIZEN)
+    zalo.push_image(CITIZEN, "https://photo.zalo.example/a.jpg")
+    zalo.push_unsupported(CITIZEN)
+    sticker, image, unsupported = await zalo.wait_sent(CITIZEN, 3, since=since)
+    assert "Nhắn 0" in sticker.text
+    assert image.text.startswith("Mình chưa đọc được ảnh")
+    assert unsupported.text.startswith("Mình chưa đọc được tin nhắn này")
+
+
+async def test_lookup_follow_and_the_status_change_on_zalo(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    [found] = await zalo.say(CITIZEN, f"cho tôi hỏi hồ sơ {CODE.lower()} ạ")
+    assert f"📄 Hồ sơ {CODE}" in found.text and "Trạng thái: Đang xử lý" in found.text
+    assert found.text.endswith("Nhắn 1 để theo dõi và được báo khi hồ sơ thay đổi.")
+    [followed] = await zalo.say(CITIZEN, "1")
+    assert followed.text.startswith("⭐ Đã theo dõi")
+    [listed] = await zalo.say(CITIZEN, "theo dõi")
+    assert f"• {CODE} — Đang xử lý" in listed.text and f"1. Bỏ theo dõi {CODE}" in listed.text
+    services = zalo_bot.bot_data.services
+    since = zalo.mark()
+    await services.dossiers.apply([dossier_row(status=9)], "ingest", NOW + timedelta(hours=1))
+    [note] = await zalo.wait_sent(CITIZEN, since=since)
+    assert note.text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang: Đã xử lý xong.")
+    [stopped] = await zalo.say(CITIZEN, "1")  # the number in the list shown last: stop following
+    assert stopped.text == "🔕 Đã bỏ theo dõi."
+    [unknown] = await zalo.say(CITIZEN, "000.00.37.H37-250804-9999")
+    assert unknown.text.startswith("Không tìm thấy hồ sơ 000.00.37.H37-250804-9999.")
+
+
+async def test_the_numbered_menu_survives_a_restart(settings: Settings, zalo: FakeZaloAPI) -> None:
+    app = build_application(zalo_settings(settings, zalo), telegram=False, clock=lambda: NOW)
+    async with started(app):
+        [choices] = await zalo.say(CITIZEN, "Tân")
+        assert "Nhắn số để chọn" in choices.text and "1. " in choices.text
+        first = choices.text.split("1. ", 1)[1].splitlines()[0]
+    app = build_application(zalo_settings(settings, zalo), telegram=False, clock=lambda: NOW)
+    async with started(app):
+        [card] = await zalo.say(CITIZEN, "1")
+    assert card.text.startswith("🏢 Trung tâm phục vụ hành chính công")
+    assert first.split(" (")[0] in card.text.splitlines()[0] or "nay thuộc" in card.text
+
+
+async def test_centre_by_old_address_with_a_map_link(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    [card] = await zalo.say(CITIZEN, "xã Đồng Tân, huyện Hữu Lũng")
+    assert card.text.startswith("🏢 Trung tâm phục vụ hành chính công")
+    assert "ℹ️ Xã Đồng Tân (Huyện Hữu Lũng cũ) nay thuộc Xã Hữu Lũng." in card.text
+    assert "🗺️ Bản đồ: https://www.google.com/maps/search/?api=1&query=" in card.text
+
+
+async def test_language_switch_by_word_and_number(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    [english] = await zalo.say(CITIZEN, "English")
+    assert english.text.startswith("Switched to English.") and "1. Look up a dossier" in english.text
+    [vietnamese] = await zalo.say(CITIZEN, "5")
+    assert vietnamese.text.startswith("Đã chuyển sang Tiếng Việt.")
+    [other] = await zalo.say(OTHER, "menu")
+    assert other.text.startswith("Xin chào!")
+
+
+async def test_an_official_redeems_an_invite_by_typing_it(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    services = zalo_bot.bot_data.services
+    invite = await services.roles.invite(Role.OFFICIAL, COMMUNE, "admin", NOW)
+    [granted] = await zalo.say(CITIZEN, invite.code)
+    assert granted.text.startswith("Bạn đã nhận vai trò cán bộ Xã Hữu Lũng. Chào mừng!")
+    [again] = await zalo.say(OTHER, invite.code)
+    assert again.text.startswith("Mã mời này đã được dùng.")
+
+
+async def test_429_and_5xx_are_waited_out_for_a_reply(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    zalo.fail_next("sendMessage", 429, retry_after=0)
+    zalo.fail_next("sendMessage", 502)
+    [menu] = await zalo.say(CITIZEN, "menu")
+    assert menu.text.startswith("Xin chào!")
+    assert [c.status for c in zalo.calls if c.method == "sendMessage"][-3:] == [429, 502, 200]
+
+
+async def test_polling_goes_on_after_the_api_fails(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    zalo.fail_next("getUpdates", 502)
+    [menu] = await zalo.say(CITIZEN, "menu")
+    assert menu.text.startswith("Xin chào!")
+
+
+async def test_a_long_answer_is_split_at_2000_characters(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    services = zalo_bot.bot_data.services
+    from bot.people import Person
+
+    person = Person("zalo", CITIZEN)
+    await services.people.set_language(person, "vi", NOW)
+    sent = await zalo_bot.bot_data.zalo.client.send_text(CITIZEN, ("Một câu về hồ sơ. " * 300).strip())  # type: ignore[union-attr]
+    parts = zalo.sent(CITIZEN)
+    assert sent == len(parts) == 3
+    assert all(len(p.text) <= 2000 and p.text.endswith(".") for p in parts)
+
+
+WEBHOOK = "https://phucvu.example.vn/zalo/hook"
+SECRET = "a-webhook-secret-1234"
+
+
+async def test_webhook_checks_the_secret_and_takes_both_body_shapes(settings: Settings, zalo: FakeZaloAPI) -> None:
+    port = free_port()
+    configured = replace(
+        zalo_settings(settings, zalo),
+        zalo_webhook_url=WEBHOOK,
+        zalo_webhook_secret=Secret(SECRET),
+        http_port=port,
+        http_host="127.0.0.1",
+        ingest_token=Secret("x" * 32),
+    )
+    app = build_application(configured, telegram=False, clock=lambda: NOW)
+    async with started(app), httpx.AsyncClient() as client:
+        assert zalo.webhook == {"url": WEBHOOK, "secret_token": SECRET}
+        url = f"http://127.0.0.1:{port}/zalo/hook"
+        update = zalo.update(CITIZEN, "message.text.received", text="menu")
+        wrong = await client.post(url, json=update, headers={"X-Bot-Api-Secret-Token": "not-the-secret"})
+        missing = await client.post(url, json=update)
+        assert (wrong.status_code, missing.status_code) == (403, 403)
+        assert zalo.sent(CITIZEN) == []
+        plain = await client.post(url, json=update, headers={"X-Bot-Api-Secret-Token": SECRET})
+        wrapped = await client.post(
+            url, json={"ok": True, "result": update}, headers={"X-Bot-Api-Secret-Token": SECRET}
+        )
+        assert (plain.status_code, wrapped.status_code) == (200, 200)
+        assert [c.text.startswith("Xin chào!") for c in zalo.sent(CITIZEN)] == [True, True]
+        assert not [c for c in zalo.calls if c.method == "getUpdates"]  # no polling beside a webhook
+
+
+async def test_telegram_and_zalo_in_one_process(settings: Settings, zalo: FakeZaloAPI, api: FakeBotAPI) -> None:
+    both = zalo_settings(bot_settings(settings, api), zalo)
+    async with running(build_application(both, clock=lambda: NOW, outbox_interval=0.2)) as app:
+        services = app.bot_data.services
+        await services.dossiers.apply([dossier_row(status=4)], "import:test.csv", NOW)
+        await api.say(42, f"/hoso {CODE}")
+        await api.click(42, f"ds:f:{KEY}", expect=0)
+        await zalo.say(CITIZEN, CODE)
+        await zalo.say(CITIZEN, "1")
+        since_t, since_z = api.mark(), zalo.mark()
+        await services.dossiers.apply([dossier_row(status=9)], "ingest", NOW + timedelta(hours=1))
+        [on_zalo] = await zalo.wait_sent(CITIZEN, since=since_z)
+        [on_telegram] = await api.wait_sent(42, since=since_t)
+        assert on_zalo.text == on_telegram.text
+        counted = await services.db.fetchone("SELECT COUNT(*) FROM people WHERE channel = 'zalo'")
+        assert counted is not None and counted[0] == 1
