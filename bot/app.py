@@ -158,7 +158,14 @@ async def start_ingest(app: App, settings: Settings) -> web.AppRunner:
 
     parser = RowParser(set(services.centres.directory.communes), settings.timezone)
     web_app = create_ingest_app(
-        settings.ingest_token.value, services.dossiers, parser, services.clock, changed, services.db.ping, photo
+        settings.ingest_token.value,
+        services.dossiers,
+        parser,
+        services.clock,
+        changed,
+        services.db.ping,
+        photo,
+        services.digest.chart_png,
     )
     zalo = app.bot_data.zalo
     if zalo is not None and settings.zalo_webhook_url:
@@ -252,8 +259,12 @@ def build_application(
         await schedule_digests(jobs, app.bot_data.services)
         jobs.run_once(send_digests, 2, name="digest-catch-up")  # today's, if the bot was down at its time
         if settings.zalo_token:
+
+            def wake() -> None:  # an urgent message written on Zalo goes out now
+                jobs.run_once(drain_outbox, 0)
+
             client = ZaloClient(settings.zalo_token.value, settings.zalo_api_base_url)
-            app.bot_data.zalo = ZaloChannel(app.bot_data.services, client)
+            app.bot_data.zalo = ZaloChannel(app.bot_data.services, client, wake)
         if settings.http_port is not None:
             app.bot_data.ingest = await start_ingest(app, settings)
         if app.bot_data.zalo is not None:

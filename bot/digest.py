@@ -26,6 +26,7 @@ from bot.config import parse_time_of_day
 from bot.dossiers import to_sql_time
 from bot.i18n import N_, Translator, translator
 from bot.people import Person
+from bot.report_export import sign
 from bot.reports import CATEGORIES, SEVERITIES, Report, report_from_stored
 from bot.roles import Access, Role
 from bot.text import split_text
@@ -472,6 +473,23 @@ class DigestService:
     async def chart_png(self, kind: str, day: str, language: str) -> bytes | None:
         """A queued digest's chart."""
         return await self.repo.chart(kind, day, language)
+
+
+CHART_PATH = "/media/charts"
+
+
+def chart_path(kind: str, day: str, language: str) -> str:
+    """Where the bot's HTTP server serves a queued digest's chart (without its signature)."""
+    return f"{CHART_PATH}/{kind}/{day}/{language}"
+
+
+def chart_url(public_url: str, key: str, kind: str, day: str, language: str) -> str | None:
+    """The signed link to a queued digest's chart, for a channel that sends images by URL (Zalo); None when the
+    bot has no public address or nothing to sign with."""
+    if not public_url or not key:
+        return None
+    path = chart_path(kind, day, language)
+    return f"{public_url}{path}/{sign(key, path)}"
 
 
 class DigestWriter:

@@ -7,7 +7,8 @@ list again changes nothing; where a code appears more than once, its last item i
 counts the others). `GET /healthz` answers when the database does.
 
 `GET /media/reports/<id>/<n>/<signature>` serves photo n of a report, for the links of `phucvu export-reports`
-(see `bot.report_export`): a wrong signature is a 404 like a missing photo.
+(see `bot.report_export`), and `GET /media/charts/<kind>/<day>/<language>/<signature>` a queued digest's chart,
+for Zalo, which sends images by URL (see `bot.digest.chart_url`): a wrong signature is a 404 like a missing file.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.digest import CHART_PATH, chart_path
 from bot.dossier_import import ALIASES, RowError, RowParser, last_of_each
 from bot.dossiers import DossierService
-from bot.report_export import MEDIA_PATH, signed
+from bot.report_export import MEDIA_PATH, sign, signed
 from bot.text import fold
 from storage.dossiers import BatchResult
 
@@ -44,9 +46,10 @@ def create_ingest_app(
     changed: Callable[[BatchResult], Awaitable[None]],
     healthy: Callable[[], Awaitable[bool]],
     photo: Callable[[int, int], Awaitable[bytes | str | None]] | None = None,
+    chart: Callable[[str, str, str], Awaitable[bytes | None]] | None = None,
 ) -> web.Application:
     """The aiohttp application; `changed` is called after a batch that changed any status; `photo` gives photo
-    n of a report (its bytes, or the URL it is kept at), or None."""
+    n of a report (its bytes, or the URL it is kept at), or None; `chart` a queued digest's chart PNG."""
     expected = f"Bearer {token}".encode()
 
     async def ingest(request: web.Request) -> web.Response:
@@ -107,8 +110,22 @@ def create_ingest_app(
         headers = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
         return web.Response(body=found, content_type="image/jpeg", headers=headers)
 
+    async def chart_image(request: web.Request) -> web.StreamResponse:
+        kind, day, language, sig = (request.match_info[key] for key in ("kind", "day", "language", "sig"))
+        path = chart_path(kind, day, language)
+        if chart is None or not token or not hmac.compare_digest(sign(token, path), sig):
+            return _error(404, "no such chart")
+        png = await chart(kind, day, language)
+        if png is None:
+            return _error(404, "no such chart")
+        headers = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
+        return web.Response(body=png, content_type="image/png", headers=headers)
+
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post("/api/v1/dossiers", ingest)
     app.router.add_get("/healthz", health)
     app.router.add_get(MEDIA_PATH + r"/{report:\d{1,12}}/{number:\d{1,3}}/{sig:[0-9a-f]{20}}", media)
+    app.router.add_get(
+        CHART_PATH + r"/{kind:[a-z]{1,12}}/{day:\d{4}-\d{2}-\d{2}}/{language:[a-z]{2}}/{sig:[0-9a-f]{20}}", chart_image
+    )
     return app

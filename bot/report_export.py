@@ -57,9 +57,14 @@ def _cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+def sign(key: str, path: str) -> str:
+    """What makes a link the bot serves unguessable: 20 hex digits of an HMAC-SHA256 of its path under `key`."""
+    return hmac.new(key.encode(), path.encode(), hashlib.sha256).hexdigest()[:20]
+
+
 def signature(key: str, report_id: int, number: int) -> str:
-    """What makes a photo's link unguessable: 20 hex digits of an HMAC-SHA256 under `key`."""
-    return hmac.new(key.encode(), f"{report_id}/{number}".encode(), hashlib.sha256).hexdigest()[:20]
+    """The signature of the link to photo `number` of a report."""
+    return sign(key, f"{report_id}/{number}")
 
 
 def signed(key: str, report_id: int, number: int, given: str) -> bool:

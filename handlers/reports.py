@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
@@ -20,6 +21,7 @@ from telegram.ext import (
 
 from bot.app import Ctx
 from bot.commands import CANCEL, REPORT, REPORTS
+from bot.i18n import Translator
 from bot.people import Person
 from bot.reports import (
     CATEGORIES,
@@ -30,6 +32,7 @@ from bot.reports import (
     Report,
     State,
     Step,
+    Submitted,
     Writing,
     read_filter,
     report_number,
@@ -260,6 +263,13 @@ async def send(update: Update, came: Incoming, writing: Writing, context: Ctx) -
         await unrecognised(update, context)
         return
     await reports.stop_writing(came.person)
+    if done.report.severity == "blocking" and context.job_queue is not None:
+        context.job_queue.run_once(drain_outbox, 0)  # the leaders' alert goes now
+    await update.effective_message.reply_text(submitted_text(done, t, came.services.settings.timezone))
+
+
+def submitted_text(done: Submitted, t: Translator, tz: ZoneInfo) -> str:
+    """Where a report sent from chat stands: added to the open one, or filed with its target date."""
     report, lines = done.report, []
     if done.added:
         lines.append(t.gettext("Đã thêm vào báo cáo {number}.").format(number=report.number))
@@ -267,13 +277,11 @@ async def send(update: Update, came: Incoming, writing: Writing, context: Ctx) -
         if done.meant_for is not None:
             closed = t.gettext("Báo cáo {number} đã được đóng trong lúc bạn viết, nên đây là một báo cáo mới.")
             lines.append(closed.format(number=report_number(done.meant_for)))
-        due = t.day(report.target_at.astimezone(came.services.settings.timezone))
+        due = t.day(report.target_at.astimezone(tz))
         lines.append(
             t.gettext("Đã gửi báo cáo {number}. Hạn khắc phục: {date}.").format(number=report.number, date=due)
         )
-    if report.severity == "blocking" and context.job_queue is not None:
-        context.job_queue.run_once(drain_outbox, 0)  # the leaders' alert goes now
-    await update.effective_message.reply_text("\n".join(lines))
+    return "\n".join(lines)
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]

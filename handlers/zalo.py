@@ -11,18 +11,32 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import replace
 
 from aiohttp import web
 
 from bot.app import Services
 from bot.centres import Choice, District, Found, NotFound, SearchOutcome, Split
+from bot.config import Settings
+from bot.digest import chart_url
 from bot.dossiers import MAX_FOLLOWS, code_key, find_code
 from bot.i18n import N_, Translator, translator
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from bot.people import Person
+from bot.reports import (
+    CATEGORIES,
+    MAX_DESCRIPTION,
+    MAX_PHOTOS,
+    SEVERITIES,
+    NotAllowed,
+    State,
+    Step,
+    Writing,
+    report_number,
+)
 from bot.roles import INVITE_CODE, Role
 from bot.text import clean, fold
 from bot.zalo import IMAGE, STICKER, TEXT, ZaloClient, ZaloError, ZaloNetworkError, ZaloUpdate, parse_update
@@ -32,6 +46,7 @@ from handlers.context import Incoming
 from handlers.dossiers import EXAMPLE, limited_text, not_found_text, render_followed, render_lookup
 from handlers.outbox import RENDERERS
 from handlers.people import REFUSALS, ROLE_NAMES
+from handlers.reports import report_line, submitted_text, summary
 from storage.zalo import Option
 
 log = logging.getLogger(__name__)
@@ -69,7 +84,23 @@ WORDS = {
     "tieng anh": "language:en",
     "tieng viet": "language:vi",
     "vietnamese": "language:vi",
+    "bao cao": "report",
+    "baocao": "report",
+    "/baocao": "report",
+    "/report": "report",
+    "bao cao kho khan": "report",
+    "huy": "cancel",
+    "/huy": "cancel",
+    "cancel": "cancel",
+    "/cancel": "cancel",
+    "bao cao cua xa": "commune_reports",
+    "xem bao cao": "commune_reports",
+    "xembaocao": "commune_reports",
+    "/xembaocao": "commune_reports",
+    "/reports": "commune_reports",
 }
+# An official's main menu starts with their own two items.
+OFFICIAL = ((N_("Báo cáo khó khăn"), "report"), (N_("Báo cáo của xã"), "commune_reports"))
 
 
 def numbered(t: Translator, labels: list[str], prompt: str) -> str:
@@ -77,12 +108,13 @@ def numbered(t: Translator, labels: list[str], prompt: str) -> str:
     return "\n".join([prompt, *(f"{number}. {label}" for number, label in enumerate(labels, start=1))])
 
 
-def main_menu(t: Translator) -> tuple[str, list[Option]]:
-    """The main menu's text and options (the language item names the other language)."""
-    labels = [t.gettext(label) for label, _ in MAIN]
-    text = numbered(t, labels, t.gettext("Nhắn số để chọn:"))
+def main_menu(t: Translator, role: Role = Role.CITIZEN) -> tuple[str, list[Option]]:
+    """The main menu's text and options (an official's starts with reports; the language item names the other
+    language)."""
+    items = (*OFFICIAL, *MAIN) if role is Role.OFFICIAL else MAIN
+    text = numbered(t, [t.gettext(label) for label, _ in items], t.gettext("Nhắn số để chọn:"))
     text += "\n" + t.gettext("Hoặc nhắn thẳng mã hồ sơ, hay tên xã, phường của bạn. Nhắn 0 để xem lại menu này.")
-    return text, [(action, "") for _, action in MAIN]
+    return text, [(action, "") for _, action in items]
 
 
 def help_text(t: Translator) -> str:
@@ -104,9 +136,11 @@ def help_text(t: Translator) -> str:
 class ZaloChat:
     """Answers one Zalo update at a time (the caller keeps each chat's updates in order)."""
 
-    def __init__(self, services: Services, client: ZaloClient) -> None:
+    def __init__(self, services: Services, client: ZaloClient, wake: Callable[[], None] = lambda: None) -> None:
         self.services = services
         self.client = client
+        self.wake = wake  # drains the outbox now (an urgent alert waits for nothing)
+        self.reports = ReportSteps(self)
 
     async def handle(self, update: ZaloUpdate) -> None:
         """Answer an update; a failure is logged and the person told something useful, never raised."""
@@ -116,7 +150,9 @@ class ZaloChat:
         t = translator(self.services.people.language(person))
         came = Incoming(person, update.chat_id, clean(update.text or update.caption), t, self.services)
         try:
-            if update.event == TEXT:
+            if update.event in (TEXT, IMAGE) and self.services.reports.is_writing(person):
+                await self.writing(came, update.photo_url if update.event == IMAGE else "")
+            elif update.event == TEXT:
                 await self.text(came)
             elif update.event == IMAGE:
                 await self.reply(came, t.gettext("Mình chưa đọc được ảnh. Hãy nhắn mã hồ sơ hoặc tên xã bằng chữ."))
@@ -142,6 +178,15 @@ class ZaloChat:
         if options is not None:
             await self.services.menus.remember(came.person, options, self.services.clock())
         await self.client.send_text(str(came.chat_id), text)
+
+    async def writing(self, came: Incoming, photo: str) -> None:
+        """A message from an official writing a report: «hủy» stops, anything else answers the step."""
+        word = fold(came.text).strip(" .!?")
+        writing = await self.services.reports.writing(came.person)
+        if WORDS.get(word) == "cancel" or writing is None:
+            await self.reports.cancel(came)
+        else:
+            await self.reports.answer(came, writing, word, photo)
 
     async def text(self, came: Incoming) -> None:
         """A typed text: a menu word or number, a dossier code, an invite code, or a place to search."""
@@ -181,12 +226,20 @@ class ZaloChat:
             "unfollow": self.unfollow,
             "commune": self.commune,
             "old": self.old_unit,
+            "report": self.reports.start_action,
+            "cancel": self.reports.cancel,
+            "commune_reports": self.reports.commune_reports,
+            "reopen": self.reports.reopen,
         }
         await actions[kind](came, value)
 
+    async def role(self, came: Incoming) -> Role:
+        """The person's role, read afresh."""
+        return (await self.services.roles.access(came.person)).role
+
     async def menu(self, came: Incoming, _value: str = "") -> None:
         """The main menu."""
-        text, options = main_menu(came.t)
+        text, options = main_menu(came.t, await self.role(came))
         greeting = came.t.gettext(
             "Xin chào! Mình là Phục Vụ, trợ lý của các trung tâm phục vụ hành chính công tỉnh {province}."
         ).format(province=self.services.centres.directory.province.name)
@@ -195,7 +248,7 @@ class ZaloChat:
 
     async def help(self, came: Incoming, _value: str = "") -> None:
         """What the bot does, with the main menu."""
-        text, options = main_menu(came.t)
+        text, options = main_menu(came.t, await self.role(came))
         await self.reply(came, help_text(came.t) + "\n\n" + text, options)
 
     async def ask_dossier(self, came: Incoming, _value: str = "") -> None:
@@ -218,7 +271,7 @@ class ZaloChat:
         else:
             language = await people.toggle_language(came.person, now)
         t = translator(language)
-        text, options = main_menu(t)
+        text, options = main_menu(t, await self.role(came))
         await self.reply(came, t.gettext("Đã chuyển sang Tiếng Việt.") + "\n\n" + text, options)
 
     async def lookup(self, came: Incoming, code: str) -> None:
@@ -342,28 +395,43 @@ class ZaloChat:
         text = t.gettext("Bạn đã nhận vai trò {role}. Chào mừng!").format(role=role)
         if result.role is Role.LEADER:
             text += "\n" + t.gettext("Bạn sẽ nhận tóm tắt mỗi sáng và các cảnh báo khẩn tại đây.")
-        menu_text, options = main_menu(t)
+        menu_text, options = main_menu(t, result.role)
         await self.reply(came, text + "\n\n" + menu_text, options)
 
 
 class ZaloNotifier:
     """Sends outbox messages on Zalo, rendered as on Telegram; Zalo's answers map to the same outcomes. A digest's
-    chart goes as an image URL only where the bot serves one (not yet): otherwise the text alone is the digest."""
+    chart goes as the URL of the bot's HTTP server where it has a public address (`PHUCVU_PUBLIC_URL`); without
+    one the text alone is the digest."""
 
     channel = CHANNEL
 
-    def __init__(self, client: ZaloClient, tz: Any) -> None:
+    def __init__(self, client: ZaloClient, settings: Settings) -> None:
         self.client = client
-        self.tz = tz
+        self.tz = settings.timezone
+        self.settings = settings
+
+    async def _send(self, message: OutgoingMessage) -> bool:
+        chat = message.person.external_id
+        if message.kind == "digest_chart":
+            payload, settings = message.payload, self.settings
+            key = settings.ingest_token.value if settings.http_port is not None else ""
+            url = chart_url(settings.public_url, key, payload["kind"], payload["day"], payload["language"])
+            if url is None:
+                return False
+            await self.client.send_photo(chat, url, str(payload.get("caption", "")), retries=0)
+            return True
+        render = RENDERERS.get(message.kind)
+        if render is None:
+            return False
+        await self.client.send_text(chat, render(message.payload, translator(message.language), self.tz), retries=0)
+        return True
 
     async def deliver(self, message: OutgoingMessage) -> Delivery:
         """Render in the person's language and send (one try: the outbox decides when to try again)."""
-        render = RENDERERS.get(message.kind)
-        if render is None:
-            return Delivery(Outcome.GONE, error=f"nothing to send on zalo for {message.kind}")
-        text = render(message.payload, translator(message.language), self.tz)
         try:
-            await self.client.send_text(message.person.external_id, text, retries=0)
+            if not await self._send(message):
+                return Delivery(Outcome.GONE, error=f"nothing to send on zalo for {message.kind}")
         except ZaloError as exc:
             if exc.status == 429:
                 return Delivery(Outcome.RETRY, exc.retry_after or 1.0, f"429 {exc.description}")
@@ -381,10 +449,10 @@ class ZaloChannel:
     """Zalo in the bot's process: long polling, or the webhook (a route on the bot's HTTP server), feeding
     `ZaloChat` one update at a time; and the outbox's notifier for people on Zalo."""
 
-    def __init__(self, services: Services, client: ZaloClient) -> None:
+    def __init__(self, services: Services, client: ZaloClient, wake: Callable[[], None] = lambda: None) -> None:
         self.client = client
-        self.chat = ZaloChat(services, client)
-        self.notifier = ZaloNotifier(client, services.settings.timezone)
+        self.chat = ZaloChat(services, client, wake)
+        self.notifier = ZaloNotifier(client, services.settings)
         self.settings = services.settings
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # webhook calls may overlap: updates are answered one at a time
@@ -444,3 +512,180 @@ class ZaloChannel:
             async with self._lock:
                 await self.chat.handle(update)
         return web.json_response({"ok": True})
+
+
+COORDINATES = re.compile(r"(-?\d{1,2}(?:[.,]\d+)?)\s*[,;\s]\s*(-?\d{1,3}(?:[.,]\d+)?)")
+
+
+def _float(text: str) -> float:
+    return float(text.replace(",", "."))
+
+
+class ReportSteps:
+    """An official's facility report on Zalo: the same steps and the same saved draft as on Telegram, answered with
+    numbers and words; photos arrive as image URLs, and the URL is what is kept."""
+
+    def __init__(self, chat: ZaloChat) -> None:
+        self.chat = chat
+        self.services = chat.services
+
+    async def start_action(self, came: Incoming, _value: str = "") -> None:
+        """The menu item or the word: begin a report."""
+        await self.start(came)
+
+    async def start(self, came: Incoming) -> None:
+        """Begin (or begin again) a report; anyone but an official is told what they can do instead."""
+        access = await self.services.roles.access(came.person)
+        if access.role is not Role.OFFICIAL:
+            text = came.t.gettext("Báo cáo khó khăn do cán bộ xã, phường gửi cho trung tâm của mình.")
+            await self.chat.reply(came, text + " " + came.t.gettext("Nhắn 0 để xem menu."))
+            return
+        writing = await self.services.reports.write(came.person, Writing(Step.CATEGORY), self.services.clock())
+        await self.ask(came, writing)
+
+    async def ask(self, came: Incoming, writing: Writing) -> None:
+        """The question of the step the official is at, with its numbers."""
+        t, stop = came.t, came.t.gettext("Nhắn «hủy» để thôi.")
+        if writing.step is Step.CATEGORY:
+            labels = [t.gettext(category.name) for category in CATEGORIES.values()]
+            prompt = t.gettext("Báo cáo khó khăn của trung tâm. Vấn đề thuộc loại nào? Nhắn số:")
+            await self.chat.reply(came, numbered(t, labels, prompt) + "\n" + stop)
+        elif writing.step is Step.DUPLICATE and writing.add_to is not None:
+            text = t.gettext("Xã đã có báo cáo {number} đang mở về «{category}». Thêm vào báo cáo đó?").format(
+                number=report_number(writing.add_to), category=t.gettext(CATEGORIES[writing.category].name)
+            )
+            labels = [
+                t.gettext("Thêm vào {number}").format(number=report_number(writing.add_to)),
+                t.gettext("Báo cáo mới"),
+            ]
+            await self.chat.reply(came, numbered(t, labels, text) + "\n" + stop)
+        elif writing.step is Step.SEVERITY:
+            labels = [t.gettext(name) for name in SEVERITIES.values()]
+            await self.chat.reply(came, numbered(t, labels, t.gettext("Mức độ ảnh hưởng? Nhắn số:")) + "\n" + stop)
+        elif writing.step is Step.DESCRIPTION:
+            await self.chat.reply(
+                came, t.gettext("Mô tả vấn đề trong một tin nhắn (đang thiếu gì, ảnh hưởng thế nào).")
+            )
+        elif writing.step is Step.PHOTOS:
+            text = t.gettext("Gửi tối đa {count} ảnh, rồi nhắn «xong» (không có ảnh thì nhắn «xong» ngay).")
+            await self.chat.reply(came, text.format(count=MAX_PHOTOS))
+        elif writing.step is Step.LOCATION:
+            text = t.gettext("Nhắn tọa độ nơi có vấn đề (ví dụ: 21.8537, 106.7615), hoặc nhắn «bỏ qua».")
+            await self.chat.reply(came, text)
+        elif writing.step is Step.REOPEN:
+            text = t.gettext("Gửi một ảnh cho thấy {number} chưa được khắc phục, kèm ghi chú trong chú thích ảnh.")
+            await self.chat.reply(came, text.format(number=report_number(writing.add_to or 0)) + "\n" + stop)
+        else:
+            confirm = t.gettext("Nhắn «gửi» để gửi báo cáo, «hủy» để thôi.")
+            await self.chat.reply(came, summary(came, writing) + "\n\n" + confirm)
+
+    async def answer(self, came: Incoming, writing: Writing, word: str, photo: str = "") -> None:
+        """The official's message at their step; anything that does not fit the step asks the step again."""
+        reports, now, t = self.services.reports, self.services.clock(), came.t
+        number = int(word) if word.isdigit() and len(word) <= 2 else 0
+        following: Writing | None = None
+        try:
+            if writing.step is Step.CATEGORY and 1 <= number <= len(CATEGORIES):
+                category = list(CATEGORIES)[number - 1]
+                duplicate = await reports.open_duplicate(came.person, category)
+                step = Step.DUPLICATE if duplicate else Step.SEVERITY
+                following = replace(writing, step=step, category=category, add_to=duplicate.id if duplicate else None)
+            elif writing.step is Step.DUPLICATE and number in (1, 2):
+                following = replace(writing, step=Step.SEVERITY, add_to=writing.add_to if number == 1 else None)
+            elif writing.step is Step.SEVERITY and 1 <= number <= len(SEVERITIES):
+                following = replace(writing, step=Step.DESCRIPTION, severity=list(SEVERITIES)[number - 1])
+            elif writing.step is Step.DESCRIPTION and came.text and not photo:
+                following = replace(writing, step=Step.PHOTOS, description=came.text[:MAX_DESCRIPTION])
+            elif writing.step is Step.PHOTOS and photo:
+                photos = (*writing.photos, photo)
+                step = Step.LOCATION if len(photos) >= MAX_PHOTOS else Step.PHOTOS
+                await reports.write(came.person, replace(writing, step=step, photos=photos), now)
+                if step is Step.PHOTOS:
+                    text = t.gettext("Đã nhận {count}/{most} ảnh. Gửi thêm, hoặc nhắn «xong».")
+                    await self.chat.reply(came, text.format(count=len(photos), most=MAX_PHOTOS))
+                    return
+                following = replace(writing, step=Step.LOCATION, photos=photos)
+            elif writing.step is Step.PHOTOS and word in DONE_WORDS:
+                following = replace(writing, step=Step.LOCATION)
+            elif writing.step is Step.LOCATION and word in SKIP_WORDS:
+                following = replace(writing, step=Step.CONFIRM)
+            elif writing.step is Step.LOCATION and (match := COORDINATES.fullmatch(came.text.strip())):
+                lat, lon = _float(match[1]), _float(match[2])
+                if -90 <= lat <= 90 and -180 <= lon <= 180:
+                    following = replace(writing, step=Step.CONFIRM, lat=lat, lon=lon)
+            elif writing.step is Step.CONFIRM and word in SEND_WORDS:
+                await self.send(came, writing)
+                return
+            elif writing.step is Step.REOPEN and photo and writing.add_to is not None:
+                report = await reports.reopen(came.person, writing.add_to, came.text, photo, now)
+                await reports.stop_writing(came.person)
+                due = t.day(report.target_at.astimezone(self.services.settings.timezone))
+                text = t.gettext("Đã mở lại {number}. Hạn khắc phục mới: {date}.")
+                await self.chat.reply(came, text.format(number=report.number, date=due))
+                return
+            if following is not None:
+                following = await reports.write(came.person, following, now)
+        except (NotAllowed, ValueError):  # the role was taken away, or the report moved, meanwhile
+            await reports.stop_writing(came.person)
+            await self.chat.reply(came, t.gettext("Báo cáo này không còn gửi được. Nhắn 0 để xem menu."))
+            return
+        await self.ask(came, following or writing)
+
+    async def send(self, came: Incoming, writing: Writing) -> None:
+        """File the report (or add it to the open one) and say where it stands."""
+        reports, t = self.services.reports, came.t
+        try:
+            done = await reports.submit(came.person, writing.draft(), writing.add_to, self.services.clock())
+        except NotAllowed:
+            await reports.stop_writing(came.person)
+            await self.chat.reply(came, t.gettext("Báo cáo này không còn gửi được. Nhắn 0 để xem menu."))
+            return
+        await reports.stop_writing(came.person)
+        if done.report.severity == "blocking":
+            self.chat.wake()  # the leaders' alert goes now
+        await self.chat.reply(came, submitted_text(done, t, self.services.settings.timezone), [])
+
+    async def commune_reports(self, came: Incoming, _value: str = "") -> None:
+        """An official's commune's reports, with a number to reopen each one marked fixed."""
+        access = await self.services.roles.access(came.person)
+        t, now = came.t, self.services.clock()
+        if access.role is not Role.OFFICIAL:
+            await self.chat.reply(came, t.gettext("Danh sách báo cáo dành cho cán bộ xã, phường. Nhắn 0 để xem menu."))
+            return
+        reports, more = await self.services.reports.of_my_commune(came.person)
+        if not reports:
+            await self.chat.reply(came, t.gettext("Không có báo cáo nào."), [])
+            return
+        lines = [report_line(report, came, now) for report in reports]
+        if more > 0:
+            lines.append(t.gettext("… và {count} báo cáo cũ hơn.").format(count=more))
+        fixed = [report for report in reports if report.state is State.FIXED]
+        if fixed:
+            labels = [t.gettext("↩️ {number} chưa khắc phục").format(number=report.number) for report in fixed]
+            lines += ["", numbered(t, labels, t.gettext("Nhắn số để mở lại một báo cáo đã báo khắc phục:"))]
+        await self.chat.reply(came, "\n".join(lines), [("reopen", str(report.id)) for report in fixed])
+
+    async def reopen(self, came: Incoming, value: str) -> None:
+        """Begin reopening a fixed report chosen by number."""
+        reports = self.services.reports
+        try:
+            report = await reports.fixed_of_my_commune(came.person, int(value))
+        except (NotAllowed, ValueError):
+            await self.chat.reply(came, came.t.gettext("Báo cáo này không còn mở lại được. Nhắn 0 để xem menu."))
+            return
+        writing = await reports.write(came.person, Writing(Step.REOPEN, add_to=report.id), self.services.clock())
+        await self.ask(came, writing)
+
+    async def cancel(self, came: Incoming, _value: str = "") -> None:
+        """Drop the report being written."""
+        stopped = await self.services.reports.stop_writing(came.person)
+        t = came.t
+        await self.chat.reply(
+            came,
+            t.gettext("Đã hủy báo cáo đang viết.") if stopped else t.gettext("Không có việc gì đang làm dở để hủy."),
+        )
+
+
+DONE_WORDS = frozenset({"xong", "done", "het", "khong co anh", "khong anh"})
+SKIP_WORDS = frozenset({"bo qua", "skip", "khong", "no"})
+SEND_WORDS = frozenset({"gui", "send", "1", "ok", "dong y"})

@@ -10,6 +10,8 @@ import pytest
 
 from bot.app import App, build_application, started
 from bot.config import Secret, Settings
+from bot.people import Person
+from bot.reports import State
 from bot.roles import Role
 from tests.conftest import bot_settings
 from tests.factories import CODE, KEY, dossier_row
@@ -140,11 +142,6 @@ async def test_polling_goes_on_after_the_api_fails(zalo_bot: App, zalo: FakeZalo
 
 
 async def test_a_long_answer_is_split_at_2000_characters(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    services = zalo_bot.bot_data.services
-    from bot.people import Person
-
-    person = Person("zalo", CITIZEN)
-    await services.people.set_language(person, "vi", NOW)
     sent = await zalo_bot.bot_data.zalo.client.send_text(CITIZEN, ("Một câu về hồ sơ. " * 300).strip())  # type: ignore[union-attr]
     parts = zalo.sent(CITIZEN)
     assert sent == len(parts) == 3
@@ -199,3 +196,116 @@ async def test_telegram_and_zalo_in_one_process(settings: Settings, zalo: FakeZa
         assert on_zalo.text == on_telegram.text
         counted = await services.db.fetchone("SELECT COUNT(*) FROM people WHERE channel = 'zalo'")
         assert counted is not None and counted[0] == 1
+
+
+LEADER = "leader-on-zalo-01"
+PHOTOS = ("https://photo.zalo.example/mat-dien-1.jpg", "https://photo.zalo.example/mat-dien-2.jpg")
+
+
+async def grant(app: App, zalo: FakeZaloAPI, user: str, role: Role) -> None:
+    services = app.bot_data.services
+    invite = await services.roles.invite(role, COMMUNE if role is Role.OFFICIAL else None, "admin", NOW)
+    [granted] = await zalo.say(user, invite.code)
+    assert granted.text.startswith("Bạn đã nhận vai trò")
+
+
+async def test_an_official_files_a_report_with_photo_urls_across_a_restart(
+    settings: Settings, zalo: FakeZaloAPI
+) -> None:
+    configured = zalo_settings(settings, zalo)
+    app = build_application(configured, telegram=False, clock=lambda: NOW, outbox_interval=0.2)
+    async with started(app):
+        await grant(app, zalo, LEADER, Role.LEADER)
+        await grant(app, zalo, CITIZEN, Role.OFFICIAL)
+        [menu] = await zalo.say(CITIZEN, "0")
+        assert "1. Báo cáo khó khăn" in menu.text and "2. Báo cáo của xã" in menu.text
+        [kinds] = await zalo.say(CITIZEN, "1")
+        assert "3. Điện, nước, nhà vệ sinh" in kinds.text and "Nhắn «hủy» để thôi." in kinds.text
+        [severity] = await zalo.say(CITIZEN, "3")
+        assert "1. Dừng phục vụ người dân" in severity.text
+        [describe] = await zalo.say(CITIZEN, "1")
+        assert describe.text.startswith("Mô tả vấn đề")
+        [photos] = await zalo.say(CITIZEN, "Mất điện toàn bộ trung tâm từ sáng.")
+        assert photos.text.startswith("Gửi tối đa 5 ảnh")
+        since = zalo.mark()
+        zalo.push_image(CITIZEN, PHOTOS[0])
+        [first] = await zalo.wait_sent(CITIZEN, since=since)
+        assert first.text.startswith("Đã nhận 1/5 ảnh.")
+    app = build_application(configured, telegram=False, clock=lambda: NOW, outbox_interval=0.2)
+    async with started(app):  # the draft was saved at every step
+        since = zalo.mark()
+        zalo.push_image(CITIZEN, PHOTOS[1], caption="cầu dao")
+        [second] = await zalo.wait_sent(CITIZEN, since=since)
+        assert second.text.startswith("Đã nhận 2/5 ảnh.")
+        [where] = await zalo.say(CITIZEN, "xong")
+        assert where.text.startswith("Nhắn tọa độ")
+        [check] = await zalo.say(CITIZEN, "21,8537; 106,7615")
+        assert "Ảnh: 2" in check.text and "Vị trí: 21.85370, 106.76150" in check.text
+        since = zalo.mark()
+        [sent] = await zalo.say(CITIZEN, "gửi")
+        assert sent.text.startswith("Đã gửi báo cáo BC-000001.")
+        [alert] = await zalo.wait_sent(LEADER, since=since)
+        assert alert.text.startswith("🚨 BC-000001 — Xã Hữu Lũng: dừng phục vụ người dân")
+        services = app.bot_data.services
+        assert [await services.reports.photo_ref(1, n) for n in (1, 2)] == list(PHOTOS)  # the URLs are kept
+        leader = Person("zalo", LEADER)
+        since = zalo.mark()
+        await services.reports.move(leader, 1, State.FIXED, "Đã thay cầu dao.", NOW)
+        await services.outbox.drain(app.bot_data.zalo.notifier)  # type: ignore[union-attr]
+        [moved] = await zalo.wait_sent(CITIZEN, since=since)
+        assert moved.text == "📋 Báo cáo BC-000001 chuyển sang: đã khắc phục.\nGhi chú: Đã thay cầu dao."
+        [listed] = await zalo.say(CITIZEN, "báo cáo của xã")
+        assert "BC-000001 · Xã Hữu Lũng" in listed.text and "1. ↩️ BC-000001 chưa khắc phục" in listed.text
+        [asked] = await zalo.say(CITIZEN, "1")
+        assert asked.text.startswith("Gửi một ảnh cho thấy BC-000001 chưa được khắc phục")
+        since = zalo.mark()
+        zalo.push_image(CITIZEN, "https://photo.zalo.example/van-mat-dien.jpg", caption="Vẫn mất điện chiều nay.")
+        [reopened] = await zalo.wait_sent(CITIZEN, since=since)
+        assert reopened.text.startswith("Đã mở lại BC-000001.")
+
+
+async def test_a_citizen_cannot_report_and_hủy_stops_a_report(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    [refused] = await zalo.say(CITIZEN, "báo cáo")
+    assert refused.text.startswith("Báo cáo khó khăn do cán bộ xã, phường gửi")
+    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
+    await zalo.say(OTHER, "/baocao")
+    [again] = await zalo.say(OTHER, "9")  # not a kind: the question again
+    assert again.text.startswith("Báo cáo khó khăn của trung tâm.")
+    [stopped] = await zalo.say(OTHER, "Hủy")
+    assert stopped.text == "Đã hủy báo cáo đang viết."
+    [menu] = await zalo.say(OTHER, "0")
+    assert menu.text.startswith("Xin chào!")
+
+
+async def test_a_leader_on_zalo_gets_the_digest_with_its_chart_by_url(settings: Settings, zalo: FakeZaloAPI) -> None:
+    port = free_port()
+    configured = replace(
+        zalo_settings(settings, zalo),
+        http_port=port,
+        http_host="127.0.0.1",
+        ingest_token=Secret("k" * 32),
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    app = build_application(configured, telegram=False, clock=lambda: NOW, outbox_interval=0.2)
+    async with started(app), httpx.AsyncClient() as client:
+        await grant(app, zalo, LEADER, Role.LEADER)
+        since = zalo.mark()
+        await app.bot_data.services.digest.queue_due(NOW)
+        text, chart = await zalo.wait_sent(LEADER, 2, since=since, timeout=15)
+        assert text.text.startswith("📊 TÓM TẮT NGÀY") and chart.method == "sendPhoto"
+        url = str(chart.params["photo"])
+        assert url.startswith(f"http://127.0.0.1:{port}/media/charts/daily/2025-08-05/vi/")
+        image = await client.get(url)
+        assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+        assert image.content.startswith(b"\x89PNG")
+        forged = await client.get(url[:-4] + "0000")
+        assert forged.status_code == 404
+
+
+async def test_without_a_public_address_the_digest_is_its_text(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    await grant(zalo_bot, zalo, LEADER, Role.LEADER)
+    since = zalo.mark()
+    await zalo_bot.bot_data.services.digest.queue_due(NOW)
+    [text] = await zalo.wait_sent(LEADER, since=since, timeout=15)
+    assert text.text.startswith("📊 TÓM TẮT NGÀY")
+    assert [c.method for c in zalo.calls[since:] if c.method == "sendPhoto"] == []
