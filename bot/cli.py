@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         help="vai trò khi chat",
     )
     console.add_argument("--commune", help="xã, phường của cán bộ (với --as official)")
+    console.add_argument(
+        "--channel", choices=["telegram", "zalo"], default="telegram", help="zalo: menu bằng số như trên Zalo"
+    )
     centres = sub.add_parser("import-centres", help="nạp địa chỉ, điện thoại, giờ làm việc của trung tâm từ CSV")
     centres.add_argument("path", type=Path)
     dossiers = sub.add_parser("import-dossiers", help="nạp hồ sơ từ CSV hoặc XLSX (nạp lại không đổi gì)")
@@ -113,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.console import run_console
 
         role = getattr(args, "role", "citizen")
-        ok = asyncio.run(run_console(settings, role=role, commune=getattr(args, "commune", None)))
+        channel = getattr(args, "channel", "telegram")
+        ok = asyncio.run(run_console(settings, role=role, commune=getattr(args, "commune", None), channel=channel))
         return 0 if ok else 2
     setup_logging(settings)
     from telegram import Update

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from telegram import Update
 from telegram.request import RequestData
 
@@ -22,6 +23,7 @@ from bot.config import Settings
 from bot.people import Person
 from bot.roles import Role
 from bot.telegram_http import InProcessRequest
+from bot.zalo import IMAGE, STICKER, TEXT, ZaloClient, parse_update
 
 CONSOLE_USER_ID = 1
 BOT_USER = {"id": 1000, "is_bot": True, "first_name": "Phục Vụ", "username": "phucvu_console_bot"}
@@ -165,11 +167,13 @@ async def ensure_demo_data(settings: Settings, write: Callable[[str], None], day
         await services.db.close()
 
 
-async def act_as(app: App, role: str, commune: str | None, write: Callable[[str], None]) -> bool:
+async def act_as(
+    app: App, role: str, commune: str | None, write: Callable[[str], None], person: Person | None = None
+) -> bool:
     """Give the console user a role for this session: admin in memory; official or leader through an invite
     redeemed at once (so the audit shows it). False, after saying why, when the commune is not one."""
     services = app.bot_data.services
-    person = Person("console", str(CONSOLE_USER_ID))
+    person = person or Person("console", str(CONSOLE_USER_ID))
     if role == "admin":
         services.roles.admins = services.roles.admins | {person}
         return True
@@ -191,10 +195,14 @@ async def run_console(
     demo_days: int = 60,
     role: str = "citizen",
     commune: str | None = None,
+    channel: str = "telegram",
 ) -> bool:
     """Chat with the bot in the terminal until `:quit` or end of input (demo dossiers on first start), as a
-    citizen or with `role`; False if that role could not be given."""
+    citizen or with `role`, on Telegram's surface or (`channel="zalo"`) Zalo's numbered menus; False if that role
+    could not be given."""
     await ensure_demo_data(settings, write, demo_days)
+    if channel == "zalo":
+        return await run_zalo_console(settings, lines, write, role, commune)
     request = ConsoleRequest(write)
     app = build_application(settings, request=request, channel="console")
     chat = ConsoleChat(request)
@@ -221,5 +229,95 @@ async def run_console(
             if not data:
                 continue
             await app.process_update(Update.de_json(data, app.bot))
+    sys.stdout.flush()
+    return True
+
+
+ZALO_HELP = """Phục Vụ — console Zalo. Gõ như khi nhắn tin cho bot trên Zalo (menu bằng số, không có nút):
+  văn bản                  gửi tin nhắn (0: menu)
+  :anh URL [chú thích]     gửi một ảnh (Zalo gửi ảnh dưới dạng đường dẫn)
+  :sticker                 gửi một sticker
+  :quit                    thoát (hoặc Ctrl-D)"""
+CONSOLE_ZALO_ID = "console-zalo-user"
+
+
+class ConsoleZaloAPI:
+    """The Zalo Bot API answered in-process (an httpx transport): what the bot sends is printed, so the real
+    client, its 2,000-character parts and the real Zalo surface are what the console runs."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+        self._ids = itertools.count(1)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer one API call."""
+        method = request.url.path.rsplit("/", 1)[-1]
+        params = json.loads(request.content or b"{}")
+        if method == "sendMessage":
+            self.write(str(params.get("text", "")) + "\n")
+        elif method == "sendPhoto":
+            self.write(f"🖼️ {params.get('photo', '')}\n{params.get('caption', '')}\n")
+        result = {"message_id": f"console{next(self._ids)}", "date": int(time.time() * 1000)}
+        return httpx.Response(200, json={"ok": True, "result": result})
+
+    def client(self, http: httpx.AsyncClient) -> ZaloClient:
+        """The production Zalo client, talking to this console through `http`."""
+        return ZaloClient("console", "http://console.invalid/bot", http=http)
+
+
+def zalo_update_for(line: str) -> dict[str, Any] | None:
+    """The Zalo update a typed line stands for (as the platform sends it), or None for a line not understood."""
+    message: dict[str, Any] = {
+        "message_id": f"line{time.monotonic_ns()}",
+        "date": int(time.time() * 1000),
+        "from": {"id": CONSOLE_ZALO_ID, "display_name": "Console", "is_bot": False},
+        "chat": {"id": CONSOLE_ZALO_ID, "chat_type": "PRIVATE"},
+    }
+    if line.startswith(":anh"):
+        url, _, caption = line[4:].strip().partition(" ")
+        if not url.startswith(("http://", "https://")):
+            return None
+        return {"event_name": IMAGE, "message": message | {"photo_url": url, "caption": caption}}
+    if line == ":sticker":
+        return {"event_name": STICKER, "message": message | {"sticker": "console"}}
+    if line.startswith(":"):
+        return None
+    return {"event_name": TEXT, "message": message | {"text": line}}
+
+
+async def run_zalo_console(
+    settings: Settings, lines: Callable[[], str], write: Callable[[str], None], role: str, commune: str | None
+) -> bool:
+    """The console as a Zalo user: the application without Telegram, the Zalo surface fed with typed lines."""
+    from handlers.outbox import drain_outbox
+    from handlers.zalo import ZaloChannel
+
+    app = build_application(settings, channel="console", telegram=False)
+    write(ZALO_HELP + "\n")
+    async with started(app), httpx.AsyncClient(transport=httpx.MockTransport(ConsoleZaloAPI(write).handle)) as http:
+        services, jobs = app.bot_data.services, app.job_queue
+        assert jobs is not None
+
+        def wake() -> None:
+            jobs.run_once(drain_outbox, 0)
+
+        channel = ZaloChannel(services, ConsoleZaloAPI(write).client(http), wake)
+        app.bot_data.zalo = channel  # notifications for the console user go out through the console too
+        try:
+            if role != "citizen" and not await act_as(app, role, commune, write, Person("zalo", CONSOLE_ZALO_ID)):
+                return False
+            line = "menu"  # what a Zalo user sees first
+            while line != ":quit":
+                update = parse_update(zalo_update_for(line)) if line else None
+                if update is not None:
+                    await channel.chat.handle(update)
+                elif line:
+                    write("(không hiểu lệnh console này; xem hướng dẫn ở trên)\n")
+                try:
+                    line = (await asyncio.to_thread(lines)).strip()
+                except EOFError:
+                    break
+        finally:
+            app.bot_data.zalo = None
     sys.stdout.flush()
     return True

@@ -72,3 +72,48 @@ async def test_the_console_acts_as_an_official_or_an_admin(settings: Settings) -
     feed = iter([":quit"])
     assert not await run_console(settings, lines=read, write=out.append, demo_days=1, role="official", commune="Tân")
     assert "--as official cần --commune" in "\n".join(out)
+
+
+async def test_console_as_a_zalo_user_has_numbered_menus(settings: Settings) -> None:
+    out: list[str] = []
+    example: list[str] = []
+
+    def write(text: str) -> None:
+        out.append(text)
+        if "thử tra mã" in text:
+            example.append(text.rsplit(" ", 1)[1].rstrip(")\n"))
+
+    lines = iter(["1", "<code>", "1", "theo dõi", "Sơn", "2", ":anh https://photo.example/x.jpg", ":nope", ":quit"])
+
+    def read() -> str:
+        line = next(lines)
+        return example[0] if line == "<code>" else line
+
+    assert await run_console(settings, lines=read, write=write, demo_days=3, channel="zalo")
+    output = "\n".join(out)
+    assert "console Zalo" in output
+    assert "1. Tra cứu hồ sơ" in output and "5. 🌐 English" in output  # the menu, shown first
+    assert "Nhắn mã hồ sơ in trên Giấy tiếp nhận" in output
+    assert f"📄 Hồ sơ {example[0]}" in output and "Nhắn 1 để theo dõi" in output
+    assert "⭐ Đã theo dõi." in output
+    assert f"1. Bỏ theo dõi {example[0]}" in output
+    assert "Bạn muốn tìm nơi nào? Nhắn số để chọn:" in output
+    assert "Mình chưa đọc được ảnh." in output
+    assert "không hiểu lệnh console này" in output
+
+
+async def test_console_as_a_zalo_official_writes_a_report(settings: Settings) -> None:
+    lines = iter(["1", "2", "3", "Máy in hỏng.", "xong", "bỏ qua", "gửi", ":quit"])
+    out: list[str] = []
+    ok = await run_console(
+        settings,
+        lines=lambda: next(lines),
+        write=out.append,
+        demo_days=1,
+        role="official",
+        commune="Hữu Lũng",
+        channel="zalo",
+    )
+    output = "\n".join(out)
+    assert ok and "1. Báo cáo khó khăn" in output
+    assert "Đã gửi báo cáo BC-000001." in output
