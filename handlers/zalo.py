@@ -8,6 +8,7 @@ text are the Telegram surface's own.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import logging
@@ -52,6 +53,7 @@ from storage.zalo import Option
 log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
+SEEN_LIMIT = 10_000  # message ids remembered against repeated webhook calls
 
 # The main menu: (label, action), in the order of its numbers.
 MAIN = (
@@ -147,6 +149,7 @@ class ZaloChat:
         if not update.private:
             return  # groups are in beta on Zalo: the bot stays silent there
         person = Person(CHANNEL, update.user_id)
+        await self.services.people.reachable_again(person)  # they wrote: whatever waited for them may go out
         t = translator(self.services.people.language(person))
         came = Incoming(person, update.chat_id, clean(update.text or update.caption), t, self.services)
         try:
@@ -243,7 +246,6 @@ class ZaloChat:
         greeting = came.t.gettext(
             "Xin chào! Mình là Phục Vụ, trợ lý của các trung tâm phục vụ hành chính công tỉnh {province}."
         ).format(province=self.services.centres.directory.province.name)
-        await self.services.people.reachable_again(came.person)
         await self.reply(came, greeting + "\n\n" + text, options)
 
     async def help(self, came: Incoming, _value: str = "") -> None:
@@ -456,6 +458,7 @@ class ZaloChannel:
         self.settings = services.settings
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # webhook calls may overlap: updates are answered one at a time
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()  # recent message ids
 
     async def start(self) -> None:
         """Register the webhook, or drop any webhook and start polling."""
@@ -490,7 +493,7 @@ class ZaloChannel:
                 pause = min(pause * 2, 60.0)
                 continue
             pause = 1.0
-            if update is not None:
+            if update is not None and not self._again(update):
                 async with self._lock:
                     await self.chat.handle(update)
 
@@ -508,10 +511,21 @@ class ZaloChannel:
         except ValueError:
             return web.json_response({"ok": False, "description": "the body is not JSON"}, status=400)
         update = parse_update(body)
-        if update is not None:
+        if update is not None and not self._again(update):
             async with self._lock:
                 await self.chat.handle(update)
         return web.json_response({"ok": True})
+
+    def _again(self, update: ZaloUpdate) -> bool:
+        """Whether this message was answered already (a webhook call Zalo repeats after a slow answer)."""
+        if not update.message_id:
+            return False
+        if update.message_id in self._seen:
+            return True
+        self._seen[update.message_id] = None
+        if len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
+        return False
 
 
 COORDINATES = re.compile(r"(-?\d{1,2}(?:[.,]\d+)?)\s*[,;\s]\s*(-?\d{1,3}(?:[.,]\d+)?)")

@@ -67,7 +67,13 @@ class PeopleRepo:
         return [(str(row[0]), str(row[1])) for row in rows]
 
     async def reachable_again(self, channel: str, external_id: str) -> None:
-        """The person wrote to the bot: they no longer block it."""
+        """The person wrote to the bot: they no longer block it (a read, and a write only for someone marked)."""
+        marked = await self.db.point_read(
+            "SELECT 1 FROM people WHERE channel = ? AND external_id = ? AND unreachable_at IS NOT NULL",
+            (channel, external_id),
+        )
+        if marked is None:
+            return
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE people SET unreachable_at = NULL WHERE channel = ? AND external_id = ?"

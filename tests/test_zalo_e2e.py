@@ -1,6 +1,7 @@
 """End to end: the Zalo channel against a fake Zalo Bot API — numbered menus, lookups, following, the centre
 finder, language, invites, the outbox on Zalo, the webhook over real HTTP, and Telegram and Zalo in one process."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -172,11 +173,19 @@ async def test_webhook_checks_the_secret_and_takes_both_body_shapes(settings: Se
         assert (wrong.status_code, missing.status_code) == (403, 403)
         assert zalo.sent(CITIZEN) == []
         plain = await client.post(url, json=update, headers={"X-Bot-Api-Secret-Token": SECRET})
-        wrapped = await client.post(
+        repeated = await client.post(
             url, json={"ok": True, "result": update}, headers={"X-Bot-Api-Secret-Token": SECRET}
         )
-        assert (plain.status_code, wrapped.status_code) == (200, 200)
-        assert [c.text.startswith("Xin chào!") for c in zalo.sent(CITIZEN)] == [True, True]
+        assert (plain.status_code, repeated.status_code) == (200, 200)
+        assert [c.text.startswith("Xin chào!") for c in zalo.sent(CITIZEN)] == [True]  # the same message, once
+        other = zalo.update(CITIZEN, "message.text.received", text="0")
+        wrapped = await client.post(url, json={"ok": True, "result": other}, headers={"X-Bot-Api-Secret-Token": SECRET})
+        assert wrapped.status_code == 200 and len(zalo.sent(CITIZEN)) == 2
+        for junk in ([1, 2], "text", {"message": "x"}, {"result": None}):
+            answered = await client.post(url, json=junk, headers={"X-Bot-Api-Secret-Token": SECRET})
+            assert answered.status_code == 200  # nothing to answer, and nothing breaks
+        broken = await client.post(url, content=b"{not json", headers={"X-Bot-Api-Secret-Token": SECRET})
+        assert broken.status_code == 400 and len(zalo.sent(CITIZEN)) == 2
         assert not [c for c in zalo.calls if c.method == "getUpdates"]  # no polling beside a webhook
 
 
@@ -309,3 +318,34 @@ async def test_without_a_public_address_the_digest_is_its_text(zalo_bot: App, za
     [text] = await zalo.wait_sent(LEADER, since=since, timeout=15)
     assert text.text.startswith("📊 TÓM TẮT NGÀY")
     assert [c.method for c in zalo.calls[since:] if c.method == "sendPhoto"] == []
+
+
+async def test_a_person_who_blocked_the_bot_is_held_until_they_write(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    services = zalo_bot.bot_data.services
+    await zalo.say(CITIZEN, CODE)
+    await zalo.say(CITIZEN, "1")  # follows
+    zalo.fail_next("sendMessage", 403)
+    await services.dossiers.apply([dossier_row(status=5)], "ingest", NOW + timedelta(hours=1))
+    await until_unreachable(services, True)
+    since = zalo.mark()
+    await services.dossiers.apply([dossier_row(status=9)], "ingest", NOW + timedelta(hours=2))
+    await asyncio.sleep(0.5)
+    assert zalo.sent(CITIZEN, since=since) == []  # held while they block the bot
+    zalo.push_text(CITIZEN, "0")  # they write again: reachable, and what was held goes out
+    texts = [c.text for c in await zalo.wait_sent(CITIZEN, 2, since=since)]
+    greeting = [text for text in texts if text.startswith("Xin chào!")]
+    held = [text for text in texts if text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang: Đã xử lý xong.")]
+    assert len(greeting) == len(held) == 1  # in either order: the reply and the outbox run side by side
+    await until_unreachable(services, False)
+
+
+async def until_unreachable(services: object, marked: bool) -> None:
+    db = services.db  # type: ignore[attr-defined]
+    for _ in range(100):
+        row = await db.fetchone(
+            "SELECT unreachable_at FROM people WHERE channel = 'zalo' AND external_id = ?", (CITIZEN,)
+        )
+        if row is not None and (row[0] is not None) == marked:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"unreachable should be {marked}")
