@@ -22,7 +22,7 @@ from aiohttp import web
 from bot.app import Services
 from bot.centres import Choice, District, Found, NotFound, SearchOutcome, Split
 from bot.config import Settings
-from bot.digest import chart_url
+from bot.digest import DAILY, chart_url
 from bot.dossiers import MAX_FOLLOWS, code_key, find_code
 from bot.i18n import N_, Translator, translator
 from bot.outbox import Delivery, Outcome, OutgoingMessage
@@ -100,9 +100,14 @@ WORDS = {
     "xembaocao": "commune_reports",
     "/xembaocao": "commune_reports",
     "/reports": "commune_reports",
+    "tom tat": "digest",
+    "tomtat": "digest",
+    "/tomtat": "digest",
+    "/digest": "digest",
 }
-# An official's main menu starts with their own two items.
+# An official's main menu starts with their own two items, a leader's with today's digest.
 OFFICIAL = ((N_("Báo cáo khó khăn"), "report"), (N_("Báo cáo của xã"), "commune_reports"))
+LEADER = ((N_("Tóm tắt hôm nay"), "digest"),)
 
 
 def numbered(t: Translator, labels: list[str], prompt: str) -> str:
@@ -113,7 +118,9 @@ def numbered(t: Translator, labels: list[str], prompt: str) -> str:
 def main_menu(t: Translator, role: Role = Role.CITIZEN) -> tuple[str, list[Option]]:
     """The main menu's text and options (an official's starts with reports; the language item names the other
     language)."""
-    items = (*OFFICIAL, *MAIN) if role is Role.OFFICIAL else MAIN
+    items = {Role.OFFICIAL: (*OFFICIAL, *MAIN), Role.LEADER: (*LEADER, *MAIN), Role.ADMIN: (*LEADER, *MAIN)}.get(
+        role, MAIN
+    )
     text = numbered(t, [t.gettext(label) for label, _ in items], t.gettext("Nhắn số để chọn:"))
     text += "\n" + t.gettext("Hoặc nhắn thẳng mã hồ sơ, hay tên xã, phường của bạn. Nhắn 0 để xem lại menu này.")
     return text, [(action, "") for _, action in items]
@@ -233,6 +240,7 @@ class ZaloChat:
             "cancel": self.reports.cancel,
             "commune_reports": self.reports.commune_reports,
             "reopen": self.reports.reopen,
+            "digest": self.digest,
         }
         await actions[kind](came, value)
 
@@ -384,6 +392,16 @@ class ZaloChat:
             await self.ask_centre(came)
             return
         await self.search(came, outcome)
+
+    async def digest(self, came: Incoming, _value: str = "") -> None:
+        """Today's digest so far, for leaders and admins (the chart comes with the morning's)."""
+        t, services = came.t, self.services
+        if not (await services.roles.access(came.person)).is_one_of(Role.LEADER, Role.ADMIN):
+            await self.reply(came, t.gettext("Tóm tắt dành cho lãnh đạo tỉnh. Nhắn 0 để xem menu."))
+            return
+        now = services.clock()
+        built = await services.digest.build(now.astimezone(services.settings.timezone).date(), DAILY, None, now)
+        await self.reply(came, "\n\n".join(services.digest.render(built, t)))
 
     async def redeem(self, came: Incoming, code: str) -> None:
         """An invite code typed in: the role it gives, or why it gives nothing."""

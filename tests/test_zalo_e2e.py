@@ -312,7 +312,13 @@ async def test_a_leader_on_zalo_gets_the_digest_with_its_chart_by_url(settings: 
 
 
 async def test_without_a_public_address_the_digest_is_its_text(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    [refused] = await zalo.say(CITIZEN, "tóm tắt")
+    assert refused.text.startswith("Tóm tắt dành cho lãnh đạo tỉnh.")
     await grant(zalo_bot, zalo, LEADER, Role.LEADER)
+    [menu] = await zalo.say(LEADER, "0")
+    assert "1. Tóm tắt hôm nay" in menu.text
+    [now] = await zalo.say(LEADER, "1")
+    assert now.text.startswith("📊 TÓM TẮT NGÀY")
     since = zalo.mark()
     await zalo_bot.bot_data.services.digest.queue_due(NOW)
     [text] = await zalo.wait_sent(LEADER, since=since, timeout=15)
