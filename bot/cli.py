@@ -215,6 +215,7 @@ async def _invite(settings: Settings, role: str, commune: str | None, days: int)
     else:
         print(f"Người được mời gửi cho bot: /start {invite.code}")
         print("(Đặt PHUCVU_BOT_USERNAME hoặc TELEGRAM_BOT_TOKEN để in đường dẫn t.me.)")
+    print(f"Trên Zalo: người được mời nhắn mã {invite.code} cho bot.")
     return 0
 
 

@@ -110,7 +110,7 @@ def _cut_line(line: str, limit: int) -> tuple[str, str]:
     window = line[: limit + 1]
     ends = [match.end() for match in _SENTENCE_END.finditer(window) if match.end() <= limit]
     cut = ends[-1] if ends and ends[-1] > limit // 2 else window.rfind(" ", 0, limit + 1)
-    if cut <= 0:
+    if cut <= 0 or not line[:cut].strip():  # no boundary, or only blanks before it: cut anywhere
         return line[:limit], line[limit:]
     return line[:cut].rstrip(), line[cut:].lstrip()
 
@@ -143,4 +143,4 @@ def split_text(text: str, limit: int) -> list[str]:
                 current = line
     if current:
         parts.append(current)
-    return parts
+    return [part for part in parts if part.strip()]  # a blank part is no message (and Zalo refuses one)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +62,15 @@ class ZaloNetworkError(Exception):
         self.left = left
 
 
+class PartlySent(Exception):
+    """A text in several parts failed after `sent` of them went: sending it again would repeat those."""
+
+    def __init__(self, sent: int, total: int, cause: Exception) -> None:
+        super().__init__(f"{sent} of {total} parts sent, then: {cause}")
+        self.sent = sent
+        self.total = total
+
+
 @dataclass(frozen=True)
 class ZaloUpdate:
     """One incoming event, read once."""
@@ -75,6 +85,31 @@ class ZaloUpdate:
     photo_url: str = ""
     caption: str = ""
     private: bool = True
+
+
+def _moment(milliseconds: Any) -> datetime | None:
+    """A date in milliseconds, or None for anything that is not one."""
+    if not isinstance(milliseconds, int | float) or isinstance(milliseconds, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(milliseconds / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _number(value: Any) -> float | None:
+    """A number from an error envelope (`retry_after`, `error_code`), or None when it is not one."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def parse_updates(result: Any) -> list[ZaloUpdate]:
+    """The updates of a `getUpdates` result: one object as documented, or a list should the platform send one."""
+    items = result if isinstance(result, list) else [result]
+    return [update for item in items if (update := parse_update(item)) is not None]
 
 
 def parse_update(body: Any) -> ZaloUpdate | None:
@@ -92,14 +127,13 @@ def parse_update(body: Any) -> ZaloUpdate | None:
     user_id, chat_id = str(sender.get("id") or ""), str(chat.get("id") or sender.get("id") or "")
     if not user_id or not chat_id or sender.get("is_bot"):
         return None
-    date = message.get("date")
     return ZaloUpdate(
         event=str(body.get("event_name") or ""),
         chat_id=chat_id,
         user_id=user_id,
         display_name=str(sender.get("display_name") or ""),
         message_id=str(message.get("message_id") or ""),
-        date=datetime.fromtimestamp(date / 1000, UTC) if isinstance(date, int | float) else None,
+        date=_moment(message.get("date")),
         text=str(message.get("text") or ""),
         photo_url=str(message.get("photo_url") or message.get("photo") or ""),
         caption=str(message.get("caption") or ""),
@@ -149,12 +183,12 @@ class ZaloClient:
             body = {}
         if response.status_code == 200 and body.get("ok"):
             return body.get("result")
-        status = response.status_code if response.status_code != 200 else int(body.get("error_code") or 500)
+        status = response.status_code
+        if status == 200:  # an envelope that says it failed: its own code, when it is one
+            status = int(_number(body.get("error_code")) or 500)
         parameters: dict[str, Any] = body["parameters"] if isinstance(body.get("parameters"), dict) else {}
-        retry_after = parameters.get("retry_after") or response.headers.get("Retry-After")
-        raise ZaloError(
-            status, str(body.get("description") or response.reason_phrase), float(retry_after) if retry_after else None
-        )
+        retry_after = _number(parameters.get("retry_after")) or _number(response.headers.get("Retry-After"))
+        raise ZaloError(status, str(body.get("description") or response.reason_phrase), retry_after)
 
     async def _with_retries(self, method: str, params: Mapping[str, Any], retries: int) -> Any:
         for attempt in range(retries + 1):
@@ -178,7 +212,12 @@ class ZaloClient:
         parts = split_text(text, MESSAGE_LIMIT) or [text]
         first = self.retries if retries is None else retries
         for index, part in enumerate(parts):
-            await self._with_retries("sendMessage", {"chat_id": chat_id, "text": part}, first if index == 0 else 3)
+            try:
+                await self._with_retries("sendMessage", {"chat_id": chat_id, "text": part}, first if index == 0 else 3)
+            except (ZaloError, ZaloNetworkError) as exc:
+                if index == 0:
+                    raise
+                raise PartlySent(index, len(parts), exc) from exc
         return len(parts)
 
     async def send_photo(self, chat_id: str, url: str, caption: str = "", *, retries: int | None = None) -> None:
@@ -186,15 +225,16 @@ class ZaloClient:
         params = {"chat_id": chat_id, "photo": url, "caption": caption[:CAPTION_LIMIT]}
         await self._with_retries("sendPhoto", params, self.retries if retries is None else retries)
 
-    async def get_updates(self, hold: int = POLL_TIMEOUT) -> ZaloUpdate | None:
-        """Wait up to `hold` seconds for one update; None when nothing came (408) or it was not a message."""
+    async def get_updates(self, hold: int = POLL_TIMEOUT) -> list[ZaloUpdate]:
+        """Wait up to `hold` seconds for an update (one per call, as documented); empty when nothing came (408)
+        or what came was not a message."""
         try:
             result = await self.call("getUpdates", {"timeout": hold}, wait=hold + 15.0)
         except ZaloError as exc:
             if exc.status == 408:
-                return None
+                return []
             raise
-        return parse_update(result)
+        return parse_updates(result)
 
     async def get_me(self) -> dict[str, Any]:
         """The bot's own account."""

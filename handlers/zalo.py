@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import hmac
 import logging
 import re
@@ -40,7 +39,7 @@ from bot.reports import (
 )
 from bot.roles import INVITE_CODE, Role
 from bot.text import clean, fold
-from bot.zalo import IMAGE, STICKER, TEXT, ZaloClient, ZaloError, ZaloNetworkError, ZaloUpdate, parse_update
+from bot.zalo import IMAGE, STICKER, TEXT, PartlySent, ZaloClient, ZaloError, ZaloNetworkError, ZaloUpdate, parse_update
 from handlers import menu
 from handlers.centres import maps_url, old_label, render_card, via_text
 from handlers.context import Incoming
@@ -54,6 +53,16 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
 SEEN_LIMIT = 10_000  # message ids remembered against repeated webhook calls
+STOP_GRACE = 10.0  # seconds an update being answered may take to finish when the bot stops
+TOKEN_RETRY = 300.0  # seconds before a message refused for the token (401) is tried again
+
+
+UNKNOWN_INVITE = N_("Mã mời không đúng. Hãy nhắn lại đúng từng ký tự mã quản trị viên gửi, hoặc xin một mã mới.")
+
+
+class ZaloTokenRefused(RuntimeError):
+    """Zalo refused ZALO_BOT_TOKEN: the bot stops rather than run without its Zalo side."""
+
 
 # The main menu: (label, action), in the order of its numbers.
 MAIN = (
@@ -142,6 +151,15 @@ def help_text(t: Translator) -> str:
     )
 
 
+def invite_code(text: str) -> str | None:
+    """An invite code typed alone (also as `/start CODE`, as `phucvu invite` prints it), or None. A code has a
+    letter: a long number is not one."""
+    word = text.strip().removeprefix("/start").strip().strip(".,;:!?\"'«»")
+    if INVITE_CODE.fullmatch(word) and any(char.isalpha() for char in word):
+        return word
+    return None
+
+
 class ZaloChat:
     """Answers one Zalo update at a time (the caller keeps each chat's updates in order)."""
 
@@ -160,41 +178,50 @@ class ZaloChat:
         t = translator(self.services.people.language(person))
         came = Incoming(person, update.chat_id, clean(update.text or update.caption), t, self.services)
         try:
-            if update.event in (TEXT, IMAGE) and self.services.reports.is_writing(person):
-                await self.writing(came, update.photo_url if update.event == IMAGE else "")
+            if self.services.reports.is_writing(person):
+                await self.writing(came, update.photo_url if update.event == IMAGE else "", update.event)
             elif update.event == TEXT:
                 await self.text(came)
             elif update.event == IMAGE:
-                await self.reply(came, t.gettext("Mình chưa đọc được ảnh. Hãy nhắn mã hồ sơ hoặc tên xã bằng chữ."))
+                text = t.gettext("Mình chưa đọc được ảnh. Hãy nhắn mã hồ sơ hoặc tên xã bằng chữ.")
+                await self.reply(came, text, keep=True)
             elif update.event == STICKER:
-                await self.reply(came, t.gettext("👋 Nhắn 0 để xem những gì Phục Vụ giúp được bạn."))
+                await self.reply(came, t.gettext("👋 Nhắn 0 để xem những gì Phục Vụ giúp được bạn."), keep=True)
             else:
-                await self.reply(
-                    came,
-                    t.gettext(
-                        "Mình chưa đọc được tin nhắn này. Hãy nhắn bằng chữ, ví dụ mã hồ sơ hoặc tên xã. "
-                        "Nhắn 0 để xem menu."
-                    ),
+                text = t.gettext(
+                    "Mình chưa đọc được tin nhắn này. Hãy nhắn bằng chữ, ví dụ mã hồ sơ hoặc tên xã. "
+                    "Nhắn 0 để xem menu."
                 )
+                await self.reply(came, text, keep=True)
         except Exception:
             log.exception("zalo update from %s failed", update.user_id)
             try:
-                await self.reply(came, t.gettext("Xin lỗi, đã có lỗi khi xử lý tin nhắn. Bạn thử lại sau ít phút nhé."))
+                text = t.gettext("Xin lỗi, đã có lỗi khi xử lý tin nhắn. Bạn thử lại sau ít phút nhé.")
+                await self.reply(came, text, keep=True)
             except Exception:
                 log.exception("could not tell %s about the failure", update.user_id)
 
-    async def reply(self, came: Incoming, text: str, options: list[Option] | None = None) -> None:
-        """Send a text (split at 2,000 characters); `options` become what the person's numbers mean."""
-        if options is not None:
-            await self.services.menus.remember(came.person, options, self.services.clock())
+    async def reply(
+        self, came: Incoming, text: str, options: list[Option] | None = None, *, keep: bool = False
+    ) -> None:
+        """Send a text (split at 2,000 characters). `options` become what the person's numbers mean; without
+        them a number means nothing any more (an old menu must not act on what this answer is about), unless
+        `keep` (an answer that changes nothing, such as a number not in the menu)."""
+        if not keep:
+            await self.services.menus.remember(came.person, options or [], self.services.clock())
         await self.client.send_text(str(came.chat_id), text)
 
-    async def writing(self, came: Incoming, photo: str) -> None:
-        """A message from an official writing a report: «hủy» stops, anything else answers the step."""
+    async def writing(self, came: Incoming, photo: str, event: str) -> None:
+        """A message from an official writing a report: «hủy» stops; the menu, a sticker or anything else that
+        is no answer says a report is being written and asks its question again; an answer moves it on."""
         word = fold(came.text).strip(" .!?")
         writing = await self.services.reports.writing(came.person)
         if WORDS.get(word) == "cancel" or writing is None:
             await self.reports.cancel(came)
+        elif event not in (TEXT, IMAGE) or WORDS.get(word) == "menu":
+            note = came.t.gettext("Bạn đang viết một báo cáo: trả lời câu hỏi dưới đây, hoặc nhắn «hủy» để thôi.")
+            await self.reply(came, note, keep=True)
+            await self.reports.ask(came, writing)
         else:
             await self.reports.answer(came, writing, word, photo)
 
@@ -208,16 +235,14 @@ class ZaloChat:
         elif word.isdigit() and len(word) <= 2:
             option = await self.services.menus.option(came.person, int(word))
             if option is None:
-                await self.reply(
-                    came,
-                    came.t.gettext("Số {number} không có trong danh sách. Nhắn 0 để xem menu.").format(number=word),
-                )
+                text = came.t.gettext("Số {number} không có trong danh sách. Nhắn 0 để xem menu.")
+                await self.reply(came, text.format(number=word), keep=True)
             else:
                 await self.act(came, *option)
         elif (code := find_code(came.text)) is not None:
             await self.lookup(came, code)
-        elif INVITE_CODE.fullmatch(came.text):
-            await self.redeem(came, came.text)
+        elif (invite := invite_code(came.text)) is not None:
+            await self.redeem(came, invite)
         elif not came.text:
             await self.act(came, "menu", "")
         else:
@@ -405,10 +430,14 @@ class ZaloChat:
 
     async def redeem(self, came: Incoming, code: str) -> None:
         """An invite code typed in: the role it gives, or why it gives nothing."""
-        result = await self.services.roles.redeem(came.person, code, self.services.clock())
+        roles, now = self.services.roles, self.services.clock()
+        result = await roles.redeem(came.person, code, now)
+        if result.outcome == "unknown" and code[0].isalpha():  # a phone's keyboard capitalised the first letter
+            result = await roles.redeem(came.person, code[0].swapcase() + code[1:], now)
         t = came.t
         if result.role is None:
-            await self.reply(came, t.gettext(REFUSALS.get(result.outcome, REFUSALS["unknown"])))
+            refusal = UNKNOWN_INVITE if result.outcome == "unknown" else REFUSALS.get(result.outcome, UNKNOWN_INVITE)
+            await self.reply(came, t.gettext(refusal))
             return
         commune = self.services.centres.commune(result.commune_code or "")
         role = t.gettext(ROLE_NAMES[result.role]).format(commune=commune.name if commune else "")
@@ -452,16 +481,24 @@ class ZaloNotifier:
         try:
             if not await self._send(message):
                 return Delivery(Outcome.GONE, error=f"nothing to send on zalo for {message.kind}")
+        except PartlySent as exc:  # sending it again would repeat what arrived
+            return Delivery(Outcome.UNCERTAIN, error=str(exc))
         except ZaloError as exc:
             if exc.status == 429:
                 return Delivery(Outcome.RETRY, exc.retry_after or 1.0, f"429 {exc.description}")
             if exc.retryable:
                 return Delivery(Outcome.RETRY, error=f"{exc.status} {exc.description}")
+            if exc.status == 401:  # the channel's token, not this message: keep it for when Zalo takes the token
+                log.error("zalo refused the bot's token while sending: %s", exc)
+                return Delivery(Outcome.RETRY, TOKEN_RETRY, f"401 {exc.description}")
             if exc.status == 403:
                 return Delivery(Outcome.GONE, error=f"403 {exc.description}", blocked=True)
             return Delivery(Outcome.GONE, error=f"{exc.status} {exc.description}")
         except ZaloNetworkError as exc:
             return Delivery(Outcome.UNCERTAIN if exc.left else Outcome.RETRY, error=f"network {exc}")
+        except Exception as exc:  # a notifier never raises: the row would stay claimed and never be settled
+            log.exception("zalo: sending outbox message %s failed", message.id)
+            return Delivery(Outcome.UNCERTAIN, error=f"{exc.__class__.__name__}: {exc}")
         return Delivery(Outcome.SENT)
 
 
@@ -477,9 +514,20 @@ class ZaloChannel:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # webhook calls may overlap: updates are answered one at a time
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()  # recent message ids
+        self._stopping = False
+        self._waiting = False  # in getUpdates: stopping may cut the wait short
 
     async def start(self) -> None:
-        """Register the webhook, or drop any webhook and start polling."""
+        """Check the token (a refused one stops the bot, as a bad Telegram token does), then register the webhook,
+        or drop any webhook and start polling."""
+        try:
+            await self.client.get_me()
+        except ZaloError as exc:
+            if exc.status in (401, 403, 404):
+                raise ZaloTokenRefused(f"ZALO_BOT_TOKEN: Zalo refused the token ({exc})") from exc
+            log.warning("zalo: getMe failed (%s); going on", exc)
+        except ZaloNetworkError as exc:
+            log.warning("zalo: Zalo did not answer getMe (%s); going on", exc)
         if self.settings.zalo_webhook_url:
             await self.client.set_webhook(self.settings.zalo_webhook_url, self.settings.zalo_webhook_secret.value)
             log.info("zalo: webhook at %s", self.settings.zalo_webhook_url)
@@ -488,32 +536,45 @@ class ZaloChannel:
             await self.client.delete_webhook()
         except (ZaloError, ZaloNetworkError) as exc:
             log.warning("zalo: could not remove a webhook before polling: %s", exc)
+        self._stopping = False
         self._task = asyncio.create_task(self._poll(), name="zalo-polling")
         log.info("zalo: long polling")
 
     async def stop(self) -> None:
-        """Stop polling and close the client."""
+        """Stop polling: a wait for updates is cut short, an update being answered is finished first (it was
+        already taken from Zalo, and would be lost); then close the client."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            if self._waiting:
+                self._task.cancel()
+            try:
+                await asyncio.wait_for(self._task, STOP_GRACE)
+            except (asyncio.CancelledError, TimeoutError):
+                pass
+            except Exception:
+                log.exception("zalo: polling ended with an error")
             self._task = None
         await self.client.close()
 
     async def _poll(self) -> None:
         pause = 1.0
-        while True:
+        while not self._stopping:
+            self._waiting = True
             try:
-                update = await self.client.get_updates()
-            except (ZaloError, ZaloNetworkError) as exc:
-                log.warning("zalo: getUpdates failed (%s); trying again in %.0f s", exc, pause)
+                updates = await self.client.get_updates()
+            except Exception as exc:  # whatever it is, polling goes on
+                level = logging.ERROR if isinstance(exc, ZaloError) and exc.status == 401 else logging.WARNING
+                log.log(level, "zalo: getUpdates failed (%s); trying again in %.0f s", exc, pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 60.0)
                 continue
+            finally:
+                self._waiting = False
             pause = 1.0
-            if update is not None and not self._again(update):
-                async with self._lock:
-                    await self.chat.handle(update)
+            for update in updates:
+                if not self._again(update):
+                    async with self._lock:
+                        await self.chat.handle(update)
 
     def webhook_path(self) -> str:
         """The path of ZALO_WEBHOOK_URL, where the bot's HTTP server takes Zalo's calls."""

@@ -11,9 +11,11 @@ import pytest
 
 from bot.app import App, build_application, started
 from bot.config import Secret, Settings
+from bot.outbox import Outcome
 from bot.people import Person
 from bot.reports import State
 from bot.roles import Role
+from handlers.zalo import ZaloTokenRefused
 from tests.conftest import bot_settings
 from tests.factories import CODE, KEY, dossier_row
 from tests.fakebotapi import FakeBotAPI, running
@@ -355,3 +357,135 @@ async def until_unreachable(services: object, marked: bool) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"unreachable should be {marked}")
+
+
+# --- regressions from the review of the Zalo channel -------------------------------------------------------------
+
+
+async def test_an_update_with_a_date_out_of_range_does_not_stop_polling(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    bad = zalo.update(CITIZEN, "message.text.received", text="menu")
+    bad["message"]["date"] = 10**20
+    zalo.push(bad)
+    [answer] = await zalo.wait_sent(CITIZEN)
+    assert answer.text.startswith("Xin chào!")  # read without its date
+    [later] = await zalo.say(OTHER, "menu")
+    assert later.text.startswith("Xin chào!")
+
+
+async def test_an_old_menu_number_does_not_act_on_the_next_answer(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    await zalo.say(CITIZEN, CODE)  # "1" would follow it …
+    await zalo.say(CITIZEN, "000.00.37.H37-250804-9999")  # … but this answer is about another code
+    [one] = await zalo.say(CITIZEN, "1")
+    assert one.text == "Số 1 không có trong danh sách. Nhắn 0 để xem menu."
+    assert await zalo_bot.bot_data.services.db.fetchall("SELECT * FROM follows") == []
+    await zalo.say(CITIZEN, "menu")
+    await zalo.say(CITIZEN, "9")  # a number not in the menu keeps the menu
+    [asked] = await zalo.say(CITIZEN, "1")
+    assert asked.text.startswith("Nhắn mã hồ sơ")
+
+
+async def test_during_a_report_the_menu_and_a_sticker_ask_the_step_again(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
+    await zalo.say(OTHER, "báo cáo")
+    since = zalo.mark()
+    zalo.push_sticker(OTHER)
+    note, question = await zalo.wait_sent(OTHER, 2, since=since)
+    assert note.text.startswith("Bạn đang viết một báo cáo") and question.text.startswith("Báo cáo khó khăn của")
+    note, question = await zalo.say(OTHER, "0", expect=2)
+    assert "nhắn «hủy» để thôi" in note.text and "1. Thiếu phòng làm việc" in question.text
+    [stopped] = await zalo.say(OTHER, "hủy")
+    assert stopped.text == "Đã hủy báo cáo đang viết."
+
+
+async def test_an_invite_typed_as_start_code_or_capitalised(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    roles = zalo_bot.bot_data.services.roles
+    first = await roles.invite(Role.OFFICIAL, COMMUNE, "admin", NOW)
+    [granted] = await zalo.say(CITIZEN, f"/start {first.code}")
+    assert granted.text.startswith("Bạn đã nhận vai trò cán bộ Xã Hữu Lũng.")
+    second = await roles.invite(Role.LEADER, None, "admin", NOW)
+    typed = second.code[0].swapcase() + second.code[1:] if second.code[0].isalpha() else second.code
+    [leader] = await zalo.say(OTHER, typed + ".")
+    assert leader.text.startswith("Bạn đã nhận vai trò lãnh đạo tỉnh.")
+    [wrong] = await zalo.say("someone-else", "Zz" + second.code[2:])
+    assert wrong.text.startswith("Mã mời không đúng. Hãy nhắn lại đúng từng ký tự")
+    [number] = await zalo.say("someone-else", "1234567890123456789")  # a long number is no invite
+    assert not number.text.startswith("Mã mời")
+
+
+async def test_a_refused_token_keeps_notifications_and_stops_a_start(
+    zalo_bot: App, zalo: FakeZaloAPI, settings: Settings
+) -> None:
+    await zalo.say(CITIZEN, CODE)
+    await zalo.say(CITIZEN, "1")
+    zalo.fail_next("sendMessage", 401)
+    services = zalo_bot.bot_data.services
+    await services.dossiers.apply([dossier_row(status=9)], "ingest", NOW + timedelta(hours=1))
+    for _ in range(100):
+        row = await services.db.fetchone("SELECT failed_at, last_error FROM outbox")
+        if row is not None and row["last_error"]:
+            break
+        await asyncio.sleep(0.05)
+    assert row is not None and row["failed_at"] is None and row["last_error"].startswith("401")  # kept, for later
+    bad = replace(zalo_settings(settings, zalo), zalo_token=Secret("999:wrong"))
+    with pytest.raises(ZaloTokenRefused, match="ZALO_BOT_TOKEN"):
+        async with started(build_application(bad, telegram=False, clock=lambda: NOW)):
+            pass
+
+
+async def test_stopping_finishes_the_update_being_answered(settings: Settings, zalo: FakeZaloAPI) -> None:
+    app = build_application(zalo_settings(settings, zalo), telegram=False, clock=lambda: NOW)
+    async with started(app):
+        zalo.fail_next("sendMessage", 502)  # the reply waits a second before its second try
+        zalo.push_text(CITIZEN, "menu")
+        for _ in range(100):
+            if any(c.method == "sendMessage" for c in zalo.calls):
+                break
+            await asyncio.sleep(0.02)
+    assert [c.status for c in zalo.calls if c.method == "sendMessage"] == [502, 200]  # answered before the stop
+
+
+async def test_a_text_partly_sent_is_not_sent_again(zalo_bot: App, zalo: FakeZaloAPI, settings: Settings) -> None:
+    from bot.outbox import OutgoingMessage
+    from bot.zalo import ZaloClient
+    from handlers.zalo import ZaloNotifier
+
+    async def no_pause(_: float) -> None:
+        return None
+
+    client = ZaloClient(TOKEN, zalo.base_url, sleep=no_pause)
+    text = "Dòng một của tóm tắt.\n" * 150  # about 3,300 characters: two parts
+    message = OutgoingMessage(1, Person("zalo", OTHER), "vi", "digest_text", {"text": text, "language": "vi"})
+    send = zalo._send_message
+
+    def first_then_failing(params: dict[str, object]) -> dict[str, object]:
+        zalo.fail_next("sendMessage", 502, count=4)  # the second part fails, and its three retries
+        zalo._send_message = send  # type: ignore[method-assign]
+        return send(params)
+
+    zalo._send_message = first_then_failing  # type: ignore[method-assign]
+    delivery = await ZaloNotifier(client, settings).deliver(message)
+    await client.close()
+    assert delivery.outcome is Outcome.UNCERTAIN and "1 of 2 parts sent" in delivery.error
+    statuses = [c.status for c in zalo.calls if c.method == "sendMessage" and c.chat_id == OTHER]
+    assert statuses == [200, 502, 502, 502, 502]
+
+
+async def test_odd_error_envelopes_are_read_without_failing(settings: Settings) -> None:
+    from bot.zalo import ZaloClient, ZaloError
+
+    answers = iter(
+        [
+            httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, json={"ok": False}),
+            httpx.Response(200, json={"ok": False, "error_code": "QUOTA", "parameters": {"retry_after": "soon"}}),
+            httpx.Response(502, content=b"<html>bad gateway</html>"),
+        ]
+    )
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: next(answers)))
+    client = ZaloClient("t", "http://zalo.invalid/bot", http=http)
+    seen = []
+    for _ in range(3):
+        with pytest.raises(ZaloError) as failed:
+            await client.call("sendMessage", {"chat_id": "x", "text": "y"})
+        seen.append((failed.value.status, failed.value.retry_after))
+    await http.aclose()
+    assert seen == [(429, None), (500, None), (502, None)]
