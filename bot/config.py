@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
@@ -93,6 +94,9 @@ class Settings:
                 raise ConfigError("ZALO_WEBHOOK_SECRET: needs 8 to 256 characters when ZALO_WEBHOOK_URL is set")
             if self.http_port is None:
                 raise ConfigError("PHUCVU_HTTP_PORT: the port Zalo's webhook calls reach, needed with ZALO_WEBHOOK_URL")
+            path = urllib.parse.urlsplit(self.zalo_webhook_url).path or "/"
+            if path in ("/", "/healthz") or path.startswith(("/api/", "/media/")):
+                raise ConfigError(f"ZALO_WEBHOOK_URL: the path {path!r} is the bot's own; use one like /zalo/webhook")
         return self
 
 

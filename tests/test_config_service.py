@@ -82,3 +82,6 @@ def test_zalo_settings_and_what_the_webhook_needs() -> None:
         Settings.from_env({**served, "ZALO_WEBHOOK_SECRET": "short"}, dotenv=None)
     with pytest.raises(ConfigError, match="ZALO_WEBHOOK_URL"):
         Settings.from_env({**served, "ZALO_WEBHOOK_URL": "http://phucvu.example.vn/zalo"}, dotenv=None)
+    for taken in ("https://phucvu.example.vn/healthz", "https://phucvu.example.vn/api/v1/dossiers", "https://x.vn"):
+        with pytest.raises(ConfigError, match="ZALO_WEBHOOK_URL"):
+            Settings.from_env({**served, "ZALO_WEBHOOK_URL": taken}, dotenv=None)
