@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from telegram import Update
 from telegram.request import RequestData
 
 from bot.app import App, build_application, started
-from bot.config import Settings
+from bot.config import Secret, Settings
 from bot.people import Person
 from bot.roles import Role
 from bot.telegram_http import InProcessRequest
@@ -200,6 +201,9 @@ async def run_console(
     """Chat with the bot in the terminal until `:quit` or end of input (demo dossiers on first start), as a
     citizen or with `role`, on Telegram's surface or (`channel="zalo"`) Zalo's numbered menus; False if that role
     could not be given."""
+    # The console is one local person: it never touches the real Zalo account (polling it would take citizens'
+    # messages, and starting would remove the production webhook).
+    settings = replace(settings, zalo_token=Secret(""), zalo_webhook_url="")
     await ensure_demo_data(settings, write, demo_days)
     if channel == "zalo":
         return await run_zalo_console(settings, lines, write, role, commune)

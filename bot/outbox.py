@@ -149,8 +149,9 @@ class OutboxService:
         self.pacer = pacer or Pacer()
         self._lock = asyncio.Lock()
 
-    async def drain(self, notifier: Notifier, batch: int = 100) -> DrainReport:
-        """Send everything that is due now for the notifier's channel."""
+    async def drain(self, notifier: Notifier, batch: int = 100, *, urgent_only: bool = False) -> DrainReport:
+        """Send everything that is due now for the notifier's channel (`urgent_only`: its urgent messages, so
+        that another channel's urgent ones need not wait for this one's backlog)."""
         sent = retried = failed = uncertain = 0
         async with self._lock:
             if expired := await self.repo.expire(to_sql_time(self.clock())):
@@ -160,7 +161,7 @@ class OutboxService:
             while True:
                 now = self.clock()
                 held = QUIET_KINDS if is_quiet(now, self.tz) else ()
-                rows = await self.repo.pending(notifier.channel, to_sql_time(now), batch, held)
+                rows = await self.repo.pending(notifier.channel, to_sql_time(now), batch, held, urgent_only)
                 rows = [row for row in rows if row.thread not in stalled and row.person_id not in gone]
                 if not rows:
                     break

@@ -171,8 +171,9 @@ async def drain_outbox(context: Ctx) -> None:
         notifiers.append(TelegramNotifier(context.bot, services.channel, tz, services.digest.chart_png))
     if data.zalo is not None:
         notifiers.append(data.zalo.notifier)
-    for notifier in notifiers:
-        report = await services.outbox.drain(notifier)
+    # Every channel's urgent messages (alerts, digests) first, then every channel's backlog.
+    for urgent_only, notifier in [(True, n) for n in notifiers] + [(False, n) for n in notifiers]:
+        report = await services.outbox.drain(notifier, urgent_only=urgent_only)
         if report.sent or report.retried or report.failed or report.uncertain:
             log.info("outbox (%s): %s", notifier.channel, report)
 

@@ -23,7 +23,7 @@ from bot.centres import Choice, District, Found, NotFound, SearchOutcome, Split
 from bot.config import Settings
 from bot.digest import DAILY, chart_url
 from bot.dossiers import MAX_FOLLOWS, code_key, find_code
-from bot.i18n import N_, Translator, translator
+from bot.i18n import DEFAULT_LANGUAGE, N_, Translator, translator
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from bot.people import Person
 from bot.reports import (
@@ -109,6 +109,18 @@ WORDS = {
     "xembaocao": "commune_reports",
     "/xembaocao": "commune_reports",
     "/reports": "commune_reports",
+    "reports": "commune_reports",
+    "report": "report",
+    "follow": "following",
+    "following": "following",
+    "followed": "following",
+    "look up": "ask_dossier",
+    "lookup": "ask_dossier",
+    "dossier": "ask_dossier",
+    "search": "ask_centre",
+    "centre": "ask_centre",
+    "center": "ask_centre",
+    "digest": "digest",
     "tom tat": "digest",
     "tomtat": "digest",
     "/tomtat": "digest",
@@ -174,12 +186,15 @@ class ZaloChat:
         if not update.private:
             return  # groups are in beta on Zalo: the bot stays silent there
         person = Person(CHANNEL, update.user_id)
-        await self.services.people.reachable_again(person)  # they wrote: whatever waited for them may go out
-        t = translator(self.services.people.language(person))
+        t = translator(DEFAULT_LANGUAGE)
         came = Incoming(person, update.chat_id, clean(update.text or update.caption), t, self.services)
         try:
-            if self.services.reports.is_writing(person):
-                await self.writing(came, update.photo_url if update.event == IMAGE else "", update.event)
+            await self.services.people.reachable_again(person)  # they wrote: whatever waited for them may go out
+            t = translator(self.services.people.language(person))
+            came = replace(came, t=t)
+            writing = await self.services.reports.writing(person) if self.services.reports.is_writing(person) else None
+            if writing is not None:
+                await self.writing(came, writing, update.photo_url if update.event == IMAGE else "", update.event)
             elif update.event == TEXT:
                 await self.text(came)
             elif update.event == IMAGE:
@@ -197,7 +212,7 @@ class ZaloChat:
             log.exception("zalo update from %s failed", update.user_id)
             try:
                 text = t.gettext("Xin lỗi, đã có lỗi khi xử lý tin nhắn. Bạn thử lại sau ít phút nhé.")
-                await self.reply(came, text, keep=True)
+                await self.client.send_text(str(came.chat_id), text)
             except Exception:
                 log.exception("could not tell %s about the failure", update.user_id)
 
@@ -211,12 +226,11 @@ class ZaloChat:
             await self.services.menus.remember(came.person, options or [], self.services.clock())
         await self.client.send_text(str(came.chat_id), text)
 
-    async def writing(self, came: Incoming, photo: str, event: str) -> None:
+    async def writing(self, came: Incoming, writing: Writing, photo: str, event: str) -> None:
         """A message from an official writing a report: «hủy» stops; the menu, a sticker or anything else that
         is no answer says a report is being written and asks its question again; an answer moves it on."""
         word = fold(came.text).strip(" .!?")
-        writing = await self.services.reports.writing(came.person)
-        if WORDS.get(word) == "cancel" or writing is None:
+        if WORDS.get(word) == "cancel":
             await self.reports.cancel(came)
         elif event not in (TEXT, IMAGE) or WORDS.get(word) == "menu":
             note = came.t.gettext("Bạn đang viết một báo cáo: trả lời câu hỏi dưới đây, hoặc nhắn «hủy» để thôi.")
@@ -529,8 +543,8 @@ class ZaloChannel:
         except ZaloNetworkError as exc:
             log.warning("zalo: Zalo did not answer getMe (%s); going on", exc)
         if self.settings.zalo_webhook_url:
-            await self.client.set_webhook(self.settings.zalo_webhook_url, self.settings.zalo_webhook_secret.value)
-            log.info("zalo: webhook at %s", self.settings.zalo_webhook_url)
+            self._stopping = False
+            self._task = asyncio.create_task(self._register(), name="zalo-webhook")
             return
         try:
             await self.client.delete_webhook()
@@ -556,6 +570,26 @@ class ZaloChannel:
             self._task = None
         await self.client.close()
 
+    async def _register(self) -> None:
+        """Register the webhook, trying again while Zalo is down or busy (a refusal, 4xx, is logged and ends it)."""
+        self._waiting = True  # nothing is being answered here: stopping may cut it short
+        pause = 1.0
+        while not self._stopping:
+            try:
+                await self.client.set_webhook(self.settings.zalo_webhook_url, self.settings.zalo_webhook_secret.value)
+            except ZaloError as exc:
+                if not exc.retryable:
+                    log.error("zalo: setWebhook refused (%s): no updates will come", exc)
+                    return
+                log.warning("zalo: setWebhook failed (%s); trying again in %.0f s", exc, pause)
+            except ZaloNetworkError as exc:
+                log.warning("zalo: setWebhook failed (%s); trying again in %.0f s", exc, pause)
+            else:
+                log.info("zalo: webhook at %s", self.settings.zalo_webhook_url)
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 60.0)
+
     async def _poll(self) -> None:
         pause = 1.0
         while not self._stopping:
@@ -574,7 +608,8 @@ class ZaloChannel:
             for update in updates:
                 if not self._again(update):
                     async with self._lock:
-                        await self.chat.handle(update)
+                        await self.chat.handle(update)  # never raises: it answers its own failures
+                    self._answered(update)
 
     def webhook_path(self) -> str:
         """The path of ZALO_WEBHOOK_URL, where the bot's HTTP server takes Zalo's calls."""
@@ -592,21 +627,24 @@ class ZaloChannel:
         update = parse_update(body)
         if update is not None and not self._again(update):
             async with self._lock:
-                await self.chat.handle(update)
+                if not self._again(update):  # a repeat that waited for the lock while the first was answered
+                    await self.chat.handle(update)
+                    self._answered(update)
         return web.json_response({"ok": True})
 
     def _again(self, update: ZaloUpdate) -> bool:
         """Whether this message was answered already (a webhook call Zalo repeats after a slow answer)."""
-        if not update.message_id:
-            return False
-        if update.message_id in self._seen:
-            return True
-        self._seen[update.message_id] = None
-        if len(self._seen) > SEEN_LIMIT:
-            self._seen.popitem(last=False)
-        return False
+        return bool(update.message_id) and update.message_id in self._seen
+
+    def _answered(self, update: ZaloUpdate) -> None:
+        """Remember an answered message's id (the most recent SEEN_LIMIT of them)."""
+        if update.message_id:
+            self._seen[update.message_id] = None
+            if len(self._seen) > SEEN_LIMIT:
+                self._seen.popitem(last=False)
 
 
+VIETNAM = (8.0, 24.0, 102.0, 110.0)  # south, north, west, east: where a commune's problem can be
 COORDINATES = re.compile(r"(-?\d{1,2}(?:[.,]\d+)?)\s*[,;\s]\s*(-?\d{1,3}(?:[.,]\d+)?)")
 
 
@@ -687,8 +725,9 @@ class ReportSteps:
                 following = replace(writing, step=Step.SEVERITY, add_to=writing.add_to if number == 1 else None)
             elif writing.step is Step.SEVERITY and 1 <= number <= len(SEVERITIES):
                 following = replace(writing, step=Step.DESCRIPTION, severity=list(SEVERITIES)[number - 1])
-            elif writing.step is Step.DESCRIPTION and came.text and not photo:
-                following = replace(writing, step=Step.PHOTOS, description=came.text[:MAX_DESCRIPTION])
+            elif writing.step is Step.DESCRIPTION and came.text:  # an image with a caption: both at once
+                first: tuple[str, ...] = (photo,) if photo else ()
+                following = replace(writing, step=Step.PHOTOS, description=came.text[:MAX_DESCRIPTION], photos=first)
             elif writing.step is Step.PHOTOS and photo:
                 photos = (*writing.photos, photo)
                 step = Step.LOCATION if len(photos) >= MAX_PHOTOS else Step.PHOTOS
@@ -704,7 +743,7 @@ class ReportSteps:
                 following = replace(writing, step=Step.CONFIRM)
             elif writing.step is Step.LOCATION and (match := COORDINATES.fullmatch(came.text.strip())):
                 lat, lon = _float(match[1]), _float(match[2])
-                if -90 <= lat <= 90 and -180 <= lon <= 180:
+                if VIETNAM[0] <= lat <= VIETNAM[1] and VIETNAM[2] <= lon <= VIETNAM[3]:
                     following = replace(writing, step=Step.CONFIRM, lat=lat, lon=lon)
             elif writing.step is Step.CONFIRM and word in SEND_WORDS:
                 await self.send(came, writing)
@@ -720,9 +759,27 @@ class ReportSteps:
                 following = await reports.write(came.person, following, now)
         except (NotAllowed, ValueError):  # the role was taken away, or the report moved, meanwhile
             await reports.stop_writing(came.person)
-            await self.chat.reply(came, t.gettext("Báo cáo này không còn gửi được. Nhắn 0 để xem menu."))
+            gone = N_("Báo cáo này không còn mở lại được. Nhắn 0 để xem menu.")
+            if writing.step is not Step.REOPEN:
+                gone = N_("Báo cáo này không còn gửi được. Nhắn 0 để xem menu.")
+            await self.chat.reply(came, t.gettext(gone))
             return
+        if following is None and (why := self.why_not(writing, photo, came.text, t)):
+            await self.chat.reply(came, why, keep=True)
         await self.ask(came, following or writing)
+
+    @staticmethod
+    def why_not(writing: Writing, photo: str, text: str, t: Translator) -> str | None:
+        """Why a message did not answer its step, where that is not plain from the question asked again."""
+        if writing.step is Step.DESCRIPTION and photo:
+            return t.gettext("Hãy mô tả vấn đề bằng chữ (hoặc gửi ảnh kèm chú thích là lời mô tả).")
+        if writing.step is Step.LOCATION and photo:
+            return t.gettext("Đã đủ {most} ảnh; ảnh này không được thêm.").format(most=MAX_PHOTOS)
+        if writing.step is Step.LOCATION and any(char.isdigit() for char in text):
+            return t.gettext("Tọa độ chưa đúng: cần vĩ độ và kinh độ của một nơi ở Việt Nam.")
+        if photo and writing.step is not Step.REOPEN:
+            return t.gettext("Ảnh chỉ nhận ở bước gửi ảnh.")
+        return None
 
     async def send(self, came: Incoming, writing: Writing) -> None:
         """File the report (or add it to the open one) and say where it stands."""

@@ -29,16 +29,19 @@ class OutboxRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def pending(self, channel: str, now: str, limit: int = 100, held: Sequence[str] = ()) -> list[OutboxRow]:
-        """Unclaimed messages for people on `channel` that may be sent now, urgent ones first, then oldest first;
-        not those of the `held` kinds (unless urgent), nor a message whose thread has an earlier one unsent, nor
-        any for someone who blocked the bot (they wait until the person comes back)."""
+    async def pending(
+        self, channel: str, now: str, limit: int = 100, held: Sequence[str] = (), urgent_only: bool = False
+    ) -> list[OutboxRow]:
+        """Unclaimed messages for people on `channel` that may be sent now, urgent ones first, then oldest first
+        (`urgent_only`: only those); not those of the `held` kinds (unless urgent), nor a message whose thread has
+        an earlier one unsent, nor any for someone who blocked the bot (they wait until the person comes back)."""
         rows = await self.db.fetchall(
             "SELECT o.id, p.channel, p.external_id, p.language, o.kind, o.payload, o.attempts, o.person_id, o.thread"
             " FROM outbox o JOIN people p ON p.id = o.person_id"
             " WHERE o.claimed_at IS NULL AND o.failed_at IS NULL AND p.channel = ? AND p.unreachable_at IS NULL"
             " AND (o.not_before IS NULL OR o.not_before <= ?) AND (o.expires_at IS NULL OR o.expires_at > ?)"
             f" AND (o.urgent = 1 OR o.kind NOT IN ({', '.join('?' * len(held))}))"
+            f"{' AND o.urgent = 1' if urgent_only else ''}"
             " AND (o.thread IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.thread = o.thread AND e.id < o.id"
             " AND e.claimed_at IS NULL AND e.failed_at IS NULL))"
             " ORDER BY o.urgent DESC, o.id LIMIT ?",

@@ -2,6 +2,7 @@
 finder, language, invites, the outbox on Zalo, the webhook over real HTTP, and Telegram and Zalo in one process."""
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -167,6 +168,10 @@ async def test_webhook_checks_the_secret_and_takes_both_body_shapes(settings: Se
     )
     app = build_application(configured, telegram=False, clock=lambda: NOW)
     async with started(app), httpx.AsyncClient() as client:
+        for _ in range(100):  # registered in the background (tried again while Zalo is down)
+            if zalo.webhook:
+                break
+            await asyncio.sleep(0.02)
         assert zalo.webhook == {"url": WEBHOOK, "secret_token": SECRET}
         url = f"http://127.0.0.1:{port}/zalo/hook"
         update = zalo.update(CITIZEN, "message.text.received", text="menu")
@@ -489,3 +494,120 @@ async def test_odd_error_envelopes_are_read_without_failing(settings: Settings) 
         seen.append((failed.value.status, failed.value.retry_after))
     await http.aclose()
     assert seen == [(429, None), (500, None), (502, None)]
+
+
+# --- regressions from the second review ---------------------------------------------------------------------------
+
+
+async def test_a_revoked_official_is_answered_as_anyone(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
+    await zalo.say(OTHER, "báo cáo")
+    services = zalo_bot.bot_data.services
+    person_id = await services.people.repo.id_of("zalo", OTHER)
+    assert person_id is not None
+    await services.roles.revoke(person_id, "admin", NOW)  # an admin takes the role back
+    answers = await zalo.say(OTHER, CODE, expect=2)  # the lookup, and (from the outbox) that the role ended
+    assert any(f"📄 Hồ sơ {CODE}" in answer.text for answer in answers)
+
+
+async def test_english_words_reach_the_same_places(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    await zalo.say(CITIZEN, "English")
+    [following] = await zalo.say(CITIZEN, "follow")
+    assert following.text.startswith("You are not following any dossier.")
+    [search] = await zalo.say(CITIZEN, "search")
+    assert search.text.startswith("Send the name of a commune or ward")
+    [lookup] = await zalo.say(CITIZEN, "look up")
+    assert lookup.text.startswith("Send the dossier code")
+
+
+async def test_a_failure_before_the_answer_does_not_stop_polling(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    people = zalo_bot.bot_data.services.people
+    original = people.reachable_again
+
+    async def locked(person: Person) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    people.reachable_again = locked  # type: ignore[method-assign]
+    [sorry] = await zalo.say(CITIZEN, "menu")
+    assert sorry.text.startswith("Xin lỗi, đã có lỗi")
+    people.reachable_again = original  # type: ignore[method-assign]
+    [menu] = await zalo.say(OTHER, "menu")
+    assert menu.text.startswith("Xin chào!")
+
+
+async def test_the_console_never_touches_the_real_zalo(settings: Settings, zalo: FakeZaloAPI) -> None:
+    from bot.console import run_console
+
+    configured = zalo_settings(settings, zalo)
+    lines = iter(["0", ":quit"])
+    assert await run_console(configured, lines=lambda: next(lines), write=lambda _: None, demo_days=1, channel="zalo")
+    lines = iter([":quit"])
+    assert await run_console(configured, lines=lambda: next(lines), write=lambda _: None, demo_days=1)
+    assert zalo.calls == []
+
+
+async def test_the_webhook_is_registered_once_zalo_answers(settings: Settings, zalo: FakeZaloAPI) -> None:
+    configured = replace(
+        zalo_settings(settings, zalo),
+        zalo_webhook_url=WEBHOOK,
+        zalo_webhook_secret=Secret(SECRET),
+        http_port=free_port(),
+        http_host="127.0.0.1",
+        ingest_token=Secret("x" * 32),
+    )
+    zalo.fail_next("setWebhook", 502)
+    async with started(build_application(configured, telegram=False, clock=lambda: NOW)):
+        for _ in range(150):
+            if zalo.webhook:
+                break
+            await asyncio.sleep(0.02)
+    assert [c.status for c in zalo.calls if c.method == "setWebhook"] == [502, 200]
+
+
+async def test_an_urgent_zalo_alert_does_not_wait_for_the_telegram_backlog(
+    settings: Settings, zalo: FakeZaloAPI, api: FakeBotAPI
+) -> None:
+    both = zalo_settings(bot_settings(settings, api), zalo)
+    async with running(build_application(both, clock=lambda: NOW, outbox_interval=0.2)) as app:
+        db, at = app.bot_data.services.db, NOW.isoformat()
+        async with db.transaction() as conn:
+            for i in range(60):
+                cursor = await conn.execute(
+                    "INSERT INTO people (channel, external_id, created_at, updated_at) VALUES ('telegram', ?, ?, ?)",
+                    (str(5000 + i), at, at),
+                )
+                await conn.execute(
+                    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
+                    " VALUES (?, 'digest_text', ?, ?, ?)",
+                    (cursor.lastrowid, f"t{i}", '{"text": "tin"}', at),
+                )
+            cursor = await conn.execute(
+                "INSERT INTO people (channel, external_id, created_at, updated_at) VALUES ('zalo', ?, ?, ?)",
+                (LEADER, at, at),
+            )
+            await conn.execute(
+                "INSERT INTO outbox (person_id, kind, dedupe_key, payload, urgent, created_at)"
+                " VALUES (?, 'digest_text', 'urgent', ?, 1, ?)",
+                (cursor.lastrowid, '{"text": "KHẨN"}', at),
+            )
+        await zalo.wait_sent(LEADER, timeout=30)
+        row = await db.fetchone(
+            "SELECT COUNT(*) FROM outbox o JOIN people p ON p.id = o.person_id"
+            " WHERE p.channel = 'telegram' AND o.sent_at IS NOT NULL"
+        )
+        assert row is not None and row[0] < 60  # the alert went before the Telegram backlog was through
+
+
+async def test_report_steps_say_why_a_message_did_not_fit(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
+    for word in ("báo cáo", "2", "3"):
+        await zalo.say(OTHER, word)
+    since = zalo.mark()
+    zalo.push_image(OTHER, "https://photo.zalo.example/may-in.jpg", caption="Máy in hỏng từ tuần trước.")
+    [taken] = await zalo.wait_sent(OTHER, since=since)
+    assert taken.text.startswith("Gửi tối đa 5 ảnh")  # the caption is the description, the image the first photo
+    await zalo.say(OTHER, "xong")
+    why, again = await zalo.say(OTHER, "21,85", expect=2)  # a latitude alone: no point in Viet Nam
+    assert why.text.startswith("Tọa độ chưa đúng") and again.text.startswith("Nhắn tọa độ")
+    [check] = await zalo.say(OTHER, "21.85, 106.76")
+    assert "Ảnh: 1" in check.text and "Mô tả: Máy in hỏng từ tuần trước." in check.text
