@@ -19,7 +19,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from bot.app import Services
-from bot.centres import Choice, District, Found, NotFound, SearchOutcome, Split
+from bot.centres import EDITABLE, Choice, District, Found, NotFound, SearchOutcome, Split, detail_value
 from bot.config import Settings
 from bot.digest import DAILY, chart_url
 from bot.dossiers import MAX_FOLLOWS, code_key, find_code
@@ -37,11 +37,11 @@ from bot.reports import (
     Writing,
     report_number,
 )
-from bot.roles import INVITE_CODE, Role
+from bot.roles import INVITE_CODE, Role, actor
 from bot.text import clean, fold
 from bot.zalo import IMAGE, STICKER, TEXT, PartlySent, ZaloClient, ZaloError, ZaloNetworkError, ZaloUpdate, parse_update
 from handlers import menu
-from handlers.centres import maps_url, old_label, render_card, via_text
+from handlers.centres import FIELD_NAMES, maps_url, old_label, render_card, update_usage, via_text
 from handlers.context import Incoming
 from handlers.dossiers import EXAMPLE, limited_text, not_found_text, render_followed, render_lookup
 from handlers.outbox import RENDERERS
@@ -243,7 +243,10 @@ class ZaloChat:
         """A typed text: a menu word or number, a dossier code, an invite code, or a place to search."""
         word = fold(came.text).strip(" .!?")
         action = WORDS.get(word)
-        if action is not None:
+        command, _, rest = came.text.partition(" ")
+        if fold(command) in ("/capnhat", "/update", "capnhat"):
+            await self.update_centre(came, rest.strip())
+        elif action is not None:
             kind, _, value = action.partition(":")
             await self.act(came, kind, value)
         elif word.isdigit() and len(word) <= 2:
@@ -431,6 +434,31 @@ class ZaloChat:
             await self.ask_centre(came)
             return
         await self.search(came, outcome)
+
+    async def update_centre(self, came: Incoming, text: str) -> None:
+        """`/capnhat FIELD VALUE` (as on Telegram): an official changes one detail of their own centre."""
+        access = await self.services.roles.access(came.person)
+        t, centres = came.t, self.services.centres
+        if access.role is not Role.OFFICIAL or access.commune_code is None:
+            await self.reply(came, t.gettext("Cập nhật trung tâm dành cho cán bộ xã, phường. Nhắn 0 để xem menu."))
+            return
+        word, _, rest = text.partition(" ")
+        field = EDITABLE.get(fold(word).replace(" ", ""))
+        value = detail_value(field, rest) if field is not None else None
+        if field is None:
+            card = await centres.card(access.commune_code)
+            await self.reply(came, (render_card(card, t) + "\n\n" if card else "") + update_usage(t))
+            return
+        if value is None:
+            wrong = t.gettext("Giá trị {field} chưa đúng.").format(field=t.gettext(FIELD_NAMES[field]))
+            await self.reply(came, wrong + "\n" + update_usage(t))
+            return
+        await centres.update_details(
+            access.commune_code, {field: value}, actor(came.person), self.services.clock().isoformat()
+        )
+        card = await centres.card(access.commune_code)
+        done = t.gettext("Đã cập nhật {field}.").format(field=t.gettext(FIELD_NAMES[field]))
+        await self.reply(came, done + ("\n\n" + render_card(card, t) if card else ""))
 
     async def digest(self, came: Incoming, _value: str = "") -> None:
         """Today's digest so far, for leaders and admins (the chart comes with the morning's)."""

@@ -611,3 +611,15 @@ async def test_report_steps_say_why_a_message_did_not_fit(zalo_bot: App, zalo: F
     assert why.text.startswith("Tọa độ chưa đúng") and again.text.startswith("Nhắn tọa độ")
     [check] = await zalo.say(OTHER, "21.85, 106.76")
     assert "Ảnh: 1" in check.text and "Mô tả: Máy in hỏng từ tuần trước." in check.text
+
+
+async def test_an_official_keeps_the_centre_current_from_zalo(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    [refused] = await zalo.say(CITIZEN, "/capnhat canbo 3")
+    assert refused.text.startswith("Cập nhật trung tâm dành cho cán bộ xã, phường.")
+    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
+    [done] = await zalo.say(OTHER, "/capnhat canbo 3")
+    assert done.text.startswith("Đã cập nhật số cán bộ một cửa.") and "👥 Cán bộ tại bộ phận một cửa: 3" in done.text
+    [usage] = await zalo.say(OTHER, "/capnhat canbo nhiều")
+    assert usage.text.startswith("Giá trị số cán bộ một cửa chưa đúng.") and "/capnhat canbo 3" in usage.text
+    [card] = await zalo.say(CITIZEN, "Hữu Lũng")
+    assert "👥 Cán bộ tại bộ phận một cửa: 3" in card.text
