@@ -232,6 +232,8 @@ class ZaloChat:
         word = fold(came.text).strip(" .!?")
         if WORDS.get(word) == "cancel":
             await self.reports.cancel(came)
+        elif event == TEXT and (invite := invite_code(came.text)) is not None:
+            await self.redeem(came, invite)  # never a report's description: a new role ends the draft if it changes
         elif event not in (TEXT, IMAGE) or WORDS.get(word) == "menu":
             note = came.t.gettext("Bạn đang viết một báo cáo: trả lời câu hỏi dưới đây, hoặc nhắn «hủy» để thôi.")
             await self.reply(came, note, keep=True)

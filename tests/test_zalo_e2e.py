@@ -623,3 +623,15 @@ async def test_an_official_keeps_the_centre_current_from_zalo(zalo_bot: App, zal
     assert usage.text.startswith("Giá trị số cán bộ một cửa chưa đúng.") and "/capnhat canbo 3" in usage.text
     [card] = await zalo.say(CITIZEN, "Hữu Lũng")
     assert "👥 Cán bộ tại bộ phận một cửa: 3" in card.text
+
+
+async def test_an_invite_typed_during_a_report_is_redeemed(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
+    for word in ("báo cáo", "2", "3"):
+        await zalo.say(OTHER, word)
+    invite = await zalo_bot.bot_data.services.roles.invite(Role.LEADER, None, "admin", NOW)
+    answers = await zalo.say(OTHER, invite.code, expect=2)  # the new role, and (from the outbox) the old one ended
+    assert any(answer.text.startswith("Bạn đã nhận vai trò lãnh đạo tỉnh.") for answer in answers)
+    assert not zalo_bot.bot_data.services.reports.is_writing(Person("zalo", OTHER)) or (
+        await zalo_bot.bot_data.services.reports.writing(Person("zalo", OTHER)) is None
+    )
