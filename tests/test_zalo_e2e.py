@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.app import App, build_application, started
+from bot.app import App, build_application, open_services, started
 from bot.config import Secret, Settings
 from bot.outbox import Outcome
 from bot.people import Person
@@ -568,30 +568,31 @@ async def test_an_urgent_zalo_alert_does_not_wait_for_the_telegram_backlog(
     settings: Settings, zalo: FakeZaloAPI, api: FakeBotAPI
 ) -> None:
     both = zalo_settings(bot_settings(settings, api), zalo)
-    async with running(build_application(both, clock=lambda: NOW, outbox_interval=0.2)) as app:
-        db, at = app.bot_data.services.db, NOW.isoformat()
-        async with db.transaction() as conn:
-            for i in range(60):
-                cursor = await conn.execute(
-                    "INSERT INTO people (channel, external_id, created_at, updated_at) VALUES ('telegram', ?, ?, ?)",
-                    (str(5000 + i), at, at),
-                )
-                await conn.execute(
-                    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
-                    " VALUES (?, 'digest_text', ?, ?, ?)",
-                    (cursor.lastrowid, f"t{i}", '{"text": "tin"}', at),
-                )
+    # The backlog and the alert are in the outbox before the bot starts, so its first drain finds them together.
+    services, at = await open_services(both, "telegram", lambda: NOW), NOW.isoformat()
+    async with services.db.transaction() as conn:
+        for i in range(60):
             cursor = await conn.execute(
-                "INSERT INTO people (channel, external_id, created_at, updated_at) VALUES ('zalo', ?, ?, ?)",
-                (LEADER, at, at),
+                "INSERT INTO people (channel, external_id, created_at, updated_at) VALUES ('telegram', ?, ?, ?)",
+                (str(5000 + i), at, at),
             )
             await conn.execute(
-                "INSERT INTO outbox (person_id, kind, dedupe_key, payload, urgent, created_at)"
-                " VALUES (?, 'digest_text', 'urgent', ?, 1, ?)",
-                (cursor.lastrowid, '{"text": "KHẨN"}', at),
+                "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at) VALUES (?, 'digest_text', ?, ?, ?)",
+                (cursor.lastrowid, f"t{i}", '{"text": "tin"}', at),
             )
+        cursor = await conn.execute(
+            "INSERT INTO people (channel, external_id, created_at, updated_at) VALUES ('zalo', ?, ?, ?)",
+            (LEADER, at, at),
+        )
+        await conn.execute(
+            "INSERT INTO outbox (person_id, kind, dedupe_key, payload, urgent, created_at)"
+            " VALUES (?, 'digest_text', 'urgent', ?, 1, ?)",
+            (cursor.lastrowid, '{"text": "KHẨN"}', at),
+        )
+    await services.db.close()
+    async with running(build_application(both, clock=lambda: NOW, outbox_interval=0.2)) as app:
         await zalo.wait_sent(LEADER, timeout=30)
-        row = await db.fetchone(
+        row = await app.bot_data.services.db.fetchone(
             "SELECT COUNT(*) FROM outbox o JOIN people p ON p.id = o.person_id"
             " WHERE p.channel = 'telegram' AND o.sent_at IS NOT NULL"
         )
