@@ -275,25 +275,27 @@ async def update_centre(update: Update, context: Ctx) -> None:
     if access.role is not Role.OFFICIAL or access.commune_code is None:
         await unrecognised(update, context)
         return
+    await message.reply_text(await apply_update(came, access.commune_code, command_args(context)))
+
+
+async def apply_update(came: Incoming, commune_code: str, text: str) -> str:
+    """`FIELD VALUE` from an official of `commune_code` (Telegram's `/capnhat`, and Zalo's): the change made, or
+    the centre as it is with how to change it."""
     t, centres = came.t, came.services.centres
-    word, _, rest = command_args(context).partition(" ")
+    word, _, rest = text.partition(" ")
     field = EDITABLE.get(fold(word).replace(" ", ""))
     if field is None:
-        card = await centres.card(access.commune_code)
-        current = render_card(card, t) + "\n\n" if card else ""
-        await message.reply_text(current + update_usage(t))
-        return
+        card = await centres.card(commune_code)
+        return (render_card(card, t) + "\n\n" if card else "") + update_usage(t)
     value = detail_value(field, rest)
     if value is None:
         name = t.gettext(FIELD_NAMES[field])
-        text = t.gettext("Giá trị {field} chưa đúng.").format(field=name) + "\n" + update_usage(t)
-        await message.reply_text(text)
-        return
+        return t.gettext("Giá trị {field} chưa đúng.").format(field=name) + "\n" + update_usage(t)
     now = came.services.clock().isoformat()
-    await centres.update_details(access.commune_code, {field: value}, actor(came.person), now)
-    card = await centres.card(access.commune_code)
+    await centres.update_details(commune_code, {field: value}, actor(came.person), now)
+    card = await centres.card(commune_code)
     done = t.gettext("Đã cập nhật {field}.").format(field=t.gettext(FIELD_NAMES[field]))
-    await message.reply_text(done + ("\n\n" + render_card(card, t) if card else ""))
+    return done + ("\n\n" + render_card(card, t) if card else "")
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]

@@ -74,13 +74,18 @@ async def redeem(update: Update, context: Ctx, came: Incoming, code: str) -> Non
     if result.role is None:
         await update.effective_message.reply_text(t.gettext(REFUSALS.get(result.outcome, REFUSALS["unknown"])))
         return
-    commune = came.services.centres.commune(result.commune_code or "")
-    role = t.gettext(ROLE_NAMES[result.role]).format(commune=commune.name if commune else "")
-    text = t.gettext("Bạn đã nhận vai trò {role}. Chào mừng!").format(role=role)
+    text = granted_text(came, result.role, result.commune_code)
     await show_commands(context.bot, came.services, came.person, result.role)
     await update.effective_message.reply_text(
         text + "\n\n" + help_text(t, result.role), reply_markup=menu.keyboard(t, result.role)
     )
+
+
+def granted_text(came: Incoming, role: Role, commune_code: str | None) -> str:
+    """The welcome to a role just given by an invite."""
+    commune = came.services.centres.commune(commune_code or "")
+    name = came.t.gettext(ROLE_NAMES[role]).format(commune=commune.name if commune else "")
+    return came.t.gettext("Bạn đã nhận vai trò {role}. Chào mừng!").format(role=name)
 
 
 async def show_help(update: Update, context: Ctx) -> None:

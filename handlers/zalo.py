@@ -19,7 +19,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from bot.app import Services
-from bot.centres import EDITABLE, Choice, District, Found, NotFound, SearchOutcome, Split, detail_value
+from bot.centres import Choice, District, Found, NotFound, SearchOutcome, Split
 from bot.config import Settings
 from bot.digest import DAILY, chart_url
 from bot.dossiers import MAX_FOLLOWS, code_key, find_code
@@ -37,15 +37,15 @@ from bot.reports import (
     Writing,
     report_number,
 )
-from bot.roles import INVITE_CODE, Role, actor
+from bot.roles import INVITE_CODE, Role
 from bot.text import clean, fold
 from bot.zalo import IMAGE, STICKER, TEXT, PartlySent, ZaloClient, ZaloError, ZaloNetworkError, ZaloUpdate, parse_update
 from handlers import menu
-from handlers.centres import FIELD_NAMES, maps_url, old_label, render_card, update_usage, via_text
+from handlers.centres import apply_update, maps_url, old_label, render_card, via_text
 from handlers.context import Incoming
 from handlers.dossiers import EXAMPLE, limited_text, not_found_text, render_followed, render_lookup
 from handlers.outbox import RENDERERS
-from handlers.people import REFUSALS, ROLE_NAMES
+from handlers.people import REFUSALS, granted_text
 from handlers.reports import report_line, submitted_text, summary
 from storage.zalo import Option
 
@@ -131,7 +131,7 @@ OFFICIAL = ((N_("Báo cáo khó khăn"), "report"), (N_("Báo cáo của xã"), 
 LEADER = ((N_("Tóm tắt hôm nay"), "digest"),)
 
 
-def numbered(t: Translator, labels: list[str], prompt: str) -> str:
+def numbered(labels: list[str], prompt: str) -> str:
     """Options as `1. …` lines under a prompt."""
     return "\n".join([prompt, *(f"{number}. {label}" for number, label in enumerate(labels, start=1))])
 
@@ -142,7 +142,7 @@ def main_menu(t: Translator, role: Role = Role.CITIZEN) -> tuple[str, list[Optio
     items = {Role.OFFICIAL: (*OFFICIAL, *MAIN), Role.LEADER: (*LEADER, *MAIN), Role.ADMIN: (*LEADER, *MAIN)}.get(
         role, MAIN
     )
-    text = numbered(t, [t.gettext(label) for label, _ in items], t.gettext("Nhắn số để chọn:"))
+    text = numbered([t.gettext(label) for label, _ in items], t.gettext("Nhắn số để chọn:"))
     text += "\n" + t.gettext("Hoặc nhắn thẳng mã hồ sơ, hay tên xã, phường của bạn. Nhắn 0 để xem lại menu này.")
     return text, [(action, "") for _, action in items]
 
@@ -376,7 +376,7 @@ class ZaloChat:
             await self.reply(came, text, [])
             return
         labels = [t.gettext("Bỏ theo dõi {code}").format(code=item.dossier.code) for item in items]
-        text = render_followed(items, t) + "\n\n" + numbered(t, labels, t.gettext("Nhắn số để bỏ theo dõi:"))
+        text = render_followed(items, t) + "\n\n" + numbered(labels, t.gettext("Nhắn số để bỏ theo dõi:"))
         await self.reply(came, text, [("unfollow", code_key(item.dossier.code)) for item in items])
 
     async def search(self, came: Incoming, outcome: SearchOutcome) -> None:
@@ -415,7 +415,7 @@ class ZaloChat:
             ("commune", c.commune.code) if c.commune is not None else ("old", str(c.old.id if c.old else ""))
             for c in choices
         ]
-        await self.reply(came, numbered(t, labels, prompt), options)
+        await self.reply(came, numbered(labels, prompt), options)
 
     async def commune(self, came: Incoming, code: str, via: str | None = None) -> None:
         """One centre's card, with a map link."""
@@ -440,27 +440,11 @@ class ZaloChat:
     async def update_centre(self, came: Incoming, text: str) -> None:
         """`/capnhat FIELD VALUE` (as on Telegram): an official changes one detail of their own centre."""
         access = await self.services.roles.access(came.person)
-        t, centres = came.t, self.services.centres
         if access.role is not Role.OFFICIAL or access.commune_code is None:
-            await self.reply(came, t.gettext("Cập nhật trung tâm dành cho cán bộ xã, phường. Nhắn 0 để xem menu."))
+            refusal = came.t.gettext("Cập nhật trung tâm dành cho cán bộ xã, phường. Nhắn 0 để xem menu.")
+            await self.reply(came, refusal)
             return
-        word, _, rest = text.partition(" ")
-        field = EDITABLE.get(fold(word).replace(" ", ""))
-        value = detail_value(field, rest) if field is not None else None
-        if field is None:
-            card = await centres.card(access.commune_code)
-            await self.reply(came, (render_card(card, t) + "\n\n" if card else "") + update_usage(t))
-            return
-        if value is None:
-            wrong = t.gettext("Giá trị {field} chưa đúng.").format(field=t.gettext(FIELD_NAMES[field]))
-            await self.reply(came, wrong + "\n" + update_usage(t))
-            return
-        await centres.update_details(
-            access.commune_code, {field: value}, actor(came.person), self.services.clock().isoformat()
-        )
-        card = await centres.card(access.commune_code)
-        done = t.gettext("Đã cập nhật {field}.").format(field=t.gettext(FIELD_NAMES[field]))
-        await self.reply(came, done + ("\n\n" + render_card(card, t) if card else ""))
+        await self.reply(came, await apply_update(came, access.commune_code, text))
 
     async def digest(self, came: Incoming, _value: str = "") -> None:
         """Today's digest so far, for leaders and admins (the chart comes with the morning's)."""
@@ -483,9 +467,7 @@ class ZaloChat:
             refusal = UNKNOWN_INVITE if result.outcome == "unknown" else REFUSALS.get(result.outcome, UNKNOWN_INVITE)
             await self.reply(came, t.gettext(refusal))
             return
-        commune = self.services.centres.commune(result.commune_code or "")
-        role = t.gettext(ROLE_NAMES[result.role]).format(commune=commune.name if commune else "")
-        text = t.gettext("Bạn đã nhận vai trò {role}. Chào mừng!").format(role=role)
+        text = granted_text(came, result.role, result.commune_code)
         if result.role is Role.LEADER:
             text += "\n" + t.gettext("Bạn sẽ nhận tóm tắt mỗi sáng và các cảnh báo khẩn tại đây.")
         menu_text, options = main_menu(t, result.role)
@@ -710,7 +692,7 @@ class ReportSteps:
         if writing.step is Step.CATEGORY:
             labels = [t.gettext(category.name) for category in CATEGORIES.values()]
             prompt = t.gettext("Báo cáo khó khăn của trung tâm. Vấn đề thuộc loại nào? Nhắn số:")
-            await self.chat.reply(came, numbered(t, labels, prompt) + "\n" + stop)
+            await self.chat.reply(came, numbered(labels, prompt) + "\n" + stop)
         elif writing.step is Step.DUPLICATE and writing.add_to is not None:
             text = t.gettext("Xã đã có báo cáo {number} đang mở về «{category}». Thêm vào báo cáo đó?").format(
                 number=report_number(writing.add_to), category=t.gettext(CATEGORIES[writing.category].name)
@@ -719,10 +701,10 @@ class ReportSteps:
                 t.gettext("Thêm vào {number}").format(number=report_number(writing.add_to)),
                 t.gettext("Báo cáo mới"),
             ]
-            await self.chat.reply(came, numbered(t, labels, text) + "\n" + stop)
+            await self.chat.reply(came, numbered(labels, text) + "\n" + stop)
         elif writing.step is Step.SEVERITY:
             labels = [t.gettext(name) for name in SEVERITIES.values()]
-            await self.chat.reply(came, numbered(t, labels, t.gettext("Mức độ ảnh hưởng? Nhắn số:")) + "\n" + stop)
+            await self.chat.reply(came, numbered(labels, t.gettext("Mức độ ảnh hưởng? Nhắn số:")) + "\n" + stop)
         elif writing.step is Step.DESCRIPTION:
             await self.chat.reply(
                 came, t.gettext("Mô tả vấn đề trong một tin nhắn (đang thiếu gì, ảnh hưởng thế nào).")
@@ -842,7 +824,7 @@ class ReportSteps:
         fixed = [report for report in reports if report.state is State.FIXED]
         if fixed:
             labels = [t.gettext("↩️ {number} chưa khắc phục").format(number=report.number) for report in fixed]
-            lines += ["", numbered(t, labels, t.gettext("Nhắn số để mở lại một báo cáo đã báo khắc phục:"))]
+            lines += ["", numbered(labels, t.gettext("Nhắn số để mở lại một báo cáo đã báo khắc phục:"))]
         await self.chat.reply(came, "\n".join(lines), [("reopen", str(report.id)) for report in fixed])
 
     async def reopen(self, came: Incoming, value: str) -> None:
