@@ -28,7 +28,7 @@ from bot.people import PeopleService, Person
 from bot.registry import ensure_registry
 from bot.reports import ReportService
 from bot.roles import Role, RolesService
-from bot.telegram_http import JsonRequest, NoTelegram
+from bot.telegram_http import AiohttpRequest, NoTelegram
 from bot.zalo import TextMenus, ZaloClient
 from storage.centres import CentresRepo
 from storage.db import Database
@@ -296,7 +296,8 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request).updater(None)
     else:
-        builder = builder.request(JsonRequest(connection_pool_size=256))  # PTB's own pool size for sending
+        # PTB's own pool sizes: 256 connections for sending, one for getUpdates.
+        builder = builder.request(AiohttpRequest(256)).get_updates_request(AiohttpRequest(1))
     app: App = builder.build()
     for group, handlers in all_handlers().items():
         for handler in handlers:

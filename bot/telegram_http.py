@@ -1,29 +1,95 @@
-"""PTB's HTTP layer, sending each Bot API call as one UTF-8 JSON body instead of a form.
+"""PTB's HTTP layer on aiohttp: each Bot API call as one UTF-8 JSON body (an upload as multipart).
 
-PTB's `HTTPXRequest` posts the parameters form-encoded: a Vietnamese answer of 400 characters becomes about 2,400
-bytes of `%E1%BB%87…`, percent-encoded byte by byte in Python on every send. The Bot API takes
-`application/json` as well (https://core.telegram.org/bots/api#making-requests), where the same text is its
-~600 UTF-8 bytes and `json.dumps` does the work in C. Calls that upload a file still go as multipart, through
-PTB's own code.
+PTB's own `HTTPXRequest` sends through httpx, whose HTTP/1.1 stack (httpcore, h11, anyio) is pure Python: on the
+development machine it spent about 0.6 ms of CPU on every call, more than everything else the bot does to answer
+a dossier lookup (bench/README.md). aiohttp, already our dependency for the ingest server, parses HTTP in C, and
+PTB's `BaseRequest` exists so that a bot can choose its HTTP library. It also posts the parameters form-encoded:
+a Vietnamese answer of 400 characters becomes about 2,400 bytes of `%E1%BB%87…`, percent-encoded byte by byte in
+Python, where the Bot API takes `application/json` as well (https://core.telegram.org/bots/api#making-requests)
+and `json.dumps` writes the same text as its ~600 UTF-8 bytes in C.
+
+Behaviour kept from `HTTPXRequest`: the same default timeouts (connect 5 s, read 5 s, write 5 s, 20 s for an
+upload, 1 s to wait for a free connection), proxies and certificates from the environment as httpx takes them
+(`HTTPS_PROXY`, `NO_PROXY`…; certifi's CA bundle), and every failure raised as PTB's `TimedOut` or
+`NetworkError` with the aiohttp error as its cause. `NEVER_LEFT` names the causes after which the request
+certainly did not reach Telegram (no connection could be had), so the outbox may send it again; after any other
+failure the message may have arrived. aiohttp never repeats a POST by itself.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 
-import httpx
+import aiohttp
+import certifi
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request import BaseRequest, RequestData
 
-__all__ = ["JsonRequest"]
+__all__ = ["NEVER_LEFT", "AiohttpRequest", "InProcessRequest", "NoTelegram"]
 
-_HEADERS = {"User-Agent": HTTPXRequest.USER_AGENT, "Content-Type": "application/json"}
+# Failures after which the request certainly did not reach Telegram: no connection was made, or none was free.
+NEVER_LEFT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+_JSON = {"Content-Type": "application/json"}
 
 
-class JsonRequest(HTTPXRequest):
-    """`HTTPXRequest` with JSON bodies for calls without files (same timeouts and the same errors as PTB's)."""
+def _given(value: ODVInput[float], default: float | None) -> float | None:
+    return default if isinstance(value, DefaultValue) else value
+
+
+def _without(url: str, err: Exception) -> str:
+    """An error's text without the request's URL, which holds the bot's token (the text is stored with a failed
+    outbox message)."""
+    base = url.rpartition("/")[0]
+    return str(err).replace(url, "<Bot API>").replace(base, "<Bot API>")
+
+
+class AiohttpRequest(BaseRequest):
+    """PTB's `BaseRequest` on one aiohttp session (opened by `initialize`, closed by `shutdown`): JSON bodies,
+    multipart for uploads, PTB's timeouts and errors."""
+
+    def __init__(
+        self,
+        connection_pool_size: int = 1,
+        *,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        pool_timeout: float | None = 1.0,
+        media_write_timeout: float | None = 20.0,
+    ) -> None:
+        self._pool_size = connection_pool_size
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The default read timeout (PTB adds the long-polling time to it for getUpdates)."""
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        """Open the session (again, after a shutdown)."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._pool_size, ssl=ssl.create_default_context(cafile=certifi.where())
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"User-Agent": self.USER_AGENT},
+                trust_env=True,
+            )
+
+    async def shutdown(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
 
     async def do_request(
         self,
@@ -36,31 +102,44 @@ class JsonRequest(HTTPXRequest):
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """See `BaseRequest.do_request`."""
-        if request_data is None or request_data.contains_files or self._client.is_closed:
-            return await super().do_request(
-                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-            )
-        defaults = self._client.timeout
-        timeout = httpx.Timeout(
-            connect=defaults.connect if isinstance(connect_timeout, DefaultValue) else connect_timeout,
-            read=defaults.read if isinstance(read_timeout, DefaultValue) else read_timeout,
-            write=defaults.write if isinstance(write_timeout, DefaultValue) else write_timeout,
-            pool=defaults.pool if isinstance(pool_timeout, DefaultValue) else pool_timeout,
+        session = self._session
+        if session is None or session.closed:
+            raise RuntimeError("this AiohttpRequest is not initialized")
+        files = request_data is not None and request_data.contains_files
+        read = _given(read_timeout, self._read_timeout)
+        write = _given(write_timeout, self._media_write_timeout if files else self._write_timeout)
+        connect = _given(connect_timeout, self._connect_timeout)
+        pool = _given(pool_timeout, self._pool_timeout)
+        phases = (pool, connect, write, read)
+        timeout = aiohttp.ClientTimeout(
+            # aiohttp has no write timeout: the whole exchange may take as long as its phases together.
+            total=None if None in phases else sum(p for p in phases if p is not None),
+            connect=None if pool is None or connect is None else pool + connect,  # a free connection, or a new one
+            sock_connect=connect,
+            sock_read=read,
         )
-        body = json.dumps(request_data.parameters, ensure_ascii=False, separators=(",", ":")).encode()
+        body: bytes | aiohttp.FormData | None = None
+        headers = None
+        if request_data is not None and files:
+            body = aiohttp.FormData()
+            for name, value in request_data.json_parameters.items():
+                body.add_field(name, value)
+            for name, (filename, content, mimetype) in request_data.multipart_data.items():
+                body.add_field(name, content, filename=filename, content_type=mimetype)
+        elif request_data is not None:
+            body = json.dumps(request_data.parameters, ensure_ascii=False, separators=(",", ":")).encode()
+            headers = _JSON
         try:
-            response = await self._client.request(
-                method=method, url=url, headers=_HEADERS, timeout=timeout, content=body
-            )
-        except httpx.TimeoutException as err:
-            if isinstance(err, httpx.PoolTimeout):
-                raise TimedOut(
-                    "Pool timeout: all connections in the pool are busy; the request was not sent to Telegram."
-                ) from err
+            async with session.request(
+                method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            ) as response:
+                return response.status, await response.read()
+        except aiohttp.ConnectionTimeoutError as err:
+            raise TimedOut("No connection to Telegram in time; the request was not sent.") from err
+        except TimeoutError as err:  # aiohttp's read timeout, or the whole exchange's
             raise TimedOut from err
-        except httpx.HTTPError as err:
-            raise NetworkError(f"httpx.{err.__class__.__name__}: {err}") from err
-        return response.status_code, response.content
+        except aiohttp.ClientError as err:
+            raise NetworkError(f"aiohttp.{type(err).__name__}: {_without(url, err)}") from err
 
 
 class InProcessRequest(BaseRequest):

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
@@ -17,6 +16,7 @@ from bot.i18n import Translator, translator
 from bot.outbox import Delivery, Notifier, Outcome, OutgoingMessage
 from bot.reports import CATEGORIES, STATE_NAMES, State, report_number
 from bot.roles import Role
+from bot.telegram_http import NEVER_LEFT
 from handlers import menu
 from handlers.dossiers import status_name
 from handlers.people import ROLE_NAMES
@@ -103,9 +103,6 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], str]] = {
 # Messages that change what the person may do carry the keyboard of what they may do now.
 WITH_KEYBOARD = frozenset({"role_revoked"})
 
-
-# Failures after which the message certainly did not reach Telegram: it may be sent again.
-NEVER_LEFT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 Charts = Callable[[str, str, str], Awaitable[bytes | None]]
 

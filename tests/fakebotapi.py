@@ -1260,7 +1260,7 @@ async def initialize(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """``app.initialize()`` that closes the HTTP clients if it fails.
 
     (PTB's ``Application.shutdown()`` is a no-op unless initialize succeeded, so a failing
-    getMe would leave the bot's httpx connections open.)
+    getMe would leave the bot's HTTP connections open.)
     """
     try:
         await app.initialize()

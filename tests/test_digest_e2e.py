@@ -384,7 +384,7 @@ async def test_a_send_that_may_have_arrived_is_not_sent_again(digest_bot: App, a
     assert kinds(calls) == ["chart", "weekly", "chart"]  # the rest goes on; the daily text is not sent again
     query = "SELECT * FROM outbox WHERE kind = 'digest_text' ORDER BY id LIMIT 1"
     row = await until(lambda row: row["last_error"] is not None, db, query)
-    assert row["sent_at"] is None and "RemoteProtocolError" in row["last_error"]
+    assert row["sent_at"] is None and "ServerDisconnectedError" in row["last_error"]
     assert [call.status for call in api.called("sendMessage", since=since)] == [0, 200]
 
 

@@ -1,24 +1,68 @@
-"""End to end: PTB's calls as JSON bodies (bot.telegram_http.JsonRequest), with PTB's errors for every failure."""
+"""End to end: PTB's calls through aiohttp (bot.telegram_http.AiohttpRequest) as JSON bodies or multipart uploads,
+with PTB's errors for every failure, and the outbox's reading of them: sent again only when nothing left."""
 
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
-from bot.telegram_http import JsonRequest
-from tests.fakebotapi import TOKEN, FakeBotAPI
+from bot.outbox import Outcome, OutgoingMessage
+from bot.people import Person
+from bot.telegram_http import NEVER_LEFT, AiohttpRequest
+from handlers.outbox import TelegramNotifier
+from tests.fakebotapi import TOKEN, FakeBotAPI, UploadedFile
 
 TEXT = "Hồ sơ 000.00.37.H37-250804-0012 — «Đã tiếp nhận» & <b>đúng hạn</b>"
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+STATUS = OutgoingMessage(1, Person("telegram", "42"), "vi", "dossier_status", {"code": "X-250804-0001", "status": 4})
+
+
+@contextlib.asynccontextmanager
+async def silent_server() -> AsyncIterator[str]:
+    """A server that takes connections and requests and never answers: a Bot API base URL on it."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await reader.read(65536)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/bot"
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def bot_on(base_url: str, request: AiohttpRequest) -> AsyncIterator[Bot]:
+    """A bot whose every call (getUpdates too) goes through `request`, opened without a first getMe."""
+    async with request:
+        yield Bot(TOKEN, base_url=base_url, request=request, get_updates_request=request)
+
+
+def free_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def test_text_markup_and_errors_as_telegram_has_them(api: FakeBotAPI) -> None:
-    async with Bot(TOKEN, base_url=api.base_url, request=JsonRequest()) as bot:
+    async with Bot(TOKEN, base_url=api.base_url, request=AiohttpRequest()) as bot:
         sent = await bot.send_message(
             42, TEXT, reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("⭐ Theo dõi", callback_data="d:f:X")]])
         )
         assert sent.text == TEXT
+        assert sent.reply_markup is not None and sent.reply_markup.inline_keyboard[0][0].text == "⭐ Theo dõi"
         [call] = api.called("sendMessage")
         assert call.content_type == "application/json"
         assert call.params["chat_id"] == 42 and call.params["text"] == TEXT
@@ -31,12 +75,82 @@ async def test_text_markup_and_errors_as_telegram_has_them(api: FakeBotAPI) -> N
             await bot.send_message(42, "")  # Telegram: message text is empty
 
 
-async def test_failed_connect_keeps_its_httpx_cause() -> None:
-    bot = Bot(TOKEN, base_url="http://127.0.0.1:9/bot", request=JsonRequest(connect_timeout=1))
-    await bot.request.initialize()
-    try:
+async def test_an_upload_goes_as_multipart_with_its_fields(api: FakeBotAPI) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+    async with Bot(TOKEN, base_url=api.base_url, request=AiohttpRequest()) as bot:
+        await bot.send_photo(42, png, caption="Biểu đồ tháng 8 — 95,6%")
+    [call] = api.called("sendPhoto")
+    assert call.content_type == "multipart/form-data"
+    assert call.params["chat_id"] == 42 and call.params["caption"] == "Biểu đồ tháng 8 — 95,6%"
+    photo = call.params["photo"]
+    assert isinstance(photo, UploadedFile) and photo.data == png
+
+
+async def test_long_polling_waits_longer_than_the_read_timeout(api: FakeBotAPI) -> None:
+    async with bot_on(api.base_url, AiohttpRequest(read_timeout=0.3)) as bot:
+        started = asyncio.get_running_loop().time()
+        assert await bot.get_updates(timeout=1) == ()  # PTB adds the polling time to the read timeout
+        assert asyncio.get_running_loop().time() - started >= 0.9
+
+
+async def test_no_connection_is_sent_again_by_the_outbox() -> None:
+    async with bot_on(f"http://127.0.0.1:{free_port()}/bot", AiohttpRequest(connect_timeout=1)) as bot:
         with pytest.raises(NetworkError) as failed:
             await bot.send_message(42, "x")
-        assert isinstance(failed.value.__cause__, httpx.ConnectError)  # the outbox sends it again (never left)
-    finally:
-        await bot.request.shutdown()
+        assert isinstance(failed.value.__cause__, NEVER_LEFT)
+        delivery = await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)
+    assert delivery.outcome is Outcome.RETRY
+
+
+async def test_no_free_connection_in_time_is_sent_again() -> None:
+    async with silent_server() as base_url, bot_on(base_url, AiohttpRequest(1)) as bot:
+        first = asyncio.create_task(bot.send_message(42, "x", read_timeout=5))  # holds the only connection
+        await asyncio.sleep(0.2)
+        with pytest.raises(TimedOut) as waited:
+            await bot.send_message(42, "y", pool_timeout=0.2, connect_timeout=0.1)
+        assert isinstance(waited.value.__cause__, NEVER_LEFT)
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+
+
+async def test_no_answer_in_time_is_uncertain() -> None:
+    async with silent_server() as base_url, bot_on(base_url, AiohttpRequest(read_timeout=0.3)) as bot:
+        with pytest.raises(TimedOut) as waited:
+            await bot.send_message(42, "x")
+        assert not isinstance(waited.value.__cause__, NEVER_LEFT)  # Telegram may have it
+        delivery = await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)
+    assert delivery.outcome is Outcome.UNCERTAIN
+
+
+async def test_a_connection_lost_after_the_request_is_uncertain(api: FakeBotAPI) -> None:
+    async with Bot(TOKEN, base_url=api.base_url, request=AiohttpRequest()) as bot:
+        api.drop_next("sendMessage")
+        delivery = await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)
+        assert delivery.outcome is Outcome.UNCERTAIN
+        assert (await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)).outcome is Outcome.SENT
+    assert [call.status for call in api.called("sendMessage")] == [0, 200]  # never sent twice by itself
+
+
+async def test_a_5xx_is_sent_again(api: FakeBotAPI) -> None:
+    async with Bot(TOKEN, base_url=api.base_url, request=AiohttpRequest()) as bot:
+        api.fail_next("sendMessage", 502)
+        assert (await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)).outcome is Outcome.RETRY
+
+
+async def test_a_request_before_initialize_or_after_shutdown_says_so(api: FakeBotAPI) -> None:
+    request = AiohttpRequest()
+    bot = Bot(TOKEN, base_url=api.base_url, request=request)
+    with pytest.raises(NetworkError, match="not initialized"):
+        await bot.get_me()
+    async with bot:
+        assert (await bot.get_me()).id == int(TOKEN.split(":")[0])
+    async with bot:  # opened again after a shutdown
+        assert (await bot.get_me()).id == int(TOKEN.split(":")[0])
+
+
+async def test_an_error_never_shows_the_token() -> None:
+    async with bot_on("http://[::1/bot", AiohttpRequest()) as bot:  # not a URL
+        with pytest.raises(NetworkError) as failed:
+            await bot.send_message(42, "x")
+    assert "InvalidUrl" in failed.value.message and TOKEN.split(":")[1] not in failed.value.message
