@@ -3,23 +3,28 @@
 PTB's own `HTTPXRequest` sends through httpx, whose HTTP/1.1 stack (httpcore, h11, anyio) is pure Python: on the
 development machine it spent about 0.6 ms of CPU on every call, more than everything else the bot does to answer
 a dossier lookup (bench/README.md). aiohttp, already our dependency for the ingest server, parses HTTP in C, and
-PTB's `BaseRequest` exists so that a bot can choose its HTTP library. It also posts the parameters form-encoded:
-a Vietnamese answer of 400 characters becomes about 2,400 bytes of `%E1%BB%87…`, percent-encoded byte by byte in
-Python, where the Bot API takes `application/json` as well (https://core.telegram.org/bots/api#making-requests)
-and `json.dumps` writes the same text as its ~600 UTF-8 bytes in C.
+PTB's `BaseRequest` exists so that a bot can choose its HTTP library. `HTTPXRequest` also posts the parameters
+form-encoded: a Vietnamese answer of 400 characters becomes about 2,400 bytes of `%E1%BB%87…`, percent-encoded
+byte by byte in Python, where the Bot API takes `application/json` as well
+(https://core.telegram.org/bots/api#making-requests) and `json.dumps` writes the same text as its ~600 UTF-8
+bytes in C.
 
 Behaviour kept from `HTTPXRequest`: the same default timeouts (connect 5 s, read 5 s, write 5 s, 20 s for an
 upload, 1 s to wait for a free connection), proxies and certificates from the environment as httpx takes them
-(`HTTPS_PROXY`, `NO_PROXY`…; certifi's CA bundle), and every failure raised as PTB's `TimedOut` or
-`NetworkError` with the aiohttp error as its cause. `NEVER_LEFT` names the causes after which the request
-certainly did not reach Telegram (no connection could be had), so the outbox may send it again; after any other
-failure the message may have arrived. aiohttp never repeats a POST by itself.
+(`HTTPS_PROXY`, `NO_PROXY`…, read once per host; certifi's CA bundle unless `SSL_CERT_FILE` or `SSL_CERT_DIR`
+name others), and every failure raised as PTB's `TimedOut` or `NetworkError` with the aiohttp error as its cause.
+`NEVER_LEFT` names the causes after which the request certainly did not reach Telegram (no connection could be
+had), so the outbox may send it again; after any other failure the message may have arrived. aiohttp never
+repeats a POST by itself.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import ssl
+import urllib.parse
+import urllib.request
 
 import aiohttp
 import certifi
@@ -67,6 +72,21 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
+
+    def _proxy(self, url: str) -> str | None:
+        """The proxy the environment names for this URL's scheme and host, read once per host (aiohttp's
+        `trust_env` reads the environment and ~/.netrc in a thread on every request)."""
+        try:
+            parts = urllib.parse.urlsplit(url)
+        except ValueError:  # aiohttp says what is wrong with it
+            return None
+        scheme, host = parts.scheme, parts.hostname or ""
+        key = (scheme, host)
+        if key not in self._proxies:
+            bypass = bool(urllib.request.proxy_bypass(host)) if host else False
+            self._proxies[key] = None if bypass else urllib.request.getproxies().get(scheme)
+        return self._proxies[key]
 
     @property
     def read_timeout(self) -> float | None:
@@ -76,15 +96,15 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         """Open the session (again, after a shutdown)."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self._pool_size, ssl=ssl.create_default_context(cafile=certifi.where())
+            certificates = ssl.create_default_context(
+                cafile=os.environ.get("SSL_CERT_FILE") or certifi.where(), capath=os.environ.get("SSL_CERT_DIR")
             )
             self._session = aiohttp.ClientSession(
-                connector=connector,
+                connector=aiohttp.TCPConnector(limit=self._pool_size, ssl=certificates),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"User-Agent": self.USER_AGENT},
-                trust_env=True,
             )
+            self._proxies = {}
 
     async def shutdown(self) -> None:
         """Close the session and its connections."""
@@ -131,7 +151,7 @@ class AiohttpRequest(BaseRequest):
             headers = _JSON
         try:
             async with session.request(
-                method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+                method, url, data=body, headers=headers, timeout=timeout, proxy=self._proxy(url), allow_redirects=False
             ) as response:
                 return response.status, await response.read()
         except aiohttp.ConnectionTimeoutError as err:

@@ -154,3 +154,14 @@ async def test_an_error_never_shows_the_token() -> None:
         with pytest.raises(NetworkError) as failed:
             await bot.send_message(42, "x")
     assert "InvalidUrl" in failed.value.message and TOKEN.split(":")[1] not in failed.value.message
+
+
+async def test_a_proxy_named_by_the_environment_is_used(api: FakeBotAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{api.port}")  # the fake answers the proxied request
+    monkeypatch.setenv("NO_PROXY", "bypassed.invalid")
+    async with bot_on("http://api.telegram.invalid/bot", AiohttpRequest()) as bot:
+        assert (await bot.get_me()).id == int(TOKEN.split(":")[0])
+    async with bot_on("http://bypassed.invalid/bot", AiohttpRequest(connect_timeout=1)) as bot:
+        with pytest.raises(NetworkError) as failed:  # no proxy for it: the name does not resolve
+            await bot.get_me()
+        assert isinstance(failed.value.__cause__, NEVER_LEFT)
