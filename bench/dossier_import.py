@@ -17,10 +17,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.app import open_services
 from bot.config import Settings
-from bot.demo import generate
 from bot.dossier_import import RowParser, import_file
+
+# bot.app and bot.demo are imported where they are used: the import's child process (spawn) imports this module
+# again as its main, and should cost what it costs under `phucvu import-dossiers` (bot.cli imports them late too).
 
 NOW = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 COLUMNS = (
@@ -51,6 +52,9 @@ def write_csv(path: Path, rows: int) -> int:
 
 
 async def _write_csv(path: Path, rows: int) -> int:
+    from bot.app import open_services
+    from bot.demo import generate
+
     settings = Settings(db_path=path.with_suffix(".registry.db"))
     services = await open_services(settings, "bench", lambda: NOW)
     communes = list(services.centres.directory.communes.values())
@@ -81,6 +85,8 @@ async def _write_csv(path: Path, rows: int) -> int:
 async def measure(path: Path, rows: int, folder: Path) -> tuple[float, float, float]:
     """Import the CSV into a fresh database, then again (all unchanged): rows per second of each, and CPU
     seconds (this process and the parsing child) per row of the two."""
+    from bot.app import open_services
+
     settings = Settings(db_path=folder / f"bench-{time.monotonic_ns()}.db")
     services = await open_services(settings, "bench", lambda: NOW)
     parser = RowParser(set(services.centres.directory.communes), settings.timezone)

@@ -8,6 +8,7 @@ good rows are imported; importing the same file twice changes nothing.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import multiprocessing
 import os
@@ -20,7 +21,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
-from itertools import islice, repeat, zip_longest
+from itertools import islice, zip_longest
 from multiprocessing.connection import Connection
 from operator import add, itemgetter
 from pathlib import Path
@@ -84,10 +85,15 @@ MAX_CODE = 50
 # Rows per transaction: big enough that SQLite rewrites few index pages twice, small enough that the bot's own
 # writes wait well under a second for an import running beside it.
 BATCH = 20_000
+# Characters the CSV dialect is told from; bytes the first pass reads at a time.
+SAMPLE = 4096
+FIRST_PASS_BLOCK = 8 * 2**20
 # Files from this size on are read in a child process (below it, starting one costs more than it saves).
 CHILD_FROM = 4_000_000
 _STR_OR_NONE = frozenset((str, type(None)))
-_HOUR, _MINUTE, _SECOND = itemgetter(slice(0, 10)), itemgetter(slice(10, 12)), itemgetter(slice(12, 14))
+_HOUR, _MINUTE_SECOND = itemgetter(slice(0, 10)), itemgetter(slice(10, 14))
+# `mmss` → `mm:ss` for every valid minute and second: one look-up converts and checks them.
+_MM_SS = {f"{m:02d}{s:02d}": f"{m:02d}:{s:02d}" for m in range(60) for s in range(60)}
 # Parsed values kept per column; a column with more distinct values (an applicant's name) stops adding.
 _CACHE_LIMIT = 50_000
 
@@ -279,21 +285,19 @@ class RowParser:
         joined = "".join(present)
         if set(map(len, present)) - {14} or not (joined.isdigit() and joined.isascii()):
             return None
-        minutes, seconds = list(map(_MINUTE, present)), list(map(_SECOND, present))
-        if present and (max(minutes) >= "60" or max(seconds) >= "60"):
-            return None
         local = list(map(_HOUR, present))
         for hour in set(local) - self._hours.keys():
             with suppress(RowError):
                 self._hour(hour, "")
         try:
             utc = list(map(self._hours.__getitem__, local))
-        except KeyError:  # an hour that is no date
+            minutes_seconds = list(map(_MM_SS.__getitem__, map(_MINUTE_SECOND, present)))
+        except KeyError:  # an hour that is no date, or a minute or second past 59
             return None
         if None in utc:  # an hour whose offset is not whole hours
             return None
-        # "YYYY-MM-DD HH:" + "mm" + ":" + "ss", string by string but without a Python step for each.
-        converted = list(map(add, map(add, map(add, cast(list[str], utc), minutes), repeat(":")), seconds))
+        # "YYYY-MM-DD HH:" + "mm:ss", string by string but without a Python step for each.
+        converted = list(map(add, cast(list[str], utc), minutes_seconds))
         if len(converted) == len(texts):
             return cast(list[object], converted)
         them = iter(converted)
@@ -541,10 +545,9 @@ def read_table(path: Path, size: int = BATCH) -> Iterator[Chunk]:
             workbook.close()
         return
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        sample = handle.read(4096)
+        sample = handle.read(SAMPLE)
         handle.seek(0)
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample else csv.excel
-        reader = csv.reader(handle, dialect)
+        reader = csv.reader(handle, _dialect(sample))
         line = 1
         for size_now in _sizes(size):
             records = list(islice(reader, size_now))
@@ -555,6 +558,11 @@ def read_table(path: Path, size: int = BATCH) -> Iterator[Chunk]:
             else:  # a quoted field spans lines
                 yield _record_lines(records, line), records
             line = reader.line_num + 1
+
+
+def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
+    """The CSV dialect of a file, from its first SAMPLE characters (both passes over a file read it alike)."""
+    return csv.Sniffer().sniff(sample, delimiters=",;\t") if sample else csv.excel
 
 
 def _sizes(size: int) -> Iterator[int]:
@@ -598,6 +606,9 @@ def parse_file(path: Path, parser: RowParser, batch_size: int = BATCH) -> Iterat
         cells = list(zip_longest(*records))  # short rows padded with None
         nothing = (None,) * len(records)
         parsed, errors = parser.parse_columns([cells[i] if 0 <= i < len(cells) else nothing for i in at])
+        if not errors:  # every row is good (the usual case): as they are
+            yield ParsedBatch(cast(list[DossierValues], parsed), numbers)
+            continue
         batch = ParsedBatch()
         for i, (number, row) in enumerate(zip(numbers, parsed, strict=True)):
             if row is not None:
@@ -625,6 +636,12 @@ def _key_or_blank(value: object) -> str:
 
 def last_lines(path: Path) -> dict[str, int]:
     """The last line of each code in the file (a first pass that reads only the code column; {} without one)."""
+    by_line = _line_last_lines(path)
+    return by_line if by_line is not None else _parsed_last_lines(path)
+
+
+def _parsed_last_lines(path: Path) -> dict[str, int]:
+    """`last_lines` through the CSV or XLSX reader: every field of every row is parsed."""
     chunks = read_table(path)
     try:
         names = _header(chunks)
@@ -640,11 +657,82 @@ def last_lines(path: Path) -> dict[str, int]:
             codes: Sequence[object] = list(map(pick, records))
         except IndexError:  # a short row somewhere in the chunk
             codes = [record[at] if len(record) > at else None for record in records]
-        keys, _ = _plain_codes(codes)
-        if _MISS in keys:
-            keys = [_key_or_blank(code) for code in codes]
-        last.update(zip(cast(list[str], keys), numbers, strict=True))
+        _learn_last(last, codes, numbers)
     return last
+
+
+def _learn_last(last: dict[str, int], codes: Sequence[object], numbers: Sequence[int]) -> None:
+    """Record the line of each code, keyed as the parser keys it."""
+    keys, _ = _plain_codes(codes)
+    if _MISS in keys:
+        keys = [_key_or_blank(code) for code in codes]
+    last.update(zip(cast(list[str], keys), numbers, strict=True))
+
+
+def _line_last_lines(path: Path) -> dict[str, int] | None:
+    """`last_lines` of a CSV file whose records are one line each, or None for any other file (an XLSX file, a
+    quoted field that spans lines, an escape character).
+
+    A line is then a record, and up to the code a field ends at the next delimiter unless a quote comes first:
+    the code column is cut out of the bytes a block at a time, and only lines with a quote before the end of
+    their code are parsed by the CSV reader. The first pass is on the way of the first batch to the database,
+    and parsing every field of every row made it a quarter of a big import's time (bench/README.md)."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return None
+    with path.open("rb") as handle:
+        head = handle.read(4 * SAMPLE)
+        bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+        sample = codecs.getincrementaldecoder("utf-8")().decode(head[bom:])[:SAMPLE]
+        if not sample:
+            return {}
+        dialect = _dialect(sample)
+        if dialect.escapechar or len(dialect.delimiter) != 1 or not dialect.delimiter.isascii():
+            return None
+        delimiter, quote = dialect.delimiter.encode(), (dialect.quotechar or "").encode()
+        handle.seek(bom)
+        last: dict[str, int] = {}
+        at, number, pending = -1, 1, b""
+        while True:
+            block = handle.read(FIRST_PASS_BLOCK)
+            data = pending + block
+            # A line that may go on in the next block waits for it (and so does a \r that a \n may follow).
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            lines, pending = data[:cut].splitlines(), data[cut:]
+            quoted = [i for i, line in enumerate(lines) if quote in line] if quote and quote in data[:cut] else []
+            if any(lines[i].count(quote) % 2 for i in quoted):
+                return None  # a quoted field goes on in the next line (or a stray quote): the CSV reader decides
+            if at < 0 and lines:
+                names = header_fields(_fields(lines[0], dialect))
+                if "code" not in names:
+                    return {}
+                at = names.index("code")
+                lines, number, quoted = lines[1:], 2, [i - 1 for i in quoted if i]
+            if lines:
+                _learn_last(
+                    last, _code_column(lines, quoted, at, delimiter, dialect), range(number, number + len(lines))
+                )
+                number += len(lines)
+            if not block:
+                return last
+
+
+def _fields(line: bytes, dialect: type[csv.Dialect] | csv.Dialect) -> list[str]:
+    """One line's fields as the CSV reader reads them."""
+    return next(csv.reader([line.decode()], dialect), [])
+
+
+def _code_column(
+    lines: list[bytes], quoted: list[int], at: int, delimiter: bytes, dialect: type[csv.Dialect] | csv.Dialect
+) -> list[str]:
+    """Field `at` of each line ("" where a line is shorter); `quoted` are the lines that hold a quote."""
+    fields = [line.split(delimiter, at + 1) for line in lines]
+    codes = b"\n".join([field[at] if len(field) > at else b"" for field in fields]).decode().split("\n")
+    quote = (dialect.quotechar or "").encode()
+    for i in quoted:
+        if quote in b"".join(fields[i][: at + 1]):  # a quoted field before the code, or the code itself
+            record = _fields(lines[i], dialect)
+            codes[i] = record[at] if len(record) > at else ""
+    return codes
 
 
 async def import_file(

@@ -2,6 +2,7 @@
 big files with the same result as this process."""
 
 import asyncio
+import csv
 import multiprocessing
 import random
 from collections.abc import Callable, Sequence
@@ -216,3 +217,77 @@ def test_both_passes_key_a_code_alike(tmp_path: Path) -> None:
     rows = [row for batch in parse_file(path, parser) for row in batch.rows]
     last = last_lines(path)
     assert {row[0]: last[row[0]] for row in rows} == {row[0]: line for row, line in zip(rows, (2, 3), strict=True)}
+
+
+def _random_csv(rng: random.Random, spanning: bool = False) -> bytes:
+    """A CSV as exporting tools write them: any delimiter and line ending, a BOM or not, the code in any column,
+    codes repeated and written loosely (quoted too), fields quoted for their delimiters and quotes, short and blank
+    lines, Vietnamese text, spaces after the delimiter; with `spanning`, a quoted field holds a line break."""
+    delimiter = rng.choice([",", ";", "\t"])
+    ending = rng.choice(["\n", "\r\n", "\r"])
+    space = " " if rng.random() < 0.3 else ""
+    columns = ["ten_thu_tuc", "ma_xa", "ngay_tiep_nhan", "trang_thai"]
+    columns.insert(rng.randrange(len(columns) + 1), "ma_ho_so")
+    codes = [f"000.00.37.H37-2508{rng.randrange(1, 29):02d}-{rng.randrange(50):04d}" for _ in range(40)]
+    codes += ["000.00.37.h37 – 250804-0001", "000.00.37.HE\u0301" + "37-250804-0031", "x", ""]
+    lines = [(delimiter + space).join(columns)]
+    for _ in range(rng.randrange(1, 400)):
+        roll = rng.random()
+        if roll < 0.03:
+            lines.append("")
+        elif roll < 0.06:
+            lines.append(rng.choice(codes))  # a short row: the code alone, or nothing where it belongs
+        else:
+            code = rng.choice(codes)
+            name = rng.choice(["Đăng ký khai sinh", f'"Chứng thực bản sao{delimiter} văn bản"', '"Hộ ""Bản Đon"""'])
+            values = {"ma_ho_so": f'"{code}"' if rng.random() < 0.1 else code, "ten_thu_tuc": name, "ma_xa": "06385"}
+            values |= {"ngay_tiep_nhan": "20250804083000", "trang_thai": str(rng.randrange(1, 11))}
+            lines.append((delimiter + space).join(values[name] for name in columns))
+    if spanning:
+        lines.insert(rng.randrange(1, len(lines) + 1), f'{codes[0]}{delimiter}"thôn Bản Đon{ending}xã Mai Pha"')
+    text = ending.join(lines) + (ending if rng.random() < 0.7 else "")
+    return (b"\xef\xbb\xbf" if rng.random() < 0.3 else b"") + text.encode()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_first_pass_by_lines_finds_the_lines_the_csv_reader_finds(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(seed)
+    path = tmp_path / "hoso.csv"
+    path.write_bytes(_random_csv(rng))
+    if seed % 2:  # lines and \r\n pairs cut across blocks
+        monkeypatch.setattr(dossier_import, "FIRST_PASS_BLOCK", rng.randrange(3, 200))
+    try:
+        parsed = dossier_import._parsed_last_lines(path)
+    except csv.Error:  # the delimiter cannot be told: both passes say so
+        with pytest.raises(csv.Error):
+            dossier_import._line_last_lines(path)
+        return
+    by_line = dossier_import._line_last_lines(path)
+    assert by_line is not None
+    assert by_line == parsed
+    assert last_lines(path) == by_line
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_field_across_lines_is_left_to_the_csv_reader(tmp_path: Path, seed: int) -> None:
+    path = tmp_path / "hoso.csv"
+    path.write_bytes(_random_csv(random.Random(seed), spanning=True))
+    try:
+        parsed = dossier_import._parsed_last_lines(path)
+    except csv.Error:
+        return
+    assert dossier_import._line_last_lines(path) is None
+    assert last_lines(path) == parsed
+
+
+def test_a_record_over_two_lines_is_read_by_the_csv_reader(tmp_path: Path) -> None:
+    path = tmp_path / "hoso.csv"
+    lines = [
+        '000.00.37.H37-250804-0031,,"Khai sinh, kết hôn",06385,20250804080000,,2,,,1,"Nguyễn Văn A\nthôn Bản Đon"',
+        "000.00.37.H37-250804-0032,,Khai sinh,06385,20250804080000,,2,,,1,",
+    ]
+    path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+    assert dossier_import._line_last_lines(path) is None
+    assert last_lines(path) == {"0000037H372508040031": 2, "0000037H372508040032": 4}  # a record spans two lines
