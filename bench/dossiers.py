@@ -1,7 +1,8 @@
 """Dossier lookups at 1,000,000 dossiers: in-process p99 and resident memory, and throughput over the fake Bot
 API against a bare echo bot (goals: p99 < 1 ms, RSS < 200 MB, throughput ≥ 80% of echo).
 
-Run: `.venv/bin/python -m bench.dossiers [N [ROUNDS]] [--in-process]` (the fake Bot API: bench/throughput.py).
+Run: `.venv/bin/python -m bench.dossiers [N [ROUNDS]] [--in-process] [--same-http]` (the fake Bot API and the
+echo bot: bench/throughput.py).
 The database is built once into bench/out/ (ignored by git) with the demo generator (every commune, every status,
 real procedure names) and reused by later runs.
 """
@@ -71,7 +72,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def throughput(path: Path, n: int, rounds: int = 6, *, in_process: bool = False) -> dict[str, float]:
+async def throughput(
+    path: Path, n: int, rounds: int = 6, *, in_process: bool = False, same_http: bool = False
+) -> dict[str, float]:
     """Echo bot vs Phục Vụ answering lookups of known codes (see bench/throughput.py)."""
     import os
 
@@ -93,15 +96,16 @@ async def throughput(path: Path, n: int, rounds: int = 6, *, in_process: bool = 
             n,
             lambda i: f"Hồ sơ {codes[i % len(codes)]}",
             rounds,
+            same_http=same_http,
         )
 
 
 def main() -> None:
     """Build (once), then measure lookups in a fresh process, then throughput."""
-    args = [arg for arg in sys.argv[1:] if arg != "--in-process"]
+    args = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
     count = int(args[0]) if args else 1_000_000
     path = OUT / f"dossiers-{count}.db"
-    if args[1:] == ["--lookups"]:
+    if "--lookups" in sys.argv:
         print(json.dumps(asyncio.run(lookups(path))))
         return
     if not path.exists():
@@ -113,8 +117,9 @@ def main() -> None:
         [sys.executable, "-m", "bench.dossiers", str(count), "--lookups"], capture_output=True, text=True, check=True
     )
     print("lookups: " + ", ".join(f"{k}={v:.3f}" for k, v in json.loads(fresh.stdout).items()))
-    rounds = int(args[1]) if len(args) > 1 and args[1] != "--lookups" else 6
-    result = asyncio.run(throughput(path, 1000, rounds, in_process="--in-process" in sys.argv))
+    rounds = int(args[1]) if len(args) > 1 else 6
+    flags = {"in_process": "--in-process" in sys.argv, "same_http": "--same-http" in sys.argv}
+    result = asyncio.run(throughput(path, 1000, rounds, **flags))
     print("lookup throughput: " + ", ".join(f"{k}={v:.2f}" for k, v in result.items()))
 
 

@@ -1,8 +1,10 @@
 """Update throughput over the fake Bot API: the bot answering centre queries vs a bare PTB echo bot.
 
 Goal (issue 2): the bot reaches at least 80% of the echo bot's updates/second, measured in the same run on the
-same fake server. Run: `.venv/bin/python -m bench.throughput [N] [--in-process]`. The fake Bot API runs in a
-child process (`bench.remote`), as Telegram runs elsewhere; `--in-process` runs it in the bots' process instead.
+same fake server. Run: `.venv/bin/python -m bench.throughput [N] [--in-process] [--same-http]`. The fake Bot API
+runs in a child process (`bench.remote`), as Telegram runs elsewhere; `--in-process` runs it in the bots' process
+instead. The echo bot is PTB as it comes (httpx); `--same-http` gives it our aiohttp request instead, which
+compares the bot's own work with PTB's least on the same HTTP library.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 from bench.remote import remote_fake
 from bot.app import build_application
 from bot.config import Secret, Settings
+from bot.telegram_http import AiohttpRequest
 from tests.fakebotapi import TOKEN, FakeBotAPI, measure_throughput
 
 # What citizens type: exact names, old addresses, typos, ambiguous and unknown text (each answered by one message).
@@ -85,8 +88,24 @@ async def fake_bot_api(in_process: bool) -> AsyncIterator[Fake]:
             yield remote
 
 
+def echo_bot(base_url: str, same_http: bool = False) -> Any:
+    """The bare echo bot: PTB as it comes, or (`same_http`) with the bot's aiohttp request."""
+    builder = Application.builder().token(TOKEN).base_url(base_url)
+    if same_http:
+        builder = builder.request(AiohttpRequest(256)).get_updates_request(AiohttpRequest(1))
+    app = builder.build()
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    return app
+
+
 async def compare(
-    fake: Fake, make_ours: Callable[[], Any], n: int, text: Callable[[int], str], rounds: int = 6
+    fake: Fake,
+    make_ours: Callable[[], Any],
+    n: int,
+    text: Callable[[int], str],
+    rounds: int = 6,
+    *,
+    same_http: bool = False,
 ) -> dict[str, float]:
     """Run a bare echo bot and ours back to back `rounds` times on one fake server, alternating which goes first.
 
@@ -101,11 +120,7 @@ async def compare(
     cpu: dict[str, list[float]] = {"echo": [], "phucvu": []}
     for round_ in range(rounds):
         for name in ["echo", "phucvu"] if round_ % 2 == 0 else ["phucvu", "echo"]:
-            if name == "echo":
-                app = Application.builder().token(TOKEN).base_url(fake.base_url).build()
-                app.add_handler(MessageHandler(filters.TEXT, echo))
-            else:
-                app = make_ours()
+            app = echo_bot(fake.base_url, same_http) if name == "echo" else make_ours()
             gc.collect()
             per_s, per_cpu_s = await fake.measure(app, texts)
             wall[name].append(per_s)
@@ -122,7 +137,7 @@ async def compare(
     }
 
 
-async def measure(n: int, rounds: int = 6, *, in_process: bool = False) -> dict[str, float]:
+async def measure(n: int, rounds: int = 6, *, in_process: bool = False, same_http: bool = False) -> dict[str, float]:
     """Centre queries (a mix of what citizens type) vs the echo bot."""
     with tempfile.TemporaryDirectory() as folder:
         async with fake_bot_api(in_process) as fake:
@@ -130,16 +145,21 @@ async def measure(n: int, rounds: int = 6, *, in_process: bool = False) -> dict[
                 telegram_token=Secret(TOKEN), telegram_api_base_url=fake.base_url, db_path=Path(folder) / "bench.db"
             )
             result = await compare(
-                fake, lambda: build_application(settings), n, lambda i: QUERIES[i % len(QUERIES)], rounds
+                fake,
+                lambda: build_application(settings),
+                n,
+                lambda i: QUERIES[i % len(QUERIES)],
+                rounds,
+                same_http=same_http,
             )
     return {"updates_per_run": float(n), "rounds": float(rounds), **result}
 
 
 def main() -> None:
     """Print the result as one line."""
-    args = [arg for arg in sys.argv[1:] if arg != "--in-process"]
+    args = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
     n = int(args[0]) if args else 1000
-    result = asyncio.run(measure(n, in_process="--in-process" in sys.argv))
+    result = asyncio.run(measure(n, in_process="--in-process" in sys.argv, same_http="--same-http" in sys.argv))
     print("throughput: " + ", ".join(f"{k}={v:.2f}" for k, v in result.items()))
 
 

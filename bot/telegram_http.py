@@ -11,7 +11,7 @@ bytes in C.
 
 Behaviour kept from `HTTPXRequest`: the same default timeouts (connect 5 s, read 5 s, write 5 s, 20 s for an
 upload, 1 s to wait for a free connection), proxies and certificates from the environment as httpx takes them
-(`HTTPS_PROXY`, `NO_PROXY`…, read once per host; certifi's CA bundle unless `SSL_CERT_FILE` or `SSL_CERT_DIR`
+(`HTTPS_PROXY`, `NO_PROXY`…, read once per URL; certifi's CA bundle unless `SSL_CERT_FILE` or `SSL_CERT_DIR`
 name others), and every failure raised as PTB's `TimedOut` or `NetworkError` with the aiohttp error as its cause.
 `NEVER_LEFT` names the causes after which the request certainly did not reach Telegram (no connection could be
 had), so the outbox may send it again; after any other failure the message may have arrived. aiohttp never
@@ -72,21 +72,24 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
-        self._proxies: dict[tuple[str, str], str | None] = {}
+        self._proxies: dict[str, str | None] = {}
 
     def _proxy(self, url: str) -> str | None:
-        """The proxy the environment names for this URL's scheme and host, read once per host (aiohttp's
-        `trust_env` reads the environment and ~/.netrc in a thread on every request)."""
+        """The proxy the environment names for this URL's scheme and host, read once per URL (a bot calls a few
+        dozen methods), where aiohttp's `trust_env` reads the environment and ~/.netrc in a thread on every
+        request."""
+        if url in self._proxies:
+            return self._proxies[url]
         try:
             parts = urllib.parse.urlsplit(url)
         except ValueError:  # aiohttp says what is wrong with it
             return None
-        scheme, host = parts.scheme, parts.hostname or ""
-        key = (scheme, host)
-        if key not in self._proxies:
-            bypass = bool(urllib.request.proxy_bypass(host)) if host else False
-            self._proxies[key] = None if bypass else urllib.request.getproxies().get(scheme)
-        return self._proxies[key]
+        host = parts.hostname or ""
+        bypass = bool(urllib.request.proxy_bypass(host)) if host else False
+        if len(self._proxies) >= 512:  # file downloads have URLs of their own: the cache stays small
+            self._proxies.clear()
+        proxy = self._proxies[url] = None if bypass else urllib.request.getproxies().get(parts.scheme)
+        return proxy
 
     @property
     def read_timeout(self) -> float | None:
