@@ -226,8 +226,11 @@ async def _bot_username(settings: Settings) -> str:
     from telegram import Bot
     from telegram.error import TelegramError
 
+    from bot.telegram_http import AiohttpRequest
+
+    token, base_url = settings.telegram_token.value, settings.telegram_api_base_url
     try:
-        async with Bot(settings.telegram_token.value, base_url=settings.telegram_api_base_url) as bot:
+        async with Bot(token, base_url=base_url, request=AiohttpRequest(), get_updates_request=AiohttpRequest()) as bot:
             return bot.username
     except (TelegramError, OSError):
         log.warning("could not ask Telegram for the bot's username")

@@ -88,6 +88,9 @@ BATCH = 20_000
 # Characters the CSV dialect is told from; bytes the first pass reads at a time.
 SAMPLE = 4096
 FIRST_PASS_BLOCK = 8 * 2**20
+# Above this share of lines with a quote in a file's first block, the first pass parses the file with the CSV
+# reader: cutting lines up costs less only when most need no parsing (bench/README.md).
+FIRST_PASS_QUOTED = 0.125
 # Files from this size on are read in a child process (below it, starting one costs more than it saves).
 CHILD_FROM = 4_000_000
 _STR_OR_NONE = frozenset((str, type(None)))
@@ -670,13 +673,13 @@ def _learn_last(last: dict[str, int], codes: Sequence[object], numbers: Sequence
 
 
 def _line_last_lines(path: Path) -> dict[str, int] | None:
-    """`last_lines` of a CSV file whose records are one line each, or None for any other file (an XLSX file, a
-    quoted field that spans lines, an escape character).
+    """`last_lines` of a CSV file whose records are one line each and mostly without quotes, or None for any other
+    file (an XLSX file, a quoted field that spans lines, an escape character, many quoted fields).
 
-    A line is then a record, and up to the code a field ends at the next delimiter unless a quote comes first:
-    the code column is cut out of the bytes a block at a time, and only lines with a quote before the end of
-    their code are parsed by the CSV reader. The first pass is on the way of the first batch to the database,
-    and parsing every field of every row made it a quarter of a big import's time (bench/README.md)."""
+    A line is then a record, and a line without a quote character splits at its delimiters: the code column is
+    cut out of the bytes a block at a time, and only the lines with a quote are parsed by the CSV reader (which
+    also tells whether one ends inside a quoted field). The first pass is on the way of the first batch to the
+    database, and parsing every field of every row made it a quarter of a big import's time (bench/README.md)."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return None
     with path.open("rb") as handle:
@@ -697,20 +700,29 @@ def _line_last_lines(path: Path) -> dict[str, int] | None:
             data = pending + block
             # A line that may go on in the next block waits for it (and so does a \r that a \n may follow).
             cut = data.rfind(b"\n") + 1 if block else len(data)
-            lines, pending = data[:cut].splitlines(), data[cut:]
-            quoted = [i for i, line in enumerate(lines) if quote in line] if quote and quote in data[:cut] else []
-            if any(lines[i].count(quote) % 2 for i in quoted):
-                return None  # a quoted field goes on in the next line (or a stray quote): the CSV reader decides
+            chunk, pending = data[:cut], data[cut:]
+            if not chunk.isascii():
+                chunk.decode()  # nothing is written from a file that is not UTF-8: it fails here as in the CSV reader
+            lines = chunk.splitlines()
+            quoted = [i for i, line in enumerate(lines) if quote in line] if quote and quote in chunk else []
+            if at < 0 and len(quoted) > FIRST_PASS_QUOTED * len(lines):
+                return None
+            records = _records([lines[i] for i in quoted], dialect)
+            if records is None:
+                return None  # a quoted field goes on in the next line: the CSV reader knows where records end
             if at < 0 and lines:
-                names = header_fields(_fields(lines[0], dialect))
+                names = header_fields(records[0] if quoted[:1] == [0] else _fields(lines[0], dialect))
                 if "code" not in names:
                     return {}
                 at = names.index("code")
-                lines, number, quoted = lines[1:], 2, [i - 1 for i in quoted if i]
+                if quoted[:1] == [0]:
+                    quoted, records = quoted[1:], records[1:]
+                lines, number, quoted = lines[1:], 2, [i - 1 for i in quoted]
             if lines:
-                _learn_last(
-                    last, _code_column(lines, quoted, at, delimiter, dialect), range(number, number + len(lines))
-                )
+                codes = _code_column(lines, at, delimiter)
+                for i, record in zip(quoted, records, strict=True):  # a quoted field may hold the delimiter
+                    codes[i] = record[at] if len(record) > at else ""
+                _learn_last(last, codes, range(number, number + len(lines)))
                 number += len(lines)
             if not block:
                 return last
@@ -721,18 +733,23 @@ def _fields(line: bytes, dialect: type[csv.Dialect] | csv.Dialect) -> list[str]:
     return next(csv.reader([line.decode()], dialect), [])
 
 
-def _code_column(
-    lines: list[bytes], quoted: list[int], at: int, delimiter: bytes, dialect: type[csv.Dialect] | csv.Dialect
-) -> list[str]:
-    """Field `at` of each line ("" where a line is shorter); `quoted` are the lines that hold a quote."""
+def _records(lines: list[bytes], dialect: type[csv.Dialect] | csv.Dialect) -> list[list[str]] | None:
+    """The fields of each of these lines as the CSV reader reads them, or None when a line ends inside a quoted
+    field (the reader then takes the next line into the same record; a last line is followed by a stand-in)."""
+    if not lines:
+        return []
+    texts = b"\n".join(lines).decode().split("\n")
+    try:
+        records = list(csv.reader([*texts, "-"], dialect))
+    except csv.Error:
+        return None
+    return records[:-1] if len(records) == len(texts) + 1 else None
+
+
+def _code_column(lines: list[bytes], at: int, delimiter: bytes) -> list[str]:
+    """Field `at` of each line cut at the delimiters ("" where a line is shorter)."""
     fields = [line.split(delimiter, at + 1) for line in lines]
-    codes = b"\n".join([field[at] if len(field) > at else b"" for field in fields]).decode().split("\n")
-    quote = (dialect.quotechar or "").encode()
-    for i in quoted:
-        if quote in b"".join(fields[i][: at + 1]):  # a quoted field before the code, or the code itself
-            record = _fields(lines[i], dialect)
-            codes[i] = record[at] if len(record) > at else ""
-    return codes
+    return b"\n".join([field[at] if len(field) > at else b"" for field in fields]).decode().split("\n")
 
 
 async def import_file(

@@ -11,11 +11,11 @@ bytes in C.
 
 Behaviour kept from `HTTPXRequest`: the same default timeouts (connect 5 s, read 5 s, write 5 s, 20 s for an
 upload, 1 s to wait for a free connection), proxies and certificates from the environment as httpx takes them
-(`HTTPS_PROXY`, `NO_PROXY`…, read once per URL; certifi's CA bundle unless `SSL_CERT_FILE` or `SSL_CERT_DIR`
-name others), and every failure raised as PTB's `TimedOut` or `NetworkError` with the aiohttp error as its cause.
-`NEVER_LEFT` names the causes after which the request certainly did not reach Telegram (no connection could be
-had), so the outbox may send it again; after any other failure the message may have arrived. aiohttp never
-repeats a POST by itself.
+(`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`…, read once per URL; certifi's CA bundle unless `SSL_CERT_FILE` or
+`SSL_CERT_DIR` name others), and every failure raised as PTB's `TimedOut` or `NetworkError` with the aiohttp
+error as its cause. `NEVER_LEFT` names the causes after which the request certainly did not reach Telegram (no
+connection could be had), so the outbox may send it again; after any other failure the message may have
+arrived. aiohttp never repeats a POST by itself.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import os
 import ssl
 import urllib.parse
 import urllib.request
+from contextlib import suppress
 
 import aiohttp
 import certifi
@@ -32,11 +33,13 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 __all__ = ["NEVER_LEFT", "AiohttpRequest", "InProcessRequest", "NoTelegram"]
 
-# Failures after which the request certainly did not reach Telegram: no connection was made, or none was free.
-NEVER_LEFT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+# Failures after which the request certainly did not reach Telegram: no connection was made, none was free in
+# time, or the proxy refused to open one.
+NEVER_LEFT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError)
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -45,10 +48,14 @@ def _given(value: ODVInput[float], default: float | None) -> float | None:
 
 
 def _without(url: str, err: Exception) -> str:
-    """An error's text without the request's URL, which holds the bot's token (the text is stored with a failed
-    outbox message)."""
-    base = url.rpartition("/")[0]
-    return str(err).replace(url, "<Bot API>").replace(base, "<Bot API>")
+    """An error's text without the request's URL, whose path holds the bot's token (the text is stored with a
+    failed outbox message); the path is taken out too, however the URL around it is written."""
+    text = str(err).replace(url, "<Bot API>").replace(url.rpartition("/")[0], "<Bot API>")
+    with suppress(ValueError):
+        secret = urllib.parse.urlsplit(url).path.rpartition("/")[0]
+        if len(secret) > 1:
+            text = text.replace(secret, "/<token>")
+    return text
 
 
 class AiohttpRequest(BaseRequest):
@@ -72,10 +79,11 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
-        self._proxies: dict[str, str | None] = {}
+        self._proxies: dict[str, tuple[URL | None, dict[str, str] | None]] = {}
 
-    def _proxy(self, url: str) -> str | None:
-        """The proxy the environment names for this URL's scheme and host, read once per URL (a bot calls a few
+    def _proxy(self, url: str) -> tuple[URL | None, dict[str, str] | None]:
+        """The proxy the environment names for this URL (its scheme's, else `ALL_PROXY`; `http://` when it names
+        none) with its credentials apart, so that no error text shows them; read once per URL (a bot calls a few
         dozen methods), where aiohttp's `trust_env` reads the environment and ~/.netrc in a thread on every
         request."""
         if url in self._proxies:
@@ -83,12 +91,18 @@ class AiohttpRequest(BaseRequest):
         try:
             parts = urllib.parse.urlsplit(url)
         except ValueError:  # aiohttp says what is wrong with it
-            return None
+            return None, None
         host = parts.hostname or ""
-        bypass = bool(urllib.request.proxy_bypass(host)) if host else False
+        proxies = urllib.request.getproxies()
+        named = None if host and urllib.request.proxy_bypass(host) else proxies.get(parts.scheme, proxies.get("all"))
+        proxy: tuple[URL | None, dict[str, str] | None] = (None, None)
+        if named:
+            address = URL(named if "://" in named else f"http://{named}")
+            auth = aiohttp.BasicAuth.from_url(address)
+            proxy = address.with_user(None), {"Proxy-Authorization": auth.encode()} if auth else None
         if len(self._proxies) >= 512:  # file downloads have URLs of their own: the cache stays small
             self._proxies.clear()
-        proxy = self._proxies[url] = None if bypass else urllib.request.getproxies().get(parts.scheme)
+        self._proxies[url] = proxy
         return proxy
 
     @property
@@ -135,8 +149,9 @@ class AiohttpRequest(BaseRequest):
         pool = _given(pool_timeout, self._pool_timeout)
         phases = (pool, connect, write, read)
         timeout = aiohttp.ClientTimeout(
-            # aiohttp has no write timeout: the whole exchange may take as long as its phases together.
-            total=None if None in phases else sum(p for p in phases if p is not None),
+            # aiohttp has no write timeout: an upload may take as long as its phases together. Anything else is
+            # bounded by the waits for a connection and for each read, as PTB's timeouts are.
+            total=sum(p for p in phases if p is not None) if files and None not in phases else None,
             connect=None if pool is None or connect is None else pool + connect,  # a free connection, or a new one
             sock_connect=connect,
             sock_read=read,
@@ -152,9 +167,17 @@ class AiohttpRequest(BaseRequest):
         elif request_data is not None:
             body = json.dumps(request_data.parameters, ensure_ascii=False, separators=(",", ":")).encode()
             headers = _JSON
+        proxy, proxy_headers = self._proxy(url)
         try:
             async with session.request(
-                method, url, data=body, headers=headers, timeout=timeout, proxy=self._proxy(url), allow_redirects=False
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                proxy=proxy,
+                proxy_headers=proxy_headers,
+                allow_redirects=False,
             ) as response:
                 return response.status, await response.read()
         except aiohttp.ConnectionTimeoutError as err:

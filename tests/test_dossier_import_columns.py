@@ -239,7 +239,8 @@ def _random_csv(rng: random.Random, spanning: bool = False) -> bytes:
             lines.append(rng.choice(codes))  # a short row: the code alone, or nothing where it belongs
         else:
             code = rng.choice(codes)
-            name = rng.choice(["Đăng ký khai sinh", f'"Chứng thực bản sao{delimiter} văn bản"', '"Hộ ""Bản Đon"""'])
+            names = ["Đăng ký khai sinh", f'"Chứng thực bản sao{delimiter} văn bản"', '"Hộ ""Bản Đon"""', 'Cỡ 12"']
+            name = rng.choice(names)  # the last one's quote is a character of an unquoted field
             values = {"ma_ho_so": f'"{code}"' if rng.random() < 0.1 else code, "ten_thu_tuc": name, "ma_xa": "06385"}
             values |= {"ngay_tiep_nhan": "20250804083000", "trang_thai": str(rng.randrange(1, 11))}
             lines.append((delimiter + space).join(values[name] for name in columns))
@@ -258,6 +259,7 @@ def test_the_first_pass_by_lines_finds_the_lines_the_csv_reader_finds(
     path.write_bytes(_random_csv(rng))
     if seed % 2:  # lines and \r\n pairs cut across blocks
         monkeypatch.setattr(dossier_import, "FIRST_PASS_BLOCK", rng.randrange(3, 200))
+    monkeypatch.setattr(dossier_import, "FIRST_PASS_QUOTED", 1.0)  # however many lines hold a quote
     try:
         parsed = dossier_import._parsed_last_lines(path)
     except csv.Error:  # the delimiter cannot be told: both passes say so
@@ -271,9 +273,12 @@ def test_the_first_pass_by_lines_finds_the_lines_the_csv_reader_finds(
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_a_field_across_lines_is_left_to_the_csv_reader(tmp_path: Path, seed: int) -> None:
+def test_a_field_across_lines_is_left_to_the_csv_reader(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "hoso.csv"
     path.write_bytes(_random_csv(random.Random(seed), spanning=True))
+    monkeypatch.setattr(dossier_import, "FIRST_PASS_QUOTED", 1.0)
     try:
         parsed = dossier_import._parsed_last_lines(path)
     except csv.Error:
@@ -291,3 +296,44 @@ def test_a_record_over_two_lines_is_read_by_the_csv_reader(tmp_path: Path) -> No
     path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
     assert dossier_import._line_last_lines(path) is None
     assert last_lines(path) == {"0000037H372508040031": 2, "0000037H372508040032": 4}  # a record spans two lines
+
+
+def test_a_stray_quote_then_a_field_left_open_is_left_to_the_csv_reader(tmp_path: Path) -> None:
+    path = tmp_path / "hoso.csv"
+    lines = [  # two quotes on the first line, but its last field goes on in the next line
+        '000.00.37.H37-250804-0001,,Cấp bản sao 12",06385,20250804080000,,2,,,1,"Nguyễn Văn A',
+        '000.00.37.H37-250804-0001,,Khai sinh,06385,20250804090000,,4,,,1,"Trần Thị B"',
+        "000.00.37.H37-250804-0003,,Khai sinh,06385,20250804100000,,2,,,1,Lê Văn C",
+    ]
+    path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+    assert dossier_import._line_last_lines(path) is None
+    assert last_lines(path) == {"0000037H372508040001": 2, "0000037H372508040003": 4}
+
+
+def test_a_file_that_is_not_utf8_fails_the_first_pass_before_anything_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "hoso.csv"
+    good = [f"000.00.37.H37-250804-{i:05d},,Khai sinh,06385,20250804080000,,2,,,1," for i in range(2_000)]
+    bad = b"000.00.37.H37-250804-99999,,Khai sinh,06385,20250804080000,,2,,,1,Nguy\xea\xe3n"  # a legacy encoding
+    path.write_bytes("\n".join([HEADER, *good]).encode() + b"\n" + bad + b"\n")
+    with pytest.raises(UnicodeDecodeError):
+        dossier_import._parsed_last_lines(path)
+    with pytest.raises(UnicodeDecodeError):
+        last_lines(path)
+
+
+def test_a_nul_byte_is_read_as_the_csv_reader_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "hoso.csv"
+    path.write_bytes(HEADER.encode() + b"\n000.00.37.H37-250804-0001,,Khai\0sinh,06385,20250804080000,,2,,,1,\n")
+    assert (
+        dossier_import._line_last_lines(path) == dossier_import._parsed_last_lines(path) == {"0000037H372508040001": 2}
+    )
+
+
+def test_a_file_of_quoted_fields_is_parsed_by_the_csv_reader(tmp_path: Path) -> None:
+    path = tmp_path / "hoso.csv"
+    lines = [
+        f'000.00.37.H37-250804-{i:04d},,"Chứng thực hợp đồng, giao dịch",06385,20250804080000,,2,,,1,' for i in range(8)
+    ]
+    path.write_text("\n".join([HEADER, *lines, lines[0]]) + "\n", encoding="utf-8")
+    assert dossier_import._line_last_lines(path) is None  # cutting would cost more than parsing
+    assert last_lines(path)["0000037H372508040000"] == 10

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import App, build_application
-from bot.cli import main
+from bot.cli import _bot_username, main
 from bot.commands import commands_for
 from bot.config import Settings
 from bot.people import Person
@@ -81,6 +81,12 @@ def test_invite_from_the_command_line(
     assert main(["invite", "official", "--commune", "Tân"]) == 2
     assert "Có thể là:" in capsys.readouterr().err
     assert main(["invite", "official", "--commune", "06385"]) == 0
+
+
+async def test_the_invite_link_names_the_bot_telegram_knows(settings: Settings, api: FakeBotAPI) -> None:
+    assert await _bot_username(bot_settings(settings, api)) == BOT_USERNAME
+    unreachable = replace(bot_settings(settings, api), telegram_api_base_url="http://127.0.0.1:9/bot")
+    assert await _bot_username(unreachable) == ""  # then the CLI prints `/start <code>`
 
 
 ADMIN = 6100

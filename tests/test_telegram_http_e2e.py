@@ -3,8 +3,9 @@ with PTB's errors for every failure, and the outbox's reading of them: sent agai
 
 import asyncio
 import contextlib
+import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,22 +25,44 @@ STATUS = OutgoingMessage(1, Person("telegram", "42"), "vi", "dossier_status", {"
 
 
 @contextlib.asynccontextmanager
+async def raw_server(
+    answer: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> AsyncIterator[int]:
+    """A TCP server on 127.0.0.1 whose every connection `answer` handles: its port. Every connection is closed
+    on the way out, however its handler ended."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        try:
+            await answer(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
 async def silent_server() -> AsyncIterator[str]:
     """A server that takes connections and requests and never answers: a Bot API base URL on it."""
-    held: list[asyncio.StreamWriter] = []
 
     async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-        await reader.read(65536)
+        while await reader.read(65536):
+            pass
 
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/bot"
-    finally:
-        for writer in held:
-            writer.close()
-        server.close()
-        await server.wait_closed()
+    async with raw_server(hold) as port:
+        yield f"http://127.0.0.1:{port}/bot"
 
 
 @contextlib.asynccontextmanager
@@ -165,3 +188,55 @@ async def test_a_proxy_named_by_the_environment_is_used(api: FakeBotAPI, monkeyp
         with pytest.raises(NetworkError) as failed:  # no proxy for it: the name does not resolve
             await bot.get_me()
         assert isinstance(failed.value.__cause__, NEVER_LEFT)
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
+async def test_a_proxy_without_a_scheme_or_for_all_schemes_is_used(
+    api: FakeBotAPI, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv(variable, f"127.0.0.1:{api.port}")  # as httpx takes it: http:// understood
+    async with bot_on("http://api.telegram.invalid/bot", AiohttpRequest()) as bot:
+        assert (await bot.get_me()).id == int(TOKEN.split(":")[0])
+
+
+async def test_a_proxy_that_refuses_is_sent_again_and_its_password_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # CONNECT api.telegram.invalid:443
+        writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    async with raw_server(refuse) as port:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://phucvu:s3cretpw@127.0.0.1:{port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        async with bot_on("https://api.telegram.invalid/bot", AiohttpRequest()) as bot:
+            with pytest.raises(NetworkError) as failed:
+                await bot.send_message(42, "x")
+            assert isinstance(failed.value.__cause__, NEVER_LEFT)  # the proxy never opened the way to Telegram
+            assert "s3cretpw" not in failed.value.message and "407" in failed.value.message
+            delivery = await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)
+    assert delivery.outcome is Outcome.RETRY and "s3cretpw" not in delivery.error
+
+
+async def test_a_slow_answer_that_keeps_coming_is_read_to_its_end() -> None:
+    body = json.dumps({"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "Phục Vụ", "username": "x"}})
+    payload = body.encode()
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(f"Content-Length: {len(payload)}\r\n\r\n".encode())
+        for i in range(0, len(payload), 12):  # every part within the read timeout, the whole well beyond the sum
+            writer.write(payload[i : i + 12])
+            await writer.drain()
+            await asyncio.sleep(0.15)
+
+    timeouts = {"read_timeout": 0.4, "write_timeout": 0.1, "connect_timeout": 0.1, "pool_timeout": 0.1}
+    async with raw_server(trickle) as port, bot_on(f"http://127.0.0.1:{port}/bot", AiohttpRequest(**timeouts)) as bot:
+        started = asyncio.get_running_loop().time()
+        assert (await bot.get_me()).first_name == "Phục Vụ"
+        assert asyncio.get_running_loop().time() - started > 1.0
