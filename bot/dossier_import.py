@@ -692,9 +692,10 @@ def _line_last_lines(path: Path) -> dict[str, int] | None:
         if dialect.escapechar or len(dialect.delimiter) != 1 or not dialect.delimiter.isascii():
             return None
         delimiter, quote = dialect.delimiter.encode(), (dialect.quotechar or "").encode()
+        closed = _closed_line(dialect)
         handle.seek(bom)
         last: dict[str, int] = {}
-        at, number, pending = -1, 1, b""
+        at, number, pending, first = -1, 1, b"", True
         while True:
             block = handle.read(FIRST_PASS_BLOCK)
             data = pending + block
@@ -704,20 +705,26 @@ def _line_last_lines(path: Path) -> dict[str, int] | None:
             if not chunk.isascii():
                 chunk.decode()  # nothing is written from a file that is not UTF-8: it fails here as in the CSV reader
             lines = chunk.splitlines()
+            if at < 0 and lines:
+                header = _records(lines[:1], dialect)
+                if header is None:
+                    return None
+                names = header_fields(header[0])
+                if "code" not in names:
+                    return {}
+                at, lines, number = names.index("code"), lines[1:], 2
             quoted = [i for i, line in enumerate(lines) if quote in line] if quote and quote in chunk else []
-            if at < 0 and len(quoted) > FIRST_PASS_QUOTED * len(lines):
+            if closed is not None:  # lines with a quote: each must end outside a quoted field
+                if not all(map(closed.fullmatch, [lines[i] for i in quoted])):
+                    return None  # a quoted field goes on in the next line: the CSV reader knows where records end
+                # Only a quote before the code's end moves where the code is.
+                quoted = [i for i in quoted if quote in b"".join(lines[i].split(delimiter, at + 1)[: at + 1])]
+            elif first and len(quoted) > FIRST_PASS_QUOTED * len(lines):
                 return None
+            first = False
             records = _records([lines[i] for i in quoted], dialect)
             if records is None:
                 return None  # a quoted field goes on in the next line: the CSV reader knows where records end
-            if at < 0 and lines:
-                names = header_fields(records[0] if quoted[:1] == [0] else _fields(lines[0], dialect))
-                if "code" not in names:
-                    return {}
-                at = names.index("code")
-                if quoted[:1] == [0]:
-                    quoted, records = quoted[1:], records[1:]
-                lines, number, quoted = lines[1:], 2, [i - 1 for i in quoted]
             if lines:
                 codes = _code_column(lines, at, delimiter)
                 for i, record in zip(quoted, records, strict=True):  # a quoted field may hold the delimiter
@@ -726,6 +733,22 @@ def _line_last_lines(path: Path) -> dict[str, int] | None:
                 number += len(lines)
             if not block:
                 return last
+
+
+def _closed_line(dialect: type[csv.Dialect] | csv.Dialect) -> re.Pattern[bytes] | None:
+    """For a dialect quoting with `"` and no escape character or skipped spaces (what `csv.Sniffer` finds in the
+    usual export): a pattern that a line matches whole exactly when it ends outside a quoted field, as the CSV
+    reader reads it. A quote opens a field only at its start; inside, a doubled quote is one quote when the
+    dialect says so, and any other quote ends the quoted part; the rest of the field is plain text up to the
+    delimiter. None for any other dialect."""
+    plain = dialect.quotechar == '"' and dialect.quoting != csv.QUOTE_NONE and not dialect.escapechar
+    if not plain or dialect.skipinitialspace or getattr(dialect, "strict", False):
+        return None
+    d = re.escape(dialect.delimiter.encode())
+    rest = b"[^" + d + b"]*"
+    quoted = b'"(?:[^"]|"")*"(?:[^"' + d + b"]" + rest + b")?" if dialect.doublequote else b'"[^"]*"' + rest
+    field = b"(?:" + quoted + b'|[^"' + d + b"]" + rest + b"|)"
+    return re.compile(field + b"(?:" + d + field + b")*")
 
 
 def _fields(line: bytes, dialect: type[csv.Dialect] | csv.Dialect) -> list[str]:

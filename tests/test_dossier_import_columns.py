@@ -329,11 +329,15 @@ def test_a_nul_byte_is_read_as_the_csv_reader_reads_it(tmp_path: Path) -> None:
     )
 
 
-def test_a_file_of_quoted_fields_is_parsed_by_the_csv_reader(tmp_path: Path) -> None:
+def test_a_file_of_quoted_fields_is_cut_by_lines_in_the_usual_dialect_only(tmp_path: Path) -> None:
     path = tmp_path / "hoso.csv"
     lines = [
         f'000.00.37.H37-250804-{i:04d},,"Chứng thực hợp đồng, giao dịch",06385,20250804080000,,2,,,1,' for i in range(8)
     ]
     path.write_text("\n".join([HEADER, *lines, lines[0]]) + "\n", encoding="utf-8")
-    assert dossier_import._line_last_lines(path) is None  # cutting would cost more than parsing
+    assert dossier_import._line_last_lines(path) == dossier_import._parsed_last_lines(path)
     assert last_lines(path)["0000037H372508040000"] == 10
+    spaced = tmp_path / "spaced.csv"  # spaces after the delimiter: each quoted line would go to the CSV reader
+    spaced.write_text("\n".join([HEADER, *lines]).replace(",", ", ").replace('", ', '",') + "\n", encoding="utf-8")
+    assert dossier_import._dialect(spaced.read_text(encoding="utf-8")).skipinitialspace
+    assert dossier_import._line_last_lines(spaced) is None  # cutting would cost more than parsing
