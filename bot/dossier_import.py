@@ -705,6 +705,8 @@ def _line_last_lines(path: Path) -> dict[str, int] | None:
             if not chunk.isascii():
                 chunk.decode()  # nothing is written from a file that is not UTF-8: it fails here as in the CSV reader
             lines = chunk.splitlines()
+            if lines and max(map(len, lines)) > csv.field_size_limit():
+                return None  # a field may be longer than the CSV reader takes: it refuses the file, before anything
             if at < 0 and lines:
                 header = _records(lines[:1], dialect)
                 if header is None:

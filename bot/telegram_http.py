@@ -20,6 +20,7 @@ arrived. aiohttp never repeats a POST by itself.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import ssl
@@ -41,6 +42,18 @@ __all__ = ["NEVER_LEFT", "AiohttpRequest", "InProcessRequest", "NoTelegram"]
 # time, or the proxy refused to open one.
 NEVER_LEFT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError)
 _JSON = {"Content-Type": "application/json"}
+# Bodies up to this size fit the socket's buffers at once; a bigger one has the whole exchange's timeout.
+_SMALL_BODY = 64 * 1024
+
+
+def _bypassed(host: str, port: int | None, no_proxy: str) -> bool:
+    """Whether `NO_PROXY` exempts this host, as httpx reads it: any entry `*`, or the host (or host:port) itself
+    or a domain of it."""
+    if not host:
+        return False
+    if "*" in (entry.strip() for entry in no_proxy.split(",")):
+        return True
+    return bool(urllib.request.proxy_bypass(host) or (port and urllib.request.proxy_bypass(f"{host}:{port}")))
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:
@@ -90,15 +103,16 @@ class AiohttpRequest(BaseRequest):
             return self._proxies[url]
         try:
             parts = urllib.parse.urlsplit(url)
+            port = parts.port
         except ValueError:  # aiohttp says what is wrong with it
             return None, None
         host = parts.hostname or ""
         proxies = urllib.request.getproxies()
-        named = None if host and urllib.request.proxy_bypass(host) else proxies.get(parts.scheme, proxies.get("all"))
+        named = None if _bypassed(host, port, proxies.get("no", "")) else proxies.get(parts.scheme, proxies.get("all"))
         proxy: tuple[URL | None, dict[str, str] | None] = (None, None)
         if named:
             address = URL(named if "://" in named else f"http://{named}")
-            auth = aiohttp.BasicAuth.from_url(address)
+            auth = aiohttp.BasicAuth.from_url(address, encoding="utf-8")  # as httpx sends them
             proxy = address.with_user(None), {"Proxy-Authorization": auth.encode()} if auth else None
         if len(self._proxies) >= 512:  # file downloads have URLs of their own: the cache stays small
             self._proxies.clear()
@@ -147,16 +161,7 @@ class AiohttpRequest(BaseRequest):
         write = _given(write_timeout, self._media_write_timeout if files else self._write_timeout)
         connect = _given(connect_timeout, self._connect_timeout)
         pool = _given(pool_timeout, self._pool_timeout)
-        phases = (pool, connect, write, read)
-        timeout = aiohttp.ClientTimeout(
-            # aiohttp has no write timeout: an upload may take as long as its phases together. Anything else is
-            # bounded by the waits for a connection and for each read, as PTB's timeouts are.
-            total=sum(p for p in phases if p is not None) if files and None not in phases else None,
-            connect=None if pool is None or connect is None else pool + connect,  # a free connection, or a new one
-            sock_connect=connect,
-            sock_read=read,
-        )
-        body: bytes | aiohttp.FormData | None = None
+        body: bytes | io.BytesIO | aiohttp.FormData | None = None
         headers = None
         if request_data is not None and files:
             body = aiohttp.FormData()
@@ -167,7 +172,25 @@ class AiohttpRequest(BaseRequest):
         elif request_data is not None:
             body = json.dumps(request_data.parameters, ensure_ascii=False, separators=(",", ":")).encode()
             headers = _JSON
-        proxy, proxy_headers = self._proxy(url)
+        phases = (pool, connect, write, read)
+        # aiohttp has no write timeout, and starts reading only once the body is written: an upload or a big body
+        # may take as long as its phases together. Anything else is bounded by the waits for a connection and for
+        # each read, as PTB's timeouts are (a slow answer that keeps coming is read to its end).
+        big = files or (isinstance(body, bytes) and len(body) > _SMALL_BODY)
+        if isinstance(body, bytes) and len(body) > 2**20:
+            body = io.BytesIO(body)  # streamed, as aiohttp asks of a body this big
+        timeout = aiohttp.ClientTimeout(
+            total=sum(p for p in phases if p is not None) if big and None not in phases else None,
+            connect=None if pool is None or connect is None else pool + connect,  # a free connection, or a new one
+            sock_connect=connect,
+            sock_read=read,
+        )
+        try:
+            proxy, proxy_headers = self._proxy(url)
+        except (ValueError, UnicodeError):  # its text may hold the proxy's password
+            raise NetworkError("The proxy the environment names cannot be used; the request was not sent.") from None
+        if proxy_headers and url.startswith("http:"):  # the request itself goes to the proxy (no tunnel)
+            headers = {**(headers or {}), **proxy_headers}
         try:
             async with session.request(
                 method,

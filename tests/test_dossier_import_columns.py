@@ -341,3 +341,13 @@ def test_a_file_of_quoted_fields_is_cut_by_lines_in_the_usual_dialect_only(tmp_p
     spaced.write_text("\n".join([HEADER, *lines]).replace(",", ", ").replace('", ', '",') + "\n", encoding="utf-8")
     assert dossier_import._dialect(spaced.read_text(encoding="utf-8")).skipinitialspace
     assert dossier_import._line_last_lines(spaced) is None  # cutting would cost more than parsing
+
+
+def test_a_field_longer_than_the_csv_reader_takes_fails_before_anything_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "hoso.csv"
+    good = [f"000.00.37.H37-250804-{i:05d},,Khai sinh,06385,20250804080000,,2,,,1," for i in range(100)]
+    long = "000.00.37.H37-250804-99999,,Khai sinh,06385,20250804080000,,2,,,1," + "x" * (csv.field_size_limit() + 1)
+    path.write_text("\n".join([HEADER, *good, long]) + "\n", encoding="utf-8")
+    assert dossier_import._line_last_lines(path) is None
+    with pytest.raises(csv.Error, match="field larger than field limit"):
+        last_lines(path)

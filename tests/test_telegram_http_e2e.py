@@ -2,6 +2,7 @@
 with PTB's errors for every failure, and the outbox's reading of them: sent again only when nothing left."""
 
 import asyncio
+import base64
 import contextlib
 import json
 import socket
@@ -240,3 +241,50 @@ async def test_a_slow_answer_that_keeps_coming_is_read_to_its_end() -> None:
         started = asyncio.get_running_loop().time()
         assert (await bot.get_me()).first_name == "Phục Vụ"
         assert asyncio.get_running_loop().time() - started > 1.0
+
+
+async def test_a_proxy_password_reaches_the_proxy_of_a_plain_http_bot_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    heard: list[bytes] = []
+    me = json.dumps({"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "Phục Vụ", "username": "x"}})
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heard.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(me)}\r\n\r\n".encode())
+        writer.write(me.encode())
+        await writer.drain()
+
+    async with raw_server(proxy) as port:
+        monkeypatch.setenv("HTTP_PROXY", f"http://phucvu:m%E1%BA%ADtkh%E1%BA%A9u@127.0.0.1:{port}")  # mậtkhẩu
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        async with bot_on("http://api.telegram.invalid/bot", AiohttpRequest()) as bot:
+            assert (await bot.get_me()).first_name == "Phục Vụ"
+    [head] = heard
+    assert head.startswith(b"POST http://api.telegram.invalid/bot")  # to the proxy, in absolute form
+    expected = "Basic " + base64.b64encode("phucvu:mậtkhẩu".encode()).decode()  # UTF-8, as httpx sends it
+    assert f"Proxy-Authorization: {expected}".encode() in head
+
+
+@pytest.mark.parametrize("no_proxy", ["localhost, *", "127.0.0.1:{port}"])
+async def test_no_proxy_as_httpx_reads_it(api: FakeBotAPI, monkeypatch: pytest.MonkeyPatch, no_proxy: str) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing there: used, it would fail
+    monkeypatch.setenv("NO_PROXY", no_proxy.format(port=api.port))
+    async with bot_on(api.base_url, AiohttpRequest(connect_timeout=1)) as bot:
+        assert (await bot.get_me()).id == int(TOKEN.split(":")[0])
+
+
+async def test_a_big_body_the_server_never_reads_times_out() -> None:
+    stop = asyncio.Event()
+
+    async def never_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await stop.wait()
+
+    timeouts = {"read_timeout": 0.3, "write_timeout": 0.3, "connect_timeout": 0.3, "pool_timeout": 0.3}
+    async with (
+        raw_server(never_read) as port,
+        bot_on(f"http://127.0.0.1:{port}/bot", AiohttpRequest(**timeouts)) as bot,
+    ):
+        try:
+            with pytest.raises(TimedOut):
+                await asyncio.wait_for(bot.send_message(42, "x" * 16 * 2**20), 10)
+        finally:
+            stop.set()
