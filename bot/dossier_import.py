@@ -753,11 +753,6 @@ def _closed_line(dialect: type[csv.Dialect] | csv.Dialect) -> re.Pattern[bytes] 
     return re.compile(field + b"(?:" + d + field + b")*")
 
 
-def _fields(line: bytes, dialect: type[csv.Dialect] | csv.Dialect) -> list[str]:
-    """One line's fields as the CSV reader reads them."""
-    return next(csv.reader([line.decode()], dialect), [])
-
-
 def _records(lines: list[bytes], dialect: type[csv.Dialect] | csv.Dialect) -> list[list[str]] | None:
     """The fields of each of these lines as the CSV reader reads them, or None when a line ends inside a quoted
     field (the reader then takes the next line into the same record; a last line is followed by a stand-in)."""
