@@ -16,6 +16,7 @@ test: $(STAMP) $(MO) lint typecheck pytest
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -30,7 +31,7 @@ locales/%/LC_MESSAGES/phucvu.mo: locales/%/LC_MESSAGES/phucvu.po $(STAMP)
 
 # Refresh the catalogs from the code (vi is filled from the source strings; translate the new entries in en).
 extract: $(STAMP)
-	$(BIN)/pybabel extract -k gettext -k ngettext:1,2 -k N_ -o locales/phucvu.pot --no-location --sort-output bot handlers
+	$(BIN)/pybabel extract -k gettext -k ngettext:1,2 -k N_ -k say -o locales/phucvu.pot --no-location --sort-output bot handlers
 	$(BIN)/pybabel update -i locales/phucvu.pot -D phucvu -d locales --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/python locales/fill_vietnamese.py
 

@@ -38,10 +38,10 @@ class Nation:
 
 async def build_lang_son(path: Path) -> int:
     """A year and a bit of Lạng Sơn's demo dossiers, cut at LANG_SON_ROWS."""
-    from bot.app import open_services
     from bot.demo import generate
+    from bot.services import open_services
 
-    services = await open_services(Settings(db_path=path), "bench", lambda: NOW)
+    services = await open_services(Settings(db_path=path), lambda: NOW)
     communes = list(services.centres.directory.communes.values())
     rows = generate(communes, NOW, seed=5, days=450)
     rows = sorted(rows, key=lambda row: row.received_at)[-LANG_SON_ROWS:]
@@ -72,11 +72,11 @@ async def load_nation(services: Any) -> Nation:
 async def build_national(path: Path) -> int:
     """NATIONAL_ROWS demo dossiers over all units (a year at about 250 a month per unit), codes made unique per
     unit."""
-    from bot.app import open_services
     from bot.demo import generate
     from bot.dossiers import code_key
+    from bot.services import open_services
 
-    services = await open_services(Settings(db_path=path), "bench", lambda: NOW)
+    services = await open_services(Settings(db_path=path), lambda: NOW)
     nation = await load_nation(services)
     units = sorted(nation.communes.values(), key=lambda c: c.code)
     per_unit = NATIONAL_ROWS // len(units) + 200  # a few units receive less than the average
@@ -110,14 +110,14 @@ def _as_xa(unit: Any) -> Any:
 
 async def measure(path: Path, national: bool, rounds: int) -> dict[str, float]:
     """Median and worst `build` time (warm), the text and chart on top, peak RSS."""
-    from bot.app import open_services
     from bot.digest import DigestService
     from bot.i18n import translator
+    from bot.services import open_services
     from storage.digest import DigestRepo
     from storage.people import PeopleRepo
     from storage.reports import ReportsRepo
 
-    services = await open_services(Settings(db_path=path), "bench", lambda: NOW)
+    services = await open_services(Settings(db_path=path), lambda: NOW)
     centres: Any = services.centres
     if national:
         nation = Nation()

@@ -52,11 +52,11 @@ def write_csv(path: Path, rows: int) -> int:
 
 
 async def _write_csv(path: Path, rows: int) -> int:
-    from bot.app import open_services
     from bot.demo import generate
+    from bot.services import open_services
 
     settings = Settings(db_path=path.with_suffix(".registry.db"))
-    services = await open_services(settings, "bench", lambda: NOW)
+    services = await open_services(settings, lambda: NOW)
     communes = list(services.centres.directory.communes.values())
     await services.db.close()
     days = max(1, round(rows / 40_000 * 60))
@@ -85,10 +85,10 @@ async def _write_csv(path: Path, rows: int) -> int:
 async def measure(path: Path, rows: int, folder: Path) -> tuple[float, float, float]:
     """Import the CSV into a fresh database, then again (all unchanged): rows per second of each, and CPU
     seconds (this process and the parsing child) per row of the two."""
-    from bot.app import open_services
+    from bot.services import open_services
 
     settings = Settings(db_path=folder / f"bench-{time.monotonic_ns()}.db")
-    services = await open_services(settings, "bench", lambda: NOW)
+    services = await open_services(settings, lambda: NOW)
     parser = RowParser(set(services.centres.directory.communes), settings.timezone)
     cpu = _cpu()
     try:

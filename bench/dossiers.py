@@ -28,10 +28,10 @@ OUT = Path(__file__).resolve().parent / "out"
 
 async def build(path: Path, count: int) -> None:
     """Fill a database with `count` demo dossiers (about 40,000 per 60 days)."""
-    from bot.app import open_services
     from bot.demo import generate
+    from bot.services import open_services
 
-    services = await open_services(Settings(db_path=path), "bench", lambda: NOW)
+    services = await open_services(Settings(db_path=path), lambda: NOW)
     communes = list(services.centres.directory.communes.values())
     rows = generate(communes, NOW, seed=11, days=round(count / 40_000 * 60) + 1)[:count]
     for start in range(0, len(rows), 20_000):
@@ -41,10 +41,10 @@ async def build(path: Path, count: int) -> None:
 
 async def lookups(path: Path, rounds: int = 20_000) -> dict[str, float]:
     """In this (fresh) process: p50/p99 of `DossierService.lookup` for known and unknown codes; peak RSS."""
-    from bot.app import open_services
     from bot.people import Person
+    from bot.services import open_services
 
-    services = await open_services(Settings(db_path=path), "bench", lambda: NOW)
+    services = await open_services(Settings(db_path=path), lambda: NOW)
     keys = [row[0] for row in await services.db.fetchall("SELECT code FROM dossiers ORDER BY random() LIMIT 5000")]
     rng = random.Random(3)
     samples = []

@@ -1,143 +1,94 @@
-"""The composition root: `build_application(settings)` wires services, handlers, commands and lifecycle."""
+"""The composition root: `build_application(settings)` wires the services, the channels, the jobs and the HTTP
+server; `run_console` runs the application with the console as its channel."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
 from aiohttp import web
-from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
+from telegram.ext import Application, ContextTypes, ExtBot, JobQueue
 from telegram.request import BaseRequest
 
-from bot.centres import CentreService
-from bot.commands import commands_for
-from bot.config import Settings
-from bot.digest import DigestService
-from bot.dossiers import DossierService
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
-from bot.outbox import OutboxService, Pacer
-from bot.people import PeopleService, Person
-from bot.registry import ensure_registry
-from bot.reports import ReportService
-from bot.roles import Role, RolesService
+from bot.config import Secret, Settings
+from bot.console import HELP, Console, ConsoleNotifier, act_as, ensure_demo_data, incoming
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from bot.outbox import Pacer
+from bot.roles import Role
+from bot.services import Clock, Services, open_services
+from bot.telegram_channel import (
+    CHANNEL,
+    BotData,
+    Ctx,
+    TelegramNotifier,
+    bot_commands,
+    handlers,
+    on_error,
+    show_commands,
+)
 from bot.telegram_http import AiohttpRequest, NoTelegram
-from bot.zalo import TextMenus, ZaloClient
-from storage.centres import CentresRepo
-from storage.db import Database
-from storage.digest import DigestRepo
-from storage.dossiers import DossiersRepo
-from storage.outbox import OutboxRepo
-from storage.people import PeopleRepo
-from storage.reports import DraftsRepo, ReportsRepo
-from storage.roles import RolesRepo
-from storage.zalo import ZaloRepo
-
-if TYPE_CHECKING:
-    from handlers.zalo import ZaloChannel
+from bot.zalo import ZaloClient
+from bot.zalo_channel import ZaloChannel
+from handlers.chat import Effects
+from handlers.router import respond
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 OUTBOX_INTERVAL = 5.0
 OVERDUE_INTERVAL = 600.0
 MENU_PAUSE = 0.05
-
-
-def utc_now() -> datetime:
-    """The wall clock, in UTC: the only place the application reads it."""
-    return datetime.now(UTC)
-
-
-@dataclass
-class Services:
-    """Everything a handler may call, built in `post_init` and closed in `post_shutdown`."""
-
-    settings: Settings
-    channel: str
-    db: Database
-    people: PeopleService
-    centres: CentreService
-    dossiers: DossierService
-    outbox: OutboxService
-    clock: Clock
-    roles: RolesService
-    reports: ReportService
-    digest: DigestService
-    menus: TextMenus
-
-
-class BotData:
-    """PTB's `bot_data`, typed: holds the services once the application has started."""
-
-    def __init__(self) -> None:
-        self._services: Services | None = None
-        self.ingest: web.AppRunner | None = None
-        self.telegram = True  # False when only Zalo is configured: nothing is sent to Telegram
-        self.zalo: ZaloChannel | None = None
-
-    @property
-    def services(self) -> Services:
-        """The running services (an error before `post_init`)."""
-        if self._services is None:
-            raise RuntimeError("services are not started")
-        return self._services
-
-    @services.setter
-    def services(self, value: Services | None) -> None:
-        self._services = value
-
-
-Ctx = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
 App = Application[ExtBot[None], Ctx, dict[Any, Any], dict[Any, Any], BotData, Any]
 
 
-async def open_services(
-    settings: Settings, channel: str, clock: Clock | None = None, pacer: Pacer | None = None
-) -> Services:
-    """Open the database (migrating it), load the registry on first start and build the services (`clock`:
-    the wall clock unless given; `pacer`: how sends are spaced, Telegram's limits unless given)."""
-    clock = clock or utc_now
-    db = await Database.open(settings.db_path)
-    try:
-        centres_repo = CentresRepo(db)
-        await ensure_registry(centres_repo, settings.province_code, clock())
-        centres = await CentreService.create(centres_repo, settings.province_code)
-        people = PeopleService(PeopleRepo(db))
-        await people.load()
-        names = {c.code: c.name for c in centres.directory.communes.values()}
-        dossiers = DossierService(DossiersRepo(db), PeopleRepo(db), names, settings.timezone)
-        admins = frozenset(Person("telegram", str(admin)) for admin in settings.admins)
-        roles = RolesService(RolesRepo(db), PeopleRepo(db), admins)
-        reports = ReportService(ReportsRepo(db), PeopleRepo(db), roles, DraftsRepo(db))
-        await reports.load()
-    except BaseException:
-        await db.close()
-        raise
-    admin_ids = [
-        await PeopleRepo(db).ensure(a.channel, a.external_id, clock().isoformat()) for a in sorted(admins, key=str)
-    ]
-    outbox = OutboxService(OutboxRepo(db), clock, settings.timezone, admin_ids, pacer)
-    digest = DigestService(
-        DigestRepo(db), ReportsRepo(db), PeopleRepo(db), centres, settings.timezone, settings.digest_time
-    )
-    menus = TextMenus(ZaloRepo(db), PeopleRepo(db))
-    return Services(settings, channel, db, people, centres, dossiers, outbox, clock, roles, reports, digest, menus)
+async def drain_outbox(context: Ctx) -> None:
+    """Job: send what the outbox holds, on every channel served: every channel's urgent messages (alerts, digests)
+    first, then every channel's backlog."""
+    services, notifiers = context.bot_data.services, context.bot_data.notifiers
+    for urgent_only, notifier in [(True, n) for n in notifiers] + [(False, n) for n in notifiers]:
+        report = await services.outbox.drain(notifier, urgent_only=urgent_only)
+        if report.sent or report.retried or report.failed or report.uncertain:
+            log.info("outbox (%s): %s", notifier.channel, report)
 
 
-async def start_ingest(app: App, settings: Settings) -> web.AppRunner:
+async def queue_overdue(context: Ctx) -> None:
+    """Job: queue the messages for followed dossiers that passed their appointment date."""
+    services = context.bot_data.services
+    if await services.dossiers.enqueue_overdue(services.clock()):
+        await drain_outbox(context)
+
+
+async def send_digests(context: Ctx) -> None:
+    """Job: queue the digests due by now (today's only) and send them."""
+    services = context.bot_data.services
+    queued = await services.digest.queue_due(services.clock())
+    if queued:
+        log.info("digest: %s queued", queued)
+        await drain_outbox(context)
+
+
+async def schedule_digests(jobs: JobQueue[Any], services: Services) -> None:
+    """One daily job per time some leader's digest is due (fixed names, replaced on every call, so a restart
+    or a moved time never leaves a second job); the time is in PHUCVU_TIMEZONE (a naive time would be UTC)."""
+    for job in jobs.jobs():
+        if job.name and job.name.startswith("digest@"):
+            job.schedule_removal()
+    for at in sorted(await services.digest.times()):
+        moment = at.replace(tzinfo=services.settings.timezone)
+        jobs.run_daily(send_digests, moment, name=f"digest@{at.strftime('%H:%M')}")
+
+
+async def start_ingest(app: App, settings: Settings, zalo: ZaloChannel | None) -> web.AppRunner:
     """Serve the ingest endpoint on PHUCVU_HTTP_HOST:PHUCVU_HTTP_PORT; a batch that changes a status drains the
     outbox at once."""
     from bot.dossier_import import RowParser
     from bot.ingest import create_ingest_app
-    from handlers.outbox import drain_outbox
 
     services = app.bot_data.services
 
@@ -167,7 +118,6 @@ async def start_ingest(app: App, settings: Settings) -> web.AppRunner:
         photo,
         services.digest.chart_png,
     )
-    zalo = app.bot_data.zalo
     if zalo is not None and settings.zalo_webhook_url:
         web_app.router.add_post(zalo.webhook_path(), zalo.webhook)
     runner = web.AppRunner(web_app, access_log=None)
@@ -177,37 +127,13 @@ async def start_ingest(app: App, settings: Settings) -> web.AppRunner:
     return runner
 
 
-def bot_commands(language: str, role: Role = Role.CITIZEN) -> list[BotCommand]:
-    """The command menu of a role in one language (English shows the English aliases)."""
-    t = translator(language)
-    return [BotCommand(c.alias if language == "en" else c.name, t.gettext(c.description)) for c in commands_for(role)]
-
-
-async def show_commands(bot: Bot, services: Services, person: Person, role: Role) -> None:
-    """Give a person's Telegram chat the command menu of their role in their language (a citizen's is the
-    public one), and remember which it holds. A failure (a chat the bot cannot reach) is logged, not raised."""
-    if person.channel != "telegram" or not person.external_id.lstrip("-").isdigit():
-        return
-    scope = BotCommandScopeChat(int(person.external_id))
-    try:
-        if role is Role.CITIZEN:
-            await bot.delete_my_commands(scope=scope)
-        else:
-            await bot.set_my_commands(bot_commands(services.people.language(person), role), scope=scope)
-    except TelegramError as exc:
-        log.warning("could not set the command menu of chat %s: %s", person.external_id, exc)
-        return
-    menu_role = None if role is Role.CITIZEN else role.value
-    await services.people.set_menu_role(person, menu_role, services.clock())
-
-
 async def refresh_menus(context: Ctx) -> None:
     """At start, give every role holder and admin the command menu of this version (it may have changed), and
     take it back from every chat that holds one without the role now (an admin removed from the settings)."""
     services = context.bot_data.services
     wanted = {holder.person: holder.role for holder in await services.roles.holders()}
     wanted.update({admin: Role.ADMIN for admin in services.roles.admins})
-    for person in await services.people.with_menu(services.channel):
+    for person in await services.people.with_menu(CHANNEL):
         wanted.setdefault(person, Role.CITIZEN)
     for person in sorted(wanted, key=lambda p: (p.channel, p.external_id)):
         await show_commands(context.bot, services, person, wanted[person])
@@ -223,30 +149,36 @@ def build_application(
     settings: Settings,
     *,
     request: BaseRequest | None = None,
-    channel: str = "telegram",
     clock: Clock | None = None,
     outbox_interval: float = OUTBOX_INTERVAL,
     pacer: Pacer | None = None,
     telegram: bool = True,
+    zalo: bool = True,
 ) -> App:
-    """Build the PTB application; `request` replaces HTTP (the console), `clock` the wall clock,
-    `outbox_interval` how often the outbox is drained and `pacer` how sends are spaced (tests). With
-    `telegram=False` (only Zalo configured) the application hosts the services, the jobs and Zalo, and nothing
-    goes to Telegram. Zalo is served when `ZALO_BOT_TOKEN` is set."""
-    from handlers import all_handlers, on_error
-    from handlers.digest import schedule_digests, send_digests
-    from handlers.outbox import drain_outbox, queue_overdue
-    from handlers.zalo import ZaloChannel
+    """Build the PTB application; `request` replaces HTTP (tests), `clock` the wall clock, `outbox_interval` how
+    often the outbox is drained and `pacer` how sends are spaced (tests). With `telegram=False` (only Zalo, or the
+    console) the application hosts the services and the jobs, and nothing goes to Telegram. Zalo is served when
+    `ZALO_BOT_TOKEN` is set (and `zalo`)."""
 
     async def post_init(app: App) -> None:
-        app.bot_data.services = await open_services(settings, channel, clock, pacer)
-        app.bot_data.telegram = telegram
+        data = app.bot_data
+        data.services = services = await open_services(settings, clock, pacer)
+        jobs = app.job_queue
+        assert jobs is not None, "install python-telegram-bot[job-queue]"
+
+        def wake() -> None:  # an urgent message goes out now
+            jobs.run_once(drain_outbox, 0)
+
+        async def reschedule() -> None:
+            await schedule_digests(jobs, services)
+            jobs.run_once(send_digests, 0)  # a time moved before now, or a resume after it: today's now
+
+        data.wake, data.reschedule = wake, reschedule
         if telegram:
             for language in LANGUAGES:
                 await app.bot.set_my_commands(bot_commands(language), language_code=language)
             await app.bot.set_my_commands(bot_commands(DEFAULT_LANGUAGE))
-        jobs = app.job_queue
-        assert jobs is not None, "install python-telegram-bot[job-queue]"
+            data.notifiers.append(TelegramNotifier(app.bot, settings.timezone, services.digest.chart_png))
         # Fixed names, replaced on every start: the outbox is drained at start (messages left by a crash or by
         # an import in another process) and then every OUTBOX_INTERVAL seconds.
         for job in jobs.get_jobs_by_name("outbox") + jobs.get_jobs_by_name("overdue"):
@@ -256,31 +188,29 @@ def build_application(
         jobs.run_repeating(queue_overdue, interval=OVERDUE_INTERVAL, first=1, name="overdue")
         if telegram:
             jobs.run_once(refresh_menus, 1, name="menus")
-        await schedule_digests(jobs, app.bot_data.services)
+        await schedule_digests(jobs, services)
         jobs.run_once(send_digests, 2, name="digest-catch-up")  # today's, if the bot was down at its time
-        if settings.zalo_token:
-
-            def wake() -> None:  # an urgent message written on Zalo goes out now
-                jobs.run_once(drain_outbox, 0)
-
+        channel: ZaloChannel | None = None
+        if zalo and settings.zalo_token:
             client = ZaloClient(settings.zalo_token.value, settings.zalo_api_base_url)
-            app.bot_data.zalo = ZaloChannel(app.bot_data.services, client, wake)
+            channel = ZaloChannel(services, client, Effects(wake, reschedule))
+            data.notifiers.append(channel.notifier)
+            data.closers.append(channel.stop)
         if settings.http_port is not None:
-            app.bot_data.ingest = await start_ingest(app, settings)
-        if app.bot_data.zalo is not None:
-            await app.bot_data.zalo.start()  # after the HTTP server: the webhook's address must answer
+            runner = await start_ingest(app, settings, channel)
+            data.closers.insert(0, runner.cleanup)
+        if channel is not None:
+            await channel.start()  # after the HTTP server: the webhook's address must answer
 
     async def post_shutdown(app: App) -> None:
-        if app.bot_data.zalo is not None:
-            await app.bot_data.zalo.stop()
-            app.bot_data.zalo = None
-        if app.bot_data.ingest is not None:
-            await app.bot_data.ingest.cleanup()
-            app.bot_data.ingest = None
-        services = app.bot_data._services
+        data = app.bot_data
+        for close in data.closers:
+            await close()
+        data.closers.clear()
+        services = data._services
         if services is not None:
             await services.db.close()
-            app.bot_data.services = None
+            data.services = None
 
     builder = (
         Application.builder()
@@ -299,10 +229,10 @@ def build_application(
         # PTB's own pool sizes: 256 connections for sending, one for getUpdates.
         builder = builder.request(AiohttpRequest(256)).get_updates_request(AiohttpRequest(1))
     app: App = builder.build()
-    for group, handlers in all_handlers().items():
-        for handler in handlers:
-            app.add_handler(handler, group)
-    app.add_error_handler(on_error)
+    if telegram:
+        for handler in handlers():
+            app.add_handler(handler)
+        app.add_error_handler(on_error)
     return app
 
 
@@ -337,3 +267,43 @@ async def serve(app: App) -> None:
         loop.add_signal_handler(number, stop.set)
     async with started(app):
         await stop.wait()
+
+
+async def run_console(
+    settings: Settings,
+    lines: Callable[[], str] = input,
+    write: Callable[[str], None] = print,
+    demo_days: int = 60,
+    role: str = "citizen",
+    commune: str | None = None,
+) -> bool:
+    """Chat with the bot in the terminal until `:quit` or end of input (demo dossiers on first start), as a citizen
+    or with `role`; False if that role could not be given."""
+    # The console is one local person: it never touches the real Zalo account (polling it would take citizens'
+    # messages, and starting would remove the production webhook).
+    settings = replace(settings, zalo_token=Secret(""), zalo_webhook_url="")
+    await ensure_demo_data(settings, write, demo_days)
+    app = build_application(settings, telegram=False, zalo=False)
+    write(HELP + "\n")
+    async with started(app):
+        data = app.bot_data
+        console = Console(data.services, write)
+        data.notifiers.append(ConsoleNotifier(console))
+        if role != "citizen" and not await act_as(data.services, role, commune, write):
+            return False
+        jobs: Any = app.job_queue
+        effects = Effects(lambda: jobs.run_once(drain_outbox, 0), data.reschedule)
+        line = "/start"
+        while line != ":quit":
+            came = incoming(line) if line else None
+            if came is not None:
+                turn = await respond(data.services, came, effects, numbered=True)
+                await console.show(turn.replies, turn.t.language)
+            elif line:
+                write("(không hiểu lệnh console này; xem hướng dẫn ở trên)\n")
+            try:
+                line = (await asyncio.to_thread(lines)).strip()
+            except EOFError:
+                break
+    sys.stdout.flush()
+    return True

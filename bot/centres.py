@@ -168,6 +168,122 @@ def _district_of(folded: str) -> str | None:
     return None
 
 
+# Words around a place name in a question (folded word runs), taken off its start and its end:
+# `UBND xã Hữu Lũng ở đâu`, `trung tâm hành chính công Cai Kinh`, `tôi ở xã Đồng Tân cũ`.
+_LEADING = tuple(
+    phrase.split()
+    for phrase in (
+        "cho toi hoi",
+        "cho hoi",
+        "xin hoi",
+        "hoi",
+        "toi o",
+        "nha toi o",
+        "toi song o",
+        "em o",
+        "minh o",
+        "o",
+        "tai",
+        "dia chi",
+        "uy ban nhan dan",
+        "ubnd",
+        "trung tam phuc vu hanh chinh cong",
+        "trung tam hanh chinh cong",
+        "trung tam phuc vu",
+        "trung tam hcc",
+        "trung tam",
+        "bo phan mot cua",
+        "mot cua",
+        "cua",
+        "where is the",
+        "where is",
+        "centre of",
+        "center of",
+        "centre",
+        "center",
+    )
+)
+_TRAILING = tuple(
+    phrase.split()
+    for phrase in ("o dau", "nam o dau", "la o dau", "o cho nao", "the nao", "cu", "a", "vay", "nhi", "where")
+)
+# Words of everyday requests that a commune's name is never a misspelling of (procedures, greetings): a search
+# takes them only as they are, never as a close match of another word (`khai sinh` is no `Minh Khai`).
+COMMON_WORDS = frozenset(
+    [
+        "khai",
+        "sinh",
+        "tu",
+        "ket",
+        "hon",
+        "can",
+        "cuoc",
+        "cccd",
+        "cmnd",
+        "ho",
+        "khau",
+        "so",
+        "giay",
+        "to",
+        "le",
+        "phi",
+        "thu",
+        "tuc",
+        "dang",
+        "ky",
+        "chung",
+        "thuc",
+        "xac",
+        "nhan",
+        "dat",
+        "nha",
+        "cap",
+        "doi",
+        "lam",
+        "the",
+        "bao",
+        "hiem",
+        "xe",
+        "cam",
+        "on",
+        "chao",
+        "xin",
+        "hi",
+        "hello",
+        "alo",
+        "ok",
+        "oke",
+        "da",
+        "vang",
+        "cong",
+        "dan",
+        "thue",
+    ]
+)
+
+
+def _trim(words: list[str], phrases: tuple[list[str], ...], at_start: bool) -> list[str]:
+    """Take filler phrases off one end of a question, as long as a word is left."""
+    folded = [fold(word) for word in words]
+    changed = True
+    while changed:
+        changed = False
+        for phrase in phrases:
+            n = len(phrase)
+            part = folded[:n] if at_start else folded[-n:]
+            if len(folded) > n and part == phrase:
+                words, folded = (words[n:], folded[n:]) if at_start else (words[:-n], folded[:-n])
+                changed = True
+    return words
+
+
+def without_question(text: str) -> str:
+    """The place a question is about: `UBND xã Hữu Lũng ở đâu?` → `xã Hữu Lũng` (commas kept between the rest)."""
+    words = clean(text).replace("?", " ").split()
+    words = _trim(_trim(words, _LEADING, at_start=True), _TRAILING, at_start=False)
+    return " ".join(words)
+
+
 def exact_key(name: str) -> str:
     """A name with its diacritics, lower case, without its kind: `Xã Tân Thanh` → `tân thanh`."""
     return _EXACT_PREFIX.sub("", normalize(name).lower()).strip()
@@ -219,6 +335,10 @@ class CentreDirectory:
             for word in key.split():
                 for end in range(2, len(word) + 1):
                     self._prefixes.setdefault(word[:end], set()).add(index)
+        # Names typed without spaces (`dongdang`, `huulung`): 2025 names first.
+        self._run_together: dict[str, Choice] = {}
+        for choice in reversed(self._choices):
+            self._run_together[choice_name_key(choice).replace(" ", "")] = choice
         self._district_keys = sorted({u.district_key for u in old_units})
         self._old_kinds = {u.id: _kind_of(fold(u.name))[0] for u in old_units}
         self._province_key = fold(province.name)
@@ -226,7 +346,7 @@ class CentreDirectory:
     def search(self, text: str) -> SearchOutcome:
         """Match free text: an old unit within the district given, else a 2025 name (the kind typed and the
         diacritics deciding between namesakes), else pre-2025 names, an old district, and close names."""
-        query = parse_query(text, self._province_key)
+        query = parse_query(without_question(text), self._province_key)
         district = self._district(query.district) if query.district else None
         if not query.name:
             return self._district_outcome(district) if district else NotFound(empty=query.district is None)
@@ -251,6 +371,9 @@ class CentreDirectory:
             return self._old_outcome(old)
         if query.kind is None and query.name in self._district_keys:
             return self._district_outcome(query.name)
+        together = self._run_together.get(query.name) if " " not in query.name else None
+        if together is not None:
+            return Found(together.commune) if together.commune else self.resolve_old(together.old)  # type: ignore[arg-type]
         outcome = self._search_run_on(query.name)
         if outcome is None and query.name.endswith(" " + self._province_key):  # `Văn Quan Lạng Sơn`
             outcome = self.search(query.name.removesuffix(" " + self._province_key))
@@ -334,8 +457,11 @@ class CentreDirectory:
             score_cutoff=CANDIDATE_SCORE,
             limit=MAX_CHOICES * 3,
         )
+        typed = name.split()
         scored = [
-            (float(score) + (0.5 if index < new_count else 0.0), self._choices[index]) for _, score, index in found
+            (float(score) + (0.5 if index < new_count else 0.0), self._choices[index])
+            for _, score, index in found
+            if _plausible(typed, self._sorted_keys[index].split())
         ]
         scored.sort(key=lambda pair: -pair[0])
         return scored
@@ -343,8 +469,8 @@ class CentreDirectory:
     def _containing(self, name: str) -> list[tuple[float, Choice]]:
         """Names with a word starting with each word typed (`son` → every `… Sơn`), 2025 names first."""
         typed = [word for word in name.split() if len(word) >= 2]
-        if not typed:
-            return []
+        if not typed or any(word in COMMON_WORDS or len(word) < 3 for word in typed):
+            return []  # `hi` begins `Hiệp`, and means hello
         matching = set.intersection(*(self._prefixes.get(word, set()) for word in typed))
         return [(0.0, self._choices[index]) for index in sorted(matching)]
 
@@ -356,6 +482,17 @@ class CentreDirectory:
         assert choice.old is not None
         successors = choice.old.successors
         return successors[0] if len(successors) == 1 else f"old:{choice.old.id}"
+
+
+def _plausible(typed: list[str], name: list[str]) -> bool:
+    """Whether a name is a plausible reading of the words typed: each is one of its words, or a misspelling of one
+    (three letters at least, and not an everyday word that means something else)."""
+    for word in typed:
+        if word in name:
+            continue
+        if word in COMMON_WORDS or len(word) < 3 or max(fuzz.ratio(word, other) for other in name) < 60:
+            return False
+    return True
 
 
 def _sorted_words(key: str) -> str:

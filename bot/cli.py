@@ -6,11 +6,15 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger("phucvu")
 
@@ -53,9 +57,6 @@ def _parser() -> argparse.ArgumentParser:
         help="vai trò khi chat",
     )
     console.add_argument("--commune", help="xã, phường của cán bộ (với --as official)")
-    console.add_argument(
-        "--channel", choices=["telegram", "zalo"], default="telegram", help="zalo: menu bằng số như trên Zalo"
-    )
     centres = sub.add_parser("import-centres", help="nạp địa chỉ, điện thoại, giờ làm việc của trung tâm từ CSV")
     centres.add_argument("path", type=Path)
     dossiers = sub.add_parser("import-dossiers", help="nạp hồ sơ từ CSV hoặc XLSX (nạp lại không đổi gì)")
@@ -70,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "open311"], default="csv", help="csv (mặc định) hoặc open311")
     export.add_argument("--output", "-o", type=Path, help="ghi vào tệp này (mặc định: ra màn hình)")
     export.add_argument("--open-only", action="store_true", help="chỉ các báo cáo còn mở")
+    ratings = sub.add_parser(
+        "export-ratings", help="xuất đánh giá mức độ hài lòng (CSV, không có danh tính người đánh giá)"
+    )
+    ratings.add_argument("--format", choices=["csv"], default="csv", help="csv")
+    ratings.add_argument("--output", "-o", type=Path, help="ghi vào tệp này (mặc định: ra màn hình)")
     digest = sub.add_parser("digest", help="in bản tóm tắt mà lãnh đạo tỉnh nhận cho một ngày")
     digest.add_argument("--date", type=date.fromisoformat, help="ngày YYYY-MM-DD (mặc định: hôm nay)")
     digest.add_argument("--weekly", action="store_true", help="bản tóm tắt tuần (gửi thứ Hai)")
@@ -105,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export-reports":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_export_reports(settings, args.format, args.output, args.open_only))
+    if args.command == "export-ratings":
+        setup_logging(settings, logging.WARNING)
+        return asyncio.run(_export_ratings(settings, args.output))
     if args.command == "digest":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_digest(settings, args.date, args.weekly, args.commune, args.chart, args.lang))
@@ -113,11 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_demo_data(settings, args.seed, args.days))
     if args.command == "console" or not (settings.telegram_token or settings.zalo_token):
         setup_logging(settings, logging.WARNING)
-        from bot.console import run_console
+        from bot.app import run_console
 
         role = getattr(args, "role", "citizen")
-        channel = getattr(args, "channel", "telegram")
-        ok = asyncio.run(run_console(settings, role=role, commune=getattr(args, "commune", None), channel=channel))
+        ok = asyncio.run(run_console(settings, role=role, commune=getattr(args, "commune", None)))
         return 0 if ok else 2
     setup_logging(settings)
     from telegram import Update
@@ -144,9 +152,9 @@ def _print_rejected(rejected: list[tuple[int, str]]) -> None:
 
 
 async def _import_centres(settings: Settings, path: Path) -> int:
-    from bot.app import open_services
+    from bot.services import open_services
 
-    services = await open_services(settings, "cli")
+    services = await open_services(settings)
     try:
         report = await services.centres.import_csv(path, by="import-centres", now=services.clock().isoformat())
     except (ValueError, UnicodeDecodeError) as exc:
@@ -162,10 +170,10 @@ async def _import_centres(settings: Settings, path: Path) -> int:
 async def _import_dossiers(settings: Settings, path: Path) -> int:
     from tqdm import tqdm
 
-    from bot.app import open_services
     from bot.dossier_import import RowError, RowParser, import_file
+    from bot.services import open_services
 
-    services = await open_services(settings, "cli")
+    services = await open_services(settings)
     parser = RowParser(set(services.centres.directory.communes), settings.timezone)
     try:
         with tqdm(unit=" dòng", desc=path.name, file=sys.stderr, disable=None) as bar:
@@ -185,8 +193,8 @@ async def _import_dossiers(settings: Settings, path: Path) -> int:
 
 
 async def _invite(settings: Settings, role: str, commune: str | None, days: int) -> int:
-    from bot.app import open_services
     from bot.roles import Role, deep_link
+    from bot.services import open_services
 
     if (role == "official") != bool(commune):
         print("Mã mời cán bộ xã cần --commune TÊN_HOẶC_MÃ; mã mời lãnh đạo tỉnh thì không.", file=sys.stderr)
@@ -194,7 +202,7 @@ async def _invite(settings: Settings, role: str, commune: str | None, days: int)
     if not 1 <= days <= 90:
         print("--days phải từ 1 đến 90.", file=sys.stderr)
         return 2
-    services = await open_services(settings, "cli")
+    services = await open_services(settings)
     try:
         code = None
         if commune:
@@ -238,9 +246,9 @@ async def _bot_username(settings: Settings) -> str:
 
 
 async def _revoke_invite(settings: Settings, code: str) -> int:
-    from bot.app import open_services
+    from bot.services import open_services
 
-    services = await open_services(settings, "cli")
+    services = await open_services(settings)
     try:
         revoked = await services.roles.revoke_invite(code.strip(), "cli", services.clock())
     finally:
@@ -253,12 +261,13 @@ async def _revoke_invite(settings: Settings, code: str) -> int:
 
 
 async def _demo_data(settings: Settings, seed: int, days: int) -> int:
-    from bot.app import open_services
+    from bot.demo import fill_demo
+    from bot.services import open_services
 
-    services = await open_services(settings, "cli")
+    services = await open_services(settings)
     try:
         communes = list(services.centres.directory.communes.values())
-        result, _ = await services.dossiers.fill_demo(communes, services.clock(), seed, days)
+        result, _ = await fill_demo(services.dossiers.repo, communes, services.clock(), seed, days)
     except ValueError as exc:
         print(f"Không tạo hồ sơ mẫu: {exc}", file=sys.stderr)
         return 2
@@ -268,19 +277,52 @@ async def _demo_data(settings: Settings, seed: int, days: int) -> int:
     return 0
 
 
-async def _export_reports(settings: Settings, form: str, output: Path | None, open_only: bool) -> int:
-    from bot.app import open_services
-    from bot.report_export import Exporter
+def _commune_names(services: Services) -> Callable[[str], str]:
+    """A commune's name by its code (the code itself for one not in the province)."""
 
-    services = await open_services(settings, "cli")
+    def name(code: str) -> str:
+        commune = services.centres.commune(code)
+        return commune.name if commune else code
+
+    return name
+
+
+async def _export_ratings(settings: Settings, output: Path | None) -> int:
+    from bot.ratings import write_csv
+    from bot.services import open_services
+
+    services = await open_services(settings)
+    try:
+        items = await services.ratings.export()
+    finally:
+        await services.db.close()
+
+    name = _commune_names(services)
+
+    try:
+        if output is None:
+            count = write_csv(items, name, settings.timezone, sys.stdout)
+        else:  # with a byte order mark, so that Excel reads the Vietnamese right
+            with output.open("w", encoding="utf-8-sig", newline="") as out:
+                count = write_csv(items, name, settings.timezone, out)
+    except OSError as exc:
+        print(f"Không ghi được {output}: {exc}", file=sys.stderr)
+        return 2
+    print(f"Đã xuất {count} đánh giá.", file=sys.stderr)
+    return 0
+
+
+async def _export_reports(settings: Settings, form: str, output: Path | None, open_only: bool) -> int:
+    from bot.report_export import Exporter
+    from bot.services import open_services
+
+    services = await open_services(settings)
     try:
         items = await services.reports.export(open_only=open_only)
     finally:
         await services.db.close()
 
-    def name(code: str) -> str:
-        commune = services.centres.commune(code)
-        return commune.name if commune else code
+    name = _commune_names(services)
 
     key = settings.ingest_token.value if settings.http_port is not None else ""
     exporter = Exporter(settings.timezone, name, settings.public_url, key)
@@ -312,12 +354,12 @@ async def _digest(
 ) -> int:
     """What leaders got (or get) for a day: the digest as it was queued, if it was; else built now (for a past
     day with the overdue count of that morning). On Mondays the weekly digest follows the daily one."""
-    from bot.app import open_services
     from bot.digest import DAILY, WEEKLY
     from bot.i18n import translator
+    from bot.services import open_services
 
     t = translator(language)
-    services = await open_services(settings, "cli")
+    services = await open_services(settings)
     try:
         code = None
         if commune:

@@ -24,28 +24,28 @@ class Command:
 
 START = Command("start", "start", N_("Bắt đầu và xem menu"))
 HELP = Command("help", "help", N_("Hướng dẫn sử dụng"))
-LANG = Command("lang", "lang", N_("Đổi ngôn ngữ Tiếng Việt / English"))
-CENTRE = Command("trungtam", "centre", N_("Tìm trung tâm phục vụ hành chính công của xã, phường"))
+LANG = Command("lang", "lang", N_("Đổi ngôn ngữ: tiếng Việt / English"))
+CENTRE = Command("trungtam", "centre", N_("Tìm Trung tâm Phục vụ hành chính công của xã, phường"))
 
 DOSSIER = Command("hoso", "dossier", N_("Tra cứu hồ sơ theo mã"))
-FOLLOW = Command("theodoi", "follow", N_("Các hồ sơ bạn đang theo dõi"))
+FOLLOW = Command("theodoi", "follow", N_("Các hồ sơ đang theo dõi"))
+CANCEL = Command("huy", "cancel", N_("Hủy thao tác đang làm dở"))
 
-COMMANDS: tuple[Command, ...] = (START, DOSSIER, FOLLOW, CENTRE, LANG, HELP)
+COMMANDS: tuple[Command, ...] = (START, DOSSIER, FOLLOW, CENTRE, LANG, HELP, CANCEL)
 
 # The commands below are for one role each: anyone else is answered as for an unknown command, and only the
 # holders see them in their command menu (`commands_for`, set per chat when the role is given or taken).
 UPDATE_CENTRE = Command("capnhat", "update", N_("Cập nhật địa chỉ, điện thoại, giờ làm việc, số cán bộ của trung tâm"))
 
 REPORT = Command("baocao", "report", N_("Báo cáo khó khăn về cơ sở vật chất của trung tâm"))
-CANCEL = Command("huy", "cancel", N_("Thôi việc đang làm dở"))
 REPORTS = Command("xembaocao", "reports", N_("Danh sách báo cáo: của xã (cán bộ), đang mở (lãnh đạo)"))
 
 DIGEST = Command("tomtat", "digest", N_("Tóm tắt hôm nay; /tomtat TÊN_XÃ cho một xã; tamdung, tieptuc, gio 06:30"))
 INVITE = Command("moi", "invite", N_("Tạo mã mời: /moi canbo TÊN_XÃ hoặc /moi lanhdao"))
-ROLES = Command("vaitro", "roles", N_("Những người đang giữ vai trò, và thu hồi"))
+ROLES = Command("vaitro", "roles", N_("Những người đang giữ quyền, và thu hồi"))
 
 ROLE_COMMANDS: dict[Role, tuple[Command, ...]] = {
-    Role.OFFICIAL: (REPORT, REPORTS, UPDATE_CENTRE, CANCEL),
+    Role.OFFICIAL: (REPORT, REPORTS, UPDATE_CENTRE),
     Role.LEADER: (DIGEST, REPORTS),
     Role.ADMIN: (DIGEST, REPORTS, INVITE, ROLES),
 }

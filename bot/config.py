@@ -43,7 +43,7 @@ class Settings:
     telegram_token: Secret = Secret("")
     telegram_api_base_url: str = DEFAULT_API_BASE_URL
     db_path: Path = Path("phucvu.db")
-    admins: frozenset[int] = frozenset()
+    admins: frozenset[tuple[str, str]] = frozenset()  # (channel, external id)
     timezone: ZoneInfo = DEFAULT_TIMEZONE
     digest_time: time = time(7, 0)
     province_code: int = 20
@@ -115,12 +115,17 @@ def read_dotenv(text: str) -> dict[str, str]:
     return result
 
 
-def _parse_admins(raw: str) -> frozenset[int]:
-    ids = [part.strip() for part in raw.split(",") if part.strip()]
-    for part in ids:
-        if not re.fullmatch(r"-?\d+", part):
-            raise ConfigError(f"PHUCVU_ADMINS: {part!r} is not a Telegram user id (comma-separated integers)")
-    return frozenset(int(part) for part in ids)
+def _parse_admins(raw: str) -> frozenset[tuple[str, str]]:
+    """Telegram user ids, and Zalo user ids written `zalo:ID`."""
+    admins = set()
+    for part in (part.strip() for part in raw.split(",")):
+        if re.fullmatch(r"-?\d+", part):
+            admins.add(("telegram", str(int(part))))
+        elif re.fullmatch(r"zalo:[0-9A-Za-z_-]{1,64}", part):
+            admins.add(("zalo", part.removeprefix("zalo:")))
+        elif part:
+            raise ConfigError(f"PHUCVU_ADMINS: {part!r} is neither a Telegram user id nor zalo:ID (comma-separated)")
+    return frozenset(admins)
 
 
 def _parse_timezone(raw: str) -> ZoneInfo:

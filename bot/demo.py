@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.dossiers import code_key, to_sql_time
 from storage.centres import Commune
-from storage.dossiers import DossierRow
+from storage.dossiers import BatchResult, DossierRow, DossiersRepo
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PHUONG_PER_MONTH = 6600 / 4
@@ -138,3 +138,19 @@ def _outcome(
     if returned > now:
         return 9, finished, None
     return 10, finished, returned
+
+
+async def fill_demo(
+    repo: DossiersRepo, communes: Sequence[Commune], now: datetime, seed: int, days: int
+) -> tuple[BatchResult, str | None]:
+    """Synthetic dossiers with their earlier history steps, for new rows only; and the code of one of them that is
+    still being processed (an example to look up)."""
+    if await repo.has_history_from_other_than("demo"):
+        raise ValueError("cơ sở dữ liệu đã có hồ sơ thật: không tạo hồ sơ mẫu lẫn vào")
+    rows = generate(communes, now, seed=seed, days=days)
+    result = await repo.apply(rows, "demo", to_sql_time(now), keys=True)
+    fresh = set(result.inserted_keys)
+    steps = earlier_steps([row for row in rows if row.code_key in fresh])
+    await repo.add_history(steps, "demo", to_sql_time(now))
+    example = next((row.code for row in reversed(rows) if row.status == 4), rows[-1].code if rows else None)
+    return result, example

@@ -17,20 +17,19 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import N_
 from bot.people import Person
-from storage.centres import Commune
 from storage.dossiers import BatchResult, DossiersRepo, DossierValues, StoredDossier
 from storage.people import PeopleRepo
 
-STATUS_NAMES: dict[int, str] = {
+STATUS_NAMES: dict[int, str] = {  # in the words a citizen understands (../shared/VOICE.vi.md)
     1: N_("Mới đăng ký"),
-    2: N_("Được tiếp nhận"),
-    3: N_("Không được tiếp nhận"),
-    4: N_("Đang xử lý"),
-    5: N_("Yêu cầu bổ sung giấy tờ"),
-    6: N_("Yêu cầu thực hiện nghĩa vụ tài chính"),
-    7: N_("Công dân yêu cầu rút hồ sơ"),
-    8: N_("Dừng xử lý"),
-    9: N_("Đã xử lý xong"),
+    2: N_("Đã tiếp nhận"),
+    3: N_("Không tiếp nhận"),
+    4: N_("Đang giải quyết"),
+    5: N_("Chờ Ông/Bà bổ sung hồ sơ"),
+    6: N_("Chờ nộp phí, lệ phí"),
+    7: N_("Đã rút hồ sơ"),
+    8: N_("Dừng giải quyết"),
+    9: N_("Đã có kết quả — mời Ông/Bà đến nhận"),
     10: N_("Đã trả kết quả"),
 }
 TERMINAL = frozenset({3, 8, 9, 10})
@@ -300,23 +299,6 @@ class DossierService:
     async def count(self) -> int:
         """How many dossiers are stored."""
         return await self.repo.count()
-
-    async def fill_demo(
-        self, communes: Sequence[Commune], now: datetime, seed: int, days: int
-    ) -> tuple[BatchResult, str | None]:
-        """Synthetic dossiers (bot.demo) with their earlier history steps, for new rows only; and the code of one
-        of them that is still being processed (an example to look up)."""
-        from bot.demo import earlier_steps, generate
-
-        if await self.repo.has_history_from_other_than("demo"):
-            raise ValueError("cơ sở dữ liệu đã có hồ sơ thật: không tạo hồ sơ mẫu lẫn vào")
-        rows = generate(communes, now, seed=seed, days=days)
-        result = await self.repo.apply(rows, "demo", to_sql_time(now), keys=True)
-        fresh = set(result.inserted_keys)
-        steps = earlier_steps([row for row in rows if row.code_key in fresh])
-        await self.repo.add_history(steps, "demo", to_sql_time(now))
-        example = next((row.code for row in reversed(rows) if row.status == 4), rows[-1].code if rows else None)
-        return result, example
 
     async def enqueue_overdue(self, now: datetime) -> int:
         """Queue the one overdue message per follower of each dossier whose appointment day has passed."""

@@ -53,7 +53,8 @@ CSV_COLUMNS = (
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(text: str) -> str:
+def safe_cell(text: str) -> str:
+    """Text a spreadsheet shows as text, never runs as a formula."""
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
@@ -110,15 +111,15 @@ class Exporter:
         return {
             "so_bao_cao": report_number(r.id),
             "ma_xa": r.commune_code,
-            "ten_xa": _cell(self.commune_name(r.commune_code)),
+            "ten_xa": safe_cell(self.commune_name(r.commune_code)),
             "loai": r.category,
             "ten_loai": t.gettext(CATEGORIES[r.category].name),
             "muc_do": r.severity,
             "ten_muc_do": t.gettext(SEVERITIES[r.severity]),
             "trang_thai": r.state,
             "ten_trang_thai": t.gettext(STATE_NAMES[State(r.state)]),
-            "mo_ta": _cell(r.description),
-            "ghi_chu_cuoi": _cell(item.last_note or ""),
+            "mo_ta": safe_cell(r.description),
+            "ghi_chu_cuoi": safe_cell(item.last_note or ""),
             "vi_do": "" if r.lat is None else r.lat,
             "kinh_do": "" if r.lon is None else r.lon,
             "ngay_bao_cao": self._time(r.created_at),

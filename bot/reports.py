@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -67,12 +67,12 @@ class State(StrEnum):
 
 
 STATE_NAMES = {
-    State.NEW: N_("mới"),
-    State.RECEIVED: N_("đã tiếp nhận"),
-    State.IN_PROGRESS: N_("đang xử lý"),
-    State.FIXED: N_("đã khắc phục"),
-    State.CANNOT_FIX: N_("không khắc phục được"),
-    State.DUPLICATE: N_("trùng"),
+    State.NEW: N_("Mới"),
+    State.RECEIVED: N_("Đã tiếp nhận"),
+    State.IN_PROGRESS: N_("Đang xử lý"),
+    State.FIXED: N_("Đã khắc phục"),
+    State.CANNOT_FIX: N_("Không khắc phục được"),
+    State.DUPLICATE: N_("Trùng"),
 }
 
 
@@ -434,3 +434,122 @@ def _check(draft: Draft) -> None:
         raise ValueError(f"at most {MAX_PHOTOS} photos")
     if (draft.lat is None) != (draft.lon is None):
         raise ValueError("a location needs both coordinates")
+
+
+# The conversation that writes a report, as one pure transition: `advance(writing, answer)` → the next state, what to
+# do with it, or why the answer did not fit. handlers/reports.py asks each state's question; the diagram is
+# handlers/reports.mmd.
+
+VIETNAM = (8.0, 24.0, 102.0, 110.0)  # south, north, west, east: where a commune's problem can be
+COORDINATES = re.compile(r"(-?\d{1,2}(?:[.,]\d+)?)\s*[,;\s]\s*(-?\d{1,3}(?:[.,]\d+)?)")
+DONE_WORDS = frozenset({"xong", "done", "het", "khong co anh", "khong anh", "finish", "finished"})
+SKIP_WORDS = frozenset({"bo qua", "skip", "khong", "no"})
+SEND_WORDS = frozenset({"gui", "send", "ok", "dong y", "gui bao cao"})
+DUPLICATE_CHOICES = {"add": N_("Thêm vào báo cáo đang mở"), "new": N_("Báo cáo mới")}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an official sent at their step: a choice (`c:rooms`, `d:add`, `s:high`, `p:done`, `l:skip`, `ok`), a
+    text (a description, a typed word or coordinates), a photo's reference, or a location."""
+
+    choice: str = ""
+    text: str = ""
+    photo: str = ""
+    location: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Advance:
+    """Where an answer leads: the new state (None: unchanged), what to do (`duplicate`: look for an open report of
+    the category; `send`; `reopen`; `photo`: one more photo taken, the step stays), or the `problem` with it."""
+
+    writing: Writing | None = None
+    effect: str = ""
+    problem: str = ""
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", fold(text)).split())
+
+
+def match(text: str, names: dict[str, str]) -> str | None:
+    """The one key whose name (a message, in any language) the typed text is, or begins a word of; None if none
+    or several fit."""
+    typed = _words(text)
+    if not typed:
+        return None
+    exact, partial = set(), set()
+    for key, message in names.items():
+        for language in LANGUAGES:
+            name = _words(translator(language).gettext(message))
+            if typed in (name, key):
+                exact.add(key)
+            elif re.search(rf"(?<![0-9a-z]){re.escape(typed)}", name):
+                partial.add(key)
+    found = exact or partial
+    return found.pop() if len(found) == 1 else None
+
+
+def _coordinates(text: str) -> tuple[float, float] | None:
+    found = COORDINATES.fullmatch(text.strip())
+    if found is None:
+        return None
+    return float(found[1].replace(",", ".")), float(found[2].replace(",", "."))
+
+
+def _in_vietnam(lat: float, lon: float) -> bool:
+    return VIETNAM[0] <= lat <= VIETNAM[1] and VIETNAM[2] <= lon <= VIETNAM[3]
+
+
+def advance(writing: Writing, answer: Answer) -> Advance:
+    """The next state of a report being written, given the official's answer at its step."""
+    step, choice, typed = writing.step, answer.choice, _words(answer.text)
+    if answer.photo and step not in (Step.PHOTOS, Step.DESCRIPTION, Step.REOPEN):
+        full = step is Step.LOCATION and len(writing.photos) >= MAX_PHOTOS
+        return Advance(problem="photos_full" if full else "photo_not_here")
+    if step is Step.CATEGORY:
+        key = choice[2:] if choice.startswith("c:") else match(answer.text, {k: c.name for k, c in CATEGORIES.items()})
+        if key in CATEGORIES:
+            return Advance(replace(writing, step=Step.DUPLICATE, category=key, add_to=None), "duplicate")
+    elif step is Step.DUPLICATE:
+        key = choice[2:] if choice.startswith("d:") else match(answer.text, DUPLICATE_CHOICES)
+        if key in DUPLICATE_CHOICES:
+            return Advance(replace(writing, step=Step.SEVERITY, add_to=writing.add_to if key == "add" else None))
+    elif step is Step.SEVERITY:
+        key = choice[2:] if choice.startswith("s:") else match(answer.text, SEVERITIES)
+        if key in SEVERITIES:
+            return Advance(replace(writing, step=Step.DESCRIPTION, severity=key))
+    elif step is Step.DESCRIPTION:
+        if answer.text.strip():  # a photo with a caption: both at once
+            photos: tuple[str, ...] = (answer.photo,) if answer.photo else ()
+            described = answer.text.strip()[:MAX_DESCRIPTION]
+            return Advance(replace(writing, step=Step.PHOTOS, description=described, photos=photos))
+        if answer.photo:
+            return Advance(problem="text_needed")
+    elif step is Step.PHOTOS:
+        if answer.photo:
+            photos = (*writing.photos, answer.photo)
+            if len(photos) >= MAX_PHOTOS:
+                return Advance(replace(writing, step=Step.LOCATION, photos=photos))
+            return Advance(replace(writing, photos=photos), "photo")
+        if choice == "p:done" or typed in DONE_WORDS:
+            return Advance(replace(writing, step=Step.LOCATION))
+    elif step is Step.LOCATION:
+        where = answer.location or _coordinates(answer.text)
+        if where is not None and _in_vietnam(*where):
+            return Advance(replace(writing, step=Step.CONFIRM, lat=where[0], lon=where[1]))
+        if where is not None:
+            return Advance(problem="coordinates")
+        if choice == "l:skip" or typed in SKIP_WORDS:
+            return Advance(replace(writing, step=Step.CONFIRM))
+        if any(char.isdigit() for char in answer.text):
+            return Advance(problem="coordinates")
+    elif step is Step.CONFIRM:
+        if choice == "ok" or typed in SEND_WORDS:
+            return Advance(writing, "send")
+    elif step is Step.REOPEN:
+        if answer.photo:
+            return Advance(writing, "reopen")
+        return Advance(problem="photo_needed")
+    return Advance(problem="choose" if step in (Step.CATEGORY, Step.DUPLICATE, Step.SEVERITY) else "")

@@ -144,3 +144,14 @@ def split_text(text: str, limit: int) -> list[str]:
     if current:
         parts.append(current)
     return [part for part in parts if part.strip()]  # a blank part is no message (and Zalo refuses one)
+
+
+_KIND_WORDS = ("Xã ", "Phường ", "Thị trấn ", "Huyện ", "Tỉnh ", "Thành phố ")
+
+
+def in_running_text(name: str) -> str:
+    """A unit's name as running text writes it: `Xã Cai Kinh` → `xã Cai Kinh` (the one-stop system's style)."""
+    for word in _KIND_WORDS:
+        if name.startswith(word):
+            return word.lower() + name[len(word) :]
+    return name

@@ -19,10 +19,7 @@ from typing import Any
 import httpx
 
 from bot.config import DEFAULT_ZALO_API_BASE_URL
-from bot.people import Person
 from bot.text import split_text
-from storage.people import PeopleRepo
-from storage.zalo import Option, ZaloRepo
 
 log = logging.getLogger(__name__)
 
@@ -248,21 +245,3 @@ class ZaloClient:
     async def delete_webhook(self) -> None:
         """Stop webhook delivery (polling and the webhook exclude each other)."""
         await self.call("deleteWebhook")
-
-
-class TextMenus:
-    """What "1", "2", … mean for each person: the numbered menu they were last shown, kept in the database."""
-
-    def __init__(self, repo: ZaloRepo, people: PeopleRepo) -> None:
-        self.repo = repo
-        self.people = people
-
-    async def remember(self, person: Person, options: list[Option], now: datetime) -> None:
-        """The menu just shown to the person (replacing the one before; an empty one forgets it)."""
-        person_id = await self.people.ensure(person.channel, person.external_id, now.isoformat())
-        await self.repo.save_menu(person_id, options, now.isoformat())
-
-    async def option(self, person: Person, number: int) -> Option | None:
-        """What the person's number chooses in the menu they saw, or None if it is not in it."""
-        options = await self.repo.menu(person.channel, person.external_id)
-        return options[number - 1] if 1 <= number <= len(options) else None

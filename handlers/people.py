@@ -1,27 +1,70 @@
-"""/start, /help, /lang and the menu buttons that reach them."""
+"""Greeting, help, language, invites, and a polite answer to small talk."""
 
 from __future__ import annotations
 
-from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler, MessageHandler
+import re
 
-from bot.app import Ctx, show_commands
-from bot.commands import HELP, LANG, START, commands_for
+from bot.commands import commands_for
+from bot.dossiers import CODE_IN_TEXT
 from bot.i18n import N_, Translator, translator
 from bot.roles import INVITE_CODE, Role
-from handlers import menu
-from handlers.context import PRIVATE, Incoming, incoming
+from bot.text import fold, in_running_text
+from handlers.chat import Replies, Reply, Turn
+from handlers.menu import key, typed
+
+EXAMPLE = "000.00.37.H37-250804-0012"
+ROLE_NAMES = {Role.OFFICIAL: N_("cán bộ {commune}"), Role.LEADER: N_("lãnh đạo tỉnh")}
+REFUSALS = {
+    "used": N_("Mã mời này đã được dùng. Mỗi mã chỉ dùng được một lần; đề nghị quản trị viên cấp mã mới."),
+    "expired": N_("Mã mời này đã hết hạn. Đề nghị quản trị viên cấp mã mới."),
+    "revoked": N_("Mã mời này đã bị thu hồi. Đề nghị quản trị viên cấp mã mới."),
+    "unknown": N_("Mã mời không đúng. Vui lòng kiểm tra từng ký tự của mã quản trị viên gửi, hoặc đề nghị cấp mã mới."),
+    "yours": N_("Đồng chí đã nhận quyền của mã mời này."),
+}
+# What people write to open a chat or close one (folded). Answered politely, never taken for a place.
+GREETINGS = frozenset(
+    {"xin chao", "chao", "chao em", "chao ban", "chao bot", "alo", "a lo", "hi", "hello", "hey", "chao buoi sang"}
+)
+THANKS = frozenset(
+    {"cam on", "cam on em", "cam on ban", "cam on nhieu", "xin cam on", "thanks", "thank you", "thank", "tks"}
+)
+ACKS = frozenset({"da", "vang", "ok", "oke", "okay", "uh", "u", "um", "duoc", "dc", "roi", "da vang", "vang a", "da a"})
+_POLITE = re.compile(r"(\s+(a|nhe|nha|voi|ban|em|nhieu))+$")
+_LEADING = re.compile(r"^((da|vang|ok|oke|u|em|chau)\s+)+")  # "dạ em cảm ơn", "ok rồi", "em chào anh chị"
+
+
+def role_name(turn: Turn, role: Role, commune_code: str | None) -> str:
+    """`cán bộ xã Cai Kinh`, `lãnh đạo tỉnh`."""
+    commune = turn.services.centres.commune(commune_code or "")
+    return turn.t.gettext(ROLE_NAMES[role]).format(commune=in_running_text(commune.name) if commune else "")
+
+
+def greeting(turn: Turn, role: Role) -> str:
+    """The greeting, addressing a citizen as Ông/Bà and anyone with a role as đồng chí."""
+    province = turn.services.centres.directory.province.name
+    if role is Role.CITIZEN:
+        text = turn.t.gettext(
+            "Kính chào Ông/Bà! Phục Vụ là trợ lý tự động của các Trung tâm Phục vụ hành chính công tỉnh {province}."
+        )
+    else:
+        text = turn.t.gettext(
+            "Kính chào đồng chí! Phục Vụ là trợ lý tự động của các Trung tâm Phục vụ hành chính công tỉnh {province}."
+        )
+    return text.format(province=province)
 
 
 def help_text(t: Translator, role: Role = Role.CITIZEN) -> str:
     """What the bot does and the commands of the person's role, in their language."""
     lines = [
-        t.gettext("Phục Vụ giúp bạn:"),
+        t.gettext("Phục Vụ giúp:"),
         t.gettext(
-            "• Tìm trung tâm phục vụ hành chính công: gõ tên xã, phường (ví dụ: Hữu Lũng), "
+            "• Tra cứu hồ sơ: nhắn mã hồ sơ in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, ví dụ {example}."
+        ).format(example=EXAMPLE),
+        t.gettext("• Theo dõi hồ sơ: sau khi tra cứu, chọn «Theo dõi» để được báo khi hồ sơ thay đổi."),
+        t.gettext(
+            "• Tìm Trung tâm Phục vụ hành chính công: nhắn tên xã, phường (ví dụ: Hữu Lũng) "
             "hoặc địa chỉ cũ trước năm 2025 (ví dụ: xã Đồng Tân, huyện Hữu Lũng)."
         ),
-        t.gettext("• Bấm «{button}» để tìm các trung tâm gần bạn nhất.").format(button=t.gettext(menu.LOCATION)),
         "",
         t.gettext("Các lệnh:"),
     ]
@@ -31,96 +74,91 @@ def help_text(t: Translator, role: Role = Role.CITIZEN) -> str:
     return "\n".join(lines)
 
 
-ROLE_NAMES = {Role.OFFICIAL: N_("cán bộ {commune}"), Role.LEADER: N_("lãnh đạo tỉnh")}
-REFUSALS = {
-    "used": N_("Mã mời này đã được dùng. Mỗi mã chỉ dùng được một lần; xin quản trị viên một mã mới."),
-    "expired": N_("Mã mời này đã hết hạn. Xin quản trị viên một mã mới."),
-    "revoked": N_("Mã mời này đã bị thu hồi. Xin quản trị viên một mã mới."),
-    "unknown": N_("Mã mời không đúng. Hãy mở lại đường dẫn quản trị viên gửi, hoặc xin một mã mới."),
-    "yours": N_("Bạn đã nhận vai trò của mã mời này rồi."),
-}
+async def start(turn: Turn, value: str) -> Replies:
+    """The greeting with the menu; `/start CODE` (an invite's deep link) uses the invite."""
+    await turn.services.people.reachable_again(turn.person)  # a Start button pressed after unblocking the bot
+    code = value.split(" ")[0] if value else ""
+    if code and INVITE_CODE.fullmatch(code):
+        return await redeem(turn, code)
+    role = await turn.role()
+    if role is not Role.CITIZEN and turn.effects.role_changed is not None:
+        await turn.effects.role_changed(turn.person, role)  # the command menu of this version
+    return [Reply(greeting(turn, role) + "\n\n" + help_text(turn.t, role), menu=role)]
 
 
-async def start(update: Update, context: Ctx) -> None:
-    """Greet the person and show the menu; `/start <code>` (an invite's deep link) redeems the invite."""
-    came = await incoming(update, context)
-    if came is None or update.effective_message is None:
-        return
-    # Unblocking the bot in Telegram shows a Start button: whoever was unreachable is reachable again.
-    await came.services.people.reachable_again(came.person)
-    if context.args and INVITE_CODE.fullmatch(context.args[0]):
-        await redeem(update, context, came, context.args[0])
-        return
-    greeting = came.t.gettext(
-        "Xin chào! Mình là Phục Vụ, trợ lý của các trung tâm phục vụ hành chính công tỉnh {province}."
-    )
-    role = await role_of(came)
-    if role is not Role.CITIZEN:
-        await show_commands(context.bot, came.services, came.person, role)  # the menu may have changed
-    text = greeting.format(province=came.services.centres.directory.province.name) + "\n\n" + help_text(came.t, role)
-    await update.effective_message.reply_text(text, reply_markup=menu.keyboard(came.t, role))
+async def show_help(turn: Turn, value: str) -> Replies:
+    """What the bot does, with the menu."""
+    role = await turn.role()
+    return [Reply(help_text(turn.t, role), menu=role)]
 
 
-async def role_of(came: Incoming) -> Role:
-    """The sender's role, read afresh."""
-    return (await came.services.roles.access(came.person)).role
-
-
-async def redeem(update: Update, context: Ctx, came: Incoming, code: str) -> None:
-    """Use an invite code and say what it gave, or why it gave nothing."""
-    assert update.effective_message is not None
-    result = await came.services.roles.redeem(came.person, code, came.services.clock())
-    t = came.t
-    if result.role is None:
-        await update.effective_message.reply_text(t.gettext(REFUSALS.get(result.outcome, REFUSALS["unknown"])))
-        return
-    text = granted_text(came, result.role, result.commune_code)
-    await show_commands(context.bot, came.services, came.person, result.role)
-    await update.effective_message.reply_text(
-        text + "\n\n" + help_text(t, result.role), reply_markup=menu.keyboard(t, result.role)
-    )
-
-
-def granted_text(came: Incoming, role: Role, commune_code: str | None) -> str:
-    """The welcome to a role just given by an invite."""
-    commune = came.services.centres.commune(commune_code or "")
-    name = came.t.gettext(ROLE_NAMES[role]).format(commune=commune.name if commune else "")
-    return came.t.gettext("Bạn đã nhận vai trò {role}. Chào mừng!").format(role=name)
-
-
-async def show_help(update: Update, context: Ctx) -> None:
-    """Explain what the bot does."""
-    came = await incoming(update, context)
-    if came is None or update.effective_message is None:
-        return
-    role = await role_of(came)
-    await update.effective_message.reply_text(help_text(came.t, role), reply_markup=menu.keyboard(came.t, role))
-
-
-async def switch_language(update: Update, context: Ctx) -> None:
-    """Toggle vi ↔ en (or set the one named: `/lang en`) and remember it."""
-    came = await incoming(update, context)
-    if came is None or update.effective_message is None:
-        return
-    wanted = (context.args or [""])[0].lower()[:2]
-    people, now = came.services.people, came.services.clock()
+async def language(turn: Turn, value: str) -> Replies:
+    """Switch to the language named (`vi`, `en`), or to the other one, and remember it."""
+    people = turn.services.people
+    named = typed(value)  # `/lang tiếng Việt`, `/lang English`
+    wanted = named[1] if named is not None and named[0] == "language" else value.strip().lower()[:2]
     if wanted in ("vi", "en"):
-        language = await people.set_language(came.person, wanted, now)
+        chosen = await people.set_language(turn.person, wanted, turn.now)
     else:
-        language = await people.toggle_language(came.person, now)
-    t, role = translator(language), await role_of(came)
-    if role is not Role.CITIZEN:
-        await show_commands(context.bot, came.services, came.person, role)
-    text = t.gettext("Đã chuyển sang Tiếng Việt.")
-    await update.effective_message.reply_text(text, reply_markup=menu.keyboard(t, role))
+        chosen = await people.toggle_language(turn.person, turn.now)
+    turn.t = translator(chosen)
+    role = await turn.role()
+    if role is not Role.CITIZEN and turn.effects.role_changed is not None:
+        await turn.effects.role_changed(turn.person, role)
+    return [Reply(turn.t.gettext("Đã chuyển sang tiếng Việt."), menu=role)]
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
-    """This feature's handlers, in order."""
-    return [
-        CommandHandler(START.names, start, filters=PRIVATE),
-        CommandHandler(HELP.names, show_help, filters=PRIVATE),
-        CommandHandler(LANG.names, switch_language, filters=PRIVATE),
-        MessageHandler(menu.pressed(menu.HELP), show_help),
-        MessageHandler(menu.pressed(menu.LANGUAGE), switch_language),
+def invite_code(text: str) -> str | None:
+    """An invite code typed alone (also as `/start CODE`, as `phucvu invite` prints it), or None. A code has a
+    letter and is no dossier code: a long number is not one."""
+    word = text.strip().removeprefix("/start").strip().strip(".,;:!?\"'«»")
+    if INVITE_CODE.fullmatch(word) and any(char.isalpha() for char in word) and not CODE_IN_TEXT.search(word):
+        return word
+    return None
+
+
+async def redeem(turn: Turn, code: str) -> Replies:
+    """Use an invite code and say what it gave, or why it gave nothing."""
+    roles = turn.services.roles
+    result = await roles.redeem(turn.person, code, turn.now)
+    if result.outcome == "unknown" and code[0].isalpha():  # a phone's keyboard capitalised the first letter
+        result = await roles.redeem(turn.person, code[0].swapcase() + code[1:], turn.now)
+    t = turn.t
+    if result.role is None:
+        return [turn.say(REFUSALS.get(result.outcome, REFUSALS["unknown"]))]
+    turn.forget_access()
+    lines = [
+        t.gettext("Đồng chí đã được cấp quyền {role}.").format(role=role_name(turn, result.role, result.commune_code))
     ]
+    if result.role is Role.LEADER:
+        lines.append(t.gettext("Đồng chí sẽ nhận tóm tắt mỗi sáng và các cảnh báo khẩn tại đây."))
+    if turn.effects.role_changed is not None:
+        await turn.effects.role_changed(turn.person, result.role)
+    return [Reply("\n".join(lines) + "\n\n" + help_text(t, result.role), menu=result.role)]
+
+
+def small_talk(text: str) -> str | None:
+    """`greeting`, `thanks` or `ack` for what people write to open or close a chat (or an emoji alone)."""
+    words = _POLITE.sub("", key(text)).strip()
+    words = _LEADING.sub("", words) or words
+    if not any(char.isalnum() for char in fold(text)):
+        return "ack"
+    if words in GREETINGS or any(words.startswith(g + " ") and len(words) <= len(g) + 12 for g in GREETINGS):
+        return "greeting"
+    if words in THANKS or any(words.startswith(t + " ") and len(words) <= len(t) + 12 for t in THANKS):
+        return "thanks"
+    if words in ACKS:
+        return "ack"
+    return None
+
+
+async def chat(turn: Turn, kind: str) -> Replies:
+    """A short polite answer to a greeting, thanks or a word of agreement, with the menu."""
+    role = await turn.role()
+    if kind == "greeting":
+        text = greeting(turn, role)
+    elif kind == "thanks":
+        text = turn.t.gettext("Phục Vụ cảm ơn. Rất vui được giúp.")
+    else:
+        text = turn.t.gettext("Phục Vụ sẵn sàng giúp. Vui lòng chọn một mục dưới đây, hoặc nhắn mã hồ sơ, tên xã.")
+    return [Reply(text, menu=role)]

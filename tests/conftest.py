@@ -20,6 +20,7 @@ from bot.config import Secret, Settings
 from bot.registry import load_province
 from storage.centres import CentresRepo
 from storage.db import Database
+from tests.channels import CHANNELS, Chat, chat_on
 from tests.fakebotapi import TOKEN, FakeBotAPI, running
 
 NOW = datetime(2025, 8, 4, 1, 30, tzinfo=UTC)
@@ -31,7 +32,7 @@ def daytime(monkeypatch: pytest.MonkeyPatch) -> None:
     on the hour it runs at (quiet hours hold some messages from 21:00 to 07:00)."""
     started = time.monotonic()
     base = datetime(2025, 8, 4, 3, 0, tzinfo=UTC)
-    monkeypatch.setattr("bot.app.utc_now", lambda: base + timedelta(seconds=time.monotonic() - started))
+    monkeypatch.setattr("bot.services.utc_now", lambda: base + timedelta(seconds=time.monotonic() - started))
 
 
 @pytest.fixture
@@ -87,3 +88,10 @@ def keyboard_texts(markup: dict[str, object] | None) -> list[str]:
     rows = markup["keyboard"]
     assert isinstance(rows, list)
     return [button["text"] for row in rows for button in row]
+
+
+@pytest.fixture(params=CHANNELS)
+async def chat(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Chat]:
+    """A bot on each channel in turn (Telegram, Zalo, the console): a scenario written once runs on all three."""
+    async with chat_on(request.param, settings) as running_chat:
+        yield running_chat

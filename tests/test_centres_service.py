@@ -74,6 +74,30 @@ def test_no_match(centres: CentreService, text: str) -> None:
     assert centres.search(text) == NotFound()
 
 
+@pytest.mark.parametrize(
+    "text", ["khai sinh", "cảm ơn", "hi", "hello", "lệ phí kết hôn", "làm căn cước", "đăng ký khai tử", "ok", "alo"]
+)
+def test_everyday_words_are_no_weak_match_of_a_place(centres: CentreService, text: str) -> None:
+    assert centres.search(text) == NotFound()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("UBND xã Hữu Lũng ở đâu?", "Xã Hữu Lũng"),
+        ("trung tâm hành chính công Cai Kinh", "Xã Cai Kinh"),
+        ("Trung tâm phục vụ hành chính công phường Kỳ Lừa ở đâu", "Phường Kỳ Lừa"),
+        ("tôi ở xã Đồng Tân cũ", "Xã Hữu Lũng"),
+        ("cho hỏi bộ phận một cửa Quý Hoà", "Xã Quý Hòa"),
+        ("dongdang", "Xã Đồng Đăng"),
+        ("huulung", "Xã Hữu Lũng"),
+        ("Cai Kin", "Xã Cai Kinh"),
+    ],
+)
+def test_questions_around_a_name_run_on_words_and_typos(centres: CentreService, text: str, expected: str) -> None:
+    assert found_name(centres.search(text)) == expected
+
+
 @pytest.mark.parametrize("text", ["😀😀😀", "!!!", "", "   ", "\x00\x01"])
 def test_nothing_to_search_for(centres: CentreService, text: str) -> None:
     assert centres.search(text) == NotFound(empty=True)

@@ -23,16 +23,19 @@ def test_defaults_match_the_design() -> None:
 
 def test_environment_overrides_dotenv(tmp_path: Path) -> None:
     dotenv = tmp_path / ".env"
-    dotenv.write_text('# comment\nexport PHUCVU_DB="from-dotenv.db"\nPHUCVU_ADMINS=1, 2\n', encoding="utf-8")
+    dotenv.write_text(
+        '# comment\nexport PHUCVU_DB="from-dotenv.db"\nPHUCVU_ADMINS=1, 2, zalo:6ede9a1b\n', encoding="utf-8"
+    )
     s = Settings.from_env({"PHUCVU_DB": "from-env.db"}, dotenv=dotenv)
     assert s.db_path == Path("from-env.db")
-    assert s.admins == frozenset({1, 2})
+    assert s.admins == frozenset({("telegram", "1"), ("telegram", "2"), ("zalo", "6ede9a1b")})
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
     [
         ("PHUCVU_ADMINS", "12,abc"),
+        ("PHUCVU_ADMINS", "zalo:"),
         ("PHUCVU_TIMEZONE", "Mars/Olympus"),
         ("PHUCVU_DIGEST_TIME", "25:00"),
         ("PHUCVU_PROVINCE", "twenty"),

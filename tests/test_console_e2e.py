@@ -1,10 +1,11 @@
-"""The console channel runs the real application: typed lines in, the bot's messages out."""
+"""The console channel runs the real application: typed lines in, the bot's messages out as numbered text menus."""
 
+from bot.app import run_console
 from bot.config import Settings
-from bot.console import run_console
 
 
-async def chat(settings: Settings, lines: list[str]) -> str:
+async def chat(settings: Settings, lines: list[str], role: str = "citizen", commune: str | None = None) -> str:
+    """What the console printed for `lines` (the greeting first; end of input ends it)."""
     feed = iter(lines)
     out: list[str] = []
 
@@ -14,67 +15,53 @@ async def chat(settings: Settings, lines: list[str]) -> str:
         except StopIteration:
             raise EOFError from None
 
-    await run_console(settings, lines=read, write=out.append, demo_days=3)
+    assert await run_console(settings, lines=read, write=out.append, demo_days=3, role=role, commune=commune)
     return "\n".join(out)
 
 
-async def test_console_finds_centres_and_presses_buttons(settings: Settings) -> None:
+MENU = "1. Tra cứu hồ sơ\n2. Hồ sơ theo dõi\n3. Tìm trung tâm\n4. Hướng dẫn\n5. English\n"
+
+
+async def test_console_finds_centres_and_chooses_by_number(settings: Settings) -> None:
     output = await chat(
         settings,
         [
             "Quý Hoà",
-            "#1",
-            "#2",
+            "1",
             "xã Đồng Tân, huyện Hữu Lũng",
             "Sơn",
-            "#2",
+            "2",
             ":loc 21.85 106.76",
             ":sticker",
-            "#9",
+            "9",
+            ":nope",
             ":quit",
             "x",
         ],
     )
-    assert "Xin chào!" in output
-    assert "menu: 📄 Tra cứu hồ sơ | ⭐ Hồ sơ theo dõi | 🏢 Tìm trung tâm" in output
-    assert "hồ sơ mẫu" in output
-    assert "Trung tâm phục vụ hành chính công Xã Quý Hòa" in output
+    assert "hồ sơ mẫu; thử tra mã 000." in output
+    assert "Kính chào Ông/Bà!" in output and MENU in output  # the greeting, with the menu numbered
+    assert "🏢 Trung tâm Phục vụ hành chính công xã Quý Hòa" in output
+    assert "Mở bản đồ: https://www.google.com/maps/search/?api=1&query=22.166400,106.270000" in output
+    assert "📍 Xã Quý Hòa — Vị trí gần đúng (trung tâm của xã)" in output  # "1": the pin
     assert "Xã Đồng Tân (Huyện Hữu Lũng cũ) nay thuộc Xã Hữu Lũng." in output
-    assert "[#2] Xã Bắc Sơn" in output
-    assert "Trung tâm phục vụ hành chính công Xã Bắc Sơn" in output
-    assert "Các trung tâm gần bạn nhất:" in output
-    assert "Mình chưa hiểu tin nhắn này." in output
-    assert "không hiểu lệnh console này" in output
-    assert "🔗 https://www.google.com/maps/search/?api=1&query=22.166400,106.270000" in output
-    assert "📌 Xã Quý Hòa — Vị trí gần đúng (trung tâm của xã)" in output
+    assert "Ông/Bà muốn tìm nơi nào?\n\n1. Xã Ba Sơn\n2. Xã Bắc Sơn\n" in output
+    assert "🏢 Trung tâm Phục vụ hành chính công xã Bắc Sơn" in output  # "2"
+    assert "Các trung tâm gần nhất:" in output
+    assert "Phục Vụ sẵn sàng giúp." in output  # the sticker
+    assert "Số 9 không có trong danh sách. Nhắn 0 để xem menu." in output
+    assert "(không hiểu lệnh console này; xem hướng dẫn ở trên)" in output
+    assert output.rstrip().endswith("(không hiểu lệnh console này; xem hướng dẫn ở trên)")  # nothing after :quit
 
 
 async def test_console_remembers_language_across_runs(settings: Settings) -> None:
     first = await chat(settings, ["/lang"])
-    assert "Switched to English." in first
+    assert "1. Look up a dossier\n2. Followed dossiers\n3. Find a centre\n" in first
     second = await chat(settings, ["Quý Hoà"])
-    assert "Public administrative service centre of Xã Quý Hòa" in second
+    assert "not yet provided" in second and "chưa cập nhật" not in second
 
 
-async def test_the_console_acts_as_an_official_or_an_admin(settings: Settings) -> None:
-    feed = iter(["/capnhat canbo 3", ":quit"])
-    out: list[str] = []
-
-    def read() -> str:
-        return next(feed)
-
-    assert await run_console(settings, lines=read, write=out.append, demo_days=1, role="official", commune="Hữu Lũng")
-    assert "Đã cập nhật số cán bộ một cửa." in "\n".join(out)
-    feed = iter(["/vaitro", ":quit"])
-    out.clear()
-    assert await run_console(settings, lines=read, write=out.append, demo_days=1, role="admin")
-    assert "1. cán bộ Xã Hữu Lũng — console" in "\n".join(out)
-    feed = iter([":quit"])
-    assert not await run_console(settings, lines=read, write=out.append, demo_days=1, role="official", commune="Tân")
-    assert "--as official cần --commune" in "\n".join(out)
-
-
-async def test_console_as_a_zalo_user_has_numbered_menus(settings: Settings) -> None:
+async def test_the_console_has_numbered_menus(settings: Settings) -> None:
     out: list[str] = []
     example: list[str] = []
 
@@ -89,31 +76,43 @@ async def test_console_as_a_zalo_user_has_numbered_menus(settings: Settings) -> 
         line = next(lines)
         return example[0] if line == "<code>" else line
 
-    assert await run_console(settings, lines=read, write=write, demo_days=3, channel="zalo")
+    assert await run_console(settings, lines=read, write=write, demo_days=3)
     output = "\n".join(out)
-    assert "console Zalo" in output
-    assert "1. Tra cứu hồ sơ" in output and "5. 🌐 English" in output  # the menu, shown first
-    assert "Nhắn mã hồ sơ in trên Giấy tiếp nhận" in output
-    assert f"📄 Hồ sơ {example[0]}" in output and "Nhắn 1 để theo dõi" in output
-    assert "⭐ Đã theo dõi." in output
+    assert "menu bằng số" in output and MENU in output  # the menu, shown first
+    assert "Vui lòng nhắn mã hồ sơ in trên Giấy tiếp nhận" in output  # "1"
+    assert f"📄 Hồ sơ {example[0]}" in output and "\n1. Theo dõi\nNhắn số để chọn." in output
+    assert "Đã theo dõi. Phục Vụ sẽ báo Ông/Bà khi hồ sơ thay đổi trạng thái." in output  # "1"
     assert f"1. Bỏ theo dõi {example[0]}" in output
-    assert "Bạn muốn tìm nơi nào? Nhắn số để chọn:" in output
-    assert "Mình chưa đọc được ảnh." in output
+    assert "🏢 Trung tâm Phục vụ hành chính công xã Bắc Sơn" in output
+    assert "Phục Vụ chưa đọc được ảnh." in output
     assert "không hiểu lệnh console này" in output
 
 
-async def test_console_as_a_zalo_official_writes_a_report(settings: Settings) -> None:
-    lines = iter(["1", "2", "3", "Máy in hỏng.", "xong", "bỏ qua", "gửi", ":quit"])
+async def test_the_console_acts_as_an_official_or_an_admin(settings: Settings) -> None:
+    feed = iter(["/capnhat canbo 3", ":quit"])
     out: list[str] = []
-    ok = await run_console(
+
+    def read() -> str:
+        return next(feed)
+
+    assert await run_console(settings, lines=read, write=out.append, demo_days=1, role="official", commune="Hữu Lũng")
+    assert "Đã cập nhật số cán bộ một cửa." in "\n".join(out)
+    feed = iter(["/vaitro", ":quit"])
+    out.clear()
+    assert await run_console(settings, lines=read, write=out.append, demo_days=1, role="admin")
+    assert "Những người đang giữ quyền:\n1. cán bộ xã Hữu Lũng — console 1, từ " in "\n".join(out)
+    feed = iter([":quit"])
+    assert not await run_console(settings, lines=read, write=out.append, demo_days=1, role="official", commune="Tân")
+    assert "--as official cần --commune" in "\n".join(out)
+
+
+async def test_an_official_writes_a_report_in_the_console(settings: Settings) -> None:
+    output = await chat(
         settings,
-        lines=lambda: next(lines),
-        write=out.append,
-        demo_days=1,
+        ["1", "2", "3", "Máy in hỏng.", "1", "1", "1", ":quit"],
         role="official",
         commune="Hữu Lũng",
-        channel="zalo",
     )
-    output = "\n".join(out)
-    assert ok and "1. Báo cáo khó khăn" in output
+    assert "\n1. Báo cáo khó khăn\n2. Báo cáo của xã\n3. Tra cứu hồ sơ\n" in output  # their own items first
+    assert "Mô tả: Máy in hỏng.\nẢnh: 0\nVị trí: không có" in output
     assert "Đã gửi báo cáo BC-000001." in output

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.centres import CentreService
+from bot.demo import fill_demo
 from bot.digest import (
     CAPTION_LIMIT,
     DAILY,
@@ -65,7 +66,7 @@ async def fill(db: Database) -> None:
     await centres_repo.store_registry(load_province(20), MORNING.isoformat())
     centres = await CentreService.create(centres_repo, 20)
     dossiers = DossierService(DossiersRepo(db), PeopleRepo(db), {}, TZ)
-    await dossiers.fill_demo(list(centres.directory.communes.values()), MORNING, seed=11, days=35)
+    await fill_demo(dossiers.repo, list(centres.directory.communes.values()), MORNING, seed=11, days=35)
     now = MORNING.isoformat()
     staff = {"05977": 3, "06385": 2, "06016": 9, "06019": 6, "06076": 1}  # Đông Kinh… and some xã
     for code, count in staff.items():

@@ -51,3 +51,12 @@ def test_the_report_conversation_diagram_has_every_step() -> None:
     states = set(re.findall(r"^\s+(?:\[\*\]|(\w+)) --> (?:\[\*\]|(\w+))", diagram, flags=re.MULTILINE))
     named = {name for pair in states for name in pair if name}
     assert named == {step.value for step in Step}
+
+
+def test_readme_actions_table_is_the_router_table() -> None:
+    from handlers.router import ACTIONS
+
+    block = README.split("<!-- actions:start -->")[1].split("<!-- actions:end -->")[0]
+    rows = re.findall(r"^\| `(\w+)` \| (.+?) \|$", block, flags=re.MULTILINE)
+    expected = [(name, ", ".join(r.value for r in route.roles) or "everyone") for name, route in ACTIONS.items()]
+    assert rows == expected

@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 from bot.i18n import LANGUAGES, LOCALE_DIR, translator
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYWORDS = {"gettext": None, "ngettext": (1, 2), "N_": None}
+KEYWORDS = {"gettext": None, "ngettext": (1, 2), "N_": None, "say": None}  # as `make extract` reads them
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 
 
@@ -79,3 +79,21 @@ def test_babel_formats_numbers_dates_and_percentages_the_vietnamese_way() -> Non
     assert vi.full_date(date(2025, 8, 4)) == "Thứ Hai, 4 tháng 8, 2025"
     assert vi.number(2.345, 1) == "2,3"
     assert translator("en").number(6600) == "6,600"
+
+
+# Words that only say how a choice is made on some channel: two messages that differ by one of them (or by an emoji)
+# are one meaning, and must be one message.
+TYPING = re.compile(r"\b(go|nhan|bam|chon|an|type|tap|press|send)\b")
+
+
+def test_no_two_messages_differ_only_by_a_verb_of_typing_or_an_emoji() -> None:
+    from bot.text import fold
+
+    seen: dict[str, str] = {}
+    twins = []
+    for message in sorted(code_messages()):
+        key = " ".join(TYPING.sub("_", fold(message)).split())
+        if key in seen:
+            twins.append((seen[key], message))
+        seen[key] = message
+    assert twins == []

@@ -121,7 +121,7 @@ async def test_the_same_list_twice_changes_nothing_and_a_change_reaches_follower
     assert status == 200
     assert counts["status_changes"] == 1
     [message] = await api.wait_sent(4242, since=since, timeout=5)  # drained at once, not at the next interval
-    assert "Đã xử lý xong" in (message.text or "")
+    assert "Đã có kết quả — mời Ông/Bà đến nhận" in (message.text or "")
 
 
 async def test_a_code_twice_in_one_list_applies_the_last_and_stays_idempotent(served: tuple[App, str]) -> None:

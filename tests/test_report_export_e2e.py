@@ -11,13 +11,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import App, build_application, open_services
+from bot.app import App, build_application
 from bot.cli import main
 from bot.config import Secret, Settings
 from bot.people import Person
 from bot.report_export import Exporter, signature
 from bot.reports import Draft
 from bot.roles import Role
+from bot.services import open_services
 from tests.conftest import bot_settings
 from tests.fakebotapi import FakeBotAPI, running
 from tests.test_ingest_e2e import TOKEN, free_port
@@ -27,7 +28,7 @@ JPEG = b"\xff\xd8\xff\xe0 a photo of a broken door"
 
 
 async def file_a_report(settings: Settings, photos: tuple[str, ...]) -> int:
-    services = await open_services(settings, "telegram")
+    services = await open_services(settings)
     try:
         now = services.clock()
         invite = await services.roles.invite(Role.OFFICIAL, "06385", "cli", now)

@@ -12,8 +12,23 @@ import pytest
 
 from bot.people import Person
 from bot.report_export import Exporter, signature, signed
-from bot.reports import Draft, NotAllowed, ReportFilter, ReportService, State, read_filter, report_number
+from bot.reports import (
+    MAX_DESCRIPTION,
+    Advance,
+    Answer,
+    Draft,
+    NotAllowed,
+    ReportFilter,
+    ReportService,
+    State,
+    Step,
+    Writing,
+    advance,
+    read_filter,
+    report_number,
+)
 from bot.roles import Role, RolesService
+from handlers.reports import PROBLEMS
 from storage.centres import CentresRepo
 from storage.db import Database
 from storage.people import PeopleRepo
@@ -187,7 +202,7 @@ async def test_export_as_csv_and_as_open311(reports: ReportService) -> None:
     )
     assert (first["trang_thai"], first["ten_trang_thai"], first["ghi_chu_cuoi"]) == (
         "fixed",
-        "đã khắc phục",
+        "Đã khắc phục",
         "Đã thay cầu dao.",
     )
     assert first["ngay_bao_cao"] == "2025-08-04T09:00:00+07:00"  # in the province's time
@@ -200,7 +215,7 @@ async def test_export_as_csv_and_as_open311(reports: ReportService) -> None:
     requests = json.loads(await export(reports, "open311", public_url="https://phucvu.example.vn/", key=key))
     done, open_one = requests
     assert done["service_request_id"] == "BC-000001" and done["status"] == "closed"
-    assert done["status_notes"] == "đã khắc phục: Đã thay cầu dao."
+    assert done["status_notes"] == "Đã khắc phục: Đã thay cầu dao."
     assert (done["service_code"], done["service_name"]) == ("utilities", "Điện, nước, nhà vệ sinh")
     assert (done["lat"], done["long"], done["address_id"]) == (21.68, 106.35, "06385")
     assert done["requested_datetime"] == "2025-08-04T09:00:00+07:00"
@@ -211,7 +226,7 @@ async def test_export_as_csv_and_as_open311(reports: ReportService) -> None:
     assert done["extended_attributes"]["media_urls"] == [done["media_url"], "https://zalo.example/p/2.jpg"]
     assert signed(key, fixed.id, 1, signature_of_1) and not signed(key, fixed.id, 2, signature_of_1)
     assert not signed("", fixed.id, 1, signature_of_1)
-    assert open_one["status"] == "open" and open_one["status_notes"] == "mới" and open_one["media_url"] is None
+    assert open_one["status"] == "open" and open_one["status_notes"] == "Mới" and open_one["media_url"] is None
     assert open_one["service_request_id"] == report_number(waiting.id)
     assert {"lat", "long", "description", "agency_responsible", "zipcode"} <= set(open_one)
     assert [r.report.id for r in await reports.export(open_only=True)] == [waiting.id]
@@ -233,7 +248,7 @@ async def test_the_export_is_safe_for_spreadsheets_and_notes_are_the_leaders(rep
     assert row["mo_ta"] == "'" + formula  # a spreadsheet shows it as text, never runs it
     assert row["ghi_chu_cuoi"] == "Đã liên hệ nhà mạng."  # the leader's, not the commune's addition
     [request] = json.loads(await export(reports, "open311"))
-    assert request["status_notes"] == "đang xử lý: Đã liên hệ nhà mạng." and request["description"] == formula
+    assert request["status_notes"] == "Đang xử lý: Đã liên hệ nhà mạng." and request["description"] == formula
 
 
 async def test_submit_adds_or_files(reports: ReportService) -> None:
@@ -245,3 +260,185 @@ async def test_submit_adds_or_files(reports: ReportService) -> None:
     assert (filed.added, filed.meant_for) == (False, report.id) and filed.report.id != report.id
     with pytest.raises(NotAllowed):
         await reports.submit(CITIZEN, DRAFT, None, NOW)
+
+
+# The conversation that writes a report, as a table: the official's step, what they sent, where it leads.
+AT = {
+    Step.CATEGORY: Writing(Step.CATEGORY),
+    Step.DUPLICATE: Writing(Step.DUPLICATE, category="utilities", add_to=7),
+    Step.SEVERITY: Writing(Step.SEVERITY, category="utilities"),
+    Step.DESCRIPTION: Writing(Step.DESCRIPTION, category="utilities", severity="high"),
+    Step.PHOTOS: Writing(Step.PHOTOS, category="utilities", severity="high", description="Mất điện.", photos=("p1",)),
+    Step.LOCATION: Writing(
+        Step.LOCATION, category="utilities", severity="high", description="Mất điện.", photos=("p1",)
+    ),
+    Step.CONFIRM: Writing(
+        Step.CONFIRM, category="utilities", severity="high", description="Mất điện.", lat=21.85, lon=106.76
+    ),
+    Step.REOPEN: Writing(Step.REOPEN, add_to=3),
+}
+FIVE = replace(AT[Step.LOCATION], photos=("p1", "p2", "p3", "p4", "p5"))
+FOUR = replace(AT[Step.PHOTOS], photos=("p1", "p2", "p3", "p4"))
+LONG = "Mất điện. " * 300
+
+
+def moved(writing: Writing, step: Step, effect: str = "", **changes: object) -> Advance:
+    """The answer takes `writing` to `step`, changed so."""
+    return Advance(replace(writing, step=step, **changes), effect)
+
+
+def problem(name: str = "") -> Advance:
+    """The answer does not fit: the step stays, and `name` says why (nothing: the question again)."""
+    return Advance(problem=name)
+
+
+def to_duplicate(category: str) -> Advance:
+    return moved(AT[Step.CATEGORY], Step.DUPLICATE, "duplicate", category=category, add_to=None)
+
+
+def to_description(severity: str) -> Advance:
+    return moved(AT[Step.SEVERITY], Step.DESCRIPTION, severity=severity)
+
+
+def to_location(writing: Writing = AT[Step.PHOTOS]) -> Advance:
+    return moved(writing, Step.LOCATION)
+
+
+def to_confirm(lat: float | None = None, lon: float | None = None) -> Advance:
+    return moved(AT[Step.LOCATION], Step.CONFIRM, lat=lat, lon=lon)
+
+
+ADVANCES = [
+    # The kind of problem: a choice, its name or a word of it in either language; nothing else.
+    (AT[Step.CATEGORY], Answer(choice="c:utilities"), to_duplicate("utilities")),
+    (AT[Step.CATEGORY], Answer(text="điện"), to_duplicate("utilities")),
+    (AT[Step.CATEGORY], Answer(text="Điện, nước, nhà vệ sinh"), to_duplicate("utilities")),
+    (AT[Step.CATEGORY], Answer(text="MẠNG"), to_duplicate("it")),
+    (AT[Step.CATEGORY], Answer(text="IT"), to_duplicate("it")),
+    (AT[Step.CATEGORY], Answer(text="kitchen"), to_duplicate("kitchen")),
+    (AT[Step.CATEGORY], Answer(text="khác"), to_duplicate("other")),
+    (Writing(Step.CATEGORY, add_to=5), Answer(choice="c:it"), to_duplicate("it")),  # begun again: no addition
+    (AT[Step.CATEGORY], Answer(text="nhà"), problem("choose")),  # toilets, or lodging?
+    (AT[Step.CATEGORY], Answer(text="xe cứu hỏa"), problem("choose")),
+    (AT[Step.CATEGORY], Answer(text="cao"), problem("choose")),
+    (AT[Step.CATEGORY], Answer(choice="c:bogus"), problem("choose")),
+    (AT[Step.CATEGORY], Answer(choice="s:high"), problem("choose")),  # another step's choice
+    (AT[Step.CATEGORY], Answer(location=(21.85, 106.76)), problem("choose")),
+    (AT[Step.CATEGORY], Answer(photo="ph", text="Mất điện."), problem("photo_not_here")),
+    # Add to the commune's open report of that kind, or not.
+    (AT[Step.DUPLICATE], Answer(choice="d:add"), moved(AT[Step.DUPLICATE], Step.SEVERITY)),
+    (AT[Step.DUPLICATE], Answer(choice="d:new"), moved(AT[Step.DUPLICATE], Step.SEVERITY, add_to=None)),
+    (AT[Step.DUPLICATE], Answer(text="thêm"), moved(AT[Step.DUPLICATE], Step.SEVERITY)),
+    (AT[Step.DUPLICATE], Answer(text="add"), moved(AT[Step.DUPLICATE], Step.SEVERITY)),
+    (AT[Step.DUPLICATE], Answer(text="mới"), moved(AT[Step.DUPLICATE], Step.SEVERITY, add_to=None)),
+    (AT[Step.DUPLICATE], Answer(text="new"), moved(AT[Step.DUPLICATE], Step.SEVERITY, add_to=None)),
+    (AT[Step.DUPLICATE], Answer(text="báo cáo"), problem("choose")),  # in both names
+    (AT[Step.DUPLICATE], Answer(text="có"), problem("choose")),
+    (AT[Step.DUPLICATE], Answer(choice="d:maybe"), problem("choose")),
+    (AT[Step.DUPLICATE], Answer(photo="ph"), problem("photo_not_here")),
+    # The severity: a choice, or its name typed (at a step that offers numbered choices).
+    (AT[Step.SEVERITY], Answer(choice="s:blocking"), to_description("blocking")),
+    (AT[Step.SEVERITY], Answer(text="cao"), to_description("high")),
+    (AT[Step.SEVERITY], Answer(text="Cao!"), to_description("high")),
+    (AT[Step.SEVERITY], Answer(text="trung bình"), to_description("medium")),
+    (AT[Step.SEVERITY], Answer(text="thấp"), to_description("low")),
+    (AT[Step.SEVERITY], Answer(text="dừng phục vụ"), to_description("blocking")),
+    (AT[Step.SEVERITY], Answer(text="high"), to_description("high")),
+    (AT[Step.SEVERITY], Answer(text="rất nặng"), problem("choose")),
+    (AT[Step.SEVERITY], Answer(choice="s:huge"), problem("choose")),
+    (AT[Step.SEVERITY], Answer(choice="c:it"), problem("choose")),
+    (AT[Step.SEVERITY], Answer(photo="ph", text="cao"), problem("photo_not_here")),
+    # The description: any text (a photo's caption too, the photo then the first one); a photo alone is not one.
+    (
+        AT[Step.DESCRIPTION],
+        Answer(text="  Mất điện từ sáng.  "),
+        moved(AT[Step.DESCRIPTION], Step.PHOTOS, description="Mất điện từ sáng."),
+    ),
+    (AT[Step.DESCRIPTION], Answer(text="cao"), moved(AT[Step.DESCRIPTION], Step.PHOTOS, description="cao")),
+    (
+        AT[Step.DESCRIPTION],
+        Answer(text="Máy in hỏng.", photo="ph"),
+        moved(AT[Step.DESCRIPTION], Step.PHOTOS, description="Máy in hỏng.", photos=("ph",)),
+    ),
+    (
+        AT[Step.DESCRIPTION],
+        Answer(text=LONG),
+        moved(AT[Step.DESCRIPTION], Step.PHOTOS, description=LONG.strip()[:MAX_DESCRIPTION]),
+    ),
+    (AT[Step.DESCRIPTION], Answer(photo="ph"), problem("text_needed")),
+    (AT[Step.DESCRIPTION], Answer(text="   "), problem()),
+    (AT[Step.DESCRIPTION], Answer(location=(21.85, 106.76)), problem()),
+    (AT[Step.DESCRIPTION], Answer(choice="s:high"), problem()),  # a stale choice
+    # Photos: up to five (the fifth ends the step), then «Xong» or a word for it.
+    (AT[Step.PHOTOS], Answer(photo="p2"), moved(AT[Step.PHOTOS], Step.PHOTOS, "photo", photos=("p1", "p2"))),
+    (
+        AT[Step.PHOTOS],
+        Answer(photo="p2", text="cầu dao"),
+        moved(AT[Step.PHOTOS], Step.PHOTOS, "photo", photos=("p1", "p2")),
+    ),
+    (FOUR, Answer(photo="p5"), moved(FOUR, Step.LOCATION, photos=(*FOUR.photos, "p5"))),
+    (AT[Step.PHOTOS], Answer(choice="p:done"), to_location()),
+    (AT[Step.PHOTOS], Answer(text="xong"), to_location()),
+    (AT[Step.PHOTOS], Answer(text="Xong!"), to_location()),
+    (AT[Step.PHOTOS], Answer(text="done"), to_location()),
+    (AT[Step.PHOTOS], Answer(text="không có ảnh"), to_location()),
+    (AT[Step.PHOTOS], Answer(text="ảnh đây"), problem()),
+    (AT[Step.PHOTOS], Answer(choice="l:skip"), problem()),
+    (AT[Step.PHOTOS], Answer(location=(21.85, 106.76)), problem()),
+    # Where: a shared location or typed coordinates in Viet Nam, or «Bỏ qua»; a number that is no place says so.
+    (AT[Step.LOCATION], Answer(choice="l:skip"), to_confirm()),
+    (AT[Step.LOCATION], Answer(text="bỏ qua"), to_confirm()),
+    (AT[Step.LOCATION], Answer(text="Bỏ qua."), to_confirm()),
+    (AT[Step.LOCATION], Answer(text="skip"), to_confirm()),
+    (AT[Step.LOCATION], Answer(text="không"), to_confirm()),
+    (AT[Step.LOCATION], Answer(location=(21.65, 106.33)), to_confirm(21.65, 106.33)),
+    (AT[Step.LOCATION], Answer(text="21.8537, 106.7615"), to_confirm(21.8537, 106.7615)),
+    (AT[Step.LOCATION], Answer(text="21,8537; 106,7615"), to_confirm(21.8537, 106.7615)),
+    (AT[Step.LOCATION], Answer(text="21.8537 106.7615"), to_confirm(21.8537, 106.7615)),
+    (AT[Step.LOCATION], Answer(text="21,85"), problem("coordinates")),  # a latitude alone
+    (AT[Step.LOCATION], Answer(text="48.85, 2.35"), problem("coordinates")),  # Paris
+    (AT[Step.LOCATION], Answer(text="106.76, 21.85"), problem("coordinates")),  # the wrong way round
+    (AT[Step.LOCATION], Answer(location=(48.85, 2.35)), problem("coordinates")),
+    (AT[Step.LOCATION], Answer(text="số 5 Lê Lợi"), problem("coordinates")),
+    (AT[Step.LOCATION], Answer(text="gần chợ"), problem()),
+    (AT[Step.LOCATION], Answer(text="xong"), problem()),
+    (AT[Step.LOCATION], Answer(photo="p2"), problem("photo_not_here")),  # after «Xong»: no more photos
+    (FIVE, Answer(photo="p6"), problem("photos_full")),
+    (AT[Step.LOCATION], Answer(choice="ok"), problem()),
+    # Send what the summary shows.
+    (AT[Step.CONFIRM], Answer(choice="ok"), Advance(AT[Step.CONFIRM], "send")),
+    (AT[Step.CONFIRM], Answer(text="gửi"), Advance(AT[Step.CONFIRM], "send")),
+    (AT[Step.CONFIRM], Answer(text="Gửi!"), Advance(AT[Step.CONFIRM], "send")),
+    (AT[Step.CONFIRM], Answer(text="gửi báo cáo"), Advance(AT[Step.CONFIRM], "send")),
+    (AT[Step.CONFIRM], Answer(text="đồng ý"), Advance(AT[Step.CONFIRM], "send")),
+    (AT[Step.CONFIRM], Answer(text="send"), Advance(AT[Step.CONFIRM], "send")),
+    (AT[Step.CONFIRM], Answer(text="xong"), problem()),
+    (AT[Step.CONFIRM], Answer(text="bỏ qua"), problem()),
+    (AT[Step.CONFIRM], Answer(choice="l:skip"), problem()),
+    (AT[Step.CONFIRM], Answer(location=(21.65, 106.33)), problem()),
+    (AT[Step.CONFIRM], Answer(photo="ph"), problem("photo_not_here")),
+    # Reopen a report marked fixed: a photo (its caption the note), nothing else.
+    (AT[Step.REOPEN], Answer(photo="ph", text="Vẫn hỏng."), Advance(AT[Step.REOPEN], "reopen")),
+    (AT[Step.REOPEN], Answer(photo="ph"), Advance(AT[Step.REOPEN], "reopen")),
+    (AT[Step.REOPEN], Answer(text="vẫn hỏng"), problem("photo_needed")),
+    (AT[Step.REOPEN], Answer(choice="ok"), problem("photo_needed")),
+    (AT[Step.REOPEN], Answer(location=(21.65, 106.33)), problem("photo_needed")),
+]
+
+
+def case(writing: Writing, answer: Answer, expected: Advance) -> str:
+    given = ", ".join(f"{name}={value!r:.24}" for name, value in vars(answer).items() if value)
+    return f"{writing.step}-{given or 'nothing'}"
+
+
+@pytest.mark.parametrize(("writing", "answer", "expected"), ADVANCES, ids=[case(*row) for row in ADVANCES])
+def test_advance(writing: Writing, answer: Answer, expected: Advance) -> None:
+    assert advance(writing, answer) == expected
+
+
+def test_the_table_holds_every_step_and_every_problem() -> None:
+    assert {writing.step for writing, _, _ in ADVANCES} == set(Step)
+    problems = {expected.problem for _, _, expected in ADVANCES}
+    assert problems == {"", *PROBLEMS}  # and each problem has its message
+    effects = {expected.effect for _, _, expected in ADVANCES}
+    assert effects == {"", "duplicate", "photo", "send", "reopen"}

@@ -16,8 +16,8 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
 from bot.outbox import Outcome, OutgoingMessage
 from bot.people import Person
+from bot.telegram_channel import TelegramNotifier
 from bot.telegram_http import NEVER_LEFT, AiohttpRequest
-from handlers.outbox import TelegramNotifier
 from tests.fakebotapi import TOKEN, FakeBotAPI, UploadedFile
 
 TEXT = "Hồ sơ 000.00.37.H37-250804-0012 — «Đã tiếp nhận» & <b>đúng hạn</b>"
@@ -122,7 +122,7 @@ async def test_no_connection_is_sent_again_by_the_outbox() -> None:
         with pytest.raises(NetworkError) as failed:
             await bot.send_message(42, "x")
         assert isinstance(failed.value.__cause__, NEVER_LEFT)
-        delivery = await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)
+        delivery = await TelegramNotifier(bot, TZ).deliver(STATUS)
     assert delivery.outcome is Outcome.RETRY
 
 
@@ -143,23 +143,23 @@ async def test_no_answer_in_time_is_uncertain() -> None:
         with pytest.raises(TimedOut) as waited:
             await bot.send_message(42, "x")
         assert not isinstance(waited.value.__cause__, NEVER_LEFT)  # Telegram may have it
-        delivery = await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)
+        delivery = await TelegramNotifier(bot, TZ).deliver(STATUS)
     assert delivery.outcome is Outcome.UNCERTAIN
 
 
 async def test_a_connection_lost_after_the_request_is_uncertain(api: FakeBotAPI) -> None:
     async with Bot(TOKEN, base_url=api.base_url, request=AiohttpRequest()) as bot:
         api.drop_next("sendMessage")
-        delivery = await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)
+        delivery = await TelegramNotifier(bot, TZ).deliver(STATUS)
         assert delivery.outcome is Outcome.UNCERTAIN
-        assert (await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)).outcome is Outcome.SENT
+        assert (await TelegramNotifier(bot, TZ).deliver(STATUS)).outcome is Outcome.SENT
     assert [call.status for call in api.called("sendMessage")] == [0, 200]  # never sent twice by itself
 
 
 async def test_a_5xx_is_sent_again(api: FakeBotAPI) -> None:
     async with Bot(TOKEN, base_url=api.base_url, request=AiohttpRequest()) as bot:
         api.fail_next("sendMessage", 502)
-        assert (await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)).outcome is Outcome.RETRY
+        assert (await TelegramNotifier(bot, TZ).deliver(STATUS)).outcome is Outcome.RETRY
 
 
 async def test_a_request_before_initialize_or_after_shutdown_says_so(api: FakeBotAPI) -> None:
@@ -219,7 +219,7 @@ async def test_a_proxy_that_refuses_is_sent_again_and_its_password_never_shown(
                 await bot.send_message(42, "x")
             assert isinstance(failed.value.__cause__, NEVER_LEFT)  # the proxy never opened the way to Telegram
             assert "s3cretpw" not in failed.value.message and "407" in failed.value.message
-            delivery = await TelegramNotifier(bot, "telegram", TZ).deliver(STATUS)
+            delivery = await TelegramNotifier(bot, TZ).deliver(STATUS)
     assert delivery.outcome is Outcome.RETRY and "s3cretpw" not in delivery.error
 
 

@@ -1,5 +1,7 @@
-"""End to end: the Zalo channel against a fake Zalo Bot API — numbered menus, lookups, following, the centre
-finder, language, invites, the outbox on Zalo, the webhook over real HTTP, and Telegram and Zalo in one process."""
+"""End to end: the Zalo channel against a fake Zalo Bot API — numbered menus (what a number means, kept across a
+restart and a notification), the kinds of message Zalo sends, 429, 5xx and 2,000-character parts, tokens, the
+outbox on Zalo, the webhook over real HTTP, and Telegram and Zalo in one process. The conversations themselves run
+on every channel in tests/test_*_scenarios.py."""
 
 import asyncio
 import sqlite3
@@ -10,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.app import App, build_application, open_services, started
+from bot.app import App, build_application, started
 from bot.config import Secret, Settings
 from bot.outbox import Outcome
 from bot.people import Person
-from bot.reports import State
 from bot.roles import Role
-from handlers.zalo import ZaloTokenRefused
+from bot.services import open_services
+from bot.zalo import ZaloClient
+from bot.zalo_channel import ZaloNotifier, ZaloTokenRefused
 from tests.conftest import bot_settings
 from tests.factories import CODE, KEY, dossier_row
 from tests.fakebotapi import FakeBotAPI, running
@@ -48,17 +51,25 @@ async def zalo_bot(settings: Settings, zalo: FakeZaloAPI) -> AsyncIterator[App]:
         yield app
 
 
+def zalo_client(app: App) -> ZaloClient:
+    """The client of the application's Zalo channel."""
+    [notifier] = [n for n in app.bot_data.notifiers if isinstance(n, ZaloNotifier)]
+    return notifier.client
+
+
 async def test_menu_by_number_and_by_word(zalo_bot: App, zalo: FakeZaloAPI) -> None:
     [menu] = await zalo.say(CITIZEN, "menu")
     text = menu.text
-    assert text.startswith("Xin chào! Mình là Phục Vụ")
-    assert "1. Tra cứu hồ sơ" in text and "3. Tìm trung tâm phục vụ hành chính công" in text
+    assert text.startswith("Kính chào Ông/Bà! Phục Vụ là trợ lý tự động")
+    assert "\n\n1. Tra cứu hồ sơ\n2. Hồ sơ theo dõi\n3. Tìm trung tâm\n4. Hướng dẫn\n5. English\n" in text
+    assert "Gửi vị trí" not in text  # Zalo's bots receive no locations: no line for it
     [asked] = await zalo.say(CITIZEN, "1")
-    assert asked.text.startswith("Nhắn mã hồ sơ in trên Giấy tiếp nhận")
+    assert asked.text.startswith("Vui lòng nhắn mã hồ sơ in trên Giấy tiếp nhận")
     [again] = await zalo.say(CITIZEN, "0")
     assert again.text == text
-    [centre] = await zalo.say(CITIZEN, "Trung tâm")  # the word reaches the same place as the number
-    assert centre.text.startswith("Nhắn tên xã, phường")
+    [centre] = await zalo.say(CITIZEN, "3")
+    [by_word] = await zalo.say(CITIZEN, "Trung tâm")  # the word reaches the same place as the number
+    assert by_word.text == centre.text and centre.text.startswith("Vui lòng nhắn tên xã, phường")
 
 
 async def test_a_number_out_of_context_and_other_kinds_of_message(zalo_bot: App, zalo: FakeZaloAPI) -> None:
@@ -69,84 +80,55 @@ async def test_a_number_out_of_context_and_other_kinds_of_message(zalo_bot: App,
     zalo.push_image(CITIZEN, "https://photo.zalo.example/a.jpg")
     zalo.push_unsupported(CITIZEN)
     sticker, image, unsupported = await zalo.wait_sent(CITIZEN, 3, since=since)
-    assert "Nhắn 0" in sticker.text
-    assert image.text.startswith("Mình chưa đọc được ảnh")
-    assert unsupported.text.startswith("Mình chưa đọc được tin nhắn này")
-
-
-async def test_lookup_follow_and_the_status_change_on_zalo(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    [found] = await zalo.say(CITIZEN, f"cho tôi hỏi hồ sơ {CODE.lower()} ạ")
-    assert f"📄 Hồ sơ {CODE}" in found.text and "Trạng thái: Đang xử lý" in found.text
-    assert found.text.endswith("Nhắn 1 để theo dõi và được báo khi hồ sơ thay đổi.")
-    [followed] = await zalo.say(CITIZEN, "1")
-    assert followed.text.startswith("⭐ Đã theo dõi")
-    [listed] = await zalo.say(CITIZEN, "theo dõi")
-    assert f"• {CODE} — Đang xử lý" in listed.text and f"1. Bỏ theo dõi {CODE}" in listed.text
-    services = zalo_bot.bot_data.services
-    since = zalo.mark()
-    await services.dossiers.apply([dossier_row(status=9)], "ingest", NOW + timedelta(hours=1))
-    [note] = await zalo.wait_sent(CITIZEN, since=since)
-    assert note.text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang: Đã xử lý xong.")
-    [stopped] = await zalo.say(CITIZEN, "1")  # the number in the list shown last: stop following
-    assert stopped.text == "🔕 Đã bỏ theo dõi."
-    [unknown] = await zalo.say(CITIZEN, "000.00.37.H37-250804-9999")
-    assert unknown.text.startswith("Không tìm thấy hồ sơ 000.00.37.H37-250804-9999.")
+    assert sticker.text.startswith("Phục Vụ sẵn sàng giúp.") and "\n1. Tra cứu hồ sơ\n" in sticker.text
+    assert image.text == "Phục Vụ chưa đọc được ảnh. Vui lòng nhắn mã hồ sơ hoặc tên xã, phường bằng chữ."
+    assert unsupported.text == sticker.text
 
 
 async def test_the_numbered_menu_survives_a_restart(settings: Settings, zalo: FakeZaloAPI) -> None:
     app = build_application(zalo_settings(settings, zalo), telegram=False, clock=lambda: NOW)
     async with started(app):
         [choices] = await zalo.say(CITIZEN, "Tân")
-        assert "Nhắn số để chọn" in choices.text and "1. " in choices.text
-        first = choices.text.split("1. ", 1)[1].splitlines()[0]
+        assert choices.text.startswith("Ông/Bà muốn tìm nơi nào?\n\n1. ") and choices.text.endswith("Nhắn số để chọn.")
+        first = choices.text.split("\n1. ", 1)[1].splitlines()[0]
     app = build_application(zalo_settings(settings, zalo), telegram=False, clock=lambda: NOW)
     async with started(app):
         [card] = await zalo.say(CITIZEN, "1")
-    assert card.text.startswith("🏢 Trung tâm phục vụ hành chính công")
-    assert first.split(" (")[0] in card.text.splitlines()[0] or "nay thuộc" in card.text
-
-
-async def test_centre_by_old_address_with_a_map_link(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    [card] = await zalo.say(CITIZEN, "xã Đồng Tân, huyện Hữu Lũng")
-    assert card.text.startswith("🏢 Trung tâm phục vụ hành chính công")
-    assert "ℹ️ Xã Đồng Tân (Huyện Hữu Lũng cũ) nay thuộc Xã Hữu Lũng." in card.text
-    assert "🗺️ Bản đồ: https://www.google.com/maps/search/?api=1&query=" in card.text
+        assert card.text.startswith("🏢 Trung tâm Phục vụ hành chính công")
+        assert first.split(" (")[0].lower() in card.text.splitlines()[0].lower() or "nay thuộc" in card.text
+        assert "\n1. Gửi ghim vị trí\n" in card.text  # the card's own choice now
+        [pin] = await zalo.say(CITIZEN, "1")  # a place on a map is its link on Zalo
+    title, link = pin.text.splitlines()
+    assert title.startswith("📍 ") and link.startswith("https://www.google.com/maps/search/?api=1&query=")
+    assert f"Mở bản đồ: {link}" in card.text  # the same place as the card's link
 
 
 async def test_language_switch_by_word_and_number(zalo_bot: App, zalo: FakeZaloAPI) -> None:
     [english] = await zalo.say(CITIZEN, "English")
-    assert english.text.startswith("Switched to English.") and "1. Look up a dossier" in english.text
+    assert "\n\n1. Look up a dossier\n2. Followed dossiers\n3. Find a centre\n" in english.text
+    assert "\n5. Tiếng Việt\n" in english.text
     [vietnamese] = await zalo.say(CITIZEN, "5")
-    assert vietnamese.text.startswith("Đã chuyển sang Tiếng Việt.")
+    assert vietnamese.text.startswith("Đã chuyển sang tiếng Việt.") and "\n1. Tra cứu hồ sơ\n" in vietnamese.text
     [other] = await zalo.say(OTHER, "menu")
-    assert other.text.startswith("Xin chào!")
-
-
-async def test_an_official_redeems_an_invite_by_typing_it(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    services = zalo_bot.bot_data.services
-    invite = await services.roles.invite(Role.OFFICIAL, COMMUNE, "admin", NOW)
-    [granted] = await zalo.say(CITIZEN, invite.code)
-    assert granted.text.startswith("Bạn đã nhận vai trò cán bộ Xã Hữu Lũng. Chào mừng!")
-    [again] = await zalo.say(OTHER, invite.code)
-    assert again.text.startswith("Mã mời này đã được dùng.")
+    assert other.text.startswith("Kính chào Ông/Bà!")
 
 
 async def test_429_and_5xx_are_waited_out_for_a_reply(zalo_bot: App, zalo: FakeZaloAPI) -> None:
     zalo.fail_next("sendMessage", 429, retry_after=0)
     zalo.fail_next("sendMessage", 502)
     [menu] = await zalo.say(CITIZEN, "menu")
-    assert menu.text.startswith("Xin chào!")
+    assert menu.text.startswith("Kính chào Ông/Bà!")
     assert [c.status for c in zalo.calls if c.method == "sendMessage"][-3:] == [429, 502, 200]
 
 
 async def test_polling_goes_on_after_the_api_fails(zalo_bot: App, zalo: FakeZaloAPI) -> None:
     zalo.fail_next("getUpdates", 502)
     [menu] = await zalo.say(CITIZEN, "menu")
-    assert menu.text.startswith("Xin chào!")
+    assert menu.text.startswith("Kính chào Ông/Bà!")
 
 
 async def test_a_long_answer_is_split_at_2000_characters(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    sent = await zalo_bot.bot_data.zalo.client.send_text(CITIZEN, ("Một câu về hồ sơ. " * 300).strip())  # type: ignore[union-attr]
+    sent = await zalo_client(zalo_bot).send_text(CITIZEN, ("Một câu về hồ sơ. " * 300).strip())
     parts = zalo.sent(CITIZEN)
     assert sent == len(parts) == 3
     assert all(len(p.text) <= 2000 and p.text.endswith(".") for p in parts)
@@ -184,7 +166,7 @@ async def test_webhook_checks_the_secret_and_takes_both_body_shapes(settings: Se
             url, json={"ok": True, "result": update}, headers={"X-Bot-Api-Secret-Token": SECRET}
         )
         assert (plain.status_code, repeated.status_code) == (200, 200)
-        assert [c.text.startswith("Xin chào!") for c in zalo.sent(CITIZEN)] == [True]  # the same message, once
+        assert [c.text.startswith("Kính chào Ông/Bà!") for c in zalo.sent(CITIZEN)] == [True]  # the same message, once
         other = zalo.update(CITIZEN, "message.text.received", text="0")
         wrapped = await client.post(url, json={"ok": True, "result": other}, headers={"X-Bot-Api-Secret-Token": SECRET})
         assert wrapped.status_code == 200 and len(zalo.sent(CITIZEN)) == 2
@@ -202,7 +184,7 @@ async def test_telegram_and_zalo_in_one_process(settings: Settings, zalo: FakeZa
         services = app.bot_data.services
         await services.dossiers.apply([dossier_row(status=4)], "import:test.csv", NOW)
         await api.say(42, f"/hoso {CODE}")
-        await api.click(42, f"ds:f:{KEY}", expect=0)
+        await api.click(42, f"follow:{KEY}")
         await zalo.say(CITIZEN, CODE)
         await zalo.say(CITIZEN, "1")
         since_t, since_z = api.mark(), zalo.mark()
@@ -215,82 +197,13 @@ async def test_telegram_and_zalo_in_one_process(settings: Settings, zalo: FakeZa
 
 
 LEADER = "leader-on-zalo-01"
-PHOTOS = ("https://photo.zalo.example/mat-dien-1.jpg", "https://photo.zalo.example/mat-dien-2.jpg")
 
 
-async def grant(app: App, zalo: FakeZaloAPI, user: str, role: Role) -> None:
+async def grant(app: App, user: str, role: Role) -> None:
+    """Give a person on Zalo a role, as an invite redeemed does."""
     services = app.bot_data.services
     invite = await services.roles.invite(role, COMMUNE if role is Role.OFFICIAL else None, "admin", NOW)
-    [granted] = await zalo.say(user, invite.code)
-    assert granted.text.startswith("Bạn đã nhận vai trò")
-
-
-async def test_an_official_files_a_report_with_photo_urls_across_a_restart(
-    settings: Settings, zalo: FakeZaloAPI
-) -> None:
-    configured = zalo_settings(settings, zalo)
-    app = build_application(configured, telegram=False, clock=lambda: NOW, outbox_interval=0.2)
-    async with started(app):
-        await grant(app, zalo, LEADER, Role.LEADER)
-        await grant(app, zalo, CITIZEN, Role.OFFICIAL)
-        [menu] = await zalo.say(CITIZEN, "0")
-        assert "1. Báo cáo khó khăn" in menu.text and "2. Báo cáo của xã" in menu.text
-        [kinds] = await zalo.say(CITIZEN, "1")
-        assert "3. Điện, nước, nhà vệ sinh" in kinds.text and "Nhắn «hủy» để thôi." in kinds.text
-        [severity] = await zalo.say(CITIZEN, "3")
-        assert "1. Dừng phục vụ người dân" in severity.text
-        [describe] = await zalo.say(CITIZEN, "1")
-        assert describe.text.startswith("Mô tả vấn đề")
-        [photos] = await zalo.say(CITIZEN, "Mất điện toàn bộ trung tâm từ sáng.")
-        assert photos.text.startswith("Gửi tối đa 5 ảnh")
-        since = zalo.mark()
-        zalo.push_image(CITIZEN, PHOTOS[0])
-        [first] = await zalo.wait_sent(CITIZEN, since=since)
-        assert first.text.startswith("Đã nhận 1/5 ảnh.")
-    app = build_application(configured, telegram=False, clock=lambda: NOW, outbox_interval=0.2)
-    async with started(app):  # the draft was saved at every step
-        since = zalo.mark()
-        zalo.push_image(CITIZEN, PHOTOS[1], caption="cầu dao")
-        [second] = await zalo.wait_sent(CITIZEN, since=since)
-        assert second.text.startswith("Đã nhận 2/5 ảnh.")
-        [where] = await zalo.say(CITIZEN, "xong")
-        assert where.text.startswith("Nhắn tọa độ")
-        [check] = await zalo.say(CITIZEN, "21,8537; 106,7615")
-        assert "Ảnh: 2" in check.text and "Vị trí: 21.85370, 106.76150" in check.text
-        since = zalo.mark()
-        [sent] = await zalo.say(CITIZEN, "gửi")
-        assert sent.text.startswith("Đã gửi báo cáo BC-000001.")
-        [alert] = await zalo.wait_sent(LEADER, since=since)
-        assert alert.text.startswith("🚨 BC-000001 — Xã Hữu Lũng: dừng phục vụ người dân")
-        services = app.bot_data.services
-        assert [await services.reports.photo_ref(1, n) for n in (1, 2)] == list(PHOTOS)  # the URLs are kept
-        leader = Person("zalo", LEADER)
-        since = zalo.mark()
-        await services.reports.move(leader, 1, State.FIXED, "Đã thay cầu dao.", NOW)
-        await services.outbox.drain(app.bot_data.zalo.notifier)  # type: ignore[union-attr]
-        [moved] = await zalo.wait_sent(CITIZEN, since=since)
-        assert moved.text == "📋 Báo cáo BC-000001 chuyển sang: đã khắc phục.\nGhi chú: Đã thay cầu dao."
-        [listed] = await zalo.say(CITIZEN, "báo cáo của xã")
-        assert "BC-000001 · Xã Hữu Lũng" in listed.text and "1. ↩️ BC-000001 chưa khắc phục" in listed.text
-        [asked] = await zalo.say(CITIZEN, "1")
-        assert asked.text.startswith("Gửi một ảnh cho thấy BC-000001 chưa được khắc phục")
-        since = zalo.mark()
-        zalo.push_image(CITIZEN, "https://photo.zalo.example/van-mat-dien.jpg", caption="Vẫn mất điện chiều nay.")
-        [reopened] = await zalo.wait_sent(CITIZEN, since=since)
-        assert reopened.text.startswith("Đã mở lại BC-000001.")
-
-
-async def test_a_citizen_cannot_report_and_hủy_stops_a_report(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    [refused] = await zalo.say(CITIZEN, "báo cáo")
-    assert refused.text.startswith("Báo cáo khó khăn do cán bộ xã, phường gửi")
-    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
-    await zalo.say(OTHER, "/baocao")
-    [again] = await zalo.say(OTHER, "9")  # not a kind: the question again
-    assert again.text.startswith("Báo cáo khó khăn của trung tâm.")
-    [stopped] = await zalo.say(OTHER, "Hủy")
-    assert stopped.text == "Đã hủy báo cáo đang viết."
-    [menu] = await zalo.say(OTHER, "0")
-    assert menu.text.startswith("Xin chào!")
+    await services.roles.redeem(Person("zalo", user), invite.code, NOW)
 
 
 async def test_a_leader_on_zalo_gets_the_digest_with_its_chart_by_url(settings: Settings, zalo: FakeZaloAPI) -> None:
@@ -304,7 +217,7 @@ async def test_a_leader_on_zalo_gets_the_digest_with_its_chart_by_url(settings: 
     )
     app = build_application(configured, telegram=False, clock=lambda: NOW, outbox_interval=0.2)
     async with started(app), httpx.AsyncClient() as client:
-        await grant(app, zalo, LEADER, Role.LEADER)
+        await grant(app, LEADER, Role.LEADER)
         since = zalo.mark()
         await app.bot_data.services.digest.queue_due(NOW)
         text, chart = await zalo.wait_sent(LEADER, 2, since=since, timeout=15)
@@ -318,13 +231,11 @@ async def test_a_leader_on_zalo_gets_the_digest_with_its_chart_by_url(settings: 
         assert forged.status_code == 404
 
 
-async def test_without_a_public_address_the_digest_is_its_text(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    [refused] = await zalo.say(CITIZEN, "tóm tắt")
-    assert refused.text.startswith("Tóm tắt dành cho lãnh đạo tỉnh.")
-    await grant(zalo_bot, zalo, LEADER, Role.LEADER)
+async def test_without_a_public_address_a_digest_is_its_text(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    await grant(zalo_bot, LEADER, Role.LEADER)
     [menu] = await zalo.say(LEADER, "0")
-    assert "1. Tóm tắt hôm nay" in menu.text
-    [now] = await zalo.say(LEADER, "1")
+    assert "\n\n1. Tóm tắt hôm nay\n" in menu.text
+    [now] = await zalo.say(LEADER, "1")  # the chart made here has no address Zalo could fetch it from
     assert now.text.startswith("📊 TÓM TẮT NGÀY")
     since = zalo.mark()
     await zalo_bot.bot_data.services.digest.queue_due(NOW)
@@ -346,8 +257,10 @@ async def test_a_person_who_blocked_the_bot_is_held_until_they_write(zalo_bot: A
     assert zalo.sent(CITIZEN, since=since) == []  # held while they block the bot
     zalo.push_text(CITIZEN, "0")  # they write again: reachable, and what was held goes out
     texts = [c.text for c in await zalo.wait_sent(CITIZEN, 2, since=since)]
-    greeting = [text for text in texts if text.startswith("Xin chào!")]
-    held = [text for text in texts if text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang: Đã xử lý xong.")]
+    greeting = [text for text in texts if text.startswith("Kính chào Ông/Bà!")]
+    held = [
+        text for text in texts if text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang: Đã có kết quả — mời Ông/Bà đến nhận.")
+    ]
     assert len(greeting) == len(held) == 1  # in either order: the reply and the outbox run side by side
     await until_unreachable(services, False)
 
@@ -372,9 +285,9 @@ async def test_an_update_with_a_date_out_of_range_does_not_stop_polling(zalo_bot
     bad["message"]["date"] = 10**20
     zalo.push(bad)
     [answer] = await zalo.wait_sent(CITIZEN)
-    assert answer.text.startswith("Xin chào!")  # read without its date
+    assert answer.text.startswith("Kính chào Ông/Bà!")  # read without its date
     [later] = await zalo.say(OTHER, "menu")
-    assert later.text.startswith("Xin chào!")
+    assert later.text.startswith("Kính chào Ông/Bà!")
 
 
 async def test_an_old_menu_number_does_not_act_on_the_next_answer(zalo_bot: App, zalo: FakeZaloAPI) -> None:
@@ -386,35 +299,37 @@ async def test_an_old_menu_number_does_not_act_on_the_next_answer(zalo_bot: App,
     await zalo.say(CITIZEN, "menu")
     await zalo.say(CITIZEN, "9")  # a number not in the menu keeps the menu
     [asked] = await zalo.say(CITIZEN, "1")
-    assert asked.text.startswith("Nhắn mã hồ sơ")
+    assert asked.text.startswith("Vui lòng nhắn mã hồ sơ")
 
 
-async def test_during_a_report_the_menu_and_a_sticker_ask_the_step_again(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
-    await zalo.say(OTHER, "báo cáo")
+async def test_a_notification_does_not_change_what_numbers_mean(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    await zalo.say(CITIZEN, CODE)
+    await zalo.say(CITIZEN, "1")  # follows
+    [choices] = await zalo.say(CITIZEN, "Tân")
+    first = choices.text.split("\n1. ", 1)[1].splitlines()[0]
     since = zalo.mark()
-    zalo.push_sticker(OTHER)
-    note, question = await zalo.wait_sent(OTHER, 2, since=since)
-    assert note.text.startswith("Bạn đang viết một báo cáo") and question.text.startswith("Báo cáo khó khăn của")
-    note, question = await zalo.say(OTHER, "0", expect=2)
-    assert "nhắn «hủy» để thôi" in note.text and "1. Thiếu phòng làm việc" in question.text
-    [stopped] = await zalo.say(OTHER, "hủy")
-    assert stopped.text == "Đã hủy báo cáo đang viết."
+    await zalo_bot.bot_data.services.dossiers.apply([dossier_row(status=9)], "ingest", NOW + timedelta(hours=1))
+    [note] = await zalo.wait_sent(CITIZEN, since=since)  # while the person is about to type a number
+    assert note.text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang:") and "\n1. " not in note.text
+    [card] = await zalo.say(CITIZEN, "1")  # still the first of the places they were shown
+    assert card.text.startswith("🏢 Trung tâm Phục vụ hành chính công")
+    assert first.split(" (")[0].lower() in card.text.splitlines()[0].lower() or "nay thuộc" in card.text
 
 
-async def test_an_invite_typed_as_start_code_or_capitalised(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    roles = zalo_bot.bot_data.services.roles
-    first = await roles.invite(Role.OFFICIAL, COMMUNE, "admin", NOW)
-    [granted] = await zalo.say(CITIZEN, f"/start {first.code}")
-    assert granted.text.startswith("Bạn đã nhận vai trò cán bộ Xã Hữu Lũng.")
-    second = await roles.invite(Role.LEADER, None, "admin", NOW)
-    typed = second.code[0].swapcase() + second.code[1:] if second.code[0].isalpha() else second.code
-    [leader] = await zalo.say(OTHER, typed + ".")
-    assert leader.text.startswith("Bạn đã nhận vai trò lãnh đạo tỉnh.")
-    [wrong] = await zalo.say("someone-else", "Zz" + second.code[2:])
-    assert wrong.text.startswith("Mã mời không đúng. Hãy nhắn lại đúng từng ký tự")
-    [number] = await zalo.say("someone-else", "1234567890123456789")  # a long number is no invite
-    assert not number.text.startswith("Mã mời")
+async def test_a_notification_with_a_menu_says_what_numbers_mean(zalo_bot: App, zalo: FakeZaloAPI) -> None:
+    services = zalo_bot.bot_data.services
+    await grant(zalo_bot, OTHER, Role.OFFICIAL)
+    [menu] = await zalo.say(OTHER, "0")
+    assert "\n\n1. Báo cáo khó khăn\n" in menu.text
+    person_id = await services.people.repo.id_of("zalo", OTHER)
+    assert person_id is not None
+    since = zalo.mark()
+    await services.roles.revoke(person_id, "admin", NOW)  # an admin takes the role back: told, with a new menu
+    [revoked] = await zalo.wait_sent(OTHER, since=since)
+    assert revoked.text.startswith("Quyền cán bộ xã Hữu Lũng của đồng chí đã được thu hồi.")
+    assert "\n\n1. Tra cứu hồ sơ\n" in revoked.text
+    [asked] = await zalo.say(OTHER, "1")  # the number of the menu they were sent last, not of the official's
+    assert asked.text.startswith("Vui lòng nhắn mã hồ sơ")
 
 
 async def test_a_refused_token_keeps_notifications_and_stops_a_start(
@@ -451,8 +366,6 @@ async def test_stopping_finishes_the_update_being_answered(settings: Settings, z
 
 async def test_a_text_partly_sent_is_not_sent_again(zalo_bot: App, zalo: FakeZaloAPI, settings: Settings) -> None:
     from bot.outbox import OutgoingMessage
-    from bot.zalo import ZaloClient
-    from handlers.zalo import ZaloNotifier
 
     async def no_pause(_: float) -> None:
         return None
@@ -468,7 +381,7 @@ async def test_a_text_partly_sent_is_not_sent_again(zalo_bot: App, zalo: FakeZal
         return send(params)
 
     zalo._send_message = first_then_failing  # type: ignore[method-assign]
-    delivery = await ZaloNotifier(client, settings).deliver(message)
+    delivery = await ZaloNotifier(client, zalo_bot.bot_data.services).deliver(message)
     await client.close()
     assert delivery.outcome is Outcome.UNCERTAIN and "1 of 2 parts sent" in delivery.error
     statuses = [c.status for c in zalo.calls if c.method == "sendMessage" and c.chat_id == OTHER]
@@ -499,25 +412,12 @@ async def test_odd_error_envelopes_are_read_without_failing(settings: Settings) 
 # --- regressions from the second review ---------------------------------------------------------------------------
 
 
-async def test_a_revoked_official_is_answered_as_anyone(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
-    await zalo.say(OTHER, "báo cáo")
-    services = zalo_bot.bot_data.services
-    person_id = await services.people.repo.id_of("zalo", OTHER)
-    assert person_id is not None
-    await services.roles.revoke(person_id, "admin", NOW)  # an admin takes the role back
-    answers = await zalo.say(OTHER, CODE, expect=2)  # the lookup, and (from the outbox) that the role ended
-    assert any(f"📄 Hồ sơ {CODE}" in answer.text for answer in answers)
-
-
 async def test_english_words_reach_the_same_places(zalo_bot: App, zalo: FakeZaloAPI) -> None:
     await zalo.say(CITIZEN, "English")
-    [following] = await zalo.say(CITIZEN, "follow")
-    assert following.text.startswith("You are not following any dossier.")
-    [search] = await zalo.say(CITIZEN, "search")
-    assert search.text.startswith("Send the name of a commune or ward")
-    [lookup] = await zalo.say(CITIZEN, "look up")
-    assert lookup.text.startswith("Send the dossier code")
+    for word, command in (("follow", "/theodoi"), ("search", "/trungtam"), ("look up", "/hoso")):
+        [typed] = await zalo.say(CITIZEN, word)
+        [commanded] = await zalo.say(CITIZEN, command)
+        assert typed.text == commanded.text, word
 
 
 async def test_a_failure_before_the_answer_does_not_stop_polling(zalo_bot: App, zalo: FakeZaloAPI) -> None:
@@ -529,19 +429,17 @@ async def test_a_failure_before_the_answer_does_not_stop_polling(zalo_bot: App, 
 
     people.reachable_again = locked  # type: ignore[method-assign]
     [sorry] = await zalo.say(CITIZEN, "menu")
-    assert sorry.text.startswith("Xin lỗi, đã có lỗi")
+    assert sorry.text == "Xin lỗi, đã có lỗi khi xử lý yêu cầu. Vui lòng thử lại sau ít phút."
     people.reachable_again = original  # type: ignore[method-assign]
     [menu] = await zalo.say(OTHER, "menu")
-    assert menu.text.startswith("Xin chào!")
+    assert menu.text.startswith("Kính chào Ông/Bà!")
 
 
 async def test_the_console_never_touches_the_real_zalo(settings: Settings, zalo: FakeZaloAPI) -> None:
-    from bot.console import run_console
+    from bot.app import run_console
 
     configured = zalo_settings(settings, zalo)
-    lines = iter(["0", ":quit"])
-    assert await run_console(configured, lines=lambda: next(lines), write=lambda _: None, demo_days=1, channel="zalo")
-    lines = iter([":quit"])
+    lines = iter(["0", "Hữu Lũng", ":quit"])
     assert await run_console(configured, lines=lambda: next(lines), write=lambda _: None, demo_days=1)
     assert zalo.calls == []
 
@@ -569,7 +467,7 @@ async def test_an_urgent_zalo_alert_does_not_wait_for_the_telegram_backlog(
 ) -> None:
     both = zalo_settings(bot_settings(settings, api), zalo)
     # The backlog and the alert are in the outbox before the bot starts, so its first drain finds them together.
-    services, at = await open_services(both, "telegram", lambda: NOW), NOW.isoformat()
+    services, at = await open_services(both, lambda: NOW), NOW.isoformat()
     async with services.db.transaction() as conn:
         for i in range(60):
             cursor = await conn.execute(
@@ -597,42 +495,3 @@ async def test_an_urgent_zalo_alert_does_not_wait_for_the_telegram_backlog(
             " WHERE p.channel = 'telegram' AND o.sent_at IS NOT NULL"
         )
         assert row is not None and row[0] < 60  # the alert went before the Telegram backlog was through
-
-
-async def test_report_steps_say_why_a_message_did_not_fit(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
-    for word in ("báo cáo", "2", "3"):
-        await zalo.say(OTHER, word)
-    since = zalo.mark()
-    zalo.push_image(OTHER, "https://photo.zalo.example/may-in.jpg", caption="Máy in hỏng từ tuần trước.")
-    [taken] = await zalo.wait_sent(OTHER, since=since)
-    assert taken.text.startswith("Gửi tối đa 5 ảnh")  # the caption is the description, the image the first photo
-    await zalo.say(OTHER, "xong")
-    why, again = await zalo.say(OTHER, "21,85", expect=2)  # a latitude alone: no point in Viet Nam
-    assert why.text.startswith("Tọa độ chưa đúng") and again.text.startswith("Nhắn tọa độ")
-    [check] = await zalo.say(OTHER, "21.85, 106.76")
-    assert "Ảnh: 1" in check.text and "Mô tả: Máy in hỏng từ tuần trước." in check.text
-
-
-async def test_an_official_keeps_the_centre_current_from_zalo(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    [refused] = await zalo.say(CITIZEN, "/capnhat canbo 3")
-    assert refused.text.startswith("Cập nhật trung tâm dành cho cán bộ xã, phường.")
-    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
-    [done] = await zalo.say(OTHER, "/capnhat canbo 3")
-    assert done.text.startswith("Đã cập nhật số cán bộ một cửa.") and "👥 Cán bộ tại bộ phận một cửa: 3" in done.text
-    [usage] = await zalo.say(OTHER, "/capnhat canbo nhiều")
-    assert usage.text.startswith("Giá trị số cán bộ một cửa chưa đúng.") and "/capnhat canbo 3" in usage.text
-    [card] = await zalo.say(CITIZEN, "Hữu Lũng")
-    assert "👥 Cán bộ tại bộ phận một cửa: 3" in card.text
-
-
-async def test_an_invite_typed_during_a_report_is_redeemed(zalo_bot: App, zalo: FakeZaloAPI) -> None:
-    await grant(zalo_bot, zalo, OTHER, Role.OFFICIAL)
-    for word in ("báo cáo", "2", "3"):
-        await zalo.say(OTHER, word)
-    invite = await zalo_bot.bot_data.services.roles.invite(Role.LEADER, None, "admin", NOW)
-    answers = await zalo.say(OTHER, invite.code, expect=2)  # the new role, and (from the outbox) the old one ended
-    assert any(answer.text.startswith("Bạn đã nhận vai trò lãnh đạo tỉnh.") for answer in answers)
-    assert not zalo_bot.bot_data.services.reports.is_writing(Person("zalo", OTHER)) or (
-        await zalo_bot.bot_data.services.reports.writing(Person("zalo", OTHER)) is None
-    )

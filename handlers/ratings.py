@@ -1,0 +1,68 @@
+"""Citizens rate a returned dossier: asked once in the follow-up that says the result was returned, or chosen from
+the lookup of a returned dossier; «Không hài lòng» then asks what went wrong and for an optional comment."""
+
+from __future__ import annotations
+
+from bot.dossiers import code_key
+from bot.i18n import N_, Translator
+from bot.ratings import REASONS, SCORES
+from handlers.chat import Option, Replies, Reply, Turn, stale
+
+AWAITING = "comment:"
+QUESTION = N_("Ông/Bà có hài lòng với việc giải quyết hồ sơ {code} không?")
+
+
+def score_options(key: str, t: Translator) -> tuple[Option, ...]:
+    """The three answers, best first."""
+    return tuple(Option(t.gettext(name), "rate", f"{key}:{score}") for score, name in SCORES.items())
+
+
+def question(code: str, t: Translator) -> Reply:
+    """The question, with its answers."""
+    return Reply(t.gettext(QUESTION).format(code=code), score_options(code_key(code), t))
+
+
+def rate_option(code: str, t: Translator) -> Option:
+    """A choice that asks the question (under the lookup of a returned dossier)."""
+    return Option(t.gettext("📝 Đánh giá"), "rate", code_key(code))
+
+
+async def rate(turn: Turn, value: str) -> Replies:
+    """`KEY`: ask the question; `KEY:SCORE`: keep the answer (and, for «Không hài lòng», ask what went wrong)."""
+    key, _, score = value.partition(":")
+    ratings, t = turn.services.ratings, turn.t
+    if not score:
+        dossier = await ratings.returned(key)
+        return [question(dossier.code, t)] if dossier else stale(turn)
+    rated = await ratings.rate(turn.person, key, int(score) if score.isdigit() else 0, turn.now)
+    if rated.outcome == "missing" or rated.dossier is None:
+        return stale(turn)
+    if rated.outcome == "closed":
+        return [turn.say("Đánh giá chỉ thay đổi được trong 7 ngày kể từ khi Ông/Bà đánh giá.")]
+    if score != "1":
+        return [turn.say("Phục Vụ cảm ơn Ông/Bà đã đánh giá. Ý kiến được gửi tới Trung tâm để phục vụ tốt hơn.")]
+    options = tuple(Option(t.gettext(name), "rate_why", f"{key}:{reason}") for reason, name in REASONS.items())
+    return [Reply(t.gettext("Ông/Bà chưa hài lòng về điều gì?"), options)]
+
+
+async def why(turn: Turn, value: str) -> Replies:
+    """What went wrong; then an optional comment as the next message."""
+    key, _, reason = value.partition(":")
+    if not await turn.services.ratings.explain(turn.person, key, turn.now, reason=reason):
+        return stale(turn)
+    await turn.services.chat.expect(turn.person, AWAITING + key, turn.now)
+    skip = Option(turn.t.gettext("⏭️ Bỏ qua"), "cancel")
+    text = turn.t.gettext("Ông/Bà có góp ý thêm không? Vui lòng nhắn góp ý trong một tin nhắn, hoặc chọn «Bỏ qua».")
+    return [Reply(text, (skip,))]
+
+
+async def comment(turn: Turn, key: str, text: str) -> Replies:
+    """The comment after «Không hài lòng»."""
+    await turn.services.chat.expect(turn.person, "", turn.now)
+    await turn.services.ratings.explain(turn.person, key, turn.now, comment=text)
+    return [turn.say("Phục Vụ cảm ơn Ông/Bà đã góp ý. Ý kiến được gửi tới Trung tâm để phục vụ tốt hơn.")]
+
+
+def awaited(awaiting: str) -> str | None:
+    """The dossier whose comment the next message is."""
+    return awaiting.removeprefix(AWAITING) if awaiting.startswith(AWAITING) else None

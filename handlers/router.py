@@ -1,0 +1,177 @@
+"""One table from action names to conversations, the commands that reach them, and `respond`: what every channel
+calls with what a person sent. A role check happens here, once: an action the person's role does not allow is
+answered exactly as one that does not exist (typed: not understood; chosen: no longer valid)."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.commands import (
+    CANCEL,
+    CENTRE,
+    DIGEST,
+    DOSSIER,
+    FOLLOW,
+    HELP,
+    INVITE,
+    LANG,
+    REPORT,
+    REPORTS,
+    ROLES,
+    START,
+    UPDATE_CENTRE,
+    Command,
+)
+from bot.dossiers import find_code
+from bot.i18n import N_, translator
+from bot.roles import Role
+from bot.services import Services
+from handlers import centres, digest, dossiers, menu, people, ratings, reports, roles
+from handlers.chat import FAILED, Effects, Incoming, Replies, Reply, Route, Turn, stale, unrecognised
+
+log = logging.getLogger(__name__)
+
+OFFICIAL = (Role.OFFICIAL,)
+LEADERS = (Role.LEADER, Role.ADMIN)
+ANY_ROLE = (Role.OFFICIAL, Role.LEADER, Role.ADMIN)
+
+ACTIONS: dict[str, Route] = {
+    "start": Route(people.start),
+    "help": Route(people.show_help),
+    "language": Route(people.language),
+    "dossier": Route(dossiers.dossier),
+    "following": Route(dossiers.following),
+    "follow": Route(dossiers.follow),
+    "unfollow": Route(dossiers.unfollow),
+    "centre": Route(centres.centre),
+    "commune": Route(centres.commune),
+    "old": Route(centres.old_unit),
+    "pin": Route(centres.pin),
+    "rate": Route(ratings.rate),
+    "rate_why": Route(ratings.why),
+    "cancel": Route(reports.cancel),
+    "update_centre": Route(centres.update_centre, OFFICIAL),
+    "report": Route(reports.start, ANY_ROLE),
+    "rp": Route(reports.choose, OFFICIAL),
+    "reopen": Route(reports.reopen, OFFICIAL),
+    "reports": Route(reports.listed, ANY_ROLE),
+    "view": Route(reports.view, LEADERS),
+    "move": Route(reports.move, LEADERS),
+    "digest": Route(digest.digest, LEADERS),
+    "invite": Route(roles.invite, (Role.ADMIN,)),
+    "roles": Route(roles.listed, (Role.ADMIN,)),
+    "revoke": Route(roles.revoke, (Role.ADMIN,)),
+}
+COMMAND_ACTIONS: dict[Command, str] = {
+    START: "start",
+    HELP: "help",
+    LANG: "language",
+    CENTRE: "centre",
+    DOSSIER: "dossier",
+    FOLLOW: "following",
+    CANCEL: "cancel",
+    UPDATE_CENTRE: "update_centre",
+    REPORT: "report",
+    REPORTS: "reports",
+    DIGEST: "digest",
+    INVITE: "invite",
+    ROLES: "roles",
+}
+COMMANDS = {name: action for command, action in COMMAND_ACTIONS.items() for name in command.names}
+NOT_LISTED = N_("Số {number} không có trong danh sách. Nhắn 0 để xem menu.")
+PHOTO = N_("Phục Vụ chưa đọc được ảnh. Vui lòng nhắn mã hồ sơ hoặc tên xã, phường bằng chữ.")
+
+
+async def choose(turn: Turn, action: str, value: str, *, typed: bool) -> Replies:
+    """Run an action for the person, if their role allows it; what they awaited no longer applies."""
+    route = ACTIONS.get(action)
+    if route is None or (route.roles and not (await turn.access()).is_one_of(*route.roles)):
+        return unrecognised(turn) if typed else stale(turn)
+    if action != "cancel":
+        await turn.services.chat.expect(turn.person, "", turn.now)
+    return await route.run(turn, value)
+
+
+def command(text: str) -> tuple[str, str] | None:
+    """`/hoso 000…` → (`dossier`, `000…`); `/start@phucvu_bot CODE` too; None for no command of ours."""
+    name, _, args = text[1:].partition(" ")
+    action = COMMANDS.get(name.partition("@")[0].lower())
+    return (action, args.strip()) if action else None
+
+
+async def answer(turn: Turn) -> Replies:
+    """The replies to what a person sent."""
+    incoming, services, person = turn.incoming, turn.services, turn.person
+    if incoming.action is not None:
+        return await choose(turn, incoming.action, incoming.value, typed=False)
+    text = incoming.text
+    if text.startswith("/"):
+        found = command(text)
+        return await choose(turn, *found, typed=True) if found else unrecognised(turn)
+    if turn.numbered and text.isdigit() and text != "0" and len(text) <= 2:
+        option = await services.chat.option(person, int(text))
+        if option is None:
+            return [Reply(turn.t.gettext(NOT_LISTED).format(number=text), keep=True)]
+        return await choose(turn, option[0], option[1], typed=False)
+    typed = menu.typed(text) if text else None
+    writing = await _writing(turn)
+    if typed is not None and (typed[0] == "cancel" or not writing):
+        return await choose(turn, *typed, typed=True)
+    if writing:
+        if not incoming.photo and (invite := people.invite_code(text)) is not None:  # a new role ends the report
+            return await people.redeem(turn, invite)
+        return await reports.step(turn)
+    if incoming.location is not None:
+        return await centres.nearest(turn, *incoming.location)
+    if incoming.photo:
+        return [turn.say(PHOTO)]
+    if incoming.other or not text:
+        return await people.chat(turn, "ack")
+    if turn.numbered and (shown := await services.chat.labelled(person, menu.key(text))) is not None:
+        return await choose(turn, shown[0], shown[1], typed=False)
+    return await _free_text(turn, text)
+
+
+async def _writing(turn: Turn) -> bool:
+    """Whether the person is writing a report: one their role's end (a revocation, a new invite) has not taken
+    away meanwhile."""
+    reports_ = turn.services.reports
+    return reports_.is_writing(turn.person) and await reports_.writing(turn.person) is not None
+
+
+async def _free_text(turn: Turn, text: str) -> Replies:
+    incoming, services, person = turn.incoming, turn.services, turn.person
+    quoted = reports.replied_report(incoming.replied_to) if incoming.replied_to else None
+    if quoted is not None and (await turn.access()).is_one_of(Role.LEADER, Role.ADMIN):
+        return await reports.note(turn, quoted, text)
+    awaiting = await services.chat.awaiting(person)
+    if awaiting == dossiers.AWAITING:
+        return await dossiers.awaited_code(turn, text)
+    if (noted := reports.awaited_note(awaiting)) is not None:
+        return await reports.note(turn, noted, text)
+    if (rated := ratings.awaited(awaiting)) is not None:
+        return await ratings.comment(turn, rated, text)
+    if (code := find_code(text)) is not None:
+        return await dossiers.lookup(turn, code)
+    if (invite := people.invite_code(text)) is not None:
+        return await people.redeem(turn, invite)
+    if (kind := people.small_talk(text)) is not None:
+        return await people.chat(turn, kind)
+    return await centres.search(turn, text)
+
+
+async def respond(
+    services: Services, incoming: Incoming, effects: Effects | None = None, *, numbered: bool = False
+) -> Turn:
+    """Answer what a person sent; the turn holds the replies and the translator they are written in. A failure is
+    logged and answered with an apology, never raised."""
+    person = incoming.person
+    turn = Turn(incoming, services, translator(services.people.language(person)), services.clock(), numbered=numbered)
+    if effects is not None:
+        turn.effects = effects
+    try:
+        turn.replies = await answer(turn)
+    except Exception:
+        log.exception("answering %s %s failed", person.channel, person.external_id)
+        turn.replies = [Reply(turn.t.gettext(FAILED), keep=True)]
+    return turn

@@ -1,0 +1,200 @@
+"""Citizens look dossiers up and follow them: the same scenarios on Telegram, Zalo and the console."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.config import Settings
+from bot.outbox import Delivery
+from bot.services import open_services
+from tests.channels import CHANNELS, Chat, Msg, TelegramChat, chat_on, from_menu, received
+from tests.factories import CODE, dossier_row
+
+
+async def imported(chat: Chat, **changes: object) -> None:
+    services = chat.services
+    await services.dossiers.apply([dossier_row(**changes)], "import:test.csv", services.clock())
+
+
+async def test_a_code_in_a_sentence_is_looked_up_without_the_applicant(chat: Chat) -> None:
+    await imported(chat)
+    [found] = await chat.say("citizen", f"cho tôi hỏi hồ sơ {CODE.lower()} ạ")
+    assert f"📄 Hồ sơ {CODE}" in found.text and "Thủ tục: Đăng ký khai sinh" in found.text
+    assert "Trạng thái: Đang giải quyết" in found.text and "Hoàng Thị Bích" not in found.text
+    assert found.has("Theo dõi")
+
+
+async def test_after_tra_cuu_the_next_message_is_the_code(chat: Chat) -> None:
+    await imported(chat)
+    [asked] = await chat.say("citizen", "/hoso")
+    assert asked.text.startswith("Vui lòng nhắn mã hồ sơ in trên Giấy tiếp nhận")
+    [found] = await chat.say("citizen", CODE)
+    assert f"📄 Hồ sơ {CODE}" in found.text
+    await chat.say("citizen", "Tra cứu hồ sơ")
+    [not_a_code] = await chat.say("citizen", "Hữu Lũng")
+    assert not_a_code.text.startswith("Đây chưa phải là mã hồ sơ.")
+    [centre] = await chat.say("citizen", "Hữu Lũng")  # asked once: the next one is a search again
+    assert "Trung tâm Phục vụ hành chính công xã Hữu Lũng" in centre.text
+
+
+async def test_an_unknown_code_says_where_the_code_is_printed(chat: Chat) -> None:
+    [missing] = await chat.say("citizen", "000.00.37.H37-250804-9999")
+    assert missing.text.startswith("Không tìm thấy hồ sơ 000.00.37.H37-250804-9999.")
+    assert "Giấy tiếp nhận hồ sơ và hẹn trả kết quả" in missing.text
+
+
+async def test_follow_be_told_of_a_change_and_stop(chat: Chat) -> None:
+    await imported(chat)
+    await chat.say("citizen", CODE)
+    [followed] = await chat.choose("citizen", "Theo dõi")
+    assert followed.text.startswith("Đã theo dõi.")
+    [listed] = await chat.say("citizen", "/theodoi")
+    assert f"• {CODE} — Đang giải quyết" in listed.text and listed.has(f"Bỏ theo dõi {CODE}")
+    since = chat.mark("citizen")
+    await chat.services.dossiers.apply([dossier_row(status=9)], "ingest", chat.services.clock() + timedelta(hours=1))
+    [note] = await chat.notified("citizen", since)
+    assert note.text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang: Đã có kết quả — mời Ông/Bà đến nhận.")
+    [listed] = await chat.say("citizen", "/theodoi")
+    assert f"• {CODE} — Đã có kết quả — mời Ông/Bà đến nhận" in listed.text
+    [stopped] = await chat.choose("citizen", f"Bỏ theo dõi {CODE}")
+    assert stopped.text == "Đã bỏ theo dõi."
+
+
+async def test_following_is_offered_and_stopped_from_the_lookup_and_the_list(chat: Chat) -> None:
+    await imported(chat)
+    await chat.say("citizen", CODE)
+    [followed] = await chat.choose("citizen", "Theo dõi")
+    assert followed.text == "Đã theo dõi. Phục Vụ sẽ báo Ông/Bà khi hồ sơ thay đổi trạng thái."
+    [again] = await chat.say("citizen", CODE)
+    assert again.options == ["Bỏ theo dõi"]
+    [stopped] = await chat.choose("citizen", "Bỏ theo dõi")
+    assert stopped.text == "Đã bỏ theo dõi."
+    [found] = await chat.say("citizen", CODE)
+    assert found.options == ["Theo dõi"]
+    await chat.choose("citizen", "Theo dõi")
+    await chat.say("citizen", "/start")
+    [listed] = await from_menu(chat, "citizen", "Hồ sơ theo dõi")
+    assert listed.text.startswith("Đang theo dõi 1/10 hồ sơ:\n") and f"• {CODE} — Đang giải quyết" in listed.text
+    await chat.choose("citizen", f"Bỏ theo dõi {CODE}")
+    [empty] = await chat.say("citizen", "/theodoi")
+    assert empty.text.startswith("Ông/Bà chưa theo dõi hồ sơ nào.") and empty.options == []
+
+
+async def forge(chat: Chat, who: str, action: str, value: str) -> list[Msg]:
+    """`who` sends a choice they were never offered: forged button data on Telegram; on the text channels a menu
+    line whose choice no longer holds (a dossier gone since it was shown)."""
+    if isinstance(chat, TelegramChat):
+        return await chat.press(who, f"{action}:{value}")
+    await chat.services.chat.remember(chat.person(who), [(action, value, "x")], chat.services.clock())
+    return await chat.say(who, "1")
+
+
+async def test_a_forged_or_stale_choice_is_refused(chat: Chat) -> None:
+    await imported(chat)
+    for action, value in (
+        ("follow", "NOSUCHCODE1"),
+        ("follow", ""),
+        ("follow", "../../etc"),
+        ("x", "1"),
+        ("digest", ""),  # a leader's, chosen by a citizen
+    ):
+        [refused] = await forge(chat, "citizen", action, value)
+        assert refused.text == "Lựa chọn này đã hết hiệu lực. Vui lòng thực hiện lại.", (action, value)
+    assert await chat.services.db.fetchall("SELECT * FROM follows") == []
+
+
+class NothingTwice:
+    """A notifier that fails the test if it is asked to deliver anything (nothing may be sent twice)."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+    async def deliver(self, message: object) -> Delivery:
+        raise AssertionError(f"sent twice: {message}")
+
+
+async def test_a_status_change_reaches_each_follower_once(chat: Chat) -> None:
+    await imported(chat)
+    services = chat.services
+    for who in ("citizen", "other"):
+        await chat.say(who, CODE)
+        await chat.choose(who, "Theo dõi")
+    since = {who: chat.mark(who) for who in ("citizen", "other")}
+    finished = dossier_row(status=9, finished_at="2025-08-04 03:00:00")
+    await services.dossiers.apply([finished], "api", services.clock())
+    await services.dossiers.apply([finished], "api", services.clock())  # the same sync again
+    for who in ("citizen", "other"):
+        [note] = await chat.notified(who, since[who])
+        assert (
+            note.text
+            == f"🔔 Hồ sơ {CODE} chuyển sang: Đã có kết quả — mời Ông/Bà đến nhận.\nTrạng thái trước: Đang giải quyết."
+        )
+    await services.outbox.drain(NothingTwice(chat.channel))  # another drain finds nothing left to send
+    await chat.say("official", "/help")
+    assert [len(received(chat, who, since[who])) for who in ("citizen", "other")] == [1, 1]
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_nothing_is_lost_or_doubled_across_a_restart(channel: str, settings: Settings) -> None:
+    async with chat_on(channel, settings) as chat:
+        await imported(chat)
+        await chat.say("citizen", CODE)
+        await chat.choose("citizen", "Theo dõi")
+    # The bot is stopped; an import in another process changes the dossier twice.
+    services = await open_services(settings)
+    try:
+        await services.dossiers.apply([dossier_row(status=5)], "import:a.csv", services.clock())
+        await services.dossiers.apply([dossier_row(status=4)], "import:b.csv", services.clock())
+        # A message claimed by a process that died before confirming it is not sent again.
+        await services.db.conn.execute(
+            "UPDATE outbox SET claimed_at = '2025-08-04 03:00:00' WHERE id = (SELECT MIN(id) FROM outbox)"
+        )
+    finally:
+        await services.db.close()
+    async with chat_on(channel, settings) as chat:  # a fresh transport: everything it carries came after the start
+        [message] = await chat.notified("citizen", 0)
+        assert (
+            message.text
+            == f"🔔 Hồ sơ {CODE} chuyển sang: Đang giải quyết.\nTrạng thái trước: Chờ Ông/Bà bổ sung hồ sơ."
+        )
+        await chat.say("other", "/help")
+        assert len(received(chat, "citizen", 0)) == 1
+
+
+class Clock:
+    """The bot's wall clock, moved by the test only."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_a_followed_dossier_past_its_appointment_is_told_once(channel: str, settings: Settings) -> None:
+    clock = Clock(datetime(2025, 8, 5, 3, 0, tzinfo=UTC))  # 10:00 in Lạng Sơn, the day before the appointment
+    async with chat_on(channel, settings, clock) as chat:
+        await imported(chat)
+        await chat.say("citizen", CODE)
+        await chat.choose("citizen", "Theo dõi")
+    clock.now = datetime(2025, 8, 7, 3, 0, tzinfo=UTC)  # the day after it
+    async with chat_on(channel, settings, clock) as chat:
+        [message] = await chat.notified("citizen", 0)
+        assert message.text == f"⏰ Hồ sơ {CODE} đã quá ngày hẹn trả (06/08/2025) mà chưa có kết quả."
+    async with chat_on(channel, settings, clock) as chat:
+        assert await chat.services.dossiers.enqueue_overdue(clock()) == 0  # told already
+        assert await chat.services.db.fetchall("SELECT id FROM outbox WHERE kind = 'dossier_overdue'") != []
+        await chat.say("other", "/help")
+        assert received(chat, "citizen", 0) == []
+
+
+async def test_enumeration_is_slowed_after_ten_unknown_codes(chat: Chat) -> None:
+    await imported(chat)
+    for number in range(10):
+        [missing] = await chat.say("citizen", f"000.00.37.H37-250804-{number:04d}")
+        assert missing.text.startswith("Không tìm thấy hồ sơ")
+    [slowed] = await chat.say("citizen", CODE)
+    assert slowed.text == "Ông/Bà đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau 10 phút."
+    [other] = await chat.say("other", CODE)
+    assert other.text.startswith(f"📄 Hồ sơ {CODE}")
