@@ -22,7 +22,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP) $(MO)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 locales: $(MO)
 

@@ -322,14 +322,20 @@ async def test_kill_9_in_the_middle_of_sending_never_sends_a_part_twice(api: Fak
         "PTB_TIMEDELTA": "true",
     }
 
+    log = tmp_path / "bot.log"
+
     async def start() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stderr=asyncio.subprocess.DEVNULL
-        )
+        with log.open("ab") as stderr:  # what the bot said, should it never send
+            return await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stderr=stderr
+            )
 
     process = await start()
     try:
-        await api.wait_for(lambda call: call.is_message and str(call.chat_id) == str(LEADER), timeout=60)
+        try:
+            await api.wait_for(lambda call: call.is_message and str(call.chat_id) == str(LEADER), timeout=60)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nthe bot's log:\n{log.read_text(errors='replace')[-3000:]}") from None
     finally:
         process.kill()  # SIGKILL: no cleanup of any kind
         await process.wait()
