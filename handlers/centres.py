@@ -18,8 +18,8 @@ from bot.centres import (
 )
 from bot.i18n import N_, Translator
 from bot.roles import actor
-from bot.text import fold, in_running_text
-from handlers.chat import Option, Point, Replies, Reply, Turn, stale
+from bot.text import fold
+from handlers.chat import Option, Point, Replies, Reply, Turn, place, stale
 
 ASK = N_(
     "Vui lòng nhắn tên xã, phường (ví dụ: Hữu Lũng) hoặc địa chỉ cũ trước năm 2025 "
@@ -34,7 +34,7 @@ def _unknown(t: Translator) -> str:
 def render_card(card: CentreCard, t: Translator, via: str | None = None) -> str:
     """The text about one centre: name, how the old address leads here, address, phone, hours, staff."""
     d = card.details
-    lines = [t.gettext("🏢 Trung tâm Phục vụ hành chính công {name}").format(name=in_running_text(card.commune.name))]
+    lines = [t.gettext("🏢 Trung tâm Phục vụ hành chính công {name}").format(name=place(card.commune.name, t))]
     if via:
         lines.append(via)
     lines.append(t.gettext("Địa chỉ: {value}").format(value=d.address or _unknown(t)))

@@ -17,6 +17,7 @@ from bot.i18n import N_, Translator
 from bot.people import Person
 from bot.roles import Access, Role
 from bot.services import Services
+from bot.text import in_running_text
 
 # One answer for whatever cannot be used, and one for a choice that no longer applies: a person without a role
 # is answered exactly so, on every channel, so that nothing tells them the privileged thing exists.
@@ -128,6 +129,12 @@ class Turn:
         """A reply of one translated message."""
         text = self.t.gettext(message)
         return Reply(text.format(**values) if values else text)
+
+
+def place(name: str, t: Translator) -> str:
+    """A unit's name inside a sentence: `xã Cai Kinh` in Vietnamese (as the one-stop system writes it), `Xã Cai Kinh`
+    in English."""
+    return in_running_text(name) if t.language == "vi" else name
 
 
 Replies = list[Reply]

@@ -44,8 +44,9 @@ def main_menu(t: Translator, role: Role = Role.CITIZEN) -> tuple[Option, ...]:
 
 # Words typed for the same places (folded: no diacritics, lower case, no punctuation at the ends).
 WORDS = {
-    "menu": "start",
-    "0": "start",
+    "menu": "menu",
+    "0": "menu",
+    "menu chinh": "menu",
     "bat dau": "start",
     "start": "start",
     "huong dan": "help",

@@ -11,8 +11,7 @@ from bot.outbox import OutgoingMessage
 from bot.ratings import RETURNED
 from bot.reports import CATEGORIES, STATE_NAMES, State, report_number
 from bot.roles import Role
-from bot.text import in_running_text
-from handlers.chat import Reply
+from handlers.chat import Reply, place
 from handlers.dossiers import status_name
 from handlers.people import ROLE_NAMES
 from handlers.ratings import question
@@ -46,7 +45,7 @@ def render_blocking(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:
     return Reply(
         text.format(
             number=report_number(int(payload["report_id"])),
-            commune=in_running_text(str(payload.get("commune", ""))),
+            commune=place(str(payload.get("commune", "")), t),
             category=t.gettext(category.name),
             description=payload.get("description", ""),
         )
@@ -68,7 +67,7 @@ def render_moved(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:
 def render_revoked(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:
     """To a person whose role was taken away, with the citizens' menu."""
     name = ROLE_NAMES.get(Role(str(payload.get("role"))), ROLE_NAMES[Role.OFFICIAL])
-    role = t.gettext(name).format(commune=in_running_text(str(payload.get("commune") or "")))
+    role = t.gettext(name).format(commune=place(str(payload.get("commune") or ""), t))
     text = t.gettext(
         "Quyền {role} của đồng chí đã được thu hồi. Đồng chí vẫn tra cứu hồ sơ và tìm trung tâm như mọi người."
     )
@@ -83,7 +82,7 @@ def render_digest_text(payload: dict[str, Any], t: Translator, tz: Any) -> Reply
 def render_unreachable(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:
     """To the admins: someone holding a role blocked the bot."""
     name = ROLE_NAMES.get(Role(str(payload.get("role"))), ROLE_NAMES[Role.OFFICIAL])
-    role = t.gettext(name).format(commune=in_running_text(str(payload.get("commune") or "")))
+    role = t.gettext(name).format(commune=place(str(payload.get("commune") or ""), t))
     text = t.gettext(
         "⚠️ Không gửi được tin cho {role} ({channel} {id}): người này đã chặn bot. Tóm tắt và thông báo "
         "sẽ không đến họ cho tới khi họ mở lại bot."

@@ -8,8 +8,8 @@ from bot.commands import commands_for
 from bot.dossiers import CODE_IN_TEXT
 from bot.i18n import N_, Translator, translator
 from bot.roles import INVITE_CODE, Role
-from bot.text import fold, in_running_text
-from handlers.chat import Replies, Reply, Turn
+from bot.text import fold
+from handlers.chat import Replies, Reply, Turn, place
 from handlers.menu import key, typed
 
 EXAMPLE = "000.00.37.H37-250804-0012"
@@ -36,7 +36,7 @@ _LEADING = re.compile(r"^((da|vang|ok|oke|u|em|chau)\s+)+")  # "dạ em cảm ơ
 def role_name(turn: Turn, role: Role, commune_code: str | None) -> str:
     """`cán bộ xã Cai Kinh`, `lãnh đạo tỉnh`."""
     commune = turn.services.centres.commune(commune_code or "")
-    return turn.t.gettext(ROLE_NAMES[role]).format(commune=in_running_text(commune.name) if commune else "")
+    return turn.t.gettext(ROLE_NAMES[role]).format(commune=place(commune.name, turn.t) if commune else "")
 
 
 def greeting(turn: Turn, role: Role) -> str:
@@ -84,6 +84,11 @@ async def start(turn: Turn, value: str) -> Replies:
     if role is not Role.CITIZEN and turn.effects.role_changed is not None:
         await turn.effects.role_changed(turn.person, role)  # the command menu of this version
     return [Reply(greeting(turn, role) + "\n\n" + help_text(turn.t, role), menu=role)]
+
+
+async def show_menu(turn: Turn, value: str) -> Replies:
+    """The main menu alone (`0`, `menu`)."""
+    return [Reply(turn.t.gettext("Vui lòng chọn một mục dưới đây."), menu=await turn.role())]
 
 
 async def show_help(turn: Turn, value: str) -> Replies:

@@ -29,9 +29,8 @@ from bot.reports import (
     report_number,
 )
 from bot.roles import Role
-from bot.text import in_running_text
 from handlers import menu
-from handlers.chat import Option, Replies, Reply, Turn, stale, unrecognised
+from handlers.chat import Option, Replies, Reply, Turn, place, stale, unrecognised
 
 LIST_LIMIT = 30
 MOVES = (State.RECEIVED, State.IN_PROGRESS, State.FIXED, State.CANNOT_FIX, State.DUPLICATE)
@@ -212,7 +211,7 @@ def report_line(report: Report, turn: Turn) -> str:
     late = " ⏰" if report.past_target(turn.now) else ""
     return t.gettext("{number} · {commune} · {category} · {state} · hạn {date}{late}").format(
         number=report.number,
-        commune=in_running_text(commune.name) if commune else report.commune_code,
+        commune=place(commune.name, t) if commune else report.commune_code,
         category=t.gettext(report.category.name),
         state=t.gettext(STATE_NAMES[report.state]),
         date=t.day(report.target_at.astimezone(tz)),

@@ -37,6 +37,7 @@ ANY_ROLE = (Role.OFFICIAL, Role.LEADER, Role.ADMIN)
 
 ACTIONS: dict[str, Route] = {
     "start": Route(people.start),
+    "menu": Route(people.show_menu),
     "help": Route(people.show_help),
     "language": Route(people.language),
     "dossier": Route(dossiers.dossier),

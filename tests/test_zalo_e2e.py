@@ -60,7 +60,7 @@ def zalo_client(app: App) -> ZaloClient:
 async def test_menu_by_number_and_by_word(zalo_bot: App, zalo: FakeZaloAPI) -> None:
     [menu] = await zalo.say(CITIZEN, "menu")
     text = menu.text
-    assert text.startswith("Kính chào Ông/Bà! Phục Vụ là trợ lý tự động")
+    assert text.startswith("Vui lòng chọn một mục dưới đây.\n\n1. Tra cứu hồ sơ")
     assert "\n\n1. Tra cứu hồ sơ\n2. Hồ sơ theo dõi\n3. Tìm trung tâm\n4. Hướng dẫn\n5. English\n" in text
     assert "Gửi vị trí" not in text  # Zalo's bots receive no locations: no line for it
     [asked] = await zalo.say(CITIZEN, "1")
@@ -110,21 +110,21 @@ async def test_language_switch_by_word_and_number(zalo_bot: App, zalo: FakeZaloA
     [vietnamese] = await zalo.say(CITIZEN, "5")
     assert vietnamese.text.startswith("Đã chuyển sang tiếng Việt.") and "\n1. Tra cứu hồ sơ\n" in vietnamese.text
     [other] = await zalo.say(OTHER, "menu")
-    assert other.text.startswith("Kính chào Ông/Bà!")
+    assert other.text.startswith("Vui lòng chọn một mục dưới đây.")
 
 
 async def test_429_and_5xx_are_waited_out_for_a_reply(zalo_bot: App, zalo: FakeZaloAPI) -> None:
     zalo.fail_next("sendMessage", 429, retry_after=0)
     zalo.fail_next("sendMessage", 502)
     [menu] = await zalo.say(CITIZEN, "menu")
-    assert menu.text.startswith("Kính chào Ông/Bà!")
+    assert menu.text.startswith("Vui lòng chọn một mục dưới đây.")
     assert [c.status for c in zalo.calls if c.method == "sendMessage"][-3:] == [429, 502, 200]
 
 
 async def test_polling_goes_on_after_the_api_fails(zalo_bot: App, zalo: FakeZaloAPI) -> None:
     zalo.fail_next("getUpdates", 502)
     [menu] = await zalo.say(CITIZEN, "menu")
-    assert menu.text.startswith("Kính chào Ông/Bà!")
+    assert menu.text.startswith("Vui lòng chọn một mục dưới đây.")
 
 
 async def test_a_long_answer_is_split_at_2000_characters(zalo_bot: App, zalo: FakeZaloAPI) -> None:
@@ -166,7 +166,8 @@ async def test_webhook_checks_the_secret_and_takes_both_body_shapes(settings: Se
             url, json={"ok": True, "result": update}, headers={"X-Bot-Api-Secret-Token": SECRET}
         )
         assert (plain.status_code, repeated.status_code) == (200, 200)
-        assert [c.text.startswith("Kính chào Ông/Bà!") for c in zalo.sent(CITIZEN)] == [True]  # the same message, once
+        menus = [c.text.startswith("Vui lòng chọn một mục dưới đây.") for c in zalo.sent(CITIZEN)]
+        assert menus == [True]  # the same message, once
         other = zalo.update(CITIZEN, "message.text.received", text="0")
         wrapped = await client.post(url, json={"ok": True, "result": other}, headers={"X-Bot-Api-Secret-Token": SECRET})
         assert wrapped.status_code == 200 and len(zalo.sent(CITIZEN)) == 2
@@ -257,7 +258,7 @@ async def test_a_person_who_blocked_the_bot_is_held_until_they_write(zalo_bot: A
     assert zalo.sent(CITIZEN, since=since) == []  # held while they block the bot
     zalo.push_text(CITIZEN, "0")  # they write again: reachable, and what was held goes out
     texts = [c.text for c in await zalo.wait_sent(CITIZEN, 2, since=since)]
-    greeting = [text for text in texts if text.startswith("Kính chào Ông/Bà!")]
+    greeting = [text for text in texts if text.startswith("Vui lòng chọn một mục dưới đây.")]
     held = [
         text for text in texts if text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang: Đã có kết quả — mời Ông/Bà đến nhận.")
     ]
@@ -285,9 +286,9 @@ async def test_an_update_with_a_date_out_of_range_does_not_stop_polling(zalo_bot
     bad["message"]["date"] = 10**20
     zalo.push(bad)
     [answer] = await zalo.wait_sent(CITIZEN)
-    assert answer.text.startswith("Kính chào Ông/Bà!")  # read without its date
+    assert answer.text.startswith("Vui lòng chọn một mục dưới đây.")  # read without its date
     [later] = await zalo.say(OTHER, "menu")
-    assert later.text.startswith("Kính chào Ông/Bà!")
+    assert later.text.startswith("Vui lòng chọn một mục dưới đây.")
 
 
 async def test_an_old_menu_number_does_not_act_on_the_next_answer(zalo_bot: App, zalo: FakeZaloAPI) -> None:
@@ -432,7 +433,7 @@ async def test_a_failure_before_the_answer_does_not_stop_polling(zalo_bot: App, 
     assert sorry.text == "Xin lỗi, đã có lỗi khi xử lý yêu cầu. Vui lòng thử lại sau ít phút."
     people.reachable_again = original  # type: ignore[method-assign]
     [menu] = await zalo.say(OTHER, "menu")
-    assert menu.text.startswith("Kính chào Ông/Bà!")
+    assert menu.text.startswith("Vui lòng chọn một mục dưới đây.")
 
 
 async def test_the_console_never_touches_the_real_zalo(settings: Settings, zalo: FakeZaloAPI) -> None:
