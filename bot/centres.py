@@ -185,6 +185,12 @@ _LEADING = tuple(
         "o",
         "tai",
         "dia chi",
+        "so dien thoai",
+        "dien thoai",
+        "sdt",
+        "gio lam viec",
+        "lich lam viec",
+        "thoi gian lam viec",
         "uy ban nhan dan",
         "ubnd",
         "trung tam phuc vu hanh chinh cong",
@@ -205,7 +211,21 @@ _LEADING = tuple(
 )
 _TRAILING = tuple(
     phrase.split()
-    for phrase in ("o dau", "nam o dau", "la o dau", "o cho nao", "the nao", "cu", "a", "vay", "nhi", "where")
+    for phrase in (
+        "o dau",
+        "nam o dau",
+        "la o dau",
+        "o cho nao",
+        "the nao",
+        "cu",
+        "a",
+        "vay",
+        "nhi",
+        "where",
+        "centre",
+        "center",
+        "trung tam",
+    )
 )
 # Words of everyday requests that a commune's name is never a misspelling of (procedures, greetings): a search
 # takes them only as they are, never as a close match of another word (`khai sinh` is no `Minh Khai`).
@@ -227,7 +247,6 @@ COMMON_WORDS = frozenset(
         "to",
         "le",
         "phi",
-        "thu",
         "tuc",
         "dang",
         "ky",
@@ -282,6 +301,13 @@ def without_question(text: str) -> str:
     words = clean(text).replace("?", " ").split()
     words = _trim(_trim(words, _LEADING, at_start=True), _TRAILING, at_start=False)
     return " ".join(words)
+
+
+def looks_like_place(text: str) -> bool:
+    """Whether text that named no place could still be meant as one (a few words, none of an everyday request):
+    `Hà Nội` is a place not in the province; `làm căn cước cần giấy tờ gì` is a question of another kind."""
+    words = fold(without_question(text)).split()
+    return 0 < len(words) <= 5 and not any(word in COMMON_WORDS for word in words)
 
 
 def exact_key(name: str) -> str:
@@ -592,7 +618,7 @@ class CentreService:
         if len(named) == 1:
             return named.pop(), ""
         listed = ", ".join(f"{c.name} ({c.code})" for c in communes)
-        hint = f" Có thể là: {listed}; hãy ghi đúng tên hoặc mã." if communes else ""
+        hint = f" Có thể là: {listed}. Vui lòng ghi đúng tên hoặc mã." if communes else ""
         return None, f"Không xác định được một xã, phường từ «{text}».{hint}"
 
     def old_unit(self, unit_id: int) -> Found | Split | None:

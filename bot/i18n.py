@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,8 @@ from babel import Locale
 from babel.dates import format_date, format_time
 from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
+
+from bot.text import fold
 
 DOMAIN = "phucvu"
 LANGUAGES = ("vi", "en")
@@ -91,3 +94,27 @@ def translator(language: str) -> Translator:
     if not isinstance(translations, Translations):
         raise RuntimeError(f"catalog for {language!r} is not compiled: run `make locales`")
     return Translator(language, translations)
+
+
+PARTIAL = 4  # letters a typed word needs to stand for the beginning of a name's word (`gui` is no `guidance`)
+
+
+def match(text: str, names: dict[str, str], words: dict[str, tuple[str, ...]] | None = None) -> str | None:
+    """The one key the typed text stands for: a name (a message, in any language) or its key typed whole, else a
+    name one of whose words it begins (four letters at least), else one of `words` it contains; None if none or
+    several fit."""
+    typed = fold(text)
+    if not typed:
+        return None
+    exact, partial, phrases = set(), set(), set()
+    for key, message in names.items():
+        for language in LANGUAGES:
+            name = fold(translator(language).gettext(message))
+            if typed in (name, key):
+                exact.add(key)
+            elif len(typed) >= PARTIAL and re.search(rf"(?<![0-9a-z]){re.escape(typed)}", name):
+                partial.add(key)
+        if any(re.search(rf"(?<![0-9a-z]){re.escape(word)}(?![0-9a-z])", typed) for word in (words or {}).get(key, ())):
+            phrases.add(key)
+    found = exact or partial or phrases
+    return found.pop() if len(found) == 1 else None

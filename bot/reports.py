@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.dossiers import from_sql_time, to_sql_time
-from bot.i18n import LANGUAGES, N_, translator
+from bot.i18n import LANGUAGES, N_, match, translator
 from bot.people import Person
 from bot.roles import Access, Role, RolesService
 from bot.text import fold
@@ -469,26 +469,23 @@ class Advance:
     problem: str = ""
 
 
-def _words(text: str) -> str:
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", fold(text)).split())
-
-
-def match(text: str, names: dict[str, str]) -> str | None:
-    """The one key whose name (a message, in any language) the typed text is, or begins a word of; None if none
-    or several fit."""
-    typed = _words(text)
-    if not typed:
-        return None
-    exact, partial = set(), set()
-    for key, message in names.items():
-        for language in LANGUAGES:
-            name = _words(translator(language).gettext(message))
-            if typed in (name, key):
-                exact.add(key)
-            elif re.search(rf"(?<![0-9a-z]){re.escape(typed)}", name):
-                partial.add(key)
-    found = exact or partial
-    return found.pop() if len(found) == 1 else None
+# What officials write for a kind of problem or a severity, besides the names shown (folded).
+CATEGORY_WORDS = {
+    "utilities": ("mat dien", "cup dien", "dien", "mat nuoc", "nuoc", "ve sinh", "nha ve sinh", "power", "water"),
+    "it": ("may tinh", "internet", "wifi", "mang", "phan mem", "it", "computer", "network"),
+    "equipment": ("may in", "may photo", "ban ghe", "thiet bi", "may moc", "printer"),
+    "rooms": ("phong", "phong chat", "cho ngoi"),
+    "kitchen": ("bep", "nau an", "nha o", "nha cong vu"),
+    "premises": ("tru so", "nha tam"),
+    "staffing": ("nhan su", "thieu nguoi", "thieu can bo", "huong dan nghiep vu"),
+}
+SEVERITY_WORDS = {
+    "blocking": ("khan cap", "dung phuc vu", "ngung phuc vu", "khong phuc vu duoc", "urgent"),
+    "high": ("rat cao", "nghiem trong", "nang"),
+    "medium": ("vua", "vua phai", "binh thuong"),
+    "low": ("nhe", "khong gap"),
+}
+DUPLICATE_WORDS = {"add": ("them vao",), "new": ("moi", "bao cao moi", "rieng")}
 
 
 def _coordinates(text: str) -> tuple[float, float] | None:
@@ -504,20 +501,24 @@ def _in_vietnam(lat: float, lon: float) -> bool:
 
 def advance(writing: Writing, answer: Answer) -> Advance:
     """The next state of a report being written, given the official's answer at its step."""
-    step, choice, typed = writing.step, answer.choice, _words(answer.text)
+    step, choice, typed = writing.step, answer.choice, fold(answer.text)
     if answer.photo and step not in (Step.PHOTOS, Step.DESCRIPTION, Step.REOPEN):
         full = step is Step.LOCATION and len(writing.photos) >= MAX_PHOTOS
         return Advance(problem="photos_full" if full else "photo_not_here")
     if step is Step.CATEGORY:
-        key = choice[2:] if choice.startswith("c:") else match(answer.text, {k: c.name for k, c in CATEGORIES.items()})
+        key = (
+            choice[2:]
+            if choice.startswith("c:")
+            else match(answer.text, {k: c.name for k, c in CATEGORIES.items()}, CATEGORY_WORDS)
+        )
         if key in CATEGORIES:
             return Advance(replace(writing, step=Step.DUPLICATE, category=key, add_to=None), "duplicate")
     elif step is Step.DUPLICATE:
-        key = choice[2:] if choice.startswith("d:") else match(answer.text, DUPLICATE_CHOICES)
+        key = choice[2:] if choice.startswith("d:") else match(answer.text, DUPLICATE_CHOICES, DUPLICATE_WORDS)
         if key in DUPLICATE_CHOICES:
             return Advance(replace(writing, step=Step.SEVERITY, add_to=writing.add_to if key == "add" else None))
     elif step is Step.SEVERITY:
-        key = choice[2:] if choice.startswith("s:") else match(answer.text, SEVERITIES)
+        key = choice[2:] if choice.startswith("s:") else match(answer.text, SEVERITIES, SEVERITY_WORDS)
         if key in SEVERITIES:
             return Advance(replace(writing, step=Step.DESCRIPTION, severity=key))
     elif step is Step.DESCRIPTION:

@@ -76,6 +76,15 @@ class Holder:
     grant: int  # the invite that granted the role (0 for none)
 
 
+def new_code() -> str:
+    """24 characters of [A-Za-z0-9_-] that begin and end with a letter or digit: `phucvu revoke-invite -x…` would
+    read a leading dash as an option, and a phone may drop a trailing one from a link."""
+    while True:
+        code = secrets.token_urlsafe(18)
+        if code[0].isalnum() and code[-1].isalnum():
+            return code
+
+
 def _hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
@@ -123,7 +132,7 @@ class RolesService:
             raise ValueError("an official's invite names one commune; a leader's none")
         if not 1 <= days <= 90:
             raise ValueError("an invite lasts 1 to 90 days")
-        code = secrets.token_urlsafe(18)  # 24 characters of [A-Za-z0-9_-]
+        code = new_code()
         expires = now + timedelta(days=days)
         await self.repo.add_invite(_hash(code), role.value, commune_code, actor, to_sql_time(now), to_sql_time(expires))
         return Invite(code, role, commune_code, expires)

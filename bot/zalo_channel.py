@@ -82,7 +82,7 @@ class ZaloChat:
         person = Person(CHANNEL, update.user_id)
         try:
             await self.services.people.reachable_again(person)  # they wrote: what waited for them may go
-            turn = await respond(self.services, incoming(update), self.effects, numbered=True)
+            turn = await respond(self.services, incoming(update), self.effects, numbered=True, locations=False)
             await deliver(self.client, self.services, person, update.chat_id, turn.replies, turn.t.language)
         except Exception:
             log.exception("zalo update from %s failed", update.user_id)

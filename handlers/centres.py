@@ -15,6 +15,7 @@ from bot.centres import (
     SearchOutcome,
     Split,
     detail_value,
+    looks_like_place,
 )
 from bot.i18n import N_, Translator
 from bot.roles import actor
@@ -25,6 +26,18 @@ ASK = N_(
     "Vui lòng nhắn tên xã, phường (ví dụ: Hữu Lũng) hoặc địa chỉ cũ trước năm 2025 "
     "(ví dụ: xã Đồng Tân, huyện Hữu Lũng), hoặc gửi vị trí để tìm trung tâm gần nhất."
 )
+ASK_BY_NAME = N_(
+    "Vui lòng nhắn tên xã, phường (ví dụ: Hữu Lũng) hoặc địa chỉ cũ trước năm 2025 "
+    "(ví dụ: xã Đồng Tân, huyện Hữu Lũng)."
+)
+
+
+# Until a centre's venue is recorded, its pin is the commune's (or the ward's) approximate centre.
+APPROXIMATE_NOTE = (
+    N_("Vị trí trên bản đồ là vị trí gần đúng (trung tâm của xã), chưa phải địa chỉ trụ sở."),
+    N_("Vị trí trên bản đồ là vị trí gần đúng (trung tâm của phường), chưa phải địa chỉ trụ sở."),
+)
+APPROXIMATE_PIN = (N_("Vị trí gần đúng (trung tâm của xã)"), N_("Vị trí gần đúng (trung tâm của phường)"))
 
 
 def _unknown(t: Translator) -> str:
@@ -47,7 +60,7 @@ def render_card(card: CentreCard, t: Translator, via: str | None = None) -> str:
     if card.lat is None or card.lon is None:
         lines.append(t.gettext("Chưa có vị trí trên bản đồ cho trung tâm này."))
     elif card.approximate:
-        lines.append(t.gettext("Vị trí trên bản đồ là vị trí gần đúng (trung tâm của xã), chưa phải địa chỉ trụ sở."))
+        lines.append(t.gettext(APPROXIMATE_NOTE[card.commune.kind == "phuong"]))
     return "\n".join(lines)
 
 
@@ -56,7 +69,8 @@ def choice_label(choice: Choice, t: Translator) -> str:
     if choice.commune is not None:
         return choice.commune.name
     assert choice.old is not None
-    return t.gettext("{name} ({district} cũ)").format(name=choice.old.name, district=choice.old.district_name)
+    district = place(choice.old.district_name, t)
+    return t.gettext("{name} ({district} cũ)").format(name=choice.old.name, district=district)
 
 
 def choice_option(choice: Choice, t: Translator) -> Option:
@@ -76,8 +90,8 @@ def via_text(found: Found, t: Translator) -> str | None:
     """How an old unit leads to the centre found (None when it was found by its own name)."""
     if found.via_old is None:
         return None
-    return t.gettext("{old} ({district} cũ) nay thuộc {new}.").format(
-        old=found.via_old.name, district=found.via_old.district_name, new=found.commune.name
+    return t.gettext("{old}, {district} cũ, nay thuộc {new}.").format(
+        old=found.via_old.name, district=place(found.via_old.district_name, t), new=place(found.commune.name, t)
     )
 
 
@@ -102,8 +116,10 @@ async def search_replies(turn: Turn, outcome: SearchOutcome) -> Replies:
     if isinstance(outcome, Found):
         return await card_replies(turn, outcome.commune.code, via_text(outcome, t))
     if isinstance(outcome, Split):
-        text = t.gettext("{old} ({district} cũ) nay được chia cho: {names}. Vui lòng chọn nơi Ông/Bà ở:").format(
-            old=outcome.old.name, district=outcome.old.district_name, names=", ".join(c.name for c in outcome.communes)
+        text = t.gettext("{old}, {district} cũ, nay được chia cho: {names}. Vui lòng chọn nơi Ông/Bà ở:").format(
+            old=outcome.old.name,
+            district=place(outcome.old.district_name, t),
+            names=", ".join(place(c.name, t) for c in outcome.communes),
         )
         return [Reply(text, tuple(choice_option(Choice(commune=c), t) for c in outcome.communes))]
     if isinstance(outcome, Choices):
@@ -120,7 +136,7 @@ async def search_replies(turn: Turn, outcome: SearchOutcome) -> Replies:
         ).format(district=outcome.name, example="xã Đồng Tân, huyện Hữu Lũng")
         return [Reply(text, tuple(choice_option(Choice(commune=c), t) for c in outcome.communes))]
     if isinstance(outcome, NotFound) and outcome.empty:
-        return [turn.say(ASK)]
+        return [turn.say(ASK if turn.locations else ASK_BY_NAME)]
     province = turn.services.centres.directory.province.name
     return [
         turn.say(
@@ -134,13 +150,21 @@ async def search_replies(turn: Turn, outcome: SearchOutcome) -> Replies:
 async def centre(turn: Turn, value: str) -> Replies:
     """`/trungtam [text]` or «Tìm trung tâm»: search, or ask what to search for."""
     if not value.strip():
-        return [turn.say(ASK)]
+        return [turn.say(ASK if turn.locations else ASK_BY_NAME)]
     return await search_replies(turn, turn.services.centres.search(value))
 
 
 async def search(turn: Turn, text: str) -> Replies:
-    """Free text taken as a commune's name or an old address."""
-    return await search_replies(turn, turn.services.centres.search(text))
+    """Free text taken as a commune's name or an old address; a question of another kind is told what Phục Vụ can
+    do, with the menu."""
+    outcome = turn.services.centres.search(text)
+    if isinstance(outcome, NotFound) and not outcome.empty and not looks_like_place(text):
+        note = turn.t.gettext(
+            "Phục Vụ chưa trả lời được câu hỏi này. Phục Vụ giúp tra cứu hồ sơ theo mã và tìm Trung tâm Phục vụ "
+            "hành chính công; về thủ tục, giấy tờ, vui lòng hỏi Trung tâm của xã, phường mình."
+        )
+        return [Reply(note, menu=await turn.role())]
+    return await search_replies(turn, outcome)
 
 
 async def commune(turn: Turn, code: str) -> Replies:
@@ -165,7 +189,7 @@ async def pin(turn: Turn, code: str) -> Replies:
         return stale(turn)
     address = card.details.address if not card.approximate else None
     point = Point(
-        card.lat, card.lon, card.commune.name, address or turn.t.gettext("Vị trí gần đúng (trung tâm của xã)")
+        card.lat, card.lon, card.commune.name, address or turn.t.gettext(APPROXIMATE_PIN[card.commune.kind == "phuong"])
     )
     return [Reply(point=point)]
 
@@ -176,11 +200,11 @@ def render_nearest(result: NearestResult, t: Translator) -> str:
     if result.outside:
         lines.append(t.gettext("Vị trí Ông/Bà gửi nằm ngoài tỉnh {province}.").format(province=result.province))
     lines.append(t.gettext("Các trung tâm gần nhất:"))
-    for index, item in enumerate(result.items, start=1):
+    for item in result.items:  # bullets: the choices below carry the numbers, where a channel numbers them
         mark = " *" if item.approximate else ""
-        lines.append(f"{index}. {item.commune.name} — {t.number(item.km, 1)} km{mark}")
+        lines.append(f"• {item.commune.name} — {t.number(item.km, 1)} km{mark}")
     if any(item.approximate for item in result.items):
-        lines.append(t.gettext("* khoảng cách tính đến trung tâm gần đúng của xã."))
+        lines.append(t.gettext("* khoảng cách tính đến trung tâm gần đúng của xã, phường."))
     return "\n".join(lines)
 
 
@@ -196,6 +220,15 @@ FIELD_NAMES = {
     "phone": N_("điện thoại"),
     "opening_hours": N_("giờ làm việc"),
     "desk_staff": N_("số cán bộ một cửa"),
+}
+
+
+# What a wrong value gets: what is wrong, and an example to copy.
+BAD_VALUES = {
+    "address": N_("Địa chỉ chưa đúng (từ 3 đến 300 ký tự), ví dụ: /capnhat diachi Số 1 đường Trần Hưng Đạo."),
+    "phone": N_("Số điện thoại chưa đúng, ví dụ: /capnhat dienthoai 0205 3825 001."),
+    "opening_hours": N_("Giờ làm việc chưa đúng, ví dụ: /capnhat gio Thứ Hai – Thứ Sáu, 7:30–11:30, 13:30–17:00."),
+    "desk_staff": N_("Số cán bộ chưa đúng: một số từ 0 đến 200, ví dụ: /capnhat canbo 3."),
 }
 
 
@@ -224,8 +257,7 @@ async def update_centre(turn: Turn, text: str) -> Replies:
         return [Reply((render_card(card, t) + "\n\n" if card else "") + update_usage(t))]
     value = detail_value(field, rest)
     if value is None:
-        name = t.gettext(FIELD_NAMES[field])
-        return [Reply(t.gettext("Giá trị {field} chưa đúng.").format(field=name) + "\n" + update_usage(t))]
+        return [turn.say(BAD_VALUES[field])]
     await centres.update_details(commune_code, {field: value}, actor(turn.person), turn.now.isoformat())
     card = await centres.card(commune_code)
     done = t.gettext("Đã cập nhật {field}.").format(field=t.gettext(FIELD_NAMES[field]))

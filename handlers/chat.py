@@ -95,7 +95,7 @@ class Effects:
 @dataclass
 class Turn:
     """One incoming message being answered. `numbered`: the channel shows choices as numbered lines, so a number
-    typed alone chooses from the last menu."""
+    typed alone chooses from the last menu; `locations`: people can share a location on it."""
 
     incoming: Incoming
     services: Services
@@ -103,6 +103,7 @@ class Turn:
     now: datetime
     effects: Effects = field(default_factory=Effects)
     numbered: bool = False
+    locations: bool = True
     replies: list[Reply] = field(default_factory=list)
     _access: Access | None = None
 

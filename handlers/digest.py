@@ -17,9 +17,9 @@ RESUME = ("tieptuc", "tiep tuc", "resume", "start")
 AT = ("gio", "time", "luc")
 UNCLEAR = N_("Không xác định được xã, phường «{text}». Nhắn tên hoặc mã, ví dụ: /tomtat Hữu Lũng hoặc /tomtat 06385.")
 LEADERS_ONLY = N_("Chỉ lãnh đạo tỉnh nhận tóm tắt hằng ngày.")
-BAD_TIME = N_("Giờ viết như 06:30 (từ 00:00 đến 23:59).")
+BAD_TIME = N_("Giờ chưa đúng. Vui lòng viết dạng 06:30 (từ 00:00 đến 23:59).")
 PAUSED = N_("Đã tạm dừng tóm tắt hằng ngày. Nhắn /tomtat tieptuc để nhận lại.")
-AT_TIME = N_("Đồng chí sẽ nhận tóm tắt lúc {time} mỗi sáng (thứ Hai có thêm tóm tắt tuần).")
+AT_TIME = N_("Đồng chí sẽ nhận tóm tắt lúc {time} hằng ngày (thứ Hai có thêm tóm tắt tuần).")
 
 
 async def digest(turn: Turn, value: str) -> Replies:

@@ -6,7 +6,17 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from bot.dossiers import MAX_FOLLOWS, STATUS_NAMES, Followed, LookupResult, Standing, Timeliness, code_key, find_code
+from bot.dossiers import (
+    MAX_FOLLOWS,
+    STATUS_NAMES,
+    Followed,
+    LookupResult,
+    Standing,
+    Timeliness,
+    code_key,
+    find_code,
+    loose_code,
+)
 from bot.i18n import N_, Translator
 from bot.ratings import RETURNED
 from handlers.chat import Option, Replies, Reply, Turn
@@ -16,7 +26,7 @@ from handlers.ratings import rate_option
 AWAITING = "dossier"
 ASK = N_("Vui lòng nhắn mã hồ sơ in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, ví dụ: {example}")
 UNFOLLOWED = N_("Đã bỏ theo dõi.")
-NOT_FOLLOWED = N_("Ông/Bà không theo dõi hồ sơ này.")
+NOT_FOLLOWED = N_("Hồ sơ này không có trong danh sách theo dõi.")
 
 
 def status_name(status: int, t: Translator) -> str:
@@ -123,7 +133,7 @@ async def dossier(turn: Turn, value: str) -> Replies:
 async def awaited_code(turn: Turn, text: str) -> Replies:
     """The message after «Tra cứu hồ sơ»: a code, or why it is none."""
     await turn.services.chat.expect(turn.person, "", turn.now)
-    code = find_code(text) or (text if len(code_key(text)) >= 10 and any(c.isdigit() for c in text) else None)
+    code = find_code(text) or loose_code(text)
     if code is not None:
         return await lookup(turn, code)
     return [
@@ -141,9 +151,9 @@ async def follow(turn: Turn, key: str) -> Replies:
         return [turn.say("Lựa chọn này đã hết hiệu lực. Vui lòng thực hiện lại.")]
     outcome = await turn.services.dossiers.follow(turn.person, key, turn.now)
     answers = {
-        "followed": N_("Đã theo dõi. Phục Vụ sẽ báo Ông/Bà khi hồ sơ thay đổi trạng thái."),
-        "already": N_("Ông/Bà đã theo dõi hồ sơ này."),
-        "full": N_("Ông/Bà đã theo dõi {limit} hồ sơ. Vui lòng bỏ bớt trong danh sách hồ sơ theo dõi."),
+        "followed": N_("Đã theo dõi. Phục Vụ sẽ báo khi hồ sơ thay đổi trạng thái."),
+        "already": N_("Hồ sơ này đã có trong danh sách theo dõi."),
+        "full": N_("Đã theo dõi đủ {limit} hồ sơ. Vui lòng bỏ bớt trong danh sách hồ sơ theo dõi."),
         "missing": N_("Lựa chọn này đã hết hiệu lực. Vui lòng thực hiện lại."),
         "limited": N_("Ông/Bà đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau."),
     }
@@ -171,9 +181,7 @@ async def following(turn: Turn, value: str) -> Replies:
     t = turn.t
     if not items:
         return [
-            turn.say(
-                "Ông/Bà chưa theo dõi hồ sơ nào. Tra cứu một hồ sơ rồi chọn «Theo dõi» để được báo khi hồ sơ thay đổi."
-            )
+            turn.say("Chưa theo dõi hồ sơ nào. Tra cứu một hồ sơ rồi chọn «Theo dõi» để được báo khi hồ sơ thay đổi.")
         ]
     label = t.gettext("🔕 Bỏ theo dõi {code}")
     options = tuple(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.commands import commands_for
-from bot.dossiers import CODE_IN_TEXT
+from bot.dossiers import CODE_IN_TEXT, loose_code
 from bot.i18n import N_, Translator, translator
 from bot.roles import INVITE_CODE, Role
 from bot.text import fold
@@ -117,7 +117,8 @@ def invite_code(text: str) -> str | None:
     """An invite code typed alone (also as `/start CODE`, as `phucvu invite` prints it), or None. A code has a
     letter and is no dossier code: a long number is not one."""
     word = text.strip().removeprefix("/start").strip().strip(".,;:!?\"'«»")
-    if INVITE_CODE.fullmatch(word) and any(char.isalpha() for char in word) and not CODE_IN_TEXT.search(word):
+    dossier = CODE_IN_TEXT.search(word) or loose_code(word)
+    if INVITE_CODE.fullmatch(word) and any(char.isalpha() for char in word) and not dossier:
         return word
     return None
 
@@ -163,7 +164,7 @@ async def chat(turn: Turn, kind: str) -> Replies:
     if kind == "greeting":
         text = greeting(turn, role)
     elif kind == "thanks":
-        text = turn.t.gettext("Phục Vụ cảm ơn. Rất vui được giúp.")
+        text = turn.t.gettext("Phục Vụ rất vui được giúp.")
     else:
         text = turn.t.gettext("Phục Vụ sẵn sàng giúp. Vui lòng chọn một mục dưới đây, hoặc nhắn mã hồ sơ, tên xã.")
     return [Reply(text, menu=role)]

@@ -4,11 +4,15 @@ the lookup of a returned dossier; «Không hài lòng» then asks what went wron
 from __future__ import annotations
 
 from bot.dossiers import code_key
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, match
 from bot.ratings import REASONS, SCORES
+from bot.text import fold
 from handlers.chat import Option, Replies, Reply, Turn, stale
 
-AWAITING = "comment:"
+AWAITING = "comment:"  # the next message is a comment on the rating of a dossier
+REASON = "reason:"  # the next message says what went wrong (a reason's name, or in the person's own words)
+NO_COMMENT = frozenset({"khong", "khong co", "khong a", "bo qua", "thoi", "skip", "no", "none"})
+THANKS = N_("Phục Vụ cảm ơn Ông/Bà đã đánh giá. Ý kiến được gửi tới Trung tâm để phục vụ tốt hơn.")
 QUESTION = N_("Ông/Bà có hài lòng với việc giải quyết hồ sơ {code} không?")
 
 
@@ -40,8 +44,9 @@ async def rate(turn: Turn, value: str) -> Replies:
     if rated.outcome == "closed":
         return [turn.say("Đánh giá chỉ thay đổi được trong 7 ngày kể từ khi Ông/Bà đánh giá.")]
     if score != "1":
-        return [turn.say("Phục Vụ cảm ơn Ông/Bà đã đánh giá. Ý kiến được gửi tới Trung tâm để phục vụ tốt hơn.")]
+        return [turn.say(THANKS)]
     options = tuple(Option(t.gettext(name), "rate_why", f"{key}:{reason}") for reason, name in REASONS.items())
+    await turn.services.chat.expect(turn.person, REASON + key, turn.now)
     return [Reply(t.gettext("Ông/Bà chưa hài lòng về điều gì?"), options)]
 
 
@@ -57,12 +62,27 @@ async def why(turn: Turn, value: str) -> Replies:
 
 
 async def comment(turn: Turn, key: str, text: str) -> Replies:
-    """The comment after «Không hài lòng»."""
+    """The comment after «Không hài lòng» («không», «bỏ qua»: none)."""
     await turn.services.chat.expect(turn.person, "", turn.now)
+    if fold(text) in NO_COMMENT:
+        return [turn.say(THANKS)]
     await turn.services.ratings.explain(turn.person, key, turn.now, comment=text)
     return [turn.say("Phục Vụ cảm ơn Ông/Bà đã góp ý. Ý kiến được gửi tới Trung tâm để phục vụ tốt hơn.")]
 
 
-def awaited(awaiting: str) -> str | None:
-    """The dossier whose comment the next message is."""
-    return awaiting.removeprefix(AWAITING) if awaiting.startswith(AWAITING) else None
+async def reason(turn: Turn, key: str, text: str) -> Replies:
+    """What went wrong, typed: a reason's name, or the person's own words (another reason, with them as the
+    comment)."""
+    chosen = match(text, REASONS)
+    if chosen is not None:
+        return await why(turn, f"{key}:{chosen}")
+    await turn.services.ratings.explain(turn.person, key, turn.now, reason="other")
+    return await comment(turn, key, text)
+
+
+def awaited(awaiting: str) -> tuple[str, str] | None:
+    """What the next message is about a rating (`comment` or `reason`), and of which dossier."""
+    for prefix, kind in ((AWAITING, "comment"), (REASON, "reason")):
+        if awaiting.startswith(prefix):
+            return kind, awaiting.removeprefix(prefix)
+    return None

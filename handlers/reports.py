@@ -36,6 +36,7 @@ LIST_LIMIT = 30
 MOVES = (State.RECEIVED, State.IN_PROGRESS, State.FIXED, State.CANNOT_FIX, State.DUPLICATE)
 NOTE = "note:"  # what a leader's next message answers after moving a report: a note on it
 NUMBER = re.compile(r"BC-(\d{6})")
+TYPED_NUMBER = re.compile(r"\s*BC\s*-?\s*(\d{1,6})\s*", re.IGNORECASE)  # a report's number as typed
 GONE = N_("Báo cáo này không còn gửi được.")
 PROBLEMS = {
     "choose": N_("Vui lòng chọn một mục dưới đây."),
@@ -67,8 +68,8 @@ def summary(t: Translator, writing: Writing) -> str:
     return "\n".join(lines)
 
 
-def question(t: Translator, writing: Writing) -> Reply:
-    """The question of the step the official is at, with its choices."""
+def question(t: Translator, writing: Writing, locations: bool = True) -> Reply:
+    """The question of the step the official is at, with its choices (`locations`: the channel can share one)."""
     cancel = _cancel(t)
     if writing.step is Step.CATEGORY:
         options = tuple(Option(t.gettext(c.name), "rp", f"c:{key}") for key, c in CATEGORIES.items())
@@ -90,9 +91,12 @@ def question(t: Translator, writing: Writing) -> Reply:
         text = t.gettext("Gửi tối đa {count} ảnh, rồi chọn «Xong» (không có ảnh thì chọn «Xong» ngay).")
         return Reply(text.format(count=MAX_PHOTOS), (Option(t.gettext("✅ Xong"), "rp", "p:done"), cancel))
     if writing.step is Step.LOCATION:
-        text = t.gettext(
-            "Gửi vị trí của nơi có vấn đề, hoặc nhắn tọa độ (ví dụ: 21.8537, 106.7615), hoặc chọn «Bỏ qua»."
-        )
+        if locations:
+            text = t.gettext(
+                "Gửi vị trí của nơi có vấn đề, hoặc nhắn tọa độ (ví dụ: 21.8537, 106.7615), hoặc chọn «Bỏ qua»."
+            )
+        else:
+            text = t.gettext("Nhắn tọa độ của nơi có vấn đề (ví dụ: 21.8537, 106.7615), hoặc chọn «Bỏ qua».")
         return Reply(text, (Option(t.gettext("⏭️ Bỏ qua"), "rp", "l:skip"), cancel))
     if writing.step is Step.REOPEN:
         text = t.gettext("Gửi một ảnh cho thấy {number} chưa được khắc phục, kèm ghi chú trong chú thích ảnh.")
@@ -111,7 +115,7 @@ async def start(turn: Turn, value: str) -> Replies:
         )
         return [turn.say(text, command=name)]
     writing = await turn.services.reports.write(turn.person, Writing(Step.CATEGORY), turn.now)
-    return [question(turn.t, writing)]
+    return [question(turn.t, writing, turn.locations)]
 
 
 async def cancel(turn: Turn, value: str) -> Replies:
@@ -144,7 +148,10 @@ async def _answer(turn: Turn, answer: Answer) -> Replies:
         return stale(turn)
     incoming = turn.incoming
     if incoming.other or (incoming.text and not incoming.photo and menu.typed(incoming.text) is not None):
-        return [turn.say("Đồng chí đang viết một báo cáo: vui lòng trả lời câu hỏi dưới đây."), question(t, writing)]
+        return [
+            turn.say("Đồng chí đang viết một báo cáo: vui lòng trả lời câu hỏi dưới đây."),
+            question(t, writing, turn.locations),
+        ]
     moved = advance(writing, answer)
     try:
         if moved.effect == "send":
@@ -155,7 +162,7 @@ async def _answer(turn: Turn, answer: Answer) -> Replies:
             replies = [turn.say(PROBLEMS[moved.problem], most=MAX_PHOTOS)] if moved.problem else []
             if answer.choice and not moved.problem:
                 return stale(turn)
-            return [*replies, question(t, writing)]
+            return [*replies, question(t, writing, turn.locations)]
         following = moved.writing
         if moved.effect == "duplicate":
             duplicate = await reports.open_duplicate(turn.person, following.category)
@@ -168,7 +175,7 @@ async def _answer(turn: Turn, answer: Answer) -> Replies:
         text = t.gettext("Đã nhận {count}/{most} ảnh. Gửi thêm, hoặc chọn «Xong».")
         done = Option(t.gettext("✅ Xong"), "rp", "p:done")
         return [Reply(text.format(count=len(following.photos), most=MAX_PHOTOS), (done, _cancel(t)))]
-    return [question(t, following)]
+    return [question(t, following, turn.locations)]
 
 
 async def _send(turn: Turn, writing: Writing) -> Replies:
@@ -232,6 +239,8 @@ async def listed(turn: Turn, value: str) -> Replies:
         )
         columns = 1
     else:
+        if (typed := typed_report(value)) is not None:  # `/xembaocao BC-000002`: that one
+            return await view(turn, str(typed))
         wanted = read_filter(value, lambda text: services.centres.commune_code(text)[0])
         if wanted is None:
             text = N_(
@@ -268,7 +277,7 @@ async def reopen(turn: Turn, value: str) -> Replies:
     except NotAllowed:
         return stale(turn)
     writing = await turn.services.reports.write(turn.person, Writing(Step.REOPEN, add_to=report.id), turn.now)
-    return [question(turn.t, writing)]
+    return [question(turn.t, writing, turn.locations)]
 
 
 async def view(turn: Turn, value: str) -> Replies:
@@ -290,7 +299,7 @@ async def view(turn: Turn, value: str) -> Replies:
 
 
 async def move(turn: Turn, value: str) -> Replies:
-    """Move an open report on; the leader's next message may be a note for the commune."""
+    """Move an open report on, with a choice to send the commune a note about it."""
     number, _, state = value.partition(":")
     report_id = _number(number)
     try:
@@ -300,15 +309,25 @@ async def move(turn: Turn, value: str) -> Replies:
     except (NotAllowed, ValueError):
         return stale(turn)
     turn.effects.wake()  # the commune's officials are told now
-    await turn.services.chat.expect(turn.person, f"{NOTE}{report.id}", turn.now)
     t = turn.t
     moved = t.gettext("Đã chuyển {number} sang: {state}.").format(
         number=report.number, state=t.gettext(STATE_NAMES[report.state])
     )
-    hint = t.gettext(
-        "Tin nhắn tiếp theo của đồng chí sẽ là ghi chú gửi cán bộ xã về báo cáo này (hoặc chọn «Hủy thao tác»)."
-    )
-    return [Reply(moved + "\n" + report_line(report, turn) + "\n" + hint, (_cancel(t),))]
+    return [Reply(moved + "\n" + report_line(report, turn), (_note_option(t, report.id),))]
+
+
+def _note_option(t: Translator, report_id: int) -> Option:
+    return Option(t.gettext("📝 Gửi ghi chú cho xã"), "note", str(report_id))
+
+
+async def ask_note(turn: Turn, value: str) -> Replies:
+    """«Gửi ghi chú cho xã»: the leader's next message is the note."""
+    report_id = _number(value)
+    if report_id is None:
+        return stale(turn)
+    await turn.services.chat.expect(turn.person, f"{NOTE}{report_id}", turn.now)
+    text = turn.t.gettext("Vui lòng nhắn ghi chú gửi cán bộ xã về {number} trong một tin nhắn.")
+    return [Reply(text.format(number=report_number(report_id)), (_cancel(turn.t),))]
 
 
 async def note(turn: Turn, report_id: int, text: str) -> Replies:
@@ -320,6 +339,12 @@ async def note(turn: Turn, report_id: int, text: str) -> Replies:
         return unrecognised(turn)
     turn.effects.wake()
     return [turn.say("Đã gửi ghi chú cho cán bộ xã về {number}.", number=report.number)]
+
+
+def typed_report(text: str) -> int | None:
+    """The report a message is only the number of (`BC-000003`, `bc 3`)."""
+    found = TYPED_NUMBER.fullmatch(text)
+    return int(found[1]) if found else None
 
 
 def replied_report(text: str) -> int | None:

@@ -58,7 +58,7 @@ def roles_view(holders: list[Holder], turn: Turn) -> Reply:
     for number, holder in enumerate(holders, start=1):
         granted = t.day(holder.granted_at.astimezone(turn.services.settings.timezone))
         lines.append(
-            t.gettext("{number}. {role} — {channel} {id}, từ {date}").format(
+            t.gettext("#{number} {role} — {channel} {id}, từ {date}").format(
                 number=number,
                 role=role_name(turn, holder.role, holder.commune_code),
                 channel=holder.person.channel,

@@ -22,10 +22,11 @@ from bot.commands import (
     UPDATE_CENTRE,
     Command,
 )
-from bot.dossiers import find_code
+from bot.dossiers import find_code, loose_code
 from bot.i18n import N_, translator
 from bot.roles import Role
 from bot.services import Services
+from bot.text import fold
 from handlers import centres, digest, dossiers, menu, people, ratings, reports, roles
 from handlers.chat import FAILED, Effects, Incoming, Replies, Reply, Route, Turn, stale, unrecognised
 
@@ -58,6 +59,7 @@ ACTIONS: dict[str, Route] = {
     "reports": Route(reports.listed, ANY_ROLE),
     "view": Route(reports.view, LEADERS),
     "move": Route(reports.move, LEADERS),
+    "note": Route(reports.ask_note, LEADERS),
     "digest": Route(digest.digest, LEADERS),
     "invite": Route(roles.invite, (Role.ADMIN,)),
     "roles": Route(roles.listed, (Role.ADMIN,)),
@@ -96,7 +98,7 @@ async def choose(turn: Turn, action: str, value: str, *, typed: bool) -> Replies
 def command(text: str) -> tuple[str, str] | None:
     """`/hoso 000…` → (`dossier`, `000…`); `/start@phucvu_bot CODE` too; None for no command of ours."""
     name, _, args = text[1:].partition(" ")
-    action = COMMANDS.get(name.partition("@")[0].lower())
+    action = COMMANDS.get(fold(name.partition("@")[0]))  # `/huỷ` is `/huy`
     return (action, args.strip()) if action else None
 
 
@@ -142,6 +144,10 @@ async def _writing(turn: Turn) -> bool:
 
 async def _free_text(turn: Turn, text: str) -> Replies:
     incoming, services, person = turn.incoming, turn.services, turn.person
+    if text.isdigit() and len(text) <= 2:  # a menu's number where choices are buttons
+        return unrecognised(turn)
+    if (number := reports.typed_report(text)) is not None and (await turn.access()).is_one_of(*LEADERS):
+        return await reports.view(turn, str(number))
     quoted = reports.replied_report(incoming.replied_to) if incoming.replied_to else None
     if quoted is not None and (await turn.access()).is_one_of(Role.LEADER, Role.ADMIN):
         return await reports.note(turn, quoted, text)
@@ -151,23 +157,30 @@ async def _free_text(turn: Turn, text: str) -> Replies:
     if (noted := reports.awaited_note(awaiting)) is not None:
         return await reports.note(turn, noted, text)
     if (rated := ratings.awaited(awaiting)) is not None:
-        return await ratings.comment(turn, rated, text)
-    if (code := find_code(text)) is not None:
+        about, key = rated
+        return await (ratings.comment if about == "comment" else ratings.reason)(turn, key, text)
+    if (code := find_code(text) or loose_code(text)) is not None:
         return await dossiers.lookup(turn, code)
     if (invite := people.invite_code(text)) is not None:
         return await people.redeem(turn, invite)
-    if (kind := people.small_talk(text)) is not None:
-        return await people.chat(turn, kind)
+    if (talk := people.small_talk(text)) is not None:
+        return await people.chat(turn, talk)
     return await centres.search(turn, text)
 
 
 async def respond(
-    services: Services, incoming: Incoming, effects: Effects | None = None, *, numbered: bool = False
+    services: Services,
+    incoming: Incoming,
+    effects: Effects | None = None,
+    *,
+    numbered: bool = False,
+    locations: bool = True,
 ) -> Turn:
     """Answer what a person sent; the turn holds the replies and the translator they are written in. A failure is
     logged and answered with an apology, never raised."""
     person = incoming.person
-    turn = Turn(incoming, services, translator(services.people.language(person)), services.clock(), numbered=numbered)
+    t = translator(services.people.language(person))
+    turn = Turn(incoming, services, t, services.clock(), numbered=numbered, locations=locations)
     if effects is not None:
         turn.effects = effects
     try:

@@ -307,7 +307,7 @@ class DossiersRepo:
         """The dossiers a person follows, oldest follow first."""
         rows = await self.db.fetchall(
             "SELECT d.* FROM follows f JOIN dossiers d ON d.id = f.dossier_id WHERE f.person_id = ?"
-            " ORDER BY f.created_at, d.id",
+            " ORDER BY f.created_at, f.rowid",
             (person_id,),
         )
         return [_dossier(row) for row in rows]

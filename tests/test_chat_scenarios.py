@@ -10,7 +10,7 @@ from handlers.chat import FAILED, STALE, UNRECOGNISED
 from tests.channels import Chat, Msg, TelegramChat
 
 GREETING = "Kính chào Ông/Bà! Phục Vụ là trợ lý tự động của các Trung tâm Phục vụ hành chính công tỉnh Lạng Sơn."
-THANKS = "Phục Vụ cảm ơn. Rất vui được giúp."
+THANKS = "Phục Vụ rất vui được giúp."
 READY = "Phục Vụ sẵn sàng giúp."
 
 

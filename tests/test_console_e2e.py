@@ -44,7 +44,7 @@ async def test_console_finds_centres_and_chooses_by_number(settings: Settings) -
     assert "🏢 Trung tâm Phục vụ hành chính công xã Quý Hòa" in output
     assert "Mở bản đồ: https://www.google.com/maps/search/?api=1&query=22.166400,106.270000" in output
     assert "📍 Xã Quý Hòa — Vị trí gần đúng (trung tâm của xã)" in output  # "1": the pin
-    assert "Xã Đồng Tân (Huyện Hữu Lũng cũ) nay thuộc Xã Hữu Lũng." in output
+    assert "Xã Đồng Tân, huyện Hữu Lũng cũ, nay thuộc xã Hữu Lũng." in output
     assert "Ông/Bà muốn tìm nơi nào?\n\n1. Xã Ba Sơn\n2. Xã Bắc Sơn\n" in output
     assert "🏢 Trung tâm Phục vụ hành chính công xã Bắc Sơn" in output  # "2"
     assert "Các trung tâm gần nhất:" in output
@@ -81,7 +81,7 @@ async def test_the_console_has_numbered_menus(settings: Settings) -> None:
     assert "menu bằng số" in output and MENU in output  # the menu, shown first
     assert "Vui lòng nhắn mã hồ sơ in trên Giấy tiếp nhận" in output  # "1"
     assert f"📄 Hồ sơ {example[0]}" in output and "\n1. Theo dõi\nNhắn số để chọn." in output
-    assert "Đã theo dõi. Phục Vụ sẽ báo Ông/Bà khi hồ sơ thay đổi trạng thái." in output  # "1"
+    assert "Đã theo dõi. Phục Vụ sẽ báo khi hồ sơ thay đổi trạng thái." in output  # "1"
     assert f"1. Bỏ theo dõi {example[0]}" in output
     assert "🏢 Trung tâm Phục vụ hành chính công xã Bắc Sơn" in output
     assert "Phục Vụ chưa đọc được ảnh." in output
@@ -100,7 +100,7 @@ async def test_the_console_acts_as_an_official_or_an_admin(settings: Settings) -
     feed = iter(["/vaitro", ":quit"])
     out.clear()
     assert await run_console(settings, lines=read, write=out.append, demo_days=1, role="admin")
-    assert "Những người đang giữ quyền:\n1. cán bộ xã Hữu Lũng — console 1, từ " in "\n".join(out)
+    assert "Những người đang giữ quyền:\n#1 cán bộ xã Hữu Lũng — console 1, từ " in "\n".join(out)
     feed = iter([":quit"])
     assert not await run_console(settings, lines=read, write=out.append, demo_days=1, role="official", commune="Tân")
     assert "--as official cần --commune" in "\n".join(out)

@@ -65,16 +65,16 @@ async def test_a_leader_reads_todays_digest_and_one_communes(chat: Chat) -> None
 
 async def test_a_leader_moves_pauses_and_resumes_their_digest(chat: Chat) -> None:
     [moved] = await chat.say("leader", "/tomtat gio 6:30")
-    assert moved.text == "Đồng chí sẽ nhận tóm tắt lúc 06:30 mỗi sáng (thứ Hai có thêm tóm tắt tuần)."
+    assert moved.text == "Đồng chí sẽ nhận tóm tắt lúc 06:30 hằng ngày (thứ Hai có thêm tóm tắt tuần)."
     jobs = chat.app.job_queue
     assert jobs is not None
     assert {"digest@06:30", "digest@07:00"} <= {job.name for job in jobs.jobs() if not job.removed}
     [bad] = await chat.say("leader", "/tomtat gio 25:00")
-    assert bad.text == "Giờ viết như 06:30 (từ 00:00 đến 23:59)."
+    assert bad.text == "Giờ chưa đúng. Vui lòng viết dạng 06:30 (từ 00:00 đến 23:59)."
     [paused] = await chat.say("leader", "/tomtat tamdung")
     assert paused.text == "Đã tạm dừng tóm tắt hằng ngày. Nhắn /tomtat tieptuc để nhận lại."
     [resumed] = await chat.say("leader", "/digest resume")
-    assert resumed.text == "Đồng chí sẽ nhận tóm tắt lúc 06:30 mỗi sáng (thứ Hai có thêm tóm tắt tuần)."
+    assert resumed.text == "Đồng chí sẽ nhận tóm tắt lúc 06:30 hằng ngày (thứ Hai có thêm tóm tắt tuần)."
     await chat.give("admin", Role.ADMIN)
     [admin] = await chat.say("admin", "/tomtat tamdung")  # an admin reads digests, and receives none
     assert admin.text == "Chỉ lãnh đạo tỉnh nhận tóm tắt hằng ngày."

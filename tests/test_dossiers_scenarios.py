@@ -64,7 +64,7 @@ async def test_following_is_offered_and_stopped_from_the_lookup_and_the_list(cha
     await imported(chat)
     await chat.say("citizen", CODE)
     [followed] = await chat.choose("citizen", "Theo dõi")
-    assert followed.text == "Đã theo dõi. Phục Vụ sẽ báo Ông/Bà khi hồ sơ thay đổi trạng thái."
+    assert followed.text == "Đã theo dõi. Phục Vụ sẽ báo khi hồ sơ thay đổi trạng thái."
     [again] = await chat.say("citizen", CODE)
     assert again.options == ["Bỏ theo dõi"]
     [stopped] = await chat.choose("citizen", "Bỏ theo dõi")
@@ -77,7 +77,7 @@ async def test_following_is_offered_and_stopped_from_the_lookup_and_the_list(cha
     assert listed.text.startswith("Đang theo dõi 1/10 hồ sơ:\n") and f"• {CODE} — Đang giải quyết" in listed.text
     await chat.choose("citizen", f"Bỏ theo dõi {CODE}")
     [empty] = await chat.say("citizen", "/theodoi")
-    assert empty.text.startswith("Ông/Bà chưa theo dõi hồ sơ nào.") and empty.options == []
+    assert empty.text.startswith("Chưa theo dõi hồ sơ nào.") and empty.options == []
 
 
 async def forge(chat: Chat, who: str, action: str, value: str) -> list[Msg]:

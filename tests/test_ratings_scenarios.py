@@ -61,3 +61,24 @@ async def test_a_dossier_not_returned_cannot_be_rated(chat: Chat) -> None:
     [unknown] = await chat.say("citizen", "/khonglenh")
     assert await ratings(chat) == []
     assert unknown.text.startswith("Phục Vụ chưa hiểu")
+
+
+async def test_what_went_wrong_in_ones_own_words_and_no_comment(chat: Chat) -> None:
+    services = chat.services
+    await services.dossiers.apply([dossier_row(status=10)], "import:test.csv", services.clock())
+    await chat.say("citizen", CODE)
+    await chat.choose("citizen", "Đánh giá")
+    await chat.choose("citizen", "Không hài lòng")
+    [thanks] = await chat.say("citizen", "nhân viên hơi chậm")  # no reason's name: another reason, and the comment
+    assert thanks.text.startswith("Phục Vụ cảm ơn Ông/Bà đã góp ý.")
+    assert await ratings(chat) == [(1, "other", "nhân viên hơi chậm", "06385", "Đăng ký khai sinh")]
+    await chat.say("citizen", CODE)
+    await chat.choose("citizen", "Đánh giá")
+    await chat.choose("citizen", "Không hài lòng")
+    [more] = await chat.say("citizen", "thái độ")  # a reason's name typed
+    assert more.text.startswith("Ông/Bà có góp ý thêm không?")
+    [thanks] = await chat.say("citizen", "Không")  # no comment: nothing stored as one
+    assert thanks.text.startswith("Phục Vụ cảm ơn Ông/Bà đã đánh giá.")
+    assert await ratings(chat) == [(1, "attitude", "", "06385", "Đăng ký khai sinh")]
+    [centre] = await chat.say("citizen", "Hữu Lũng")  # nothing awaited any more
+    assert centre.text.startswith("🏢")

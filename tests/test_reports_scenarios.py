@@ -30,6 +30,13 @@ WRITING = "Đồng chí đang viết một báo cáo: vui lòng trả lời câu
 CHOOSE = "Vui lòng chọn một mục dưới đây."
 
 
+def asks_where(chat: Chat, msg: Msg) -> bool:
+    """The location step's question: to share a location or type coordinates, or (Zalo: no locations) type them."""
+    if chat.channel == "zalo":
+        return msg.text.startswith("Nhắn tọa độ của nơi có vấn đề (ví dụ: 21.8537, 106.7615), hoặc chọn «Bỏ qua».")
+    return msg.text.startswith("Gửi vị trí của nơi có vấn đề, hoặc nhắn tọa độ (ví dụ: 21.8537, 106.7615)")
+
+
 async def official_and_leader(chat: Chat) -> None:
     """The official of xã Hữu Lũng and a leader take their roles."""
     await chat.give("official", Role.OFFICIAL, COMMUNE)
@@ -127,7 +134,7 @@ async def test_an_official_writes_a_report_with_photos_across_a_restart(channel:
         [again], second = await send_photo(chat, "official", 2, caption="cầu dao")
         assert body(again) == "Đã nhận 2/5 ảnh. Gửi thêm, hoặc chọn «Xong»."
         [where] = await chat.choose("official", "Xong")
-        assert where.text.startswith("Gửi vị trí của nơi có vấn đề, hoặc nhắn tọa độ")
+        assert asks_where(chat, where)
         assert where.options == ["Bỏ qua", "Hủy thao tác"]
         [check] = await chat.say("official", "21,8537; 106,7615")
         assert check.text.startswith("Kiểm tra trước khi gửi:")
@@ -234,7 +241,7 @@ async def test_typed_words_answer_every_step(chat: Chat) -> None:
     [photos] = await chat.say("official", "Mất nước ở nhà vệ sinh.")
     assert photos.text.startswith("Gửi tối đa 5 ảnh")
     [where] = await chat.say("official", "xong")
-    assert where.text.startswith("Gửi vị trí của nơi có vấn đề")
+    assert asks_where(chat, where)
     [check] = await chat.say("official", "bỏ qua")
     assert "Loại: Điện, nước, nhà vệ sinh" in check.text and "Mức độ: Cao" in check.text
     assert "Ảnh: 0" in check.text and "Vị trí: không có" in check.text
@@ -282,11 +289,11 @@ async def test_report_steps_say_why_a_message_did_not_fit(chat: Chat) -> None:
     assert taken.text.startswith("Gửi tối đa 5 ảnh")  # the caption is the description, the image the first photo
     await chat.say("official", "xong")
     why, again = await chat.say("official", "21,85", expect=2)  # a latitude alone: no point in Viet Nam
-    assert why.text.startswith("Tọa độ chưa đúng") and again.text.startswith("Gửi vị trí của nơi có vấn đề")
+    assert why.text.startswith("Tọa độ chưa đúng") and asks_where(chat, again)
     why, again = await chat.say("official", "48.85, 2.35", expect=2)  # Paris
-    assert why.text.startswith("Tọa độ chưa đúng") and again.text.startswith("Gửi vị trí của nơi có vấn đề")
+    assert why.text.startswith("Tọa độ chưa đúng") and asks_where(chat, again)
     why, again = (await send_photo(chat, "official", 4, expect=2))[0]  # photos were done with: not "five already"
-    assert why.text == "Ảnh chỉ nhận ở bước gửi ảnh." and again.text.startswith("Gửi vị trí của nơi có vấn đề")
+    assert why.text == "Ảnh chỉ nhận ở bước gửi ảnh." and asks_where(chat, again)
     [check] = await chat.say("official", "21.85, 106.76")
     assert "Ảnh: 1" in check.text and "Mô tả: Máy in hỏng từ tuần trước." in check.text
     assert "Vị trí: 21.85000, 106.76000" in check.text
@@ -307,7 +314,7 @@ async def test_five_photos_move_on_by_themselves(chat: Chat) -> None:
         assert got.text.startswith(f"Đã nhận {n}/5 ảnh.")
         refs.append(ref)
     [where], ref = await send_photo(chat, "official", 5)
-    assert where.text.startswith("Gửi vị trí của nơi có vấn đề")  # the fifth photo ends the step
+    assert asks_where(chat, where)  # the fifth photo ends the step
     refs.append(ref)
     why, again = (await send_photo(chat, "official", 6, expect=2))[0]
     assert why.text == "Đã đủ 5 ảnh; ảnh này không được thêm." and again.text == where.text
@@ -322,7 +329,7 @@ async def test_a_shared_location_answers_the_location_step(chat: Chat) -> None:
     for word in ("báo cáo", "Khác", "Thấp", "Biển hiệu bị gió làm đổ.", "xong"):
         await chat.say("official", word)
     why, again = await chat.location("official", 48.85, 2.35, expect=2)  # not in Viet Nam
-    assert why.text.startswith("Tọa độ chưa đúng") and again.text.startswith("Gửi vị trí của nơi có vấn đề")
+    assert why.text.startswith("Tọa độ chưa đúng") and asks_where(chat, again)
     [confirm] = await chat.location("official", 21.65, 106.33)
     assert "Vị trí: 21.65000, 106.33000" in confirm.text
     await chat.choose("official", "Gửi")
@@ -357,11 +364,16 @@ async def test_lists_and_moves_in_chat(chat: Chat) -> None:
     since = chat.mark("official")
     [moved] = await chat.choose("leader", "Đang xử lý")
     assert moved.text.startswith("Đã chuyển BC-000001 sang: Đang xử lý.") and "· Đang xử lý ·" in moved.text
-    assert body(moved).endswith("(hoặc chọn «Hủy thao tác»).") and moved.options == ["Hủy thao tác"]
+    assert moved.options == ["Gửi ghi chú cho xã"]
     moved_message = quoted(chat, "leader") if isinstance(chat, TelegramChat) else None
     [told] = await chat.notified("official", since)
     assert told.text == "📋 Báo cáo BC-000001 chuyển sang: Đang xử lý."
     since = chat.mark("official")
+    assert await chat.services.chat.awaiting(chat.person("leader")) == ""  # no note asked for yet
+    chat.last["leader"] = [moved]
+    [asked] = await chat.choose("leader", "Gửi ghi chú cho xã")
+    assert asked.text.startswith("Vui lòng nhắn ghi chú gửi cán bộ xã về BC-000001 trong một tin nhắn.")
+    assert asked.options == ["Hủy thao tác"]
     [noted] = await chat.say("leader", "Sở đã duyệt kinh phí máy in.")  # the next message is the note
     assert noted.text == "Đã gửi ghi chú cho cán bộ xã về BC-000001."
     [note] = await chat.notified("official", since)
@@ -383,6 +395,7 @@ async def test_lists_and_moves_in_chat(chat: Chat) -> None:
     await chat.say("leader", "/xembaocao")
     await chat.choose("leader", "BC-000002")
     await chat.choose("leader", "Đã tiếp nhận")
+    await chat.choose("leader", "Gửi ghi chú cho xã")
     [cancelled] = await chat.choose("leader", "Hủy thao tác")
     assert cancelled.text == CANCELLED
     [finder] = await chat.say("leader", "Hữu Lũng")

@@ -320,6 +320,10 @@ ADVANCES = [
     (Writing(Step.CATEGORY, add_to=5), Answer(choice="c:it"), to_duplicate("it")),  # begun again: no addition
     (AT[Step.CATEGORY], Answer(text="nhà"), problem("choose")),  # toilets, or lodging?
     (AT[Step.CATEGORY], Answer(text="xe cứu hỏa"), problem("choose")),
+    (AT[Step.CATEGORY], Answer(text="gửi"), problem("choose")),  # `gui` begins no word: it is no `guidance`
+    (AT[Step.CATEGORY], Answer(text="mất điện"), to_duplicate("utilities")),
+    (AT[Step.CATEGORY], Answer(text="máy tính hỏng"), to_duplicate("it")),
+    (AT[Step.CATEGORY], Answer(text="wifi"), to_duplicate("it")),
     (AT[Step.CATEGORY], Answer(text="cao"), problem("choose")),
     (AT[Step.CATEGORY], Answer(choice="c:bogus"), problem("choose")),
     (AT[Step.CATEGORY], Answer(choice="s:high"), problem("choose")),  # another step's choice
@@ -334,6 +338,7 @@ ADVANCES = [
     (AT[Step.DUPLICATE], Answer(text="new"), moved(AT[Step.DUPLICATE], Step.SEVERITY, add_to=None)),
     (AT[Step.DUPLICATE], Answer(text="báo cáo"), problem("choose")),  # in both names
     (AT[Step.DUPLICATE], Answer(text="có"), problem("choose")),
+    (AT[Step.DUPLICATE], Answer(text="gửi"), problem("choose")),
     (AT[Step.DUPLICATE], Answer(choice="d:maybe"), problem("choose")),
     (AT[Step.DUPLICATE], Answer(photo="ph"), problem("photo_not_here")),
     # The severity: a choice, or its name typed (at a step that offers numbered choices).
@@ -344,7 +349,9 @@ ADVANCES = [
     (AT[Step.SEVERITY], Answer(text="thấp"), to_description("low")),
     (AT[Step.SEVERITY], Answer(text="dừng phục vụ"), to_description("blocking")),
     (AT[Step.SEVERITY], Answer(text="high"), to_description("high")),
-    (AT[Step.SEVERITY], Answer(text="rất nặng"), problem("choose")),
+    (AT[Step.SEVERITY], Answer(text="rất nặng"), to_description("high")),  # the words officials use
+    (AT[Step.SEVERITY], Answer(text="khẩn cấp"), to_description("blocking")),
+    (AT[Step.SEVERITY], Answer(text="rất to"), problem("choose")),
     (AT[Step.SEVERITY], Answer(choice="s:huge"), problem("choose")),
     (AT[Step.SEVERITY], Answer(choice="c:it"), problem("choose")),
     (AT[Step.SEVERITY], Answer(photo="ph", text="cao"), problem("photo_not_here")),

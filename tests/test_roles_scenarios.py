@@ -104,7 +104,7 @@ async def test_an_admin_invites_lists_and_revokes_in_chat(chat: Chat) -> None:
 
     leader = chat.person("leader")
     [listing] = await chat.say("admin", "/vaitro")
-    assert f"1. lãnh đạo tỉnh — {leader.channel} {leader.external_id}, từ 04/08/2025" in listing.text
+    assert f"#1 lãnh đạo tỉnh — {leader.channel} {leader.external_id}, từ 04/08/2025" in listing.text
     assert listing.options == ["Thu hồi #1"]
     if isinstance(chat, TelegramChat):  # the button's data, forged by someone who was never shown it
         revoke = chat.calls["admin"][0].buttons[0][0]["callback_data"]

@@ -101,3 +101,11 @@ async def test_a_revocation_for_an_old_grant_leaves_the_new_role(roles: RolesSer
     [new] = await roles.holders()
     taken = await roles.revoke(new.person_id, "telegram:1", NOW, new.grant)
     assert taken is not None and taken.role is Role.OFFICIAL
+
+
+def test_an_invite_code_never_begins_or_ends_with_a_dash_or_underscore() -> None:
+    from bot.roles import INVITE_CODE, new_code
+
+    codes = [new_code() for _ in range(2000)]  # about 60 would begin with one if nothing kept them out
+    assert all(INVITE_CODE.fullmatch(code) and code[0].isalnum() and code[-1].isalnum() for code in codes)
+    assert len(set(codes)) == len(codes)

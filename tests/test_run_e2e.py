@@ -25,7 +25,7 @@ async def test_phucvu_run_serves_the_fake_bot_api_and_stops_on_sigint(api: FakeB
     )
     try:
         [reply] = await api.say(8001, "xã Đồng Tân, huyện Hữu Lũng", timeout=60)
-        assert reply.text is not None and "nay thuộc Xã Hữu Lũng" in reply.text
+        assert reply.text is not None and "nay thuộc xã Hữu Lũng" in reply.text
         assert api.called("setMyCommands")
     finally:
         process.send_signal(signal.SIGINT)
@@ -52,7 +52,7 @@ async def test_phucvu_run_with_only_zalo_serves_zalo_and_stops_on_sigterm(tmp_pa
             since = zalo.mark()
             zalo.push_text("zalo-user-1", "xã Đồng Tân, huyện Hữu Lũng")
             [reply] = await zalo.wait_sent("zalo-user-1", since=since, timeout=60)
-            assert "nay thuộc Xã Hữu Lũng" in reply.text
+            assert "nay thuộc xã Hữu Lũng" in reply.text
         finally:
             process.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
