@@ -34,10 +34,10 @@ from bot.telegram_channel import (
     show_commands,
 )
 from bot.telegram_http import AiohttpRequest, NoTelegram
+from bot.textmenu import answer
 from bot.zalo import ZaloClient
 from bot.zalo_channel import ZaloChannel
 from handlers.chat import Effects
-from handlers.router import respond
 
 log = logging.getLogger(__name__)
 
@@ -297,8 +297,8 @@ async def run_console(
         while line != ":quit":
             came = incoming(line) if line else None
             if came is not None:
-                turn = await respond(data.services, came, effects, numbered=True)
-                await console.show(turn.replies, turn.t.language)
+                replies, language = await answer(data.services, came, effects, locations=True, pictures=True)
+                await console.show(replies, language)
             elif line:
                 write("(không hiểu lệnh console này; xem hướng dẫn ở trên)\n")
             try:

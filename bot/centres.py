@@ -370,9 +370,20 @@ class CentreDirectory:
         self._province_key = fold(province.name)
 
     def search(self, text: str) -> SearchOutcome:
+        """Match free text as typed, else without the words of a question around it (`UBND xã … ở đâu`; as typed
+        first, since such words are also names' words: `Hội Hoan`, `Hòa Cư`)."""
+        outcome = self._search(text)
+        if isinstance(outcome, NotFound) and not outcome.empty:
+            trimmed = without_question(text)
+            if trimmed != clean(text):
+                again = self._search(trimmed)
+                return outcome if isinstance(again, NotFound) else again
+        return outcome
+
+    def _search(self, text: str) -> SearchOutcome:
         """Match free text: an old unit within the district given, else a 2025 name (the kind typed and the
         diacritics deciding between namesakes), else pre-2025 names, an old district, and close names."""
-        query = parse_query(without_question(text), self._province_key)
+        query = parse_query(text, self._province_key)
         district = self._district(query.district) if query.district else None
         if not query.name:
             return self._district_outcome(district) if district else NotFound(empty=query.district is None)

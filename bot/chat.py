@@ -1,27 +1,23 @@
-"""Conversation state that outlives a process: what a person's numbers mean (the numbered menu they saw last, on
-channels without buttons) and what their next message answers. Who awaits something is held in memory, so that
-no other message waits for the database."""
+"""Conversation state that outlives a process and is shared by every process: what a person's numbers mean (the
+numbered menu they saw last, on channels without buttons) and what their next message answers, for a while."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.people import Person
 from storage.chat import ChatRepo, Option
 from storage.people import PeopleRepo
 
+AWAIT_FOR = timedelta(minutes=15)  # after that, a message answers nothing asked before: it is read afresh
+
 
 class ChatState:
-    """Menus and awaited answers, per person."""
+    """Menus and awaited answers, per person, read from the database on each message."""
 
     def __init__(self, repo: ChatRepo, people: PeopleRepo) -> None:
         self.repo = repo
         self.people = people
-        self._awaiting: set[Person] = set()
-
-    async def load(self) -> None:
-        """Learn who awaits an answer (call once at start)."""
-        self._awaiting = {Person(channel, external_id) for channel, external_id in await self.repo.awaiting_people()}
 
     async def remember(self, person: Person, options: list[Option], now: datetime) -> None:
         """The menu just shown to the person (replacing the one before; an empty one forgets it)."""
@@ -38,19 +34,16 @@ class ChatState:
         found = [option[:2] for option in await self.repo.menu(person.channel, person.external_id) if option[2] == key]
         return found[0] if len(found) == 1 else None
 
-    async def awaiting(self, person: Person) -> str:
-        """What the person's next message answers ('' for nothing in particular)."""
-        if person not in self._awaiting:
+    async def awaiting(self, person: Person, now: datetime) -> str:
+        """What the person's next message answers ('' for nothing in particular, or once AWAIT_FOR has passed)."""
+        what, since = await self.repo.awaiting(person.channel, person.external_id)
+        if not what or not since or now - datetime.fromisoformat(since) > AWAIT_FOR:
             return ""
-        return await self.repo.awaiting(person.channel, person.external_id)
+        return what
 
     async def expect(self, person: Person, what: str, now: datetime) -> None:
         """The person's next message answers `what` ('' forgets it)."""
-        if not what and person not in self._awaiting:
-            return
+        if not what and not (await self.repo.awaiting(person.channel, person.external_id))[0]:
+            return  # nothing to forget: no write
         person_id = await self.people.ensure(person.channel, person.external_id, now.isoformat())
         await self.repo.set_awaiting(person_id, what, now.isoformat())
-        if what:
-            self._awaiting.add(person)
-        else:
-            self._awaiting.discard(person)

@@ -50,14 +50,27 @@ class RatingService:
         self.dossiers = dossiers
         self.people = people
 
-    async def returned(self, key: str) -> StoredDossier | None:
-        """The dossier of a code key, if its result was returned (only those are rated)."""
+    async def offer(self, person: Person, dossier_id: int, now: datetime) -> None:
+        """The person looked a returned dossier up and is offered to rate it."""
+        person_id = await self.people.ensure(person.channel, person.external_id, now.isoformat())
+        await self.repo.offer(person_id, dossier_id, to_sql_time(now))
+
+    async def returned(self, person: Person, key: str, now: datetime) -> StoredDossier | None:
+        """The dossier of a code key, if its result was returned (only those are rated) and the person may rate it:
+        they follow it, rated it, or looked it up within CHANGEABLE (nobody rates, or learns of, a dossier they do
+        not hold)."""
         dossier = await self.dossiers.by_key(key) if key.isascii() and key.isalnum() else None
-        return dossier if dossier is not None and dossier.status == RETURNED else None
+        if dossier is None or dossier.status != RETURNED:
+            return None
+        person_id = await self.people.id_of(person.channel, person.external_id)
+        allowed = person_id is not None and await self.repo.may_rate(
+            person_id, dossier.id, to_sql_time(now - CHANGEABLE)
+        )
+        return dossier if allowed else None
 
     async def rate(self, person: Person, key: str, score: int, now: datetime) -> Rated:
         """Rate a returned dossier, or change one's rating within 7 days."""
-        dossier = await self.returned(key)
+        dossier = await self.returned(person, key, now)
         if dossier is None or score not in SCORES:
             return Rated("missing")
         person_id = await self.people.ensure(person.channel, person.external_id, now.isoformat())
@@ -73,7 +86,7 @@ class RatingService:
         self, person: Person, key: str, now: datetime, *, reason: str | None = None, comment: str | None = None
     ) -> bool:
         """Add what went wrong, or a comment, to the person's rating of a dossier; whether it had one to add to."""
-        dossier = await self.returned(key)
+        dossier = await self.returned(person, key, now)
         person_id = await self.people.id_of(person.channel, person.external_id)
         if dossier is None or person_id is None or (reason is not None and reason not in REASONS):
             return False

@@ -73,7 +73,6 @@ async def open_services(settings: Settings, clock: Clock | None = None, pacer: P
         reports = ReportService(ReportsRepo(db), PeopleRepo(db), roles, DraftsRepo(db))
         await reports.load()
         chat = ChatState(ChatRepo(db), PeopleRepo(db))
-        await chat.load()
         admin_ids = [
             await PeopleRepo(db).ensure(a.channel, a.external_id, clock().isoformat()) for a in sorted(admins, key=str)
         ]

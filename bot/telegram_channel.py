@@ -31,7 +31,7 @@ from bot.roles import Role
 from bot.services import Services
 from bot.telegram_http import NEVER_LEFT
 from bot.text import clean, split_text
-from handlers.chat import Effects, Incoming, Option, Reply
+from handlers.chat import FAILED, Effects, Incoming, Option, Reply
 from handlers.menu import main_menu
 from handlers.outbox import CHART, render
 from handlers.router import respond
@@ -127,21 +127,21 @@ def incoming(update: Update, person: Person) -> Incoming | None:
     return Incoming(person, text=text, replied_to=quoted)
 
 
-def _data(option: Option) -> str:
+def _button(option: Option) -> InlineKeyboardButton | None:
+    if option.url:
+        return InlineKeyboardButton(option.label, url=option.url)
     data = f"{option.action}:{option.value}"
-    if len(data.encode()) > DATA_LIMIT:
-        raise ValueError(f"callback data over {DATA_LIMIT} bytes: {data!r}")
-    return data
+    if len(data.encode()) > DATA_LIMIT:  # a value too long to carry: the choice is left out, the message is not
+        log.error("callback data over %s bytes left out: %r", DATA_LIMIT, data)
+        return None
+    return InlineKeyboardButton(option.label, callback_data=data)
 
 
 def markup(reply: Reply, t: Translator) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
     """A reply's choices as inline buttons, or the role's main menu as a reply keyboard."""
     if reply.options:
-        buttons = [
-            InlineKeyboardButton(o.label, url=o.url) if o.url else InlineKeyboardButton(o.label, callback_data=_data(o))
-            for o in reply.options
-            if not o.request
-        ]
+        made = (_button(o) for o in reply.options if not o.request)
+        buttons = [button for button in made if button is not None]
         per = max(1, reply.columns)
         return InlineKeyboardMarkup([buttons[i : i + per] for i in range(0, len(buttons), per)])
     if reply.menu is not None:
@@ -174,7 +174,10 @@ async def on_update(update: Update, context: Ctx) -> None:
     person = Person(data.channel, str(user.id))
     came = incoming(update, person)
     if update.callback_query is not None:
-        await update.callback_query.answer()  # or the button keeps spinning
+        try:
+            await update.callback_query.answer()  # or the button keeps spinning
+        except TelegramError as exc:  # too late (a backlog after a restart): the choice is still answered
+            log.warning("could not answer the button of update %s: %s", update.update_id, exc)
     if came is None:
         return
     turn = await respond(data.services, came, effects(context))
@@ -183,8 +186,16 @@ async def on_update(update: Update, context: Ctx) -> None:
 
 
 async def on_error(update: object, context: Ctx) -> None:
-    """Log a failure that escaped the conversations (sending the answer, say) with the update's id."""
+    """A failure that escaped the conversations (sending the answer, say): logged with the update's id, and the
+    person told, as the conversations tell them of their own failures."""
     log.error("error while handling update %s", getattr(update, "update_id", None), exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None or update.effective_user is None:
+        return
+    try:
+        language = context.bot_data.services.people.language(Person(CHANNEL, str(update.effective_user.id)))
+        await context.bot.send_message(update.effective_chat.id, translator(language).gettext(FAILED))
+    except Exception:
+        log.warning("could not tell chat %s about the failure", update.effective_chat.id, exc_info=True)
 
 
 def handlers() -> list[BaseHandler[Any, Ctx, Any]]:

@@ -7,13 +7,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, translator
 from bot.people import Person
 from bot.services import Services
-from handlers.chat import Option, Reply
+from handlers.chat import Effects, Incoming, Option, Reply
 from handlers.menu import key, main_menu
+from handlers.router import respond
 
 CHOOSE = N_("Nhắn số để chọn.")
+NOT_LISTED = N_("Số {number} không có trong danh sách. Nhắn 0 để xem menu.")
 MENU = N_("Nhắn số để chọn, hoặc nhắn thẳng mã hồ sơ, tên xã, phường. Nhắn 0 để xem lại menu này.")
 _SYMBOLS = re.compile(r"^[^\w«(]+", re.UNICODE)
 
@@ -42,7 +44,7 @@ def show(replies: Sequence[Reply], t: Translator) -> tuple[list[Shown], list[Opt
         if reply.point is not None:
             point = reply.point
             lines.append(f"📍 {point.title} — {point.address}")
-            lines.append(f"https://www.google.com/maps/search/?api=1&query={point.lat:.6f},{point.lon:.6f}")
+            lines.append(point.url)
         options = reply.options or (main_menu(t, reply.menu) if reply.menu is not None else ())
         links = [option for option in options if option.url]
         choices = [option for option in options if option.action and not option.request]
@@ -56,6 +58,33 @@ def show(replies: Sequence[Reply], t: Translator) -> tuple[list[Shown], list[Opt
         shown.append(Shown("\n".join(lines).strip(), reply.photo, tuple(choices)))
     keep = all(reply.keep for reply in replies)
     return shown, (None if keep else numbered)
+
+
+async def read(services: Services, came: Incoming) -> Incoming | Reply:
+    """What a typed line chooses: a number (1–99) of the menu the person saw last, or one of its labels typed, is
+    that option's action; a number not in it is answered here (the menu shown before still holds)."""
+    text, person = came.text, came.person
+    if came.photo or came.location or not text:
+        return came
+    if text.isascii() and text.isdigit() and len(text) <= 2 and text != "0":
+        option = await services.chat.option(person, int(text))
+        if option is None:
+            t = translator(services.people.language(person))
+            return Reply(t.gettext(NOT_LISTED).format(number=text), keep=True)
+        return Incoming(person, action=option[0], value=option[1])
+    shown = await services.chat.labelled(person, key(text))
+    return Incoming(person, action=shown[0], value=shown[1]) if shown else came
+
+
+async def answer(
+    services: Services, came: Incoming, effects: Effects, *, locations: bool, pictures: bool
+) -> tuple[list[Reply], str]:
+    """The replies to a line typed on a text channel, and the language they are written in."""
+    chosen = await read(services, came)
+    if isinstance(chosen, Reply):
+        return [chosen], services.people.language(came.person)
+    turn = await respond(services, chosen, effects, locations=locations, pictures=pictures)
+    return turn.replies, turn.t.language
 
 
 async def remember(services: Services, person: Person, options: list[Option] | None) -> None:

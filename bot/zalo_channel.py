@@ -18,11 +18,10 @@ from bot.outbox import Delivery, Outcome, OutgoingMessage
 from bot.people import Person
 from bot.services import Services
 from bot.text import clean
-from bot.textmenu import keeping, remember, show
+from bot.textmenu import answer, keeping, remember, show
 from bot.zalo import IMAGE, TEXT, PartlySent, ZaloClient, ZaloError, ZaloNetworkError, ZaloUpdate, parse_update
 from handlers.chat import FAILED, Effects, Incoming, Reply
 from handlers.outbox import CHART, render
-from handlers.router import respond
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +81,10 @@ class ZaloChat:
         person = Person(CHANNEL, update.user_id)
         try:
             await self.services.people.reachable_again(person)  # they wrote: what waited for them may go
-            turn = await respond(self.services, incoming(update), self.effects, numbered=True, locations=False)
-            await deliver(self.client, self.services, person, update.chat_id, turn.replies, turn.t.language)
+            replies, language = await answer(
+                self.services, incoming(update), self.effects, locations=False, pictures=False
+            )
+            await deliver(self.client, self.services, person, update.chat_id, replies, language)
         except Exception:
             log.exception("zalo update from %s failed", update.user_id)
             try:  # the person is told, as the conversations tell them of their own failures

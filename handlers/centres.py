@@ -188,9 +188,8 @@ async def pin(turn: Turn, code: str) -> Replies:
     if card is None or card.lat is None or card.lon is None:
         return stale(turn)
     address = card.details.address if not card.approximate else None
-    point = Point(
-        card.lat, card.lon, card.commune.name, address or turn.t.gettext(APPROXIMATE_PIN[card.commune.kind == "phuong"])
-    )
+    where = address or turn.t.gettext(APPROXIMATE_PIN[card.commune.kind == "phuong"])
+    point = Point(card.lat, card.lon, card.commune.name, where, maps_url(card.lat, card.lon))
     return [Reply(point=point)]
 
 

@@ -48,6 +48,7 @@ class Point:
     lon: float
     title: str
     address: str
+    url: str = ""  # a link that opens it in a map, for channels that cannot send a pin
 
 
 @dataclass(frozen=True)
@@ -94,16 +95,16 @@ class Effects:
 
 @dataclass
 class Turn:
-    """One incoming message being answered. `numbered`: the channel shows choices as numbered lines, so a number
-    typed alone chooses from the last menu; `locations`: people can share a location on it."""
+    """One incoming message being answered; `locations`: people can share a location on its channel; `pictures`:
+    it can show a picture the bot made (Zalo takes pictures by their URL only)."""
 
     incoming: Incoming
     services: Services
     t: Translator
     now: datetime
     effects: Effects = field(default_factory=Effects)
-    numbered: bool = False
     locations: bool = True
+    pictures: bool = True
     replies: list[Reply] = field(default_factory=list)
     _access: Access | None = None
 

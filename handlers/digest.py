@@ -38,7 +38,8 @@ async def digest(turn: Turn, value: str) -> Replies:
             return [turn.say(UNCLEAR, text=words)]
     built = await services.digest.build(turn.now.astimezone(services.settings.timezone).date(), DAILY, code, turn.now)
     replies = [Reply(part) for part in services.digest.render(built, t)]
-    replies.append(Reply(services.digest.caption(built, t), photo=await services.digest.chart(built, t)))
+    if turn.pictures:  # a chart is drawn only where it can be shown
+        replies.append(Reply(services.digest.caption(built, t), photo=await services.digest.chart(built, t)))
     return replies
 
 

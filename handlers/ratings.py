@@ -36,24 +36,27 @@ async def rate(turn: Turn, value: str) -> Replies:
     key, _, score = value.partition(":")
     ratings, t = turn.services.ratings, turn.t
     if not score:
-        dossier = await ratings.returned(key)
+        dossier = await ratings.returned(turn.person, key, turn.now)
         return [question(dossier.code, t)] if dossier else stale(turn)
-    rated = await ratings.rate(turn.person, key, int(score) if score.isdigit() else 0, turn.now)
+    rated = await ratings.rate(turn.person, key, int(score) if score.isascii() and score.isdigit() else 0, turn.now)
     if rated.outcome == "missing" or rated.dossier is None:
         return stale(turn)
     if rated.outcome == "closed":
         return [turn.say("Đánh giá chỉ thay đổi được trong 7 ngày kể từ khi Ông/Bà đánh giá.")]
     if score != "1":
         return [turn.say(THANKS)]
-    options = tuple(Option(t.gettext(name), "rate_why", f"{key}:{reason}") for reason, name in REASONS.items())
+    # The reason by its place in the list: a choice's data stays within Telegram's 64 bytes with the longest keys.
+    options = tuple(Option(t.gettext(name), "rate_why", f"{key}:{n}") for n, name in enumerate(REASONS.values()))
     await turn.services.chat.expect(turn.person, REASON + key, turn.now)
     return [Reply(t.gettext("Ông/Bà chưa hài lòng về điều gì?"), options)]
 
 
 async def why(turn: Turn, value: str) -> Replies:
-    """What went wrong; then an optional comment as the next message."""
-    key, _, reason = value.partition(":")
-    if not await turn.services.ratings.explain(turn.person, key, turn.now, reason=reason):
+    """What went wrong (`KEY:N`, the Nth reason); then an optional comment as the next message."""
+    key, _, number = value.partition(":")
+    reasons = list(REASONS)
+    reason = reasons[int(number)] if number.isascii() and number.isdigit() and int(number) < len(reasons) else ""
+    if not reason or not await turn.services.ratings.explain(turn.person, key, turn.now, reason=reason):
         return stale(turn)
     await turn.services.chat.expect(turn.person, AWAITING + key, turn.now)
     skip = Option(turn.t.gettext("⏭️ Bỏ qua"), "cancel")
@@ -61,22 +64,24 @@ async def why(turn: Turn, value: str) -> Replies:
     return [Reply(text, (skip,))]
 
 
-async def comment(turn: Turn, key: str, text: str) -> Replies:
-    """The comment after «Không hài lòng» («không», «bỏ qua»: none)."""
+async def comment(turn: Turn, key: str, text: str) -> Replies | None:
+    """The comment after «Không hài lòng» («không», «bỏ qua»: none); None when the rating takes none any more."""
     await turn.services.chat.expect(turn.person, "", turn.now)
     if fold(text) in NO_COMMENT:
         return [turn.say(THANKS)]
-    await turn.services.ratings.explain(turn.person, key, turn.now, comment=text)
+    if not await turn.services.ratings.explain(turn.person, key, turn.now, comment=text):
+        return None
     return [turn.say("Phục Vụ cảm ơn Ông/Bà đã góp ý. Ý kiến được gửi tới Trung tâm để phục vụ tốt hơn.")]
 
 
-async def reason(turn: Turn, key: str, text: str) -> Replies:
+async def reason(turn: Turn, key: str, text: str) -> Replies | None:
     """What went wrong, typed: a reason's name, or the person's own words (another reason, with them as the
     comment)."""
     chosen = match(text, REASONS)
     if chosen is not None:
-        return await why(turn, f"{key}:{chosen}")
-    await turn.services.ratings.explain(turn.person, key, turn.now, reason="other")
+        return await why(turn, f"{key}:{list(REASONS).index(chosen)}")
+    if not await turn.services.ratings.explain(turn.person, key, turn.now, reason="other"):
+        return None
     return await comment(turn, key, text)
 
 

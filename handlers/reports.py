@@ -121,7 +121,7 @@ async def start(turn: Turn, value: str) -> Replies:
 async def cancel(turn: Turn, value: str) -> Replies:
     """Drop what is being done: the report being written, or the note or code awaited."""
     stopped = await turn.services.reports.stop_writing(turn.person)
-    awaited = await turn.services.chat.awaiting(turn.person)
+    awaited = await turn.services.chat.awaiting(turn.person, turn.now)
     if awaited:
         await turn.services.chat.expect(turn.person, "", turn.now)
     if stopped or awaited:

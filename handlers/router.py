@@ -81,7 +81,6 @@ COMMAND_ACTIONS: dict[Command, str] = {
     ROLES: "roles",
 }
 COMMANDS = {name: action for command, action in COMMAND_ACTIONS.items() for name in command.names}
-NOT_LISTED = N_("Số {number} không có trong danh sách. Nhắn 0 để xem menu.")
 PHOTO = N_("Phục Vụ chưa đọc được ảnh. Vui lòng nhắn mã hồ sơ hoặc tên xã, phường bằng chữ.")
 
 
@@ -104,22 +103,19 @@ def command(text: str) -> tuple[str, str] | None:
 
 async def answer(turn: Turn) -> Replies:
     """The replies to what a person sent."""
-    incoming, services, person = turn.incoming, turn.services, turn.person
+    incoming = turn.incoming
     if incoming.action is not None:
         return await choose(turn, incoming.action, incoming.value, typed=False)
     text = incoming.text
     if text.startswith("/"):
         found = command(text)
         return await choose(turn, *found, typed=True) if found else unrecognised(turn)
-    if turn.numbered and text.isdigit() and text != "0" and len(text) <= 2:
-        option = await services.chat.option(person, int(text))
-        if option is None:
-            return [Reply(turn.t.gettext(NOT_LISTED).format(number=text), keep=True)]
-        return await choose(turn, option[0], option[1], typed=False)
     typed = menu.typed(text) if text else None
     writing = await _writing(turn)
     if typed is not None and (typed[0] == "cancel" or not writing):
         return await choose(turn, *typed, typed=True)
+    if text and not incoming.photo and (awaited := await _awaited(turn, text)) is not None:
+        return awaited  # what was asked for comes first, a report's step too
     if writing:
         if not incoming.photo and (invite := people.invite_code(text)) is not None:  # a new role ends the report
             return await people.redeem(turn, invite)
@@ -130,8 +126,6 @@ async def answer(turn: Turn) -> Replies:
         return [turn.say(PHOTO)]
     if incoming.other or not text:
         return await people.chat(turn, "ack")
-    if turn.numbered and (shown := await services.chat.labelled(person, menu.key(text))) is not None:
-        return await choose(turn, shown[0], shown[1], typed=False)
     return await _free_text(turn, text)
 
 
@@ -142,23 +136,36 @@ async def _writing(turn: Turn) -> bool:
     return reports_.is_writing(turn.person) and await reports_.writing(turn.person) is not None
 
 
+async def _awaited(turn: Turn, text: str) -> Replies | None:
+    """The answer to a message that answers what was asked for (within a while), or None when nothing was or it
+    no longer applies (a role taken away, a rating no longer open)."""
+    services, person = turn.services, turn.person
+    awaiting = await services.chat.awaiting(person, turn.now)
+    if not awaiting:
+        return None
+    if awaiting == dossiers.AWAITING:
+        return await dossiers.awaited_code(turn, text)
+    if (noted := reports.awaited_note(awaiting)) is not None:
+        if (await turn.access()).is_one_of(*LEADERS):
+            return await reports.note(turn, noted, text)
+    elif (rated := ratings.awaited(awaiting)) is not None:
+        about, key = rated
+        answered = await (ratings.comment if about == "comment" else ratings.reason)(turn, key, text)
+        if answered is not None:
+            return answered
+    await services.chat.expect(person, "", turn.now)
+    return None
+
+
 async def _free_text(turn: Turn, text: str) -> Replies:
-    incoming, services, person = turn.incoming, turn.services, turn.person
-    if text.isdigit() and len(text) <= 2:  # a menu's number where choices are buttons
+    incoming = turn.incoming
+    if text.isascii() and text.isdigit() and len(text) <= 2:  # a menu's number where choices are buttons
         return unrecognised(turn)
     if (number := reports.typed_report(text)) is not None and (await turn.access()).is_one_of(*LEADERS):
         return await reports.view(turn, str(number))
     quoted = reports.replied_report(incoming.replied_to) if incoming.replied_to else None
     if quoted is not None and (await turn.access()).is_one_of(Role.LEADER, Role.ADMIN):
         return await reports.note(turn, quoted, text)
-    awaiting = await services.chat.awaiting(person)
-    if awaiting == dossiers.AWAITING:
-        return await dossiers.awaited_code(turn, text)
-    if (noted := reports.awaited_note(awaiting)) is not None:
-        return await reports.note(turn, noted, text)
-    if (rated := ratings.awaited(awaiting)) is not None:
-        about, key = rated
-        return await (ratings.comment if about == "comment" else ratings.reason)(turn, key, text)
     if (code := find_code(text) or loose_code(text)) is not None:
         return await dossiers.lookup(turn, code)
     if (invite := people.invite_code(text)) is not None:
@@ -173,14 +180,14 @@ async def respond(
     incoming: Incoming,
     effects: Effects | None = None,
     *,
-    numbered: bool = False,
     locations: bool = True,
+    pictures: bool = True,
 ) -> Turn:
     """Answer what a person sent; the turn holds the replies and the translator they are written in. A failure is
     logged and answered with an apology, never raised."""
     person = incoming.person
     t = translator(services.people.language(person))
-    turn = Turn(incoming, services, t, services.clock(), numbered=numbered, locations=locations)
+    turn = Turn(incoming, services, t, services.clock(), locations=locations, pictures=pictures)
     if effects is not None:
         turn.effects = effects
     try:

@@ -39,28 +39,21 @@ class ChatRepo:
                 (person_id, json.dumps(options, ensure_ascii=False), now),
             )
 
-    async def awaiting(self, channel: str, external_id: str) -> str:
-        """What the person's next message answers ('' for nothing in particular)."""
+    async def awaiting(self, channel: str, external_id: str) -> tuple[str, str]:
+        """What the person's next message answers ('' for nothing in particular) and since when."""
         row = await self.db.fetchone(
-            "SELECT s.awaiting FROM chat_state s JOIN people p ON p.id = s.person_id"
+            "SELECT s.awaiting, s.awaiting_at FROM chat_state s JOIN people p ON p.id = s.person_id"
             " WHERE p.channel = ? AND p.external_id = ?",
             (channel, external_id),
         )
-        return str(row[0]) if row else ""
+        return (str(row[0]), str(row[1])) if row else ("", "")
 
     async def set_awaiting(self, person_id: int, awaiting: str, now: str) -> None:
         """Remember what the person's next message answers ('' to forget it)."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO chat_state (person_id, options, shown_at, awaiting) VALUES (?, '[]', ?, ?)"
-                " ON CONFLICT (person_id) DO UPDATE SET awaiting = excluded.awaiting",
-                (person_id, now, awaiting),
+                "INSERT INTO chat_state (person_id, options, shown_at, awaiting, awaiting_at) VALUES (?, '[]', ?, ?, ?)"
+                " ON CONFLICT (person_id) DO UPDATE SET awaiting = excluded.awaiting,"
+                " awaiting_at = excluded.awaiting_at",
+                (person_id, now, awaiting, now),
             )
-
-    async def awaiting_people(self) -> list[tuple[str, str]]:
-        """(channel, external id) of everyone whose next message answers something."""
-        rows = await self.db.fetchall(
-            "SELECT p.channel, p.external_id FROM chat_state s JOIN people p ON p.id = s.person_id"
-            " WHERE s.awaiting != ''"
-        )
-        return [(str(row[0]), str(row[1])) for row in rows]

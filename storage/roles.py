@@ -79,6 +79,7 @@ async def _role_ended(conn: aiosqlite.Connection, person_id: int, now: str) -> N
     which nothing was sent is forgotten altogether, so that the role given back the same day brings that day's
     digest; one partly sent keeps its record (never twice)."""
     await conn.execute("DELETE FROM report_drafts WHERE person_id = ?", (person_id,))
+    await conn.execute("UPDATE chat_state SET awaiting = '' WHERE person_id = ? AND awaiting != ''", (person_id,))
     digests = await conn.execute_fetchall(
         "SELECT d.kind, d.day, max(o.claimed_at IS NOT NULL) FROM digests d"
         " JOIN outbox o ON o.person_id = d.person_id AND o.dedupe_key LIKE 'digest:' || d.kind || ':' || d.day || ':%'"

@@ -21,8 +21,7 @@ from bot.console import Console, ConsoleNotifier, incoming
 from bot.people import Person
 from bot.roles import Role
 from bot.services import Services
-from bot.textmenu import plain
-from handlers.router import respond
+from bot.textmenu import answer, plain
 from tests.fakebotapi import TOKEN as TELEGRAM_TOKEN
 from tests.fakebotapi import Call, FakeBotAPI, running
 from tests.fakezaloapi import TOKEN as ZALO_TOKEN
@@ -277,8 +276,8 @@ class ConsoleChat(Chat):
         since = len(self.out[who])
         data = self.app.bot_data
         effects_ = _effects(self.app)
-        turn = await respond(data.services, came, effects_, numbered=True)
-        await self.consoles[who].show(turn.replies, turn.t.language)
+        replies, language = await answer(data.services, came, effects_, locations=True, pictures=True)
+        await self.consoles[who].show(replies, language)
         return self._remember(who, _printed(self.out[who][since:]))
 
     async def say(self, who: str, text: str, expect: int = 1) -> list[Msg]:

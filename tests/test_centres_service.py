@@ -92,6 +92,8 @@ def test_everyday_words_are_no_weak_match_of_a_place(centres: CentreService, tex
         ("dongdang", "Xã Đồng Đăng"),
         ("huulung", "Xã Hữu Lũng"),
         ("Cai Kin", "Xã Cai Kinh"),
+        ("Hội Hoan", "Xã Hội Hoan"),  # `hội` also begins a question (`hỏi`)
+        ("xã Hòa Cư", "Xã Công Sơn"),  # `cư` also ends one (`cũ`)
     ],
 )
 def test_questions_around_a_name_run_on_words_and_typos(centres: CentreService, text: str, expected: str) -> None:
@@ -349,3 +351,32 @@ def test_an_exact_2025_name_or_a_code_names_one_commune(centres: CentreService, 
 def test_an_unclear_name_lists_the_candidates_with_their_codes(centres: CentreService) -> None:
     code, problem = centres.commune_code("Tân")
     assert code is None and "Xã Tân Thành (06445)" in problem
+
+
+def test_every_name_of_the_registry_finds_its_unit(centres: CentreService) -> None:
+    """Each 2025 name and each pre-2025 name, typed as it is written, leads to its unit (or offers it among the
+    choices when it has namesakes): no word of a name is taken for a word of a question."""
+    directory = centres.directory
+
+    def leads_to(outcome: object, code: str | None, old_id: int | None) -> bool:
+        if isinstance(outcome, Found):
+            return outcome.commune.code == code or (outcome.via_old is not None and outcome.via_old.id == old_id)
+        if isinstance(outcome, Choices):
+            return (
+                any(
+                    (c.commune is not None and c.commune.code == code) or (c.old is not None and c.old.id == old_id)
+                    for c in outcome.options
+                )
+                or outcome.more
+            )
+        if isinstance(outcome, Split):
+            return outcome.old.id == old_id
+        return False
+
+    lost = [c.name for c in directory.communes.values() if not leads_to(centres.search(c.name), c.code, None)]
+    lost += [
+        f"{u.name}, {u.district_name}"
+        for u in directory.old_units.values()
+        if not leads_to(centres.search(f"{u.name}, {u.district_name}"), None, u.id)
+    ]
+    assert lost == []

@@ -2,6 +2,7 @@
 Telegram, Zalo and the console."""
 
 import logging
+from datetime import timedelta
 
 import pytest
 
@@ -88,3 +89,19 @@ async def test_an_error_is_logged_and_answered_with_an_apology(chat: Chat, caplo
     assert "no such table: centres" in caplog.text
     await db.conn.execute("ALTER TABLE centres_away RENAME TO centres")
     await still_answers(chat)
+
+
+@pytest.mark.parametrize("text", ["²", "1²", "٣"])
+async def test_digits_of_other_scripts_are_no_menu_number(chat: Chat, text: str) -> None:
+    [answer] = await chat.say("citizen", text)
+    assert answer.text != FAILED
+
+
+async def test_a_code_asked_for_is_not_awaited_for_ever(chat: Chat) -> None:
+    services = chat.services
+    await chat.say("citizen", "/hoso")
+    long_ago = (services.clock() - timedelta(minutes=16)).isoformat()
+    await services.db.conn.execute("UPDATE chat_state SET awaiting_at = ?", (long_ago,))
+    await services.db.conn.commit()
+    [centre] = await chat.say("citizen", "Hữu Lũng")  # a quarter of an hour later: read afresh
+    assert centre.text.startswith("🏢")

@@ -3,8 +3,9 @@ feature lives in handlers/ratings.py and no channel adapter knows of it."""
 
 from datetime import timedelta
 
-from tests.channels import Chat
-from tests.factories import CODE, dossier_row
+from handlers.chat import STALE
+from tests.channels import Chat, TelegramChat
+from tests.factories import CODE, KEY, dossier_row
 
 
 async def follow(chat: Chat) -> None:
@@ -82,3 +83,32 @@ async def test_what_went_wrong_in_ones_own_words_and_no_comment(chat: Chat) -> N
     assert await ratings(chat) == [(1, "attitude", "", "06385", "Đăng ký khai sinh")]
     [centre] = await chat.say("citizen", "Hữu Lũng")  # nothing awaited any more
     assert centre.text.startswith("🏢")
+
+
+async def test_only_who_followed_or_looked_a_dossier_up_may_rate_it(chat: Chat) -> None:
+    services = chat.services
+    await services.dossiers.apply([dossier_row(status=10)], "import:test.csv", services.clock())
+    if isinstance(chat, TelegramChat):  # forged choices: nothing learnt of the dossier, nothing stored
+        [asked] = await chat.press("citizen", f"rate:{KEY}")
+        [rated] = await chat.press("citizen", f"rate:{KEY}:3")
+        assert asked.text == STALE and rated.text == STALE
+    assert await ratings(chat) == []
+    await chat.say("citizen", CODE)  # the lookup offers it
+    await chat.choose("citizen", "Đánh giá")
+    await chat.choose("citizen", "Hài lòng")
+    assert await ratings(chat) == [(2, "", "", "06385", "Đăng ký khai sinh")]
+
+
+async def test_a_comment_is_not_awaited_for_ever(chat: Chat) -> None:
+    services = chat.services
+    await services.dossiers.apply([dossier_row(status=10)], "import:test.csv", services.clock())
+    await chat.say("citizen", CODE)
+    await chat.choose("citizen", "Đánh giá")
+    await chat.choose("citizen", "Không hài lòng")
+    await chat.choose("citizen", "Số lần đi lại")
+    long_ago = (services.clock() - timedelta(minutes=16)).isoformat()
+    await services.db.conn.execute("UPDATE chat_state SET awaiting_at = ?", (long_ago,))
+    await services.db.conn.commit()
+    [centre] = await chat.say("citizen", "Hữu Lũng")  # a quarter of an hour later: read afresh
+    assert centre.text.startswith("🏢")
+    assert await ratings(chat) == [(1, "trips", "", "06385", "Đăng ký khai sinh")]

@@ -26,6 +26,12 @@ async def test_one_rating_per_person_changeable_for_seven_days(settings: Setting
         await services.dossiers.apply([dossier_row(status=9)], "test", NOW)
         assert (await ratings.rate(CITIZEN, KEY, 3, NOW)).outcome == "missing"  # not returned yet
         await services.dossiers.apply([dossier_row(status=10)], "test", NOW)
+        assert (await ratings.rate(CITIZEN, KEY, 1, NOW)).outcome == "missing"  # never looked up nor followed
+        dossier = await services.dossiers.repo.by_key(KEY)
+        assert dossier is not None
+        await ratings.offer(CITIZEN, dossier.id, NOW - timedelta(days=8))  # looked up too long ago
+        assert (await ratings.rate(CITIZEN, KEY, 1, NOW)).outcome == "missing"
+        await ratings.offer(CITIZEN, dossier.id, NOW)  # its lookup offers it
         assert (await ratings.rate(CITIZEN, KEY, 4, NOW)).outcome == "missing"  # no such score
         assert (await ratings.rate(CITIZEN, KEY, 1, NOW)).outcome == "saved"
         assert await ratings.explain(CITIZEN, KEY, NOW, reason="time")
@@ -53,6 +59,7 @@ def test_export_ratings_has_no_rater(
         services = await open_services(Settings(db_path=tmp_path / "cli.db"), lambda: NOW)
         try:
             await services.dossiers.apply([dossier_row(status=10)], "test", NOW)
+            await services.dossiers.follow(CITIZEN, KEY, NOW)  # a follower may rate
             await services.ratings.rate(CITIZEN, KEY, 1, NOW)
             await services.ratings.explain(CITIZEN, KEY, NOW, comment="=HYPERLINK(1)")
         finally:

@@ -22,6 +22,7 @@ from tests.channels import (
     ZaloChat,
     chat_on,
 )
+from tests.factories import CODE, dossier_row
 
 COMMUNE = "06385"  # xã Hữu Lũng
 CANCELLED = "Đã hủy thao tác."
@@ -369,7 +370,7 @@ async def test_lists_and_moves_in_chat(chat: Chat) -> None:
     [told] = await chat.notified("official", since)
     assert told.text == "📋 Báo cáo BC-000001 chuyển sang: Đang xử lý."
     since = chat.mark("official")
-    assert await chat.services.chat.awaiting(chat.person("leader")) == ""  # no note asked for yet
+    assert await chat.services.chat.awaiting(chat.person("leader"), chat.services.clock()) == ""  # none asked for
     chat.last["leader"] = [moved]
     [asked] = await chat.choose("leader", "Gửi ghi chú cho xã")
     assert asked.text.startswith("Vui lòng nhắn ghi chú gửi cán bộ xã về BC-000001 trong một tin nhắn.")
@@ -602,3 +603,23 @@ async def test_a_revoked_official_is_answered_as_anyone(chat: Chat) -> None:
     [finder] = await chat.say("official", "Hữu Lũng")  # no step of a report: the centre finder
     assert finder.text.startswith("🏢")
     assert await services.reports.writing(official) is None
+
+
+async def test_a_code_asked_for_during_a_report_is_looked_up_and_the_report_goes_on(chat: Chat) -> None:
+    await chat.services.dossiers.apply([dossier_row()], "import:test.csv", chat.services.clock())
+    await chat.give("official", Role.OFFICIAL, COMMUNE)
+    await chat.say("official", "/baocao")
+    await chat.say("official", "điện")
+    await chat.say("official", "cao")
+    await chat.say("official", "/hoso")  # a command during a report: asks for the code
+    [found] = await chat.say("official", CODE)  # the code asked for, not the report's description
+    assert found.text.startswith(f"📄 Hồ sơ {CODE}")
+    [photos] = await chat.say("official", "Mất điện từ sáng.")  # the report goes on where it was
+    assert photos.text.startswith("Gửi tối đa 5 ảnh")
+    writing = await chat.services.reports.writing(chat.person("official"))
+    assert writing is not None and writing.description == "Mất điện từ sáng."
+    await chat.choose("official", "Xong")
+    await chat.say("official", "bỏ qua")
+    await chat.say("official", "gửi")
+    [centre] = await chat.say("official", "Hữu Lũng")  # nothing is awaited any more
+    assert centre.text.startswith("🏢")

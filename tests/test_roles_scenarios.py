@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.config import Settings
+from bot.reports import Draft
 from bot.roles import Access, Role
 from bot.textmenu import plain
 from handlers.chat import STALE
@@ -205,3 +206,20 @@ async def test_admins_are_named_in_the_settings_on_every_channel(channel: str, s
         assert greeted.text.startswith("Kính chào đồng chí!") and "/vaitro — " in greeted.text
         [listing] = await chat.say("admin", "/vaitro")
         assert listing.text == "Chưa ai nhận quyền nào. Tạo mã mời bằng /moi."
+
+
+async def test_a_note_asked_for_is_not_taken_once_the_role_is_gone(chat: Chat) -> None:
+    services = chat.services
+    await chat.give("official", Role.OFFICIAL, HỮU_LŨNG)
+    await chat.give("leader", Role.LEADER)
+    await services.reports.file(chat.person("official"), Draft("it", "medium", "Máy in hỏng."), services.clock())
+    await chat.say("leader", "BC-000001")
+    await chat.choose("leader", "Đang xử lý")
+    await chat.choose("leader", "Gửi ghi chú cho xã")
+    holders = {holder.person: holder for holder in await services.roles.holders()}
+    leader = holders[chat.person("leader")]
+    await services.roles.revoke(leader.person_id, "test", services.clock(), leader.grant)
+    [centre] = await chat.say("leader", "Hữu Lũng")  # an ordinary message again: no note, no refusal
+    assert centre.text.startswith("🏢")
+    notes = await services.db.fetchall("SELECT note FROM report_events WHERE note IS NOT NULL")
+    assert [row[0] for row in notes] == []

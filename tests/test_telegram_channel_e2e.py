@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.i18n import translator
 from bot.people import Person
 from bot.roles import Role
-from handlers.chat import STALE
+from handlers.chat import FAILED, STALE
 from tests.conftest import bot_settings, keyboard_texts
 from tests.fakebotapi import BOT_USERNAME, FakeBotAPI, running
 
@@ -162,3 +162,12 @@ async def test_plain_text_in_a_group_is_left_alone(bot: App, api: FakeBotAPI) ->
     await api.converse({"message": api.make_message(USER, text="Quý Hoà", chat=group)}, expect=0, settle=0.3)
     assert api.sent(since=since) == []
     await assert_still_answers(api)
+
+
+async def test_an_answer_telegram_refuses_is_followed_by_an_apology(bot: App, api: FakeBotAPI) -> None:
+    since = api.mark()
+    api.fail_next("sendMessage", 400, description="Bad Request: message is too long")
+    [sorry] = await api.say(USER, "Hữu Lũng")
+    assert sorry.text == translator("vi").gettext(FAILED)
+    [refused] = [call for call in api.called("sendMessage", since=since) if not call.ok]
+    assert (refused.text or "").startswith("🏢")
