@@ -4,5 +4,4 @@ and what their next message answers (`awaiting`: a dossier code after «Tra cứ
 SQL = """
 ALTER TABLE text_menus RENAME TO chat_state;
 ALTER TABLE chat_state ADD COLUMN awaiting TEXT NOT NULL DEFAULT '';
-ALTER TABLE chat_state ADD COLUMN awaiting_at TEXT NOT NULL DEFAULT '';
 """

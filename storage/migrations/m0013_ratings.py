@@ -16,12 +16,4 @@ CREATE TABLE ratings (
     UNIQUE (person_id, dossier_id)
 );
 CREATE INDEX ratings_commune ON ratings (commune_code, rated_at);
-
--- Who was offered to rate a dossier (its lookup): with its followers, the only people who may.
-CREATE TABLE rating_offers (
-    person_id INTEGER NOT NULL REFERENCES people(id),
-    dossier_id INTEGER NOT NULL REFERENCES dossiers(id),
-    offered_at TEXT NOT NULL,
-    PRIMARY KEY (person_id, dossier_id)
-);
 """
