@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.dossiers import from_sql_time, to_sql_time
+from bot.dossiers import LookupLimiter, from_sql_time, to_sql_time
 from bot.i18n import N_
 from bot.people import Person
 from bot.report_export import safe_cell
@@ -45,28 +45,21 @@ class Rated:
 class RatingService:
     """Ratings, kept with the commune and the procedure."""
 
-    def __init__(self, repo: RatingsRepo, dossiers: DossiersRepo, people: PeopleRepo) -> None:
+    def __init__(self, repo: RatingsRepo, dossiers: DossiersRepo, people: PeopleRepo, limiter: LookupLimiter) -> None:
         self.repo = repo
         self.dossiers = dossiers
         self.people = people
-
-    async def offer(self, person: Person, dossier_id: int, now: datetime) -> None:
-        """The person looked a returned dossier up and is offered to rate it."""
-        person_id = await self.people.ensure(person.channel, person.external_id, now.isoformat())
-        await self.repo.offer(person_id, dossier_id, to_sql_time(now))
+        self.limiter = limiter  # the lookups' own: a rating's code is looked up too
 
     async def returned(self, person: Person, key: str, now: datetime) -> StoredDossier | None:
-        """The dossier of a code key, if its result was returned (only those are rated) and the person may rate it:
-        they follow it, rated it, or looked it up within CHANGEABLE (nobody rates, or learns of, a dossier they do
-        not hold)."""
-        dossier = await self.dossiers.by_key(key) if key.isascii() and key.isalnum() else None
-        if dossier is None or dossier.status != RETURNED:
+        """The dossier of a code key, if its result was returned (only those are rated). Whoever holds the code,
+        printed on the applicant's receipt, may rate it, once; every try counts as a lookup, so that codes cannot
+        be guessed through ratings either (`LookupLimiter`)."""
+        if self.limiter.blocked_until(person, now) is not None:
             return None
-        person_id = await self.people.id_of(person.channel, person.external_id)
-        allowed = person_id is not None and await self.repo.may_rate(
-            person_id, dossier.id, to_sql_time(now - CHANGEABLE)
-        )
-        return dossier if allowed else None
+        dossier = await self.dossiers.by_key(key) if key.isascii() and key.isalnum() else None
+        self.limiter.record(person, now, found=dossier is not None)
+        return dossier if dossier is not None and dossier.status == RETURNED else None
 
     async def rate(self, person: Person, key: str, score: int, now: datetime) -> Rated:
         """Rate a returned dossier, or change one's rating within 7 days."""

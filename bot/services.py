@@ -83,5 +83,5 @@ async def open_services(settings: Settings, clock: Clock | None = None, pacer: P
     digest = DigestService(
         DigestRepo(db), ReportsRepo(db), PeopleRepo(db), centres, settings.timezone, settings.digest_time
     )
-    ratings = RatingService(RatingsRepo(db), DossiersRepo(db), PeopleRepo(db))
+    ratings = RatingService(RatingsRepo(db), DossiersRepo(db), PeopleRepo(db), dossiers.limiter)
     return Services(settings, db, people, centres, dossiers, outbox, clock, roles, reports, digest, chat, ratings)

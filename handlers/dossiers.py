@@ -117,7 +117,6 @@ async def lookup(turn: Turn, code: str) -> Replies:
         return [not_found(turn, result.code)]
     options: tuple[Option, ...] = (follow_option(result, turn.t),)
     if result.dossier.status == RETURNED:
-        await turn.services.ratings.offer(turn.person, result.dossier.id, turn.now)
         options += (rate_option(result.dossier.code, turn.t),)
     return [Reply(render_lookup(result, turn), options)]
 

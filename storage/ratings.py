@@ -60,26 +60,6 @@ class RatingsRepo:
             )
             return cursor.rowcount > 0
 
-    async def offer(self, person_id: int, dossier_id: int, now: str) -> None:
-        """The person was offered to rate the dossier (under its lookup)."""
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO rating_offers (person_id, dossier_id, offered_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (person_id, dossier_id) DO UPDATE SET offered_at = excluded.offered_at",
-                (person_id, dossier_id, now),
-            )
-
-    async def may_rate(self, person_id: int, dossier_id: int, offered_since: str) -> bool:
-        """Whether the person follows the dossier, rated it already, or was offered to rate it since
-        `offered_since`."""
-        row = await self.db.fetchone(
-            "SELECT EXISTS (SELECT 1 FROM follows WHERE person_id = ? AND dossier_id = ?)"
-            " OR EXISTS (SELECT 1 FROM ratings WHERE person_id = ? AND dossier_id = ?)"
-            " OR EXISTS (SELECT 1 FROM rating_offers WHERE person_id = ? AND dossier_id = ? AND offered_at >= ?)",
-            (person_id, dossier_id, person_id, dossier_id, person_id, dossier_id, offered_since),
-        )
-        return bool(row and row[0])
-
     async def export(self) -> list[StoredRating]:
         """Every rating, oldest first, without who gave it."""
         rows = await self.db.fetchall(

@@ -85,18 +85,15 @@ async def test_what_went_wrong_in_ones_own_words_and_no_comment(chat: Chat) -> N
     assert centre.text.startswith("🏢")
 
 
-async def test_only_who_followed_or_looked_a_dossier_up_may_rate_it(chat: Chat) -> None:
+async def test_a_forged_rating_learns_nothing_of_a_dossier_not_returned(chat: Chat) -> None:
     services = chat.services
-    await services.dossiers.apply([dossier_row(status=10)], "import:test.csv", services.clock())
-    if isinstance(chat, TelegramChat):  # forged choices: nothing learnt of the dossier, nothing stored
+    await services.dossiers.apply([dossier_row(status=9)], "import:test.csv", services.clock())
+    if isinstance(chat, TelegramChat):  # forged choices: the same answer as for no dossier at all
         [asked] = await chat.press("citizen", f"rate:{KEY}")
         [rated] = await chat.press("citizen", f"rate:{KEY}:3")
-        assert asked.text == STALE and rated.text == STALE
+        [nothing] = await chat.press("citizen", "rate:0000037H372508049999:3")
+        assert asked.text == rated.text == nothing.text == STALE
     assert await ratings(chat) == []
-    await chat.say("citizen", CODE)  # the lookup offers it
-    await chat.choose("citizen", "Đánh giá")
-    await chat.choose("citizen", "Hài lòng")
-    assert await ratings(chat) == [(2, "", "", "06385", "Đăng ký khai sinh")]
 
 
 async def test_a_comment_is_not_awaited_for_ever(chat: Chat) -> None:

@@ -26,12 +26,6 @@ async def test_one_rating_per_person_changeable_for_seven_days(settings: Setting
         await services.dossiers.apply([dossier_row(status=9)], "test", NOW)
         assert (await ratings.rate(CITIZEN, KEY, 3, NOW)).outcome == "missing"  # not returned yet
         await services.dossiers.apply([dossier_row(status=10)], "test", NOW)
-        assert (await ratings.rate(CITIZEN, KEY, 1, NOW)).outcome == "missing"  # never looked up nor followed
-        dossier = await services.dossiers.repo.by_key(KEY)
-        assert dossier is not None
-        await ratings.offer(CITIZEN, dossier.id, NOW - timedelta(days=8))  # looked up too long ago
-        assert (await ratings.rate(CITIZEN, KEY, 1, NOW)).outcome == "missing"
-        await ratings.offer(CITIZEN, dossier.id, NOW)  # its lookup offers it
         assert (await ratings.rate(CITIZEN, KEY, 4, NOW)).outcome == "missing"  # no such score
         assert (await ratings.rate(CITIZEN, KEY, 1, NOW)).outcome == "saved"
         assert await ratings.explain(CITIZEN, KEY, NOW, reason="time")
@@ -59,7 +53,6 @@ def test_export_ratings_has_no_rater(
         services = await open_services(Settings(db_path=tmp_path / "cli.db"), lambda: NOW)
         try:
             await services.dossiers.apply([dossier_row(status=10)], "test", NOW)
-            await services.dossiers.follow(CITIZEN, KEY, NOW)  # a follower may rate
             await services.ratings.rate(CITIZEN, KEY, 1, NOW)
             await services.ratings.explain(CITIZEN, KEY, NOW, comment="=HYPERLINK(1)")
         finally:
@@ -73,3 +66,19 @@ def test_export_ratings_has_no_rater(
     assert row["ma_xa"] == "06385" and row["ten_xa"] == "Xã Hữu Lũng" and row["muc_do"] == "khong_hai_long"
     assert row["gop_y"] == "'=HYPERLINK(1)" and row["ngay_danh_gia"].startswith("2025-08-10T10:00:00+07:00")
     assert CITIZEN.external_id not in text and "Hoàng Thị Bích" not in text
+
+
+async def test_ratings_count_as_lookups(settings: Settings) -> None:
+    """Whoever holds a code may rate its dossier once; every try is a lookup, so codes cannot be guessed through
+    ratings any more than through lookups."""
+    services = await open_services(settings, lambda: NOW)
+    try:
+        await services.dossiers.apply([dossier_row(status=10)], "test", NOW)
+        guesses = [f"0000037H37250804{n:04d}" for n in range(1, 11)]  # ten codes nobody was given
+        assert [(await services.ratings.rate(CITIZEN, key, 3, NOW)).outcome for key in guesses] == ["missing"] * 10
+        assert (await services.ratings.rate(CITIZEN, KEY, 3, NOW)).outcome == "missing"  # slowed down, as lookups
+        lookup = await services.dossiers.lookup(CITIZEN, KEY, NOW)
+        assert lookup.wait_until is not None
+        assert await services.ratings.export() == []
+    finally:
+        await services.db.close()
