@@ -28,6 +28,7 @@ GREETINGS = frozenset(
 THANKS = frozenset(
     {"cam on", "cam on em", "cam on ban", "cam on nhieu", "xin cam on", "thanks", "thank you", "thank", "tks"}
 )
+ENGLISH_WORDS = frozenset({"hi", "hello", "hey", "thanks", "thank you", "good morning", "ok thanks"})
 ACKS = frozenset({"da", "vang", "ok", "oke", "okay", "uh", "u", "um", "duoc", "dc", "roi", "da vang", "vang a", "da a"})
 _POLITE = re.compile(r"(\s+(a|nhe|nha|voi|ban|em|nhieu))+$")
 _LEADING = re.compile(r"^((da|vang|ok|oke|u|em|chau)\s+)+")  # "dạ em cảm ơn", "ok rồi", "em chào anh chị"
@@ -167,4 +168,6 @@ async def chat(turn: Turn, kind: str) -> Replies:
         text = turn.t.gettext("Phục Vụ rất vui được giúp.")
     else:
         text = turn.t.gettext("Phục Vụ sẵn sàng giúp. Vui lòng chọn một mục dưới đây, hoặc nhắn mã hồ sơ, tên xã.")
+    if turn.t.language != "en" and key(turn.incoming.text) in ENGLISH_WORDS:  # someone who may read English
+        text += "\n" + turn.t.gettext("For English, send «English».")
     return [Reply(text, menu=role)]

@@ -105,3 +105,12 @@ async def test_a_code_asked_for_is_not_awaited_for_ever(chat: Chat) -> None:
     await services.db.conn.commit()
     [centre] = await chat.say("citizen", "Hữu Lũng")  # a quarter of an hour later: read afresh
     assert centre.text.startswith("🏢")
+
+
+async def test_an_english_greeting_is_told_how_to_read_english(chat: Chat) -> None:
+    [hello] = await chat.say("citizen", "Hello")
+    assert hello.text.startswith(GREETING + "\nFor English, send «English».")
+    [vietnamese] = await chat.say("citizen", "Xin chào")
+    assert vietnamese.text.split("\n")[0] == GREETING and "For English" not in vietnamese.text
+    [english] = await chat.say("citizen", "English")
+    assert english.text.startswith("Switched to English.")
