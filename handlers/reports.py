@@ -6,6 +6,7 @@ Every step is saved, so after a restart the next message goes on where the offic
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
@@ -267,14 +268,19 @@ def _number(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 12 else None
 
 
-async def reopen(turn: Turn, value: str) -> Replies:
-    """Begin reopening a fixed report of the official's commune."""
+async def _chosen(value: str, get: Callable[[int], Awaitable[Report]]) -> Report | None:
+    """The report a choice's value names, as `get` lets the person have it; None for a forged or stale one."""
     report_id = _number(value)
     try:
-        if report_id is None:
-            raise NotAllowed
-        report = await turn.services.reports.fixed_of_my_commune(turn.person, report_id)
+        return await get(report_id) if report_id is not None else None
     except NotAllowed:
+        return None
+
+
+async def reopen(turn: Turn, value: str) -> Replies:
+    """Begin reopening a fixed report of the official's commune."""
+    report = await _chosen(value, lambda number: turn.services.reports.fixed_of_my_commune(turn.person, number))
+    if report is None:
         return stale(turn)
     writing = await turn.services.reports.write(turn.person, Writing(Step.REOPEN, add_to=report.id), turn.now)
     return [question(turn.t, writing, turn.locations)]
@@ -282,12 +288,8 @@ async def reopen(turn: Turn, value: str) -> Replies:
 
 async def view(turn: Turn, value: str) -> Replies:
     """One open report for a leader, with a choice of each state it may move to."""
-    report_id = _number(value)
-    try:
-        if report_id is None:
-            raise NotAllowed
-        report = await turn.services.reports.open_report(turn.person, report_id)
-    except NotAllowed:
+    report = await _chosen(value, lambda number: turn.services.reports.open_report(turn.person, number))
+    if report is None:
         return stale(turn)
     t = turn.t
     options = tuple(
