@@ -66,18 +66,21 @@ def find_code(text: str) -> str | None:
     return f"{match[1].upper()}-{match[2]}-{match[3]}"
 
 
+MAX_CODE_LETTERS = 4  # `H37` has one; a random code of the same length has about fifteen
 _LOOSE_CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z .\-\u2010-\u2015\u2212]{10,60}[0-9]")
 
 
 def loose_code(text: str) -> str | None:
     """A message that is only a code written without its usual separators (`0004137H372611270002`,
-    `000 41 37 H37 261127 0005`, `000.41.37.H37.261127.0005`): digits, letters, spaces, dots or dashes only, at
-    least 12 letters and digits of which 10 are digits. None for anything else (a name, a sentence, a phone number)."""
+    `000 41 37 H37 261127 0005`, `000.41.37.H37.261127.0005`): digits, spaces, dots or dashes and a few letters (an
+    agency's), at least 12 letters and digits of which 10 are digits. None for anything else: a name, a sentence, a
+    phone number, an invite code (random letters and digits)."""
     text = text.strip()
     if _LOOSE_CODE.fullmatch(text) is None:
         return None
     key = code_key(text)
-    return text if len(key) >= 12 and sum(char.isdigit() for char in key) >= 10 else None
+    letters = sum(char.isalpha() for char in key)
+    return text if len(key) >= 12 and len(key) - letters >= 10 and letters <= MAX_CODE_LETTERS else None
 
 
 def to_sql_time(moment: datetime) -> str:

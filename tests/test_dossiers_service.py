@@ -125,3 +125,14 @@ def test_ten_unknown_codes_wait() -> None:
         assert limiter.blocked_until(person, now) is None
         limiter.record(person, now + timedelta(seconds=i), found=False)
     assert limiter.blocked_until(person, now + timedelta(minutes=1)) is not None
+
+
+def test_a_code_without_separators_is_read_but_never_an_invite_code() -> None:
+    from bot.dossiers import loose_code
+    from bot.roles import new_code
+
+    for typed in ("0004137H372611270002", "000 41 37 H37 261127 0005", "000.41.37.h37.261124.0005"):
+        assert loose_code(typed) == typed
+    for other in ("0912345678", "Hữu Lũng", "xã Cai Kinh 2025", "abcdefghijklmnop12"):
+        assert loose_code(other) is None
+    assert [code for code in (new_code() for _ in range(20_000)) if loose_code(code)] == []
