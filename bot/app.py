@@ -18,7 +18,7 @@ from telegram.ext import Application, ContextTypes, ExtBot, JobQueue
 from telegram.request import BaseRequest
 
 from bot.config import Secret, Settings
-from bot.console import HELP, Console, ConsoleNotifier, act_as, ensure_demo_data, incoming
+from bot.console import HELP, Console, ConsoleNotifier, act_as, end_role, ensure_demo_data, incoming
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.outbox import Pacer
 from bot.roles import Role
@@ -289,21 +289,25 @@ async def run_console(
         data = app.bot_data
         console = Console(data.services, write)
         data.notifiers.append(ConsoleNotifier(console))
+        await end_role(data.services)  # one a session that crashed left behind
         if role != "citizen" and not await act_as(data.services, role, commune, write):
             return False
         jobs: Any = app.job_queue
         effects = Effects(lambda: jobs.run_once(drain_outbox, 0), data.reschedule)
         line = "/start"
-        while line != ":quit":
-            came = incoming(line) if line else None
-            if came is not None:
-                replies, language = await answer(data.services, came, effects, locations=True, pictures=True)
-                await console.show(replies, language)
-            elif line:
-                write("(không hiểu lệnh console này; xem hướng dẫn ở trên)\n")
-            try:
-                line = (await asyncio.to_thread(lines)).strip()
-            except EOFError:
-                break
+        try:
+            while line != ":quit":
+                came = incoming(line) if line else None
+                if came is not None:
+                    replies, language = await answer(data.services, came, effects, locations=True, pictures=True)
+                    await console.show(replies, language)
+                elif line:
+                    write("(không hiểu lệnh console này; xem hướng dẫn ở trên)\n")
+                try:
+                    line = (await asyncio.to_thread(lines)).strip()
+                except EOFError:
+                    break
+        finally:
+            await end_role(data.services)  # a console's role lasts for its session
     sys.stdout.flush()
     return True

@@ -630,7 +630,8 @@ class CentreService:
             return named.pop(), ""
         listed = ", ".join(f"{c.name} ({c.code})" for c in communes)
         hint = f" Có thể là: {listed}. Vui lòng ghi đúng tên hoặc mã." if communes else ""
-        return None, f"Không xác định được một xã, phường từ «{text}».{hint}"
+        shown = text if len(text) <= 40 else text[:39] + "…"  # never a 4,000-character echo
+        return None, f"Không xác định được một xã, phường từ «{shown}».{hint}"
 
     def old_unit(self, unit_id: int) -> Found | Split | None:
         """What the pre-2025 unit with this id became (None if there is no such unit)."""

@@ -115,3 +115,11 @@ async def act_as(services: Services, role: str, commune: str | None, write: Call
     invite = await services.roles.invite(Role(role), code, "console", services.clock())
     await services.roles.redeem(PERSON, invite.code, services.clock())
     return True
+
+
+async def end_role(services: Services) -> None:
+    """The console person's role lasts for the session: taken back at its end (audited), so that no digest or
+    alert is queued for a console nobody reads."""
+    for holder in await services.roles.holders():
+        if holder.person == PERSON:
+            await services.roles.revoke(holder.person_id, "console", services.clock(), holder.grant)

@@ -285,16 +285,20 @@ class DossierService:
         if self.limiter.blocked_until(person, now) is not None:
             return "limited"
         stored = await self.repo.by_key(code_key(key))
+        self.limiter.record(person, now, found=stored is not None)
         if stored is None:
-            self.limiter.record(person, now, found=False)
             return "missing"
         person_id = await self.people.ensure(person.channel, person.external_id, to_sql_time(now))
         return await self.repo.follow(person_id, stored.id, to_sql_time(now), MAX_FOLLOWS)
 
-    async def unfollow(self, person: Person, key: str) -> bool:
-        """Stop following the dossier with this code key; False if the person did not follow it."""
+    async def unfollow(self, person: Person, key: str, now: datetime) -> bool | None:
+        """Stop following the dossier with this code key; False if the person did not follow it, None when too
+        many lookups came first (a press by code counts as one, as a follow does)."""
+        if self.limiter.blocked_until(person, now) is not None:
+            return None
         person_id = await self.people.id_of(person.channel, person.external_id)
         stored = await self.repo.by_key(code_key(key))
+        self.limiter.record(person, now, found=stored is not None)
         return person_id is not None and stored is not None and await self.repo.unfollow(person_id, stored.id)
 
     async def followed(self, person: Person, now: datetime) -> list[Followed]:

@@ -133,6 +133,14 @@ class Turn:
         return Reply(text.format(**values) if values else text)
 
 
+ECHO = 40  # characters of what a person typed that an answer repeats
+
+
+def echo(text: str) -> str:
+    """What a person typed, as an answer repeats it: short (a 5,000-digit «code» is not sent back whole)."""
+    return text if len(text) <= ECHO else text[: ECHO - 1] + "…"
+
+
 def place(name: str, t: Translator) -> str:
     """A unit's name inside a sentence: `xã Cai Kinh` in Vietnamese (as the one-stop system writes it), `Xã Cai Kinh`
     in English."""

@@ -10,7 +10,7 @@ from bot.digest import DAILY
 from bot.i18n import N_
 from bot.roles import Role
 from bot.text import fold
-from handlers.chat import Replies, Reply, Turn
+from handlers.chat import Replies, Reply, Turn, echo
 
 PAUSE = ("tamdung", "tam dung", "pause", "stop")
 RESUME = ("tieptuc", "tiep tuc", "resume", "start")
@@ -35,7 +35,7 @@ async def digest(turn: Turn, value: str) -> Replies:
     if key:
         code, _ = services.centres.commune_code(words)
         if code is None:
-            return [turn.say(UNCLEAR, text=words)]
+            return [turn.say(UNCLEAR, text=echo(words))]
     built = await services.digest.build(turn.now.astimezone(services.settings.timezone).date(), DAILY, code, turn.now)
     replies = [Reply(part) for part in services.digest.render(built, t)]
     if turn.pictures:  # a chart is drawn only where it can be shown

@@ -19,13 +19,14 @@ from bot.dossiers import (
 )
 from bot.i18n import N_, Translator
 from bot.ratings import RETURNED
-from handlers.chat import Option, Replies, Reply, Turn
+from handlers.chat import Option, Replies, Reply, Turn, echo
 from handlers.people import EXAMPLE
 from handlers.ratings import rate_option
 
 AWAITING = "dossier"
 ASK = N_("Vui lòng nhắn mã hồ sơ in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, ví dụ: {example}")
 UNFOLLOWED = N_("Đã bỏ theo dõi.")
+LIMITED = N_("Ông/Bà đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau.")
 NOT_FOLLOWED = N_("Hồ sơ này không có trong danh sách theo dõi.")
 
 
@@ -94,7 +95,7 @@ def not_found(turn: Turn, code: str) -> Reply:
     return turn.say(
         "Không tìm thấy hồ sơ {code}. Mã hồ sơ in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, "
         "thường có dạng {example}. Vui lòng kiểm tra lại từng ký tự.",
-        code=code,
+        code=echo(code),
         example=EXAMPLE,
     )
 
@@ -155,14 +156,18 @@ async def follow(turn: Turn, key: str) -> Replies:
         "already": N_("Hồ sơ này đã có trong danh sách theo dõi."),
         "full": N_("Đã theo dõi đủ {limit} hồ sơ. Vui lòng bỏ bớt trong danh sách hồ sơ theo dõi."),
         "missing": N_("Lựa chọn này đã hết hiệu lực. Vui lòng thực hiện lại."),
-        "limited": N_("Ông/Bà đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau."),
+        "limited": LIMITED,
     }
     return [turn.say(answers[outcome], limit=MAX_FOLLOWS)]
 
 
 async def unfollow(turn: Turn, key: str) -> Replies:
     """Stop following a dossier."""
-    stopped = key.isascii() and key.isalnum() and await turn.services.dossiers.unfollow(turn.person, key)
+    stopped = (
+        await turn.services.dossiers.unfollow(turn.person, key, turn.now) if key.isascii() and key.isalnum() else False
+    )
+    if stopped is None:
+        return [turn.say(LIMITED)]
     return [turn.say(UNFOLLOWED if stopped else NOT_FOLLOWED)]
 
 

@@ -31,7 +31,7 @@ from bot.reports import (
 )
 from bot.roles import Role
 from handlers import menu
-from handlers.chat import Option, Replies, Reply, Turn, place, stale, unrecognised
+from handlers.chat import Option, Replies, Reply, Turn, echo, place, stale, unrecognised
 
 LIST_LIMIT = 30
 MOVES = (State.RECEIVED, State.IN_PROGRESS, State.FIXED, State.CANNOT_FIX, State.DUPLICATE)
@@ -248,7 +248,7 @@ async def listed(turn: Turn, value: str) -> Replies:
                 "Không hiểu bộ lọc «{text}». Lọc theo: quahan (quá hạn), loại vấn đề (ví dụ: điện), "
                 "hoặc tên hay mã của một xã, phường (ví dụ: Hữu Lũng, 06385)."
             )
-            return [turn.say(text, text=value)]
+            return [turn.say(text, text=echo(value))]
         found = await services.reports.open_reports(turn.person, turn.now, wanted)
         reports, more = found[:LIST_LIMIT], len(found) - LIST_LIMIT
         options = tuple(Option(r.number, "view", str(r.id)) for r in reports)

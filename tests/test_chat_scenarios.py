@@ -114,3 +114,12 @@ async def test_an_english_greeting_is_told_how_to_read_english(chat: Chat) -> No
     assert vietnamese.text.split("\n")[0] == GREETING and "For English" not in vietnamese.text
     [english] = await chat.say("citizen", "English")
     assert english.text.startswith("Switched to English.")
+
+
+@pytest.mark.parametrize(
+    "text", ["/hoso " + "1" * 5000, "/moi canbo " + "Hữu " * 1000, "/tomtat " + "x" * 4000, "/xembaocao " + "y" * 4000]
+)
+async def test_a_huge_input_is_never_echoed_whole(chat: Chat, text: str) -> None:
+    await chat.give("citizen", Role.ADMIN)  # the admin's commands too
+    answers = await chat.say("citizen", text)
+    assert answers and all(len(answer.text) < 1000 for answer in answers)

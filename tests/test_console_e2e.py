@@ -100,7 +100,11 @@ async def test_the_console_acts_as_an_official_or_an_admin(settings: Settings) -
     feed = iter(["/vaitro", ":quit"])
     out.clear()
     assert await run_console(settings, lines=read, write=out.append, demo_days=1, role="admin")
-    assert "Những người đang giữ quyền:\n#1 cán bộ xã Hữu Lũng — console 1, từ " in "\n".join(out)
+    assert "Chưa ai nhận quyền nào." in "\n".join(out)  # the official's role lasted for its session only
+    feed = iter(["/xembaocao", ":quit"])
+    out.clear()
+    assert await run_console(settings, lines=read, write=out.append, demo_days=1)  # a citizen again, not an official
+    assert "Phục Vụ chưa hiểu tin nhắn này." in "\n".join(out)
     feed = iter([":quit"])
     assert not await run_console(settings, lines=read, write=out.append, demo_days=1, role="official", commune="Tân")
     assert "--as official cần --commune" in "\n".join(out)

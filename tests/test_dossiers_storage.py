@@ -3,10 +3,22 @@
 import json
 import random
 import sqlite3
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.dossiers import TERMINAL, HistoryStep, from_sql_time, terminal_time, to_dossier, to_sql_time
+from bot.dossiers import (
+    LOOKUP_LIMIT,
+    TERMINAL,
+    DossierService,
+    HistoryStep,
+    from_sql_time,
+    terminal_time,
+    to_dossier,
+    to_sql_time,
+)
+from bot.people import Person
 from storage.centres import CentresRepo
 from storage.db import Database
 from storage.dossiers import DossierRow, DossiersRepo
@@ -156,3 +168,17 @@ async def test_done_at_is_the_lookups_terminal_time(db: Database, centres_repo: 
         assert found[0] == (to_sql_time(expected) if expected else None), key
         checked += expected is not None
     assert checked > 10  # the random data did reach terminal statuses
+
+
+async def test_follow_and_unfollow_presses_count_as_lookups(db: Database, centres_repo: CentresRepo) -> None:
+    """A press by code learns whether a dossier exists, as a lookup does: both count against the same limit."""
+    service = DossierService(DossiersRepo(db), PeopleRepo(db), {}, ZoneInfo("Asia/Ho_Chi_Minh"))
+    now = datetime(2025, 8, 4, 3, 0, tzinfo=UTC)
+    await service.apply([dossier_row()], "test", now)
+    person = Person("telegram", "77")
+    for _ in range(LOOKUP_LIMIT // 2):
+        assert await service.follow(person, KEY, now) in ("followed", "already")
+        assert await service.unfollow(person, KEY, now) is True
+    assert await service.follow(person, KEY, now) == "limited"
+    assert await service.unfollow(person, KEY, now) is None
+    assert (await service.lookup(person, KEY, now)).wait_until is not None
