@@ -75,3 +75,34 @@ async def test_point_reads_see_committed_writes_and_cannot_write(db: Database) -
     assert db.reader is not None
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         db.reader.execute("DELETE FROM people")
+
+
+async def test_digest_parts_queued_before_expiry_existed_get_one(tmp_path: Path) -> None:
+    """A database at m0009 holds a digest queued before m0010: upgrading gives it the end of its day, so the outbox
+    gives it up instead of sending it days late; other messages keep none."""
+    migrations = discover_migrations()
+    database = await Database.open(tmp_path / "old.db", migrate=False)
+    try:
+        await database.migrate([m for m in migrations if m.number <= 9])
+        async with database.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO people (id, channel, external_id, created_at, updated_at) VALUES (1, 'telegram', '5', '', '')"
+            )
+            rows = [
+                ("digest_text", "digest:daily:2025-08-04:1:000"),
+                ("digest_chart", "digest:weekly:2025-08-04:1:001"),
+                ("dossier_status", "status:1:2025-08-04"),
+            ]
+            await conn.executemany(
+                "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at) VALUES (1, ?, ?, '{}', '')",
+                rows,
+            )
+        await database.migrate(migrations)
+        found = await database.fetchall("SELECT kind, expires_at FROM outbox ORDER BY id")
+        assert [tuple(row) for row in found] == [
+            ("digest_text", "2025-08-04 17:00:00"),  # midnight of the 5th in Lạng Sơn
+            ("digest_chart", "2025-08-04 17:00:00"),
+            ("dossier_status", None),
+        ]
+    finally:
+        await database.close()
