@@ -118,9 +118,11 @@ class ReportsRepo:
         self.db = db
 
     async def create(self, new: NewReport, person_id: int, now: str, target_at: str) -> int:
-        """Store a report with its photos and its first event; a report that stops service queues one urgent
-        message to every leader. Its id."""
+        """Store a report with its photos and its first event, and end the filer's draft in the same transaction
+        (a «Gửi» pressed again after a crash finds no draft, never files twice); a report that stops service queues
+        one urgent message to every leader. Its id."""
         async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM report_drafts WHERE person_id = ?", (person_id,))
             cursor = await conn.execute(
                 "INSERT INTO reports (commune_code, category, severity, description, lat, lon, reported_by,"
                 " created_at, updated_at, target_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -160,8 +162,9 @@ class ReportsRepo:
     async def add(self, report_id: int, person_id: int, addition: NewReport, now: str) -> None:
         """Add a second report of the same problem to an open one: its description (as a note) and photos; the
         report takes the graver severity and the location if it had none. Becoming "stops service" alerts
-        every leader, as a new report would."""
+        every leader, as a new report would. The adder's draft ends in the same transaction, as with `create`."""
         async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM report_drafts WHERE person_id = ?", (person_id,))
             rows = list(await conn.execute_fetchall("SELECT state, severity FROM reports WHERE id = ?", (report_id,)))
             state, severity = rows[0]
             await _add_photos(conn, report_id, addition.photos, now)

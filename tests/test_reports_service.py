@@ -449,3 +449,19 @@ def test_the_table_holds_every_step_and_every_problem() -> None:
     assert problems == {"", *PROBLEMS}  # and each problem has its message
     effects = {expected.effect for _, _, expected in ADVANCES}
     assert effects == {"", "duplicate", "photo", "send", "reopen"}
+
+
+async def test_filing_ends_the_draft_in_the_same_transaction(reports: ReportService, db: Database) -> None:
+    """The bot killed between filing a report and forgetting the draft: after the restart, «Gửi» pressed again finds
+    no draft, so no second report and no second alert to the leaders (issue 14)."""
+    blocking = Draft("utilities", "blocking", "Mất điện toàn trung tâm.")
+    for add_to in (None, 1):  # filed on its own, then added to that open report
+        writing = Writing(Step.CONFIRM, blocking.category, blocking.severity, blocking.description, add_to=add_to)
+        await reports.write(OFFICIAL, writing, NOW)
+        await reports.submit(OFFICIAL, writing.draft(), writing.add_to, NOW)  # no stop_writing: killed here
+        restarted = ReportService(reports.repo, reports.people, reports.roles, reports.drafts)
+        await restarted.load()
+        assert await restarted.writing(OFFICIAL) is None
+    assert [row[0] for row in await db.fetchall("SELECT id FROM reports")] == [1]
+    alerts = [row for row in await outbox(db) if row[1] == "report_blocking"]
+    assert len(alerts) == 1
