@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import logging
 import sys
+import zipfile
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -168,6 +170,10 @@ async def _import_centres(settings: Settings, path: Path) -> int:
 
 
 async def _import_dossiers(settings: Settings, path: Path) -> int:
+    from xml.etree.ElementTree import ParseError as XMLSyntaxError
+
+    from defusedxml import DefusedXmlException
+    from openpyxl.utils.exceptions import InvalidFileException
     from tqdm import tqdm
 
     from bot.dossier_import import RowError, RowParser, import_file
@@ -180,6 +186,14 @@ async def _import_dossiers(settings: Settings, path: Path) -> int:
             summary = await import_file(path, services.dossiers, parser, services.clock(), bar.update)
     except (RowError, UnicodeDecodeError, OSError) as exc:
         print(f"Không nạp được {path}: {exc}", file=sys.stderr)
+        return 2
+    except csv.Error as exc:  # the CSV's delimiter cannot be told, or a field is broken
+        print(f"Không nạp được {path}: không đọc được tệp CSV ({exc}); cần dòng tiêu đề và dấu phẩy.", file=sys.stderr)
+        return 2
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, XMLSyntaxError, DefusedXmlException):
+        if path.suffix.lower() not in (".xlsx", ".xlsm"):
+            raise  # not a workbook's failure: a fault of ours, with its traceback
+        print(f"Không nạp được {path}: tệp .xlsx hỏng, rỗng hoặc không phải bảng tính Excel.", file=sys.stderr)
         return 2
     finally:
         await services.db.close()

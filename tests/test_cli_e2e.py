@@ -117,3 +117,35 @@ def test_demo_data_fills_every_commune(
     assert main(["import-dossiers", str(real)]) == 0
     assert main(["demo-data"]) == 2
     assert "hồ sơ thật" in capsys.readouterr().err
+
+
+def test_a_file_that_cannot_be_read_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CSV whose delimiter cannot be told, an empty or broken XLSX, an XML entity bomb: one line, exit 2."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "cli.db"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "no-delimiter.csv").write_text("a b c\n1 2 3\n", encoding="utf-8")
+    (tmp_path / "empty.xlsx").write_bytes(b"")
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    book = Workbook()
+    book.active.append(["ma_ho_so", "ten_thu_tuc"])  # type: ignore[union-attr]
+    book.save(tmp_path / "good.xlsx")
+    bomb = '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    with zipfile.ZipFile(tmp_path / "good.xlsx") as source, zipfile.ZipFile(tmp_path / "bomb.xlsx", "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = (bomb + data.decode().replace("ma_ho_so", "&b;")).encode()  # openpyxl writes no <?xml?>
+            target.writestr(item, data)
+    for name in ("no-delimiter.csv", "empty.xlsx", "broken.xlsx", "bomb.xlsx"):
+        assert main(["import-dossiers", str(tmp_path / name)]) == 2, name
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"Không nạp được {tmp_path / name}: ") and "Traceback" not in err, err
+        assert len(err.splitlines()) == 1, err
+        if name.endswith(".xlsx"):  # the bomb too: refused as no workbook (defusedxml), never expanded
+            assert err.endswith("tệp .xlsx hỏng, rỗng hoặc không phải bảng tính Excel."), err
