@@ -20,7 +20,7 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import BaseHandler, CallbackContext, CallbackQueryHandler, ExtBot, MessageHandler, filters
 
 from bot.commands import commands_for
@@ -42,6 +42,7 @@ CHANNEL = "telegram"
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 DATA_LIMIT = 64  # bytes of callback data
+TOKEN_RETRY = 300.0  # seconds before a message refused for the bot's token (401, 404) is tried again
 
 
 class BotData:
@@ -245,13 +246,18 @@ class TelegramNotifier:
             return Delivery(Outcome.GONE, error=f"403 {exc.message}", blocked=True)
         except BadRequest as exc:
             return Delivery(Outcome.GONE, error=f"400 {exc.message}")
+        except InvalidToken as exc:  # 401 or 404: the bot's token, not this message: held until it works again
+            log.error("telegram refused the bot's token while sending: %s", exc.message)
+            return Delivery(Outcome.RETRY, TOKEN_RETRY, f"401 {exc.message}")
         except TimedOut as exc:
             if isinstance(exc.__cause__, NEVER_LEFT):  # the request never left
                 return Delivery(Outcome.RETRY, error=f"not sent: {exc.message}")
             return Delivery(Outcome.UNCERTAIN, error=f"timeout {exc.message}")
         except NetworkError as exc:
             cause = exc.__cause__
-            if cause is None or isinstance(cause, NEVER_LEFT):  # 5xx (Telegram answered), or never connected
+            # Telegram (or a proxy before it) answered with an error status, with a JSON body or any other (an
+            # HTML page): refused, not delivered; or the request never left.
+            if cause is None or isinstance(cause, (TelegramError, *NEVER_LEFT)):
                 return Delivery(Outcome.RETRY, error=f"network {exc.message}")
             return Delivery(Outcome.UNCERTAIN, error=f"network {exc.message}")  # the request may have arrived
         return Delivery(Outcome.SENT)

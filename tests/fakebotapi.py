@@ -202,11 +202,12 @@ class Call:
 class _ApiError(Exception):
     """Raised by method handlers to answer with a Telegram error."""
 
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(self, status: int, description: str, retry_after: int | None = None, html: bool = False) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.html = html  # answered as a proxy in front of Telegram would: an HTML page, not JSON
 
     def payload(self) -> JSONDict:
         body: JSONDict = {"ok": False, "error_code": self.status, "description": self.description}
@@ -221,6 +222,7 @@ class _Failure:
     description: str
     retry_after: int | None
     remaining: int
+    html: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -785,16 +787,18 @@ class FakeBotAPI:
         retry_after: int | None = None,
         description: str | None = None,
         count: int = 1,
+        html: bool = False,
     ) -> None:
         """Make the next ``count`` calls of ``method`` ("*" = any method but getUpdates)
-        fail with HTTP ``status`` and Telegram's error JSON. 429 defaults to retry_after=1.
+        fail with HTTP ``status`` and Telegram's error JSON (``html``: an HTML page instead, as a proxy in front
+        of Telegram answers). 429 defaults to retry_after=1.
         """
         if status == 429 and retry_after is None:
             retry_after = 1
         if description is None:
             template = _DEFAULT_DESCRIPTIONS.get(status, f"Error {status}")
             description = template.format(retry_after=retry_after)
-        failure = _Failure(status, description, retry_after, count)
+        failure = _Failure(status, description, retry_after, count, html)
         self._failures.setdefault(method.lower(), deque()).append(failure)
 
     def drop_next(self, method: str, count: int = 1) -> None:
@@ -819,7 +823,7 @@ class FakeBotAPI:
             failure.remaining -= 1
             if failure.remaining <= 0:
                 queue.popleft()
-            return _ApiError(failure.status, failure.description, failure.retry_after)
+            return _ApiError(failure.status, failure.description, failure.retry_after, failure.html)
         if self._blocked and key.startswith(SEND_PREFIXES):
             with contextlib.suppress(TypeError, ValueError):
                 if int(params.get("chat_id", 0)) in self._blocked:
@@ -906,6 +910,9 @@ class FakeBotAPI:
         except _ApiError as exc:
             payload = exc.payload()
             self._record(Call(method, params, payload, exc.status, content_type))
+            if exc.html:
+                page = f"<html><body><h1>{exc.status} {exc.description}</h1></body></html>"
+                return web.Response(status=exc.status, text=page, content_type="text/html")
             return self._respond(exc.status, payload)
         self._record(Call(method, params, result, 200, content_type))
         return self._respond(200, {"ok": True, "result": result})

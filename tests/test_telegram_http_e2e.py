@@ -162,6 +162,26 @@ async def test_a_5xx_is_sent_again(api: FakeBotAPI) -> None:
         assert (await TelegramNotifier(bot, TZ).deliver(STATUS)).outcome is Outcome.RETRY
 
 
+async def test_a_5xx_with_an_html_page_is_sent_again_too(api: FakeBotAPI) -> None:
+    """A proxy in front of Telegram answers 502 with an HTML page: refused, as with Telegram's JSON, never "may
+    have arrived" (issue 14)."""
+    async with Bot(TOKEN, base_url=api.base_url, request=AiohttpRequest()) as bot:
+        api.fail_next("sendMessage", 502, html=True)
+        assert (await TelegramNotifier(bot, TZ).deliver(STATUS)).outcome is Outcome.RETRY
+        api.fail_next("sendMessage", 503, html=True)
+        assert (await TelegramNotifier(bot, TZ).deliver(STATUS)).outcome is Outcome.RETRY
+
+
+@pytest.mark.parametrize("status", [401, 404])
+async def test_a_refused_token_holds_the_message_instead_of_losing_it(api: FakeBotAPI, status: int) -> None:
+    """401 or 404 is the bot's token, not the message: it is kept for later, never left claimed (issue 14)."""
+    async with Bot(TOKEN, base_url=api.base_url, request=AiohttpRequest()) as bot:
+        api.fail_next("sendMessage", status)
+        delivery = await TelegramNotifier(bot, TZ).deliver(STATUS)
+        assert delivery.outcome is Outcome.RETRY and delivery.retry_after >= 300
+        assert (await TelegramNotifier(bot, TZ).deliver(STATUS)).outcome is Outcome.SENT  # the token works again
+
+
 async def test_a_request_before_initialize_or_after_shutdown_says_so(api: FakeBotAPI) -> None:
     request = AiohttpRequest()
     bot = Bot(TOKEN, base_url=api.base_url, request=request)
