@@ -16,7 +16,6 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    Message,
     ReplyKeyboardMarkup,
     Update,
 )
@@ -51,7 +50,6 @@ class BotData:
 
     def __init__(self) -> None:
         self._services: Services | None = None
-        self.channel = CHANNEL  # the channel whose people this application's bot answers
         self.notifiers: list[Notifier] = []
         self.wake: Callable[[], None] = lambda: None
         self.reschedule: Callable[[], Awaitable[None]] | None = None
@@ -172,7 +170,7 @@ async def on_update(update: Update, context: Ctx) -> None:
     if user is None or chat is None:
         return
     data = context.bot_data
-    person = Person(data.channel, str(user.id))
+    person = Person(CHANNEL, str(user.id))
     came = incoming(update, person)
     if update.callback_query is not None:
         try:
@@ -261,6 +259,3 @@ class TelegramNotifier:
                 return Delivery(Outcome.RETRY, error=f"network {exc.message}")
             return Delivery(Outcome.UNCERTAIN, error=f"network {exc.message}")  # the request may have arrived
         return Delivery(Outcome.SENT)
-
-
-__all__ = ["BotData", "Ctx", "Message", "TelegramNotifier", "handlers", "on_error", "show_commands"]

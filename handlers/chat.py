@@ -161,7 +161,7 @@ class Route:
 
 def unrecognised(turn: Turn) -> Replies:
     """The answer to what cannot be used: it names what can."""
-    return [Reply(turn.t.gettext(UNRECOGNISED), menu=None)]
+    return [Reply(turn.t.gettext(UNRECOGNISED))]
 
 
 def stale(turn: Turn) -> Replies:

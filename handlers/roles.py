@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.roles import Holder, Role, actor, deep_link
 from bot.text import fold
 from handlers.chat import Option, Replies, Reply, Turn, stale
-from handlers.people import ROLE_NAMES, role_name
+from handlers.people import role_name
 
 # How the role may be written after /moi (folded: no diacritics, lower case).
 ROLE_WORDS = ((Role.LEADER, ("lanhdao", "lanh dao", "leader")), (Role.OFFICIAL, ("canbo", "can bo", "official")))
@@ -91,6 +91,3 @@ async def revoke(turn: Turn, value: str) -> Replies:
     turn.effects.wake()  # the person is told now
     done = turn.say("Đã thu hồi quyền {role}.", role=role_name(turn, taken.role, taken.commune_code))
     return [done, roles_view(await services.roles.holders(), turn)]
-
-
-__all__ = ["ROLE_NAMES", "invite", "listed", "revoke"]

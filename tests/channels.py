@@ -10,12 +10,13 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
 
 from bot.app import App, build_application, started
+from bot.chat import AWAIT_FOR
 from bot.config import Secret, Settings
 from bot.console import Console, ConsoleNotifier, incoming
 from bot.people import Person
@@ -113,6 +114,12 @@ class Chat:
     async def notified(self, who: str, since: int, count: int = 1) -> list[Msg]:
         """Wait for `count` messages the bot sent `who` on its own since `since` (what `who` saw last, then)."""
         raise NotImplementedError
+
+    async def lapse(self) -> None:
+        """Time passes: whatever anyone's next message was to answer (a code asked for, a comment) has lapsed."""
+        long_ago = (self.services.clock() - AWAIT_FOR - timedelta(minutes=1)).isoformat()
+        await self.services.db.conn.execute("UPDATE chat_state SET awaiting_at = ?", (long_ago,))
+        await self.services.db.conn.commit()
 
     def _remember(self, who: str, msgs: list[Msg]) -> list[Msg]:
         self.last[who] = msgs

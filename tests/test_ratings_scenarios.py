@@ -103,9 +103,7 @@ async def test_a_comment_is_not_awaited_for_ever(chat: Chat) -> None:
     await chat.choose("citizen", "Đánh giá")
     await chat.choose("citizen", "Không hài lòng")
     await chat.choose("citizen", "Số lần đi lại")
-    long_ago = (services.clock() - timedelta(minutes=16)).isoformat()
-    await services.db.conn.execute("UPDATE chat_state SET awaiting_at = ?", (long_ago,))
-    await services.db.conn.commit()
+    await chat.lapse()
     [centre] = await chat.say("citizen", "Hữu Lũng")  # a quarter of an hour later: read afresh
     assert centre.text.startswith("🏢")
     assert await ratings(chat) == [(1, "trips", "", "06385", "Đăng ký khai sinh")]
