@@ -56,6 +56,7 @@ class Settings:
     zalo_api_base_url: str = DEFAULT_ZALO_API_BASE_URL
     zalo_webhook_url: str = ""
     zalo_webhook_secret: Secret = Secret("")
+    outbox_lease: int = 120  # seconds a claimed outbox message may stay unsettled before the sweep settles it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -77,6 +78,7 @@ class Settings:
             http_host=values.get("PHUCVU_HTTP_HOST", "").strip() or "0.0.0.0",
             bot_username=values.get("PHUCVU_BOT_USERNAME", "").strip().removeprefix("@"),
             public_url=_parse_url("PHUCVU_PUBLIC_URL", values.get("PHUCVU_PUBLIC_URL", "").strip()),
+            outbox_lease=_parse_lease(values.get("PHUCVU_OUTBOX_LEASE", "").strip() or "120"),
             zalo_token=Secret(values.get("ZALO_BOT_TOKEN", "").strip()),
             zalo_api_base_url=values.get("ZALO_API_BASE_URL", "").strip() or DEFAULT_ZALO_API_BASE_URL,
             zalo_webhook_url=_parse_url("ZALO_WEBHOOK_URL", values.get("ZALO_WEBHOOK_URL", "").strip()),
@@ -157,6 +159,13 @@ def _parse_port(raw: str) -> int | None:
     if not 1 <= port <= 65535:
         raise ConfigError(f"PHUCVU_HTTP_PORT: {raw!r} is not a TCP port")
     return port
+
+
+def _parse_lease(raw: str) -> int:
+    seconds = _parse_int("PHUCVU_OUTBOX_LEASE", raw)
+    if not 2 <= seconds <= 3600:
+        raise ConfigError(f"PHUCVU_OUTBOX_LEASE: {raw!r} is not between 2 and 3600 seconds")
+    return seconds
 
 
 def _parse_url(name: str, raw: str) -> str:

@@ -72,6 +72,7 @@ class ConsoleNotifier:
 
     def __init__(self, *consoles: Console) -> None:
         self.consoles = {console.person: console for console in consoles}
+        self.audience = tuple(person.external_id for person in self.consoles)  # never anyone else's messages
 
     async def deliver(self, message: OutgoingMessage) -> Delivery:
         """Print the message (a chart as a note that there is one)."""

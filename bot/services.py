@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.centres import CentreService
 from bot.chat import ChatState
@@ -79,7 +79,9 @@ async def open_services(settings: Settings, clock: Clock | None = None, pacer: P
     except BaseException:
         await db.close()
         raise
-    outbox = OutboxService(OutboxRepo(db), clock, settings.timezone, admin_ids, pacer)
+    outbox = OutboxService(
+        OutboxRepo(db), clock, settings.timezone, admin_ids, pacer, lease=timedelta(seconds=settings.outbox_lease)
+    )
     digest = DigestService(
         DigestRepo(db), ReportsRepo(db), PeopleRepo(db), centres, settings.timezone, settings.digest_time
     )

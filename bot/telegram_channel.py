@@ -41,7 +41,6 @@ CHANNEL = "telegram"
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 DATA_LIMIT = 64  # bytes of callback data
-TOKEN_RETRY = 300.0  # seconds before a message refused for the bot's token (401, 404) is tried again
 
 
 class BotData:
@@ -212,6 +211,7 @@ class TelegramNotifier:
     def __init__(self, bot: Bot, tz: Any, charts: Charts | None = None, channel: str = CHANNEL) -> None:
         self.bot = bot
         self.channel = channel
+        self.audience: tuple[str, ...] | None = None
         self.tz = tz
         self.charts = charts
 
@@ -223,11 +223,13 @@ class TelegramNotifier:
             png = await self.charts(payload["kind"], payload["day"], payload["language"]) if self.charts else None
             if png is None:
                 return False
+            await message.depart()
             await self.bot.send_photo(chat, png, caption=str(payload.get("caption", ""))[:CAPTION_LIMIT])
             return True
         reply = render(message, t, self.tz)
         if reply is None:
             return False
+        await message.depart()
         await send(self.bot, chat, reply, t)
         return True
 
@@ -244,9 +246,8 @@ class TelegramNotifier:
             return Delivery(Outcome.GONE, error=f"403 {exc.message}", blocked=True)
         except BadRequest as exc:
             return Delivery(Outcome.GONE, error=f"400 {exc.message}")
-        except InvalidToken as exc:  # 401 or 404: the bot's token, not this message: held until it works again
-            log.error("telegram refused the bot's token while sending: %s", exc.message)
-            return Delivery(Outcome.RETRY, TOKEN_RETRY, f"401 {exc.message}")
+        except InvalidToken as exc:  # 401 or 404: the bot's token, not this message: the channel is held
+            return Delivery(Outcome.RETRY, error=f"401 {exc.message}", halt=True)
         except TimedOut as exc:
             if isinstance(exc.__cause__, NEVER_LEFT):  # the request never left
                 return Delivery(Outcome.RETRY, error=f"not sent: {exc.message}")

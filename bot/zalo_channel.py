@@ -9,6 +9,7 @@ import collections
 import hmac
 import logging
 import urllib.parse
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "zalo"
 SEEN_LIMIT = 10_000  # message ids remembered against repeated webhook calls
 STOP_GRACE = 10.0  # seconds an update being answered may take to finish when the bot stops
-TOKEN_RETRY = 300.0  # seconds before a message refused for the token (401) is tried again
 
 
 class ZaloTokenRefused(RuntimeError):
@@ -54,11 +54,14 @@ async def deliver(
     language: str,
     *,
     retries: int | None = None,
+    depart: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Send replies as numbered text (a picture goes by its URL; one made here, a chart, has none on Zalo) and
-    remember what the numbers mean."""
+    remember what the numbers mean (`depart`: awaited after that, right before the first request)."""
     shown, options = show(replies, translator(language))
     await remember(services, person, options)
+    if depart is not None:
+        await depart()
     for item in shown:
         if isinstance(item.photo, str):
             await client.send_photo(chat, item.photo, item.text, **({} if retries is None else {"retries": retries}))
@@ -100,6 +103,7 @@ class ZaloNotifier:
     one the text alone is the digest."""
 
     channel = CHANNEL
+    audience = None
 
     def __init__(self, client: ZaloClient, services: Services) -> None:
         self.client = client
@@ -115,6 +119,7 @@ class ZaloNotifier:
             url = chart_url(settings.public_url, key, payload["kind"], payload["day"], payload["language"])
             if url is None:
                 return False
+            await message.depart()
             await self.client.send_photo(chat, url, str(payload.get("caption", "")), retries=0)
             return True
         reply = render(message, translator(message.language), self.tz)
@@ -123,7 +128,16 @@ class ZaloNotifier:
         person = message.person
         # A notification with choices (or a menu) says what its numbers are; one without leaves the person's menu
         # as it was.
-        await deliver(self.client, self.services, person, chat, [keeping(reply)], message.language, retries=0)
+        await deliver(
+            self.client,
+            self.services,
+            person,
+            chat,
+            [keeping(reply)],
+            message.language,
+            retries=0,
+            depart=message.depart,
+        )
         return True
 
     async def deliver(self, message: OutgoingMessage) -> Delivery:
@@ -138,17 +152,13 @@ class ZaloNotifier:
                 return Delivery(Outcome.RETRY, exc.retry_after or 1.0, f"429 {exc.description}")
             if exc.retryable:
                 return Delivery(Outcome.RETRY, error=f"{exc.status} {exc.description}")
-            if exc.status == 401:  # the channel's token, not this message: keep it for when Zalo takes the token
-                log.error("zalo refused the bot's token while sending: %s", exc)
-                return Delivery(Outcome.RETRY, TOKEN_RETRY, f"401 {exc.description}")
+            if exc.status in (401, 404):  # the bot's token (in the URL, as on Telegram): the channel is held
+                return Delivery(Outcome.RETRY, error=f"{exc.status} {exc.description}", halt=True)
             if exc.status == 403:
                 return Delivery(Outcome.GONE, error=f"403 {exc.description}", blocked=True)
             return Delivery(Outcome.GONE, error=f"{exc.status} {exc.description}")
         except ZaloNetworkError as exc:
             return Delivery(Outcome.UNCERTAIN if exc.left else Outcome.RETRY, error=f"network {exc}")
-        except Exception as exc:  # a notifier never raises: the row would stay claimed and never be settled
-            log.exception("zalo: sending outbox message %s failed", message.id)
-            return Delivery(Outcome.UNCERTAIN, error=f"{exc.__class__.__name__}: {exc}")
         return Delivery(Outcome.SENT)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.dossiers import from_sql_time
 from bot.i18n import Translator
-from bot.outbox import OutgoingMessage
+from bot.outbox import CHANNEL_REFUSED, OutgoingMessage
 from bot.ratings import RETURNED
 from bot.reports import CATEGORIES, STATE_NAMES, State, report_number
 from bot.roles import Role
@@ -90,6 +90,20 @@ def render_unreachable(payload: dict[str, Any], t: Translator, tz: Any) -> Reply
     return Reply(text.format(role=role, channel=payload.get("channel"), id=payload.get("external_id")))
 
 
+TOKENS = {"telegram": ("Telegram", "TELEGRAM_BOT_TOKEN"), "zalo": ("Zalo", "ZALO_BOT_TOKEN")}
+
+
+def render_refused(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:
+    """To the admins on other channels: a channel refused the bot's token, and its messages are held."""
+    channel = str(payload.get("channel", ""))
+    name, variable = TOKENS.get(channel, (channel, "token"))
+    text = t.gettext(
+        "⚠️ {channel} từ chối mã truy cập (token) của bot. Mọi tin nhắn gửi qua {channel} đang được giữ lại, "
+        "chưa mất tin nào, và sẽ đi khi mã được chấp nhận. Đồng chí kiểm tra {variable} rồi khởi động lại bot."
+    )
+    return Reply(text.format(channel=name, variable=variable))
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], Reply]] = {
     "dossier_status": render_status,
     "dossier_overdue": render_overdue,
@@ -98,6 +112,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], Reply]] = {
     "role_revoked": render_revoked,
     "digest_text": render_digest_text,
     "person_unreachable": render_unreachable,
+    CHANNEL_REFUSED: render_refused,
 }
 CHART = "digest_chart"  # a digest's chart: each channel sends the picture as it can (bytes, or a link)
 

@@ -24,28 +24,38 @@ class OutboxRow:
 
 
 class OutboxRepo:
-    """Pending → claimed → sent (or released for a retry, or failed for good)."""
+    """Waiting → claimed (with a lease) → left (the request went) → sent; or back to waiting for a retry, or failed
+    for good with the reason. A claim whose lease lapsed is settled by `sweep`."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def pending(
-        self, channel: str, now: str, limit: int = 100, held: Sequence[str] = (), urgent_only: bool = False
+        self,
+        channel: str,
+        now: str,
+        limit: int = 100,
+        held: Sequence[str] = (),
+        urgent_only: bool = False,
+        audience: Sequence[str] | None = None,
     ) -> list[OutboxRow]:
         """Unclaimed messages for people on `channel` that may be sent now, urgent ones first, then oldest first
         (`urgent_only`: only those); not those of the `held` kinds (unless urgent), nor a message whose thread has
-        an earlier one unsent, nor any for someone who blocked the bot (they wait until the person comes back)."""
+        an earlier one unsettled (waiting or claimed), nor any for someone who blocked the bot (they wait until the
+        person comes back).
+        `audience`: only for these external ids (a console serves its own person, never anyone else)."""
+        only = "" if audience is None else f" AND p.external_id IN ({', '.join('?' * len(audience))})"
         rows = await self.db.fetchall(
             "SELECT o.id, p.channel, p.external_id, p.language, o.kind, o.payload, o.attempts, o.person_id, o.thread"
             " FROM outbox o JOIN people p ON p.id = o.person_id"
             " WHERE o.claimed_at IS NULL AND o.failed_at IS NULL AND p.channel = ? AND p.unreachable_at IS NULL"
             " AND (o.not_before IS NULL OR o.not_before <= ?) AND (o.expires_at IS NULL OR o.expires_at > ?)"
             f" AND (o.urgent = 1 OR o.kind NOT IN ({', '.join('?' * len(held))}))"
-            f"{' AND o.urgent = 1' if urgent_only else ''}"
+            f"{' AND o.urgent = 1' if urgent_only else ''}{only}"
             " AND (o.thread IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.thread = o.thread AND e.id < o.id"
-            " AND e.claimed_at IS NULL AND e.failed_at IS NULL))"
+            " AND e.sent_at IS NULL AND e.failed_at IS NULL))"
             " ORDER BY o.urgent DESC, o.id LIMIT ?",
-            (channel, now, now, *held, limit),
+            (channel, now, now, *held, *(audience or ()), limit),
         )
         return [OutboxRow(*tuple(row)) for row in rows]
 
@@ -59,33 +69,77 @@ class OutboxRepo:
             )
             return max(cursor.rowcount, 0)
 
-    async def claim(self, outbox_id: int, now: str) -> bool:
-        """Mark a message as being sent (committed before the send); False if someone else has it."""
+    async def claim(self, outbox_id: int, now: str, lease_until: str) -> bool:
+        """Mark a message as being sent until `lease_until` (committed before the send); False if someone else
+        has it."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE outbox SET claimed_at = ?, attempts = attempts + 1"
-                " WHERE id = ? AND claimed_at IS NULL AND failed_at IS NULL",
-                (now, outbox_id),
+                "UPDATE outbox SET claimed_at = ?, lease_until = ?, left_at = NULL, attempts = attempts + 1"
+                " WHERE id = ? AND claimed_at IS NULL AND failed_at IS NULL AND sent_at IS NULL",
+                (now, lease_until, outbox_id),
             )
             return cursor.rowcount == 1
 
-    async def mark_sent(self, outbox_id: int, now: str) -> None:
-        """The message was delivered."""
+    async def depart(self, outbox_id: int, now: str) -> None:
+        """The request for a claimed message is about to leave (committed before it does)."""
         async with self.db.transaction() as conn:
-            await conn.execute("UPDATE outbox SET sent_at = ?, last_error = NULL WHERE id = ?", (now, outbox_id))
+            await conn.execute("UPDATE outbox SET left_at = ? WHERE id = ?", (now, outbox_id))
 
-    async def release(self, outbox_id: int, not_before: str, error: str) -> None:
-        """The message was certainly not delivered: send it again from `not_before`."""
+    async def mark_sent(self, outbox_id: int, now: str) -> None:
+        """The message was delivered (this wins over a sweep that took it for uncertain meanwhile)."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE outbox SET claimed_at = NULL, not_before = ?, last_error = ? WHERE id = ?",
+                "UPDATE outbox SET sent_at = ?, failed_at = NULL, last_error = NULL WHERE id = ?", (now, outbox_id)
+            )
+
+    async def release(self, outbox_id: int, not_before: str, error: str) -> None:
+        """The message was certainly not delivered: waiting again, to be sent from `not_before`."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET claimed_at = NULL, lease_until = NULL, left_at = NULL, not_before = ?,"
+                " last_error = ? WHERE id = ? AND sent_at IS NULL",
                 (not_before, error, outbox_id),
             )
 
     async def mark_failed(self, outbox_id: int, now: str, error: str) -> None:
-        """The message can never be delivered (the person blocked the bot)."""
+        """The message will never be sent (the person blocked the bot, it may have arrived already, …): `error`
+        says why."""
         async with self.db.transaction() as conn:
-            await conn.execute("UPDATE outbox SET failed_at = ?, last_error = ? WHERE id = ?", (now, error, outbox_id))
+            await conn.execute(
+                "UPDATE outbox SET failed_at = ?, last_error = ? WHERE id = ? AND sent_at IS NULL",
+                (now, error, outbox_id),
+            )
+
+    async def sweep(self, now: str) -> tuple[int, int]:
+        """Settle the claims whose lease lapsed (their sender stopped, or could not record the outcome): one that
+        never left is waiting again; one that left may have arrived, so it fails for good as uncertain. How many
+        of each."""
+        lapsed = "claimed_at IS NOT NULL AND sent_at IS NULL AND failed_at IS NULL AND lease_until <= ?"
+        async with self.db.transaction() as conn:
+            waiting = await conn.execute(
+                "UPDATE outbox SET claimed_at = NULL, lease_until = NULL, not_before = ?,"
+                " last_error = 'claim lapsed before sending' WHERE " + lapsed + " AND left_at IS NULL",
+                (now, now),
+            )
+            uncertain = await conn.execute(
+                "UPDATE outbox SET failed_at = ?, last_error = 'uncertain: the sender stopped after the request"
+                " left; not sent again as it may have arrived' WHERE " + lapsed,
+                (now, now),
+            )
+            return max(waiting.rowcount, 0), max(uncertain.rowcount, 0)
+
+    async def tell_admins(
+        self, admins: Sequence[int], kind: str, key: str, payload: str, now: str, *, not_on: str = ""
+    ) -> int:
+        """Queue an urgent message to each admin (`admins`: person ids) not on the channel `not_on`, once per `key`;
+        how many were queued."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.executemany(
+                "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, urgent, created_at)"
+                " SELECT id, ?, ? || ':' || id, ?, 1, ? FROM people WHERE id = ? AND channel != ?",
+                [(kind, key, payload, now, admin, not_on) for admin in admins],
+            )
+            return max(cursor.rowcount, 0)
 
     async def unreachable(self, person_id: int, now: str, error: str, admins: Sequence[int]) -> int:
         """The person blocked the bot: remember it, give up their other pending messages, and if they hold a role,
@@ -106,8 +160,3 @@ class OutboxRepo:
                 [(admin, admin, now, now, person_id) for admin in admins if admin != person_id],
             )
             return max(cursor.rowcount, 0)
-
-    async def note(self, outbox_id: int, error: str) -> None:
-        """Record what happened to a claimed message whose delivery is uncertain (it is not sent again)."""
-        async with self.db.transaction() as conn:
-            await conn.execute("UPDATE outbox SET last_error = ? WHERE id = ?", (error, outbox_id))

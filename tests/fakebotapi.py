@@ -332,6 +332,7 @@ class FakeBotAPI:
         self._users: dict[int, tuple[str, str]] = {}
         self._failures: dict[str, deque[_Failure]] = {}
         self._drops: dict[str, int] = {}
+        self._holds: dict[str, deque[tuple[asyncio.Event, asyncio.Event]]] = {}
         self._blocked: set[int] = set()
         self._waiters: list[_Waiter] = []
         self._delivery_waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -806,6 +807,13 @@ class FakeBotAPI:
         message may have been delivered; the client cannot know). Recorded with status 0."""
         self._drops[method.lower()] = self._drops.get(method.lower(), 0) + count
 
+    def hold_next(self, method: str) -> tuple[asyncio.Event, asyncio.Event]:
+        """Keep the next call of ``method`` unanswered: the first event is set when it arrives, the caller sets
+        the second to let it be answered (with any failure injected for it)."""
+        arrived, release = asyncio.Event(), asyncio.Event()
+        self._holds.setdefault(method.lower(), deque()).append((arrived, release))
+        return arrived, release
+
     def block(self, user_id: int) -> None:
         """Answer every send*/edit* to this chat with 403 "bot was blocked by the user"."""
         self._blocked.add(user_id)
@@ -891,6 +899,10 @@ class FakeBotAPI:
         key = method.lower()
         params = await self._read_params(request)
         content_type = request.content_type if request.body_exists else ""
+        if self._holds.get(key):
+            arrived, release = self._holds[key].popleft()
+            arrived.set()
+            await release.wait()
         if self._drops.get(key):
             self._drops[key] -= 1
             self._record(Call(method, params, self._dispatch(key, params), 0, content_type))

@@ -106,3 +106,40 @@ async def test_digest_parts_queued_before_expiry_existed_get_one(tmp_path: Path)
         ]
     finally:
         await database.close()
+
+
+async def test_claims_left_by_earlier_versions_are_settled_as_uncertain(tmp_path: Path) -> None:
+    """A database at m0015 holds a message claimed and never settled (it cannot tell whether its request left):
+    upgrading fails it for good with the reason, so it neither stays claimed for ever nor is sent twice; a
+    waiting message and a sent one are left as they were."""
+    migrations = discover_migrations()
+    database = await Database.open(tmp_path / "old.db", migrate=False)
+    try:
+        await database.migrate([m for m in migrations if m.number <= 15])
+        async with database.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO people (id, channel, external_id, created_at, updated_at) VALUES (1, 'telegram', '5', '', '')"
+            )
+            await conn.executemany(
+                "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at, claimed_at, sent_at, last_error)"
+                " VALUES (1, 'dossier_status', ?, '{}', '', ?, ?, ?)",
+                [
+                    ("a", "2025-08-04 01:00:00", None, "timeout Timed out"),
+                    ("b", None, None, None),
+                    ("c", "2025-08-04 01:00:00", "2025-08-04 01:00:01", None),
+                ],
+            )
+        await database.migrate(migrations)
+        found = await database.fetchall("SELECT dedupe_key, failed_at, last_error FROM outbox ORDER BY id")
+        assert [tuple(row) for row in found] == [
+            (
+                "a",
+                "2025-08-04 01:00:00",
+                "uncertain: claimed before m0016 and never settled; not sent again as it may have arrived"
+                " (timeout Timed out)",
+            ),
+            ("b", None, None),
+            ("c", None, None),
+        ]
+    finally:
+        await database.close()

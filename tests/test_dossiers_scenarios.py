@@ -106,6 +106,8 @@ async def test_a_forged_or_stale_choice_is_refused(chat: Chat) -> None:
 class NothingTwice:
     """A notifier that fails the test if it is asked to deliver anything (nothing may be sent twice)."""
 
+    audience = None
+
     def __init__(self, channel: str) -> None:
         self.channel = channel
 
