@@ -17,8 +17,10 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, ExtBot, JobQueue
 from telegram.request import BaseRequest
 
+from bot import httpserver
 from bot.config import Secret, Settings
 from bot.console import HELP, Console, ConsoleNotifier, act_as, end_role, ensure_demo_data, incoming
+from bot.httpserver import Guard, Limits
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.outbox import Pacer
 from bot.roles import Role
@@ -84,7 +86,9 @@ async def schedule_digests(jobs: JobQueue[Any], services: Services) -> None:
         jobs.run_daily(send_digests, moment, name=f"digest@{at.strftime('%H:%M')}")
 
 
-async def start_ingest(app: App, settings: Settings, zalo: ZaloChannel | None) -> web.AppRunner:
+async def start_ingest(
+    app: App, settings: Settings, zalo: ZaloChannel | None, limits: Limits | None = None
+) -> web.AppRunner:
     """Serve the ingest endpoint on PHUCVU_HTTP_HOST:PHUCVU_HTTP_PORT; a batch that changes a status drains the
     outbox at once."""
     from bot.dossier_import import RowParser
@@ -120,9 +124,8 @@ async def start_ingest(app: App, settings: Settings, zalo: ZaloChannel | None) -
     )
     if zalo is not None and settings.zalo_webhook_url:
         web_app.router.add_post(zalo.webhook_path(), zalo.webhook)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+    assert settings.http_port is not None
+    runner = await httpserver.serve(web_app, settings.http_host, settings.http_port, Guard(limits))
     log.info("ingest endpoint on %s:%s", settings.http_host, settings.http_port)
     return runner
 
@@ -154,9 +157,11 @@ def build_application(
     pacer: Pacer | None = None,
     telegram: bool = True,
     zalo: bool = True,
+    http_limits: Limits | None = None,
 ) -> App:
     """Build the PTB application; `request` replaces HTTP (tests), `clock` the wall clock, `outbox_interval` how
-    often the outbox is drained and `pacer` how sends are spaced (tests). With `telegram=False` (only Zalo, or the
+    often the outbox is drained, `pacer` how sends are spaced and `http_limits` what the HTTP server allows
+    (tests). With `telegram=False` (only Zalo, or the
     console) the application hosts the services and the jobs, and nothing goes to Telegram. Zalo is served when
     `ZALO_BOT_TOKEN` is set (and `zalo`)."""
 
@@ -197,7 +202,7 @@ def build_application(
             data.notifiers.append(channel.notifier)
             data.closers.append(channel.stop)
         if settings.http_port is not None:
-            runner = await start_ingest(app, settings, channel)
+            runner = await start_ingest(app, settings, channel, http_limits)
             data.closers.insert(0, runner.cleanup)
         if channel is not None:
             await channel.start()  # after the HTTP server: the webhook's address must answer

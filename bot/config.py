@@ -49,7 +49,7 @@ class Settings:
     province_code: int = 20
     ingest_token: Secret = Secret("")
     http_port: int | None = None
-    http_host: str = "0.0.0.0"
+    http_host: str = "127.0.0.1"  # behind the TLS proxy the webhooks need anyway
     bot_username: str = ""
     public_url: str = ""
     zalo_token: Secret = Secret("")
@@ -75,7 +75,7 @@ class Settings:
             province_code=_parse_int("PHUCVU_PROVINCE", values.get("PHUCVU_PROVINCE", "").strip() or "20"),
             ingest_token=Secret(values.get("PHUCVU_INGEST_TOKEN", "").strip()),
             http_port=_parse_port(values.get("PHUCVU_HTTP_PORT", "").strip()),
-            http_host=values.get("PHUCVU_HTTP_HOST", "").strip() or "0.0.0.0",
+            http_host=values.get("PHUCVU_HTTP_HOST", "").strip() or "127.0.0.1",
             bot_username=values.get("PHUCVU_BOT_USERNAME", "").strip().removeprefix("@"),
             public_url=_parse_url("PHUCVU_PUBLIC_URL", values.get("PHUCVU_PUBLIC_URL", "").strip()),
             outbox_lease=_parse_lease(values.get("PHUCVU_OUTBOX_LEASE", "").strip() or "120"),

@@ -14,7 +14,6 @@ for Zalo, which sends images by URL (see `bot.digest.chart_url`): a wrong signat
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +23,7 @@ from aiohttp import web
 from bot.digest import CHART_PATH, chart_path
 from bot.dossier_import import ALIASES, RowError, RowParser, last_of_each
 from bot.dossiers import DossierService
+from bot.httpserver import BadBody, header_bytes, read_json
 from bot.report_export import MEDIA_PATH, sign, signed
 from bot.text import fold
 from storage.dossiers import BatchResult
@@ -53,16 +53,12 @@ def create_ingest_app(
     expected = f"Bearer {token}".encode()
 
     async def ingest(request: web.Request) -> web.Response:
-        given = request.headers.get("Authorization", "").encode()
-        if not token or not hmac.compare_digest(given, expected):
+        if not token or not hmac.compare_digest(header_bytes(request, "Authorization"), expected):
             return _error(401, "missing or wrong bearer token")
         try:
-            body = await request.read()
-            items = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return _error(400, f"body is not JSON: {exc}")
-        except web.HTTPRequestEntityTooLarge:
-            return _error(413, f"body larger than {MAX_BODY} bytes")
+            items = await read_json(request)
+        except BadBody as exc:
+            return _error(exc.status, str(exc))
         if not isinstance(items, list):
             return _error(400, "body must be a JSON list of dossiers")
         if len(items) > MAX_ITEMS:

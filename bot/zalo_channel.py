@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.digest import chart_url
+from bot.httpserver import BadBody, header_bytes, read_json
 from bot.i18n import translator
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from bot.people import Person
@@ -263,13 +264,13 @@ class ZaloChannel:
 
     async def webhook(self, request: web.Request) -> web.Response:
         """A webhook call: the secret checked on every request, then the update (wrapped or not) answered."""
-        given = request.headers.get("X-Bot-Api-Secret-Token", "")
-        if not hmac.compare_digest(given.encode(), self.settings.zalo_webhook_secret.value.encode()):
+        given = header_bytes(request, "X-Bot-Api-Secret-Token")
+        if not hmac.compare_digest(given, self.settings.zalo_webhook_secret.value.encode()):
             return web.json_response({"ok": False, "description": "forbidden"}, status=403)
         try:
-            body = await request.json()
-        except ValueError:
-            return web.json_response({"ok": False, "description": "the body is not JSON"}, status=400)
+            body = await read_json(request)
+        except BadBody as exc:
+            return web.json_response({"ok": False, "description": str(exc)}, status=exc.status)
         update = parse_update(body)
         if update is not None and not self._again(update):
             async with self._lock:

@@ -1,5 +1,6 @@
 """The ingest endpoint over real HTTP: tokens, malformed bodies, idempotence, and followers told at once."""
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -78,6 +79,21 @@ async def test_a_wrong_or_missing_token_writes_nothing(served: tuple[App, str], 
         (None, [ITEM, "text"], "JSON object"),
         (None, [ITEM, ITEM | {"trang_thai": 12}], "trạng thái 12"),
         (None, [ITEM | {"ma_xa": "01001"}], "01001"),
+        # What an attack sent (issue 14): each a 400 that says what, never a 500.
+        (b"[" * 100_000 + b"]" * 100_000, None, "nested deeper than 16 levels"),
+        (b'[{"ma_ho_so": ' + b'{"a": ' * 20 + b"1" + b"}" * 20 + b"}]", None, "nested deeper than 16 levels"),
+        (b'[{"trang_thai": ' + b"9" * 4301 + b"}]", None, "a number of 4301 digits"),
+        (b'[{"trang_thai": 1e999}]', None, "too large"),
+        (b'[{"trang_thai": NaN}]', None, "NaN is not a JSON number"),
+        (b'[{"ma_ho_so": "\\ud800"}]', None, "lone surrogate"),
+        (b'[{"ten_thu_tuc": "\xff\xfe"}]', None, "not UTF-8"),
+        (
+            None,
+            [ITEM | {"ten_thu_tuc": ["x"]}],
+            "'index': 0, 'error': 'ten_thu_tuc: phải là chữ hoặc số, không phải danh sách'",
+        ),
+        (None, [ITEM, ITEM | {"chu_ho_so": {"ho": "Hoàng"}}], "'index': 1, 'error': 'chu_ho_so: phải là chữ"),
+        (None, [ITEM | {"chu_ho_so": "A" * 201}], "chu_ho_so: dài quá 200 ký tự"),
     ],
 )
 async def test_a_malformed_body_is_400_and_writes_nothing(
@@ -87,6 +103,23 @@ async def test_a_malformed_body_is_400_and_writes_nothing(
     status, answer = await post(url, body, raw=raw)
     assert status == 400
     assert says in str(answer)
+    assert await count(app) == 0
+
+
+async def test_a_header_that_is_not_utf8_is_a_wrong_token(served: tuple[App, str]) -> None:
+    app, url = served
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(
+            b"POST /api/v1/dossiers HTTP/1.1\r\nHost: bot\r\nAuthorization: Bearer \xff\xfe\xc3\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]"
+        )
+        answer = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    assert answer.startswith(b"HTTP/1.1 401") and b"token" in answer
     assert await count(app) == 0
 
 

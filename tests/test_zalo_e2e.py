@@ -176,6 +176,17 @@ async def test_webhook_checks_the_secret_and_takes_both_body_shapes(settings: Se
             assert answered.status_code == 200  # nothing to answer, and nothing breaks
         broken = await client.post(url, content=b"{not json", headers={"X-Bot-Api-Secret-Token": SECRET})
         assert broken.status_code == 400 and len(zalo.sent(CITIZEN)) == 2
+        # What an attack sent (issue 14): a 400 or 403 that says what, nothing answered, never a 500.
+        hostile = [
+            b"[" * 100_000 + b"]" * 100_000,
+            b'{"message": {"text": "\\ud800", "from": {"id": "1"}}}',
+            b'{"message": {"date": ' + b"9" * 5000 + b"}}",
+        ]
+        for body in hostile:
+            answered = await client.post(url, content=body, headers={"X-Bot-Api-Secret-Token": SECRET})
+            assert answered.status_code == 400 and answered.json()["ok"] is False, body[:40]
+        latin = await client.post(url, json=update, headers={"X-Bot-Api-Secret-Token": "s\xe9cret".encode("latin-1")})
+        assert latin.status_code == 403 and len(zalo.sent(CITIZEN)) == 2
         assert not [c for c in zalo.calls if c.method == "getUpdates"]  # no polling beside a webhook
 
 
