@@ -16,7 +16,7 @@ import queue
 import re
 import threading
 import unicodedata
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -82,6 +82,11 @@ REQUIRED = ("code", "procedure_name", "commune_code", "received_at", "status")
 _REQUIRED_AT = tuple(FIELDS.index(name) for name in REQUIRED)
 # Letters and digits of a code; the follow button carries them and Telegram allows 64 bytes of button data.
 MAX_CODE = 50
+# The longest text each field takes (characters, as given); longer is refused.
+MAX_PROCEDURE_CODE = 50
+MAX_PROCEDURE = 500  # a longer name is cut there (an official name can be long); one over 10 times that is refused
+MAX_APPLICANT = 200
+MAX_SHORT = 40  # a commune's code, a status, a channel, a date: anything longer is not one
 # Rows per transaction: big enough that SQLite rewrites few index pages twice, small enough that the bot's own
 # writes wait well under a second for an import running beside it.
 BATCH = 20_000
@@ -207,7 +212,7 @@ class RowParser:
             else:
                 moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise RowError(f"{name}: «{text}» không phải ngày giờ hợp lệ") from None
+            raise RowError(f"{name}: «{text[:MAX_SHORT]}» không phải ngày giờ hợp lệ") from None
         return moment if moment.tzinfo else moment.replace(tzinfo=self.tz)
 
     def parse_columns(self, columns: Sequence[Sequence[object]]) -> tuple[list[DossierValues | None], dict[int, str]]:
@@ -237,7 +242,7 @@ class RowParser:
             known(finished, None, self._learn_time),
             known(returned, None, self._learn_time),
             known(channels, self._channels, self._channel),
-            _plain_texts(who) or [_text(value) for value in who],
+            _plain_texts(who, MAX_APPLICANT) or [_or_miss(_applicant, value) for value in who],
         ]
         slow = {i for column in parsed_columns if miss in column for i, value in enumerate(column) if value is miss}
         slow.update(
@@ -267,10 +272,13 @@ class RowParser:
             column = self._sync_times(values) or [look(value) for value in values]
         else:
             look = partial(_lookup, known)
-            column = [known.get(value, _MISS) for value in values]  # the same, without a call per value
+            try:
+                column = [known.get(value, _MISS) for value in values]  # the same, without a call per value
+            except TypeError:  # a list or an object (from JSON): no cell holds one; it never parses
+                column = [known.get(value, _MISS) if isinstance(value, Hashable) else _MISS for value in values]
         if _MISS in column:
             missed = [i for i, got in enumerate(column) if got is _MISS]
-            for value in {values[i] for i in missed}:
+            for value in {values[i] for i in missed if isinstance(values[i], Hashable)}:
                 # A value that does not parse stays _MISS: its row goes through `parse_values`, which says why.
                 with suppress(ValueError, TypeError, OverflowError):
                     learn(value)
@@ -365,12 +373,12 @@ class RowParser:
             self.time(finished, "ngay_ket_thuc"),
             self.time(returned, "ngay_tra_ket_qua"),
             None if _blank(channel) else self._channel(channel),
-            _text(applicant),
+            _applicant(applicant),
         )
 
     @staticmethod
     def _code(value: object) -> tuple[str, str]:
-        code = str(value).strip()
+        code = str(_scalar(value, "ma_ho_so", 4 * MAX_CODE)).strip()
         if not (code.isascii() and code.isprintable()) or " " in code:
             code = re.sub(r"\s+", "", _DASHES.sub("-", clean(code)))
         code = code.upper()
@@ -385,7 +393,7 @@ class RowParser:
         return _remembered(self._communes, value, self._parse_commune)
 
     def _parse_commune(self, value: object) -> str:
-        commune = _integer_text(value).zfill(5)
+        commune = _integer_text(_scalar(value, "ma_xa")).zfill(5)
         if commune not in self.communes:
             raise RowError(f"mã xã {commune} không thuộc tỉnh")
         return commune
@@ -401,7 +409,7 @@ class RowParser:
 
     def _text(self, value: object) -> str | None:
         """`_text` of a value that repeats (a procedure's code)."""
-        return _remembered(self._texts, value, _text)
+        return _remembered(self._texts, value, _procedure_code)
 
 
 _T = TypeVar("_T")
@@ -434,7 +442,7 @@ def _parse_channel(value: object) -> int:
 
 
 def _parse_procedure(value: object) -> str:
-    procedure = (_text(value) or "")[:500]
+    procedure = (_text(_scalar(value, "ten_thu_tuc", 10 * MAX_PROCEDURE)) or "")[:MAX_PROCEDURE]
     if not procedure:
         raise RowError("thiếu ten_thu_tuc")
     return procedure
@@ -444,7 +452,7 @@ _MISS = object()
 
 
 def _lookup(known: Mapping[object, object], value: object) -> object:
-    return known.get(value, _MISS)
+    return known.get(value, _MISS) if isinstance(value, Hashable) else _MISS
 
 
 def _plain_codes(values: Sequence[object]) -> tuple[list[object], list[object]]:
@@ -460,11 +468,22 @@ def _plain_codes(values: Sequence[object]) -> tuple[list[object], list[object]]:
     return [key for key, _ in pairs], [code for _, code in pairs]
 
 
-def _plain_texts(values: Sequence[object]) -> list[object] | None:
-    """`_text` of each value of a column whose texts need no cleaning (the usual case), or None."""
+def _or_miss(parse: Callable[[object], object], value: object) -> object:
+    """`parse(value)`, or _MISS when it does not parse (its row then goes through `parse_values`, which says why)."""
+    try:
+        return parse(value)
+    except RowError:
+        return _MISS
+
+
+def _plain_texts(values: Sequence[object], limit: int) -> list[object] | None:
+    """`_text` of each value of a column whose texts need no cleaning (the usual case) and are at most `limit`
+    characters, or None."""
     if not set(map(type, values)) <= _STR_OR_NONE:
         return None
     texts = cast(Sequence[str | None], values)
+    if max((len(text) for text in texts if text), default=0) > limit:
+        return None
     joined = "\n".join(text or "" for text in texts)
     if joined.count("\n") != len(texts) - 1:  # a value holds a line break
         return None
@@ -499,6 +518,27 @@ def _plain_code(value: object) -> tuple[object, object]:
     return _MISS, _MISS
 
 
+def _scalar(value: object, column: str, limit: int = MAX_SHORT) -> object:
+    """The value when it is text of at most `limit` characters or a number (what a cell or a JSON field holds);
+    RowError naming the column otherwise (a list, an object, true/false: never stored as Python's repr of it)."""
+    if type(value) is str:
+        if len(value) > limit:
+            raise RowError(f"{column}: dài quá {limit} ký tự ({len(value)})")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        kind = {list: "danh sách", dict: "đối tượng", bool: "true/false"}.get(type(value), type(value).__name__)
+        raise RowError(f"{column}: phải là chữ hoặc số, không phải {kind}")
+    return value
+
+
+def _applicant(value: object) -> str | None:
+    return None if value is None else _text(_scalar(value, "chu_ho_so", MAX_APPLICANT))
+
+
+def _procedure_code(value: object) -> str | None:
+    return None if value is None else _text(_scalar(value, "ma_thu_tuc", MAX_PROCEDURE_CODE))
+
+
 def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -519,7 +559,7 @@ def _integer_text(value: object) -> str:
 
 
 def _small_int(value: object, name: str) -> int:
-    text = _integer_text(value)
+    text = _integer_text(_scalar(value, name))
     if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise RowError(f"{name}: «{text}» không phải số")
     return int(text)

@@ -14,7 +14,7 @@ import unicodedata
 _TONES = frozenset("\u0300\u0301\u0309\u0303\u0323")
 # Open-syllable clusters whose tone moves between the two conventions: modern `hoà` ↔ traditional `hòa`.
 _CLUSTERS = ("oa", "oe", "uy")
-_CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -888,11 +888,12 @@ class FakeBotAPI:
 
     @staticmethod
     def _respond(status: int, body: JSONDict) -> web.Response:
-        return web.Response(
-            status=status,
-            body=json.dumps(body, ensure_ascii=False).encode(),
-            content_type="application/json",
-        )
+        text = json.dumps(body, ensure_ascii=False)
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate (a hostile update): sent as JSON's \ud800 escape
+            data = json.dumps(body).encode()
+        return web.Response(status=status, body=data, content_type="application/json")
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]

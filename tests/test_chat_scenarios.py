@@ -113,9 +113,19 @@ async def test_an_english_greeting_is_told_how_to_read_english(chat: Chat) -> No
 
 
 @pytest.mark.parametrize(
-    "text", ["/hoso " + "1" * 5000, "/moi canbo " + "Hữu " * 1000, "/tomtat " + "x" * 4000, "/xembaocao " + "y" * 4000]
+    "text",
+    [
+        "/hoso " + "1" * 5000,
+        "/moi canbo " + "Hữu " * 1000,
+        "/tomtat " + "x" * 4000,
+        "/xembaocao " + "y" * 4000,
+        "/moi canbo Hữu\ud800Lũng",  # a lone surrogate cannot be sent back: never echoed, never a crash
+        "\ud800 xã Hữu Lũng",
+        "/hoso 000.00.37.H37-250804-0012\udfff",
+    ],
 )
 async def test_a_huge_input_is_never_echoed_whole(chat: Chat, text: str) -> None:
     await chat.give("citizen", Role.ADMIN)  # the admin's commands too
     answers = await chat.say("citizen", text)
     assert answers and all(len(answer.text) < 1000 for answer in answers)
+    assert all(answer.text.encode() for answer in answers)  # every answer is sendable UTF-8

@@ -351,3 +351,46 @@ def test_a_field_longer_than_the_csv_reader_takes_fails_before_anything_is_writt
     assert dossier_import._line_last_lines(path) is None
     with pytest.raises(csv.Error, match="field larger than field limit"):
         last_lines(path)
+
+
+WRONG_TYPES = [
+    ("code", ["000.00.37.H37-250804-0012"], "ma_ho_so: phải là chữ hoặc số, không phải danh sách"),
+    ("code", True, "ma_ho_so: phải là chữ hoặc số, không phải true/false"),
+    ("procedure_code", {"x": 1}, "ma_thu_tuc: phải là chữ hoặc số, không phải đối tượng"),
+    ("procedure_code", "1" * 51, "ma_thu_tuc: dài quá 50 ký tự (51)"),
+    ("procedure_name", ["x"], "ten_thu_tuc: phải là chữ hoặc số, không phải danh sách"),
+    ("procedure_name", "x" * 5001, "ten_thu_tuc: dài quá 5000 ký tự (5001)"),
+    ("commune_code", ["06385"], "ma_xa: phải là chữ hoặc số, không phải danh sách"),
+    ("commune_code", "0" * 41, "ma_xa: dài quá 40 ký tự (41)"),
+    ("received_at", ["20250804083000"], "ngay_tiep_nhan: phải là ngày giờ, không phải list"),
+    ("status", True, "trang_thai: phải là chữ hoặc số, không phải true/false"),
+    ("status", [4], "trang_thai: phải là chữ hoặc số, không phải danh sách"),
+    ("channel", {"kenh": 1}, "kenh_nop: phải là chữ hoặc số, không phải đối tượng"),
+    ("applicant", "A" * 201, "chu_ho_so: dài quá 200 ký tự (201)"),
+    ("applicant", ["Nguyễn Văn An"], "chu_ho_so: phải là chữ hoặc số, không phải danh sách"),
+    ("applicant", {"ten": "An"}, "chu_ho_so: phải là chữ hoặc số, không phải đối tượng"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "says"), WRONG_TYPES)
+def test_a_value_of_the_wrong_type_or_length_is_refused_by_rows_and_columns_alike(
+    field: str, value: object, says: str
+) -> None:
+    """What JSON can hold and a cell cannot (a list, an object, true/false), and over-long texts: refused with the
+    field's name, never stored as Python's repr of it; row by row and column by column alike (issue 14)."""
+    row: list[object] = [
+        "000.00.37.H37-250804-0012", "1.001193", "Đăng ký khai sinh", "06385", "20250804083000",
+        "", "4", "", "", "1", "Nguyễn Văn An",
+    ]  # fmt: skip
+    row[FIELDS.index(field)] = value
+    with pytest.raises(RowError) as raised:
+        RowParser(COMMUNES, ZoneInfo("Asia/Ho_Chi_Minh")).parse_values(row)
+    assert str(raised.value) == says
+    good = list(row)
+    good[FIELDS.index(field)] = [
+        "000.00.37.H37-250804-0013", "", "Khai sinh", "06385", "20250804083000", "", "4", "", "", "1", None
+    ][FIELDS.index(field)]  # fmt: skip
+    parsed, errors = RowParser(COMMUNES, ZoneInfo("Asia/Ho_Chi_Minh")).parse_columns(
+        [list(column) for column in zip(good, row, strict=True)]
+    )
+    assert parsed[0] is not None and parsed[1] is None and errors == {1: says}

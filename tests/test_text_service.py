@@ -50,6 +50,11 @@ def test_clean_removes_control_and_zero_width_characters() -> None:
     assert clean("Hữu\x00Lũng\u200b \x1b[31m") == "Hữu Lũng [31m"
 
 
+def test_clean_removes_lone_surrogates_which_cannot_be_stored_or_sent() -> None:
+    cleaned = clean("Mất\ud800 điện\udfff")
+    assert cleaned == "Mất điện" and cleaned.encode()
+
+
 def test_split_keeps_order_and_cuts_a_long_line_after_a_sentence() -> None:
     sentences = [f"Câu số {i} nói về hồ sơ của bạn." for i in range(200)]
     line = " ".join(sentences)
