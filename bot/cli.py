@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     invite.add_argument("--days", type=int, default=7, help="số ngày mã còn hiệu lực (mặc định 7)")
     revoke = sub.add_parser("revoke-invite", help="thu hồi một mã mời chưa dùng")
     revoke.add_argument("code")
+    roles = sub.add_parser("roles", help="những người giữ quyền: liệt kê, thu hồi")
+    roles_sub = roles.add_subparsers(dest="roles_command", required=True)
+    listing = roles_sub.add_parser("list", help="liệt kê những người giữ quyền")
+    listing.add_argument("--commune", help="chỉ cán bộ của xã, phường này (tên hoặc mã)")
+    listing.add_argument("--role", choices=["official", "leader"], help="chỉ vai trò này")
+    taking = roles_sub.add_parser("revoke", help="thu hồi quyền của một người (ghi vào nhật ký, báo cho người đó)")
+    taking.add_argument("person", help="KÊNH:ID như `roles list` in, ví dụ telegram:123456 hoặc zalo:abc")
     export = sub.add_parser("export-reports", help="xuất báo cáo khó khăn: CSV, hoặc JSON theo Open311 GeoReport v2")
     export.add_argument("--format", choices=["csv", "open311"], default="csv", help="csv (mặc định) hoặc open311")
     export.add_argument("--output", "-o", type=Path, help="ghi vào tệp này (mặc định: ra màn hình)")
@@ -110,6 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "revoke-invite":
             return asyncio.run(_revoke_invite(settings, args.code))
         return asyncio.run(_invite(settings, args.role, args.commune, args.days))
+    if args.command == "roles":
+        setup_logging(settings, logging.WARNING)
+        if args.roles_command == "list":
+            return asyncio.run(_roles_list(settings, args.commune, args.role))
+        return asyncio.run(_roles_revoke(settings, args.person))
     if args.command == "export-reports":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_export_reports(settings, args.format, args.output, args.open_only))
@@ -271,6 +283,55 @@ async def _revoke_invite(settings: Settings, code: str) -> int:
         print("Không có mã mời nào như vậy còn chưa dùng.", file=sys.stderr)
         return 1
     print("Đã thu hồi mã mời.")
+    return 0
+
+
+async def _roles_list(settings: Settings, commune: str | None, role: str | None) -> int:
+    from bot.services import open_services
+
+    services = await open_services(settings)
+    try:
+        code = None
+        if commune:
+            code, problem = services.centres.commune_code(commune)
+            if code is None:
+                print(problem, file=sys.stderr)
+                return 2
+        holders = [
+            holder
+            for holder in await services.roles.holders()
+            if (role is None or holder.role.value == role) and (code is None or holder.commune_code == code)
+        ]
+    finally:
+        await services.db.close()
+    names = services.centres.directory.communes
+    for holder in holders:
+        whom = "lãnh đạo tỉnh" if holder.commune_code is None else f"cán bộ {names[holder.commune_code].name}"
+        since = holder.granted_at.astimezone(settings.timezone).strftime("%d/%m/%Y")
+        print(f"{holder.person.channel}:{holder.person.external_id}\t{whom}\ttừ {since}")
+    print(f"{len(holders)} người.", file=sys.stderr)
+    return 0
+
+
+async def _roles_revoke(settings: Settings, person: str) -> int:
+    from bot.services import open_services
+
+    channel, _, external_id = person.strip().partition(":")
+    if channel not in ("telegram", "zalo", "console") or not external_id:
+        print("PERSON là KÊNH:ID như `phucvu roles list` in, ví dụ telegram:123456.", file=sys.stderr)
+        return 2
+    services = await open_services(settings)
+    try:
+        person_id = await services.people.repo.id_of(channel, external_id)
+        taken = await services.roles.revoke(person_id, "cli", services.clock()) if person_id is not None else None
+    finally:
+        await services.db.close()
+    if taken is None:
+        print(f"{person} không giữ quyền nào.", file=sys.stderr)
+        return 1
+    names = services.centres.directory.communes
+    whom = "lãnh đạo tỉnh" if taken.commune_code is None else f"cán bộ {names[taken.commune_code].name}"
+    print(f"Đã thu hồi quyền {whom} của {person}; người đó được báo khi bot chạy.")
     return 0
 
 

@@ -149,3 +149,60 @@ def test_a_file_that_cannot_be_read_is_one_clear_line(
         assert len(err.splitlines()) == 1, err
         if name.endswith(".xlsx"):  # the bomb too: refused as no workbook (defusedxml), never expanded
             assert err.endswith("tệp .xlsx hỏng, rỗng hoặc không phải bảng tính Excel."), err
+
+
+def test_roles_are_listed_filtered_and_revoked_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`phucvu roles list [--commune X] [--role R]` and `phucvu roles revoke PERSON`, audited as `cli`, the person
+    told through the outbox (issue 14: there was no way to revoke a role but `/vaitro`)."""
+    import asyncio
+
+    from bot.config import Settings
+    from bot.people import Person
+    from bot.roles import Role
+    from bot.services import open_services
+
+    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "cli.db"))
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    async def grant() -> None:
+        services = await open_services(Settings(db_path=tmp_path / "cli.db"))
+        try:
+            for person, role, commune in [("101", Role.LEADER, None), ("102", Role.OFFICIAL, "06385")]:
+                made = await services.roles.invite(role, commune, "cli", services.clock())
+                await services.roles.redeem(Person("telegram", person), made.code, services.clock())
+            made = await services.roles.invite(Role.OFFICIAL, "06076", "cli", services.clock())
+            await services.roles.redeem(Person("zalo", "z9"), made.code, services.clock())
+        finally:
+            await services.db.close()
+
+    async def audit_and_outbox() -> tuple[list[str], list[str]]:
+        services = await open_services(Settings(db_path=tmp_path / "cli.db"))
+        try:
+            audit = [f"{row['actor']} {row['action']}" for row in await services.roles.repo.audit()]
+            queued = [row[0] for row in await services.db.fetchall("SELECT kind FROM outbox")]
+        finally:
+            await services.db.close()
+        return audit, queued
+
+    asyncio.run(grant())
+    assert main(["roles", "list"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("telegram:101\tlãnh đạo tỉnh\ttừ ") and err == "3 người.\n"
+    assert main(["roles", "list", "--commune", "Hữu Lũng"]) == 0
+    assert capsys.readouterr().out.startswith("telegram:102\tcán bộ Xã Hữu Lũng\t")
+    assert main(["roles", "list", "--role", "leader"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1
+    assert main(["roles", "list", "--commune", "Không Có"]) == 2
+    assert "Không xác định được" in capsys.readouterr().err
+    assert main(["roles", "revoke", "telegram:102"]) == 0
+    assert "Đã thu hồi quyền cán bộ Xã Hữu Lũng của telegram:102" in capsys.readouterr().out
+    assert main(["roles", "revoke", "telegram:102"]) == 1
+    assert "không giữ quyền nào" in capsys.readouterr().err
+    assert main(["roles", "revoke", "102"]) == 2
+    audit, queued = asyncio.run(audit_and_outbox())
+    assert audit[-1] == "cli revoke" and audit.count("cli revoke") == 1
+    assert queued == ["role_revoked"]  # the person is told when the bot runs

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.config import Settings
+from bot.people import Person
 from bot.reports import Draft
 from bot.roles import Access, Role
 from bot.textmenu import plain
@@ -223,3 +224,41 @@ async def test_a_note_asked_for_is_not_taken_once_the_role_is_gone(chat: Chat) -
     assert centre.text.startswith("🏢")
     notes = await services.db.fetchall("SELECT note FROM report_events WHERE note IS NOT NULL")
     assert [row[0] for row in notes] == []
+
+
+async def test_a_province_of_role_holders_is_listed_a_page_at_a_time_and_filtered(chat: Chat) -> None:
+    """One official per commune and five leaders (issue 14: 4,160 characters in one message, and Telegram refused
+    it): pages of ten, filters by role and commune, and a revocation from any page, on every channel."""
+    services = chat.services
+    await chat.give("admin", Role.ADMIN)
+    communes = sorted(services.centres.directory.communes)
+    for n, commune in enumerate(communes):
+        made = await services.roles.invite(Role.OFFICIAL, commune, "cli", services.clock())
+        await services.roles.redeem(Person(chat.channel, f"8{n:03d}"), made.code, services.clock())
+    for n in range(5):
+        made = await services.roles.invite(Role.LEADER, None, "cli", services.clock())
+        await services.roles.redeem(Person(chat.channel, f"7{n:03d}"), made.code, services.clock())
+    total = len(communes) + 5
+    [first] = await chat.say("admin", "/vaitro")
+    pages = -(-total // 10)
+    assert first.text.startswith(f"Những người đang giữ quyền: trang 1/{pages} ({total} người)")
+    assert len(first.text) < 2000 and first.text.count("\n#") == 10
+    assert "#1 lãnh đạo tỉnh" in first.text  # leaders first
+    assert [o for o in first.options if not o.startswith("Thu hồi")] == [
+        "Trang sau ›", "Chỉ lãnh đạo tỉnh", "Chỉ cán bộ xã"
+    ]  # fmt: skip
+    [second] = await chat.choose("admin", "Trang sau ›")
+    assert second.text.startswith(f"Những người đang giữ quyền: trang 2/{pages}") and "\n#11 cán bộ" in second.text
+    assert "Trang trước" in second.options  # (the driver drops a leading sign from labels)
+    [leaders] = await chat.choose("admin", "Chỉ lãnh đạo tỉnh")
+    assert leaders.text.startswith("Lãnh đạo tỉnh đang giữ quyền:") and leaders.text.count("\n#") == 5
+    [here] = await chat.say("admin", "/vaitro Hữu Lũng")
+    assert here.text.startswith("Những người giữ quyền ở xã Hữu Lũng:") and here.text.count("\n#") == 1
+    done, after = await chat.choose("admin", "Thu hồi #1", expect=2)
+    assert done.text == "Đã thu hồi quyền cán bộ xã Hữu Lũng."
+    assert f"({total - 1} người)" in after.text
+    unknown, listing = await chat.say("admin", "/vaitro " + "Xyz" * 2000, expect=2)
+    assert unknown.text.startswith("Không xác định được xã, phường «XyzXyz") and len(unknown.text) < 200
+    assert listing.text.startswith("Những người đang giữ quyền: trang 1/")
+    actions = [row["action"] for row in await services.roles.repo.audit()]
+    assert actions.count("revoke") == 1
