@@ -33,6 +33,7 @@ MAX_CONNECTIONS = 256
 READ_TIMEOUT = 10.0
 BODY_TIMEOUT = 30.0
 LOG_EVERY = 60.0
+LINGER = 1.0
 MAX_DEPTH = 16
 MAX_DIGITS = 18
 SHED = (
@@ -127,11 +128,24 @@ class Guard:
 
 
 class _Shed(asyncio.Protocol):
-    """Answers 503 and closes: costs one write, holds nothing."""
+    """Answers 503 and closes: one write, and what the client still sends is read and dropped for at most
+    `LINGER` seconds, so that it reads the 503 instead of a reset connection."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        cast(asyncio.Transport, transport).write(SHED)
-        transport.close()
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(SHED)
+        self._timer = asyncio.get_running_loop().call_later(LINGER, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        return None
+
+    def eof_received(self) -> bool | None:
+        self._timer.cancel()
+        self.transport.close()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._timer.cancel()
 
 
 class _Guarded(asyncio.Protocol):

@@ -202,13 +202,27 @@ class AiohttpRequest(BaseRequest):
                 proxy_headers=proxy_headers,
                 allow_redirects=False,
             ) as response:
-                return response.status, await response.read()
+                return response.status, _as_bot_api(response.status, response.reason, await response.read())
         except aiohttp.ConnectionTimeoutError as err:
             raise TimedOut("No connection to Telegram in time; the request was not sent.") from err
         except TimeoutError as err:  # aiohttp's read timeout, or the whole exchange's
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{type(err).__name__}: {_without(url, err)}") from err
+
+
+def _as_bot_api(status: int, reason: str | None, body: bytes) -> bytes:
+    """An error answered with something other than JSON (an HTML page from a proxy before Telegram, nginx's 502) as
+    the Bot API's error JSON, so that PTB raises the error the status means instead of logging a traceback for the
+    page; the request was refused, not delivered."""
+    if status < 400:
+        return body
+    try:
+        json.loads(body)
+    except ValueError:
+        description = f"{status} {reason or 'error'} (an answer that is not the Bot API's: a proxy's page)"
+        return json.dumps({"ok": False, "error_code": status, "description": description}).encode()
+    return body
 
 
 class InProcessRequest(BaseRequest):
