@@ -40,6 +40,7 @@ from bot.textmenu import answer
 from bot.zalo import ZaloClient
 from bot.zalo_channel import ZaloChannel
 from handlers.chat import Effects
+from storage.db import Busy
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,11 @@ async def drain_outbox(context: Ctx) -> None:
     first, then every channel's backlog."""
     services, notifiers = context.bot_data.services, context.bot_data.notifiers
     for urgent_only, notifier in [(True, n) for n in notifiers] + [(False, n) for n in notifiers]:
-        report = await services.outbox.drain(notifier, urgent_only=urgent_only)
+        try:
+            report = await services.outbox.drain(notifier, urgent_only=urgent_only)
+        except Busy as exc:  # another writer holds the database: every message waits for the next drain
+            log.warning("outbox: the database is busy (%s); the next drain tries again", exc)
+            return
         if report.sent or report.retried or report.failed or report.uncertain:
             log.info("outbox (%s): %s", notifier.channel, report)
 

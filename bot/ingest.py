@@ -26,6 +26,7 @@ from bot.dossiers import DossierService
 from bot.httpserver import BadBody, header_bytes, read_json
 from bot.report_export import MEDIA_PATH, sign, signed
 from bot.text import fold
+from storage.db import Busy
 from storage.dossiers import BatchResult
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,13 @@ def create_ingest_app(
         if problems:
             return _error(400, "invalid dossiers; nothing was written", problems=problems[:100])
         rows, superseded = last_of_each(rows)
-        result = await dossiers.apply(rows, "api", clock())
+        try:
+            result = await dossiers.apply(rows, "api", clock())
+        except Busy:  # another writer (an import) holds the database: nothing written, the sender tries again
+            log.warning("ingest: the database is busy; %s dossier(s) refused with 503", len(rows))
+            response = _error(503, "the database is busy; nothing was written, try again shortly")
+            response.headers["Retry-After"] = "5"
+            return response
         if result.status_changes:
             await changed(result)
         counts = {

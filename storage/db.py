@@ -48,6 +48,10 @@ def discover_migrations(package: ModuleType = migrations_package) -> list[Migrat
     return found
 
 
+class Busy(Exception):
+    """Another writer held the database longer than the busy timeout: try again later."""
+
+
 class Database:
     """One aiosqlite connection shared by handlers and jobs; writes are serialised by `transaction()`."""
 
@@ -104,9 +108,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """`BEGIN IMMEDIATE` … `COMMIT`, or `ROLLBACK` on any error; one writer at a time."""
+        """`BEGIN IMMEDIATE` … `COMMIT`, or `ROLLBACK` on any error; one writer at a time. `Busy` when another
+        process held the database for longer than the busy timeout (an import, a backup)."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise Busy(str(exc)) from exc
+                raise
             try:
                 yield self.conn
             except BaseException:

@@ -223,6 +223,7 @@ class _Failure:
     retry_after: int | None
     remaining: int
     html: bool = False
+    chat: int | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -789,17 +790,18 @@ class FakeBotAPI:
         description: str | None = None,
         count: int = 1,
         html: bool = False,
+        chat: int | None = None,
     ) -> None:
         """Make the next ``count`` calls of ``method`` ("*" = any method but getUpdates)
         fail with HTTP ``status`` and Telegram's error JSON (``html``: an HTML page instead, as a proxy in front
-        of Telegram answers). 429 defaults to retry_after=1.
+        of Telegram answers; ``chat``: only calls to that chat). 429 defaults to retry_after=1.
         """
         if status == 429 and retry_after is None:
             retry_after = 1
         if description is None:
             template = _DEFAULT_DESCRIPTIONS.get(status, f"Error {status}")
             description = template.format(retry_after=retry_after)
-        failure = _Failure(status, description, retry_after, count, html)
+        failure = _Failure(status, description, retry_after, count, html, chat)
         self._failures.setdefault(method.lower(), deque()).append(failure)
 
     def drop_next(self, method: str, count: int = 1) -> None:
@@ -828,6 +830,8 @@ class FakeBotAPI:
             if not queue or (name == "*" and key == "getupdates"):
                 continue
             failure = queue[0]
+            if failure.chat is not None and str(params.get("chat_id")) != str(failure.chat):
+                continue
             failure.remaining -= 1
             if failure.remaining <= 0:
                 queue.popleft()

@@ -180,3 +180,29 @@ async def test_odd_values_are_400_not_500(served: tuple[App, str], bad: dict[str
     assert status == 400
     assert answer["problems"][0]["index"] == 0
     assert await count(app) == 0
+
+
+async def test_a_batch_while_another_writer_holds_the_database_is_a_503_to_retry(
+    served: tuple[App, str], settings: Settings
+) -> None:
+    """An import holding the database longer than the busy timeout: the batch gets a 503 with Retry-After and
+    nothing written (issue 14's soak: it was a 500 with a traceback); sent again, it is applied."""
+    import sqlite3
+
+    app, url = served
+    await app.bot_data.services.db.conn.execute("PRAGMA busy_timeout=50")
+    locker = sqlite3.connect(settings.db_path, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{url}/api/v1/dossiers", json=[ITEM], headers={"Authorization": f"Bearer {TOKEN}"}) as r,
+        ):
+            assert r.status == 503 and r.headers["Retry-After"] == "5"
+            assert "try again" in (await r.json())["error"]
+        locker.execute("COMMIT")
+    finally:
+        locker.close()
+    assert await count(app) == 0
+    status, _ = await post(url, [ITEM])
+    assert status == 200 and await count(app) == 1
