@@ -56,6 +56,7 @@ class Settings:
     zalo_api_base_url: str = DEFAULT_ZALO_API_BASE_URL
     zalo_webhook_url: str = ""
     zalo_webhook_secret: Secret = Secret("")
+    hotline: str = ""  # the province's public service hotline, said where a centre's phone is not known yet
     outbox_lease: int = 120  # seconds a claimed outbox message may stay unsettled before the sweep settles it
 
     @classmethod
@@ -78,6 +79,7 @@ class Settings:
             http_host=values.get("PHUCVU_HTTP_HOST", "").strip() or "127.0.0.1",
             bot_username=values.get("PHUCVU_BOT_USERNAME", "").strip().removeprefix("@"),
             public_url=_parse_url("PHUCVU_PUBLIC_URL", values.get("PHUCVU_PUBLIC_URL", "").strip()),
+            hotline=_parse_hotline(values.get("PHUCVU_HOTLINE", "").strip()),
             outbox_lease=_parse_lease(values.get("PHUCVU_OUTBOX_LEASE", "").strip() or "120"),
             zalo_token=Secret(values.get("ZALO_BOT_TOKEN", "").strip()),
             zalo_api_base_url=values.get("ZALO_API_BASE_URL", "").strip() or DEFAULT_ZALO_API_BASE_URL,
@@ -159,6 +161,12 @@ def _parse_port(raw: str) -> int | None:
     if not 1 <= port <= 65535:
         raise ConfigError(f"PHUCVU_HTTP_PORT: {raw!r} is not a TCP port")
     return port
+
+
+def _parse_hotline(raw: str) -> str:
+    if raw and not re.fullmatch(r"\+?[0-9][0-9 .]{2,18}[0-9]", raw):
+        raise ConfigError(f"PHUCVU_HOTLINE: {raw!r} is not a telephone number such as 0205 3812 345 or 1022")
+    return raw
 
 
 def _parse_lease(raw: str) -> int:

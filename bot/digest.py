@@ -109,6 +109,7 @@ class CommuneFigures:
     overdue: int
     per_day: float  # dossiers received per working day, over the last WORKING_DAYS
     staff: int | None
+    waiting: int = 0  # waiting on the applicant now (5, 6): never overdue, counted apart
 
     @property
     def needed(self) -> int:
@@ -193,6 +194,11 @@ class Digest:
     def month_before(self) -> Totals:
         """The same days of the previous month."""
         return total(c.month_previous for c in self.communes)
+
+    @property
+    def waiting(self) -> int:
+        """Dossiers waiting on their applicants now, in the province or the commune."""
+        return sum(c.waiting for c in self.communes)
 
     @property
     def overdue(self) -> int:
@@ -317,6 +323,7 @@ class DigestService:
         else:
             overdue = await self.repo.overdue(self._instant(day))
         staff = await self.repo.desk_staff()
+        waiting = await self.repo.waiting()
         figures = tuple(
             CommuneFigures(
                 c.code,
@@ -329,6 +336,7 @@ class DigestService:
                 overdue.get(c.code, 0),
                 busy.get(c.code, 0) / WORKING_DAYS,
                 staff.get(c.code),
+                waiting.get(c.code, 0),
             )
             for c in sorted(units, key=lambda u: u.name)
         )
@@ -574,6 +582,9 @@ class DigestWriter:
         lines += self._totals_lines(d.month_totals, d.month_before, t.gettext("so với cùng kỳ tháng trước"))
         lines.append("")
         lines.append(t.gettext("⏰ Quá hạn hiện nay: {count}").format(count=t.number(d.overdue)))
+        if d.waiting:
+            waiting = t.gettext("Chờ người dân bổ sung hồ sơ, nộp phí: {count} (không tính quá hạn)")
+            lines.append(waiting.format(count=t.number(d.waiting)))
         if d.commune is None and d.most_overdue:
             worst = ", ".join(f"{c.name} {t.number(c.overdue)}" for c in d.most_overdue)
             lines.append(t.gettext("Nhiều nhất: {list}").format(list=worst))

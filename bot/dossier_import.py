@@ -429,8 +429,8 @@ def _remembered(known: dict[object, _T], value: object, parse: Callable[[object]
 
 def _parse_status(value: object) -> int:
     status = _small_int(value, "trang_thai")
-    if not 1 <= status <= 10:
-        raise RowError(f"trạng thái {status} không nằm trong 1–10")
+    if not 1 <= status <= 11:
+        raise RowError(f"trạng thái {status} không nằm trong 1–11")
     return status
 
 

@@ -31,8 +31,13 @@ STATUS_NAMES: dict[int, str] = {  # in the words a citizen understands (../share
     8: N_("Dừng giải quyết"),
     9: N_("Đã có kết quả — mời Ông/Bà đến nhận"),
     10: N_("Đã trả kết quả"),
+    11: N_("Đang giải quyết (trạng thái khác)"),
 }
-TERMINAL = frozenset({3, 8, 9, 10})
+# DESIGN.md's one rule for time: what each status means for the appointment date.
+OPEN = frozenset({1, 2, 4, 11})  # overdue once the appointment day has passed
+WAITING = frozenset({5, 6})  # on the applicant: never overdue, counted apart
+FINISHED = frozenset({8, 9, 10})  # on time when finished on or before the appointment day, late otherwise
+CLOSED = frozenset({3, 7})  # not received, withdrawn: in no on-time rate, never overdue
 MAX_FOLLOWS = 10
 HISTORY_SHOWN = 5
 # Enumeration limits: more than LOOKUP_LIMIT lookups, or UNKNOWN_LIMIT unknown codes, in LIMIT_WINDOW.
@@ -94,13 +99,16 @@ def from_sql_time(value: str) -> datetime:
 
 
 class Timeliness(Enum):
-    """Where a dossier stands against its appointment date."""
+    """Where a dossier stands against its appointment date, by the one rule (`standing`)."""
 
-    ON_TIME = "on_time"
-    LATE = "late"
-    OVERDUE = "overdue"
-    PENDING = "pending"
-    NO_DUE_DATE = "no_due_date"
+    EARLY = "early"  # finished before the appointment day (trước hạn)
+    ON_TIME = "on_time"  # finished on the appointment day (đúng hạn)
+    LATE = "late"  # finished after it
+    OVERDUE = "overdue"  # open, and the appointment day has passed
+    PENDING = "pending"  # open, the appointment day still to come (or today)
+    WAITING = "waiting"  # on the applicant (5, 6): the clock waits
+    CLOSED = "closed"  # not received or withdrawn (3, 7): no clock at all
+    NO_DUE_DATE = "no_due_date"  # open or finished without an appointment date
 
 
 @dataclass(frozen=True)
@@ -129,35 +137,49 @@ class Dossier:
 
 @dataclass(frozen=True)
 class Standing:
-    """The on-time rule applied: the verdict and by how many days (late/overdue/early/left)."""
+    """The rule applied: the verdict and by how many days (early, late, overdue, left)."""
 
     timeliness: Timeliness
     days: int
 
+    @property
+    def on_time(self) -> bool:
+        """Finished on or before the appointment day (trước hạn or đúng hạn)."""
+        return self.timeliness in (Timeliness.EARLY, Timeliness.ON_TIME)
 
-def terminal_time(dossier: Dossier, history: Sequence[HistoryStep]) -> datetime | None:
-    """When the dossier first reached a terminal status: 9, else 10, else 8 or 3 (None if never)."""
-    for statuses, column in (({9}, dossier.finished_at), ({10}, dossier.returned_at), ({8, 3}, None)):
-        times = [step.at for step in history if step.status in statuses]
-        if column is not None:
-            times.append(column)
-        if times:
-            return min(times)
-    return None
+
+def finished_time(dossier: Dossier, history: Sequence[HistoryStep]) -> datetime | None:
+    """When a finished dossier (8, 9, 10) finished: `ngay_ket_thuc`, else the first time it had one of those
+    statuses (a history step, or `ngay_tra_ket_qua` for 10); None for any other status."""
+    if dossier.status not in FINISHED:
+        return None
+    if dossier.finished_at is not None:
+        return dossier.finished_at
+    times = [step.at for step in history if step.status in FINISHED]
+    if dossier.returned_at is not None:
+        times.append(dossier.returned_at)
+    return min(times) if times else None
 
 
 def standing(dossier: Dossier, history: Sequence[HistoryStep], now: datetime, tz: ZoneInfo) -> Standing:
-    """Apply the on-time rule by calendar days in the province: the appointment date is a day (a receipt says
-    `hẹn trả ngày 06/08/2025`, often with no time), so finishing at any hour of that day is on time, and a
-    dossier becomes overdue when that day has passed."""
+    """DESIGN.md's one rule for time. The appointment date is a whole day in the province (a receipt says `hẹn trả
+    ngày 06/08/2025`, often with no time): finishing at any hour of it is on time, and an open dossier is overdue
+    once it has passed. Waiting on the applicant (5, 6) is never overdue; not received and withdrawn (3, 7) have no
+    clock at all."""
+    if dossier.status in CLOSED:
+        return Standing(Timeliness.CLOSED, 0)
+    if dossier.status in WAITING:
+        return Standing(Timeliness.WAITING, 0)
     if dossier.due_at is None:
         return Standing(Timeliness.NO_DUE_DATE, 0)
     due_day = dossier.due_at.astimezone(tz).date()
-    done = terminal_time(dossier, history) if dossier.status in TERMINAL else None
-    if done is not None:
+    if dossier.status in FINISHED:
+        done = finished_time(dossier, history) or now
         done_day = done.astimezone(tz).date()
-        if done_day <= due_day:
-            return Standing(Timeliness.ON_TIME, (due_day - done_day).days)
+        if done_day < due_day:
+            return Standing(Timeliness.EARLY, (due_day - done_day).days)
+        if done_day == due_day:
+            return Standing(Timeliness.ON_TIME, 0)
         return Standing(Timeliness.LATE, (done_day - due_day).days)
     today = now.astimezone(tz).date()
     if today > due_day:

@@ -19,7 +19,7 @@ from bot.dossiers import (
 )
 from bot.i18n import N_, Translator
 from bot.ratings import RETURNED
-from handlers.chat import Option, Replies, Reply, Turn, echo
+from handlers.chat import Option, Replies, Reply, Turn, echo, place
 from handlers.people import EXAMPLE
 from handlers.ratings import rate_option
 
@@ -36,20 +36,30 @@ def status_name(status: int, t: Translator) -> str:
 
 
 def render_standing(standing: Standing, t: Translator) -> str:
-    """On time, late, overdue or days left, in words."""
+    """Where the dossier stands against its appointment date, by the one rule, in words; empty where the rule has
+    nothing to say (not received, withdrawn)."""
     days = standing.days
-    if standing.timeliness is Timeliness.ON_TIME:
-        return t.gettext("Đúng hạn")
-    if standing.timeliness is Timeliness.LATE:
-        return t.ngettext("Trễ hạn {days} ngày", "Trễ hạn {days} ngày", days).format(days=days)
-    if standing.timeliness is Timeliness.OVERDUE:
+    kind = standing.timeliness
+    if kind is Timeliness.EARLY:
+        return t.ngettext("Hoàn thành trước hạn {days} ngày", "Hoàn thành trước hạn {days} ngày", days).format(
+            days=days
+        )
+    if kind is Timeliness.ON_TIME:
+        return t.gettext("Hoàn thành đúng hạn")
+    if kind is Timeliness.LATE:
+        return t.ngettext("Hoàn thành trễ hạn {days} ngày", "Hoàn thành trễ hạn {days} ngày", days).format(days=days)
+    if kind is Timeliness.OVERDUE:
         return t.ngettext("Quá hạn {days} ngày", "Quá hạn {days} ngày", days).format(days=days)
-    if standing.timeliness is Timeliness.PENDING:
+    if kind is Timeliness.PENDING:
         if days == 0:
             return t.gettext("Hôm nay là ngày hẹn trả")
         return t.ngettext("Còn {days} ngày đến ngày hẹn trả", "Còn {days} ngày đến ngày hẹn trả", days).format(
             days=days
         )
+    if kind is Timeliness.WAITING:
+        return t.gettext("Thời hạn giải quyết tạm dừng trong khi chờ Ông/Bà.")
+    if kind is Timeliness.CLOSED:
+        return ""
     return t.gettext("Không có ngày hẹn trả")
 
 
@@ -58,7 +68,58 @@ def _when(turn: Turn, moment: datetime, with_time: bool = False) -> str:
     return turn.t.moment(local) if with_time else turn.t.day(local)
 
 
-def render_lookup(result: LookupResult, turn: Turn) -> str:
+# What the citizen should do now, by status (DESIGN.md's rule decides "overdue"); `{centre}` is where to go or call.
+NEXT_STEPS = {
+    1: N_("Việc cần làm: Ông/Bà chưa cần làm gì thêm; hồ sơ đang chờ cán bộ tiếp nhận."),
+    2: N_("Việc cần làm: Ông/Bà chưa cần làm gì thêm; kết quả dự kiến có vào ngày hẹn trả."),
+    3: N_("Việc cần làm: hồ sơ không được tiếp nhận. Vui lòng liên hệ {centre} để biết lý do và giấy tờ cần có."),
+    4: N_("Việc cần làm: Ông/Bà chưa cần làm gì thêm; kết quả dự kiến có vào ngày hẹn trả."),
+    5: N_("Việc cần làm: Ông/Bà cần bổ sung hồ sơ. Vui lòng mang hoặc gửi giấy tờ còn thiếu đến {centre}."),
+    6: N_("Việc cần làm: Ông/Bà cần nộp phí, lệ phí để hồ sơ được tiếp tục giải quyết, tại {centre}."),
+    7: N_("Việc cần làm: hồ sơ đã được rút; nếu cần, Ông/Bà có thể nộp hồ sơ mới."),
+    8: N_("Việc cần làm: hồ sơ đã dừng giải quyết. Vui lòng liên hệ {centre} để biết lý do."),
+    9: N_("Việc cần làm: mời Ông/Bà mang Giấy tiếp nhận hồ sơ và căn cước đến {centre} để nhận kết quả."),
+    10: N_("Ông/Bà đã nhận kết quả; không cần làm gì thêm."),
+    11: N_("Việc cần làm: Ông/Bà chưa cần làm gì thêm; kết quả dự kiến có vào ngày hẹn trả."),
+}
+OVERDUE_STEP = N_(
+    "Việc cần làm: hồ sơ đã quá ngày hẹn trả. Theo Nghị định 61/2018/NĐ-CP, cơ quan giải quyết phải gửi Ông/Bà văn "
+    "bản xin lỗi và hẹn lại ngày trả. Ông/Bà có thể liên hệ {centre}."
+)
+
+
+def next_step(status: int, standing: Standing | None, centre: str, t: Translator) -> str:
+    """What the citizen should do now, in words: by status, and for an open dossier past its date, the apology
+    letter with a new date that the centre owes (Decree 61/2018/NĐ-CP)."""
+    if standing is not None and standing.timeliness is Timeliness.OVERDUE:
+        return t.gettext(OVERDUE_STEP).format(centre=centre)
+    return t.gettext(NEXT_STEPS.get(status, NEXT_STEPS[4])).format(centre=centre)
+
+
+async def centre_contact(turn: Turn, commune_code: str) -> str:
+    """`Trung tâm Phục vụ hành chính công xã Hữu Lũng (địa chỉ …, điện thoại …)`, with what the commune said about
+    its centre; while it said nothing, the province's hotline where one is set."""
+    t, services = turn.t, turn.services
+    commune = services.centres.commune(commune_code)
+    name = t.gettext("Trung tâm Phục vụ hành chính công {commune}").format(
+        commune=place(commune.name, t) if commune else commune_code
+    )
+    details = await services.centres.details(commune_code)
+    known = [
+        t.gettext("địa chỉ {address}").format(address=details.address) if details.address else "",
+        t.gettext("điện thoại {phone}").format(phone=details.phone) if details.phone else "",
+        t.gettext("giờ làm việc {hours}").format(hours=details.opening_hours) if details.opening_hours else "",
+    ]
+    if any(known):
+        return f"{name} ({'; '.join(filter(None, known))})"
+    hotline = services.settings.hotline
+    if hotline:
+        unknown = t.gettext("{centre} (địa chỉ, điện thoại chưa được cập nhật; đường dây nóng của tỉnh: {hotline})")
+        return unknown.format(centre=name, hotline=hotline)
+    return name
+
+
+def render_lookup(result: LookupResult, turn: Turn, contact: str = "") -> str:
     """The lookup answer: no applicant name, no phone number."""
     t, dossier = turn.t, result.dossier
     assert dossier is not None
@@ -72,10 +133,13 @@ def render_lookup(result: LookupResult, turn: Turn) -> str:
     if dossier.due_at is not None:
         lines.append(t.gettext("Ngày hẹn trả: {date}").format(date=_when(turn, dossier.due_at)))
     lines.append(t.gettext("Trạng thái: {status}").format(status=status_name(dossier.status, t)))
-    lines.append(render_standing(result.standing, t))
+    if rendered := render_standing(result.standing, t):
+        lines.append(rendered)
     if result.history:
         lines.append(t.gettext("Các bước gần nhất:"))
         lines.extend(f"• {_when(turn, step.at, True)} — {status_name(step.status, t)}" for step in result.history)
+    if contact:
+        lines.append(next_step(dossier.status, result.standing, contact, t))
     return "\n".join(lines)
 
 
@@ -119,7 +183,8 @@ async def lookup(turn: Turn, code: str) -> Replies:
     options: tuple[Option, ...] = (follow_option(result, turn.t),)
     if result.dossier.status == RETURNED:
         options += (rate_option(result.dossier.code, turn.t),)
-    return [Reply(render_lookup(result, turn), options)]
+    contact = await centre_contact(turn, result.dossier.commune_code)
+    return [Reply(render_lookup(result, turn, contact), options)]
 
 
 async def dossier(turn: Turn, value: str) -> Replies:
@@ -175,7 +240,7 @@ def render_followed(items: list[Followed], t: Translator) -> str:
     """The list of followed dossiers."""
     lines = [t.gettext("Đang theo dõi {count}/{limit} hồ sơ:").format(count=len(items), limit=MAX_FOLLOWS)]
     for item in items:
-        state = f"{status_name(item.dossier.status, t)}, {render_standing(item.standing, t)}"
+        state = ", ".join(filter(None, (status_name(item.dossier.status, t), render_standing(item.standing, t))))
         lines.append(f"• {item.dossier.code} — {state}")
     return "\n".join(lines)
 

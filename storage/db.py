@@ -152,6 +152,11 @@ class Database:
             async with self.transaction() as conn:
                 for statement in _statements(migration.sql):
                     await conn.execute(statement)
+                if "writable_schema" in migration.sql:  # table definitions edited in place: every connection
+                    cursor = await conn.execute("PRAGMA schema_version")  # must read them again
+                    row = await cursor.fetchone()
+                    assert row is not None
+                    await conn.execute(f"PRAGMA schema_version = {int(row[0]) + 1}")
                 await conn.execute(
                     "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
                     (migration.number, migration.name, datetime.now(UTC).isoformat()),

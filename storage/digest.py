@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.db import Database
+from storage.dossiers import OPEN, WAITING
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class DigestRepo:
         return {str(row[0]): int(row[1]) for row in rows if row[1]}
 
     async def finished(self, start: str, end: str, offset: str) -> dict[str, Finished]:
-        """Dossiers that reached a terminal status in [start, end), per commune; `offset` (`+420 minutes`) turns
+        """Dossiers that finished (8, 9, 10) in [start, end), per commune; `offset` (`+420 minutes`) turns
         a stored UTC time into the province's clock, to compare days."""
         rows = await self.db.fetchall(
             "SELECT commune_code, count(*), count(due_at),"
@@ -69,17 +70,28 @@ class DigestRepo:
         `+commune_code` keeps SQLite on the partial index of open dossiers rather than walking every dossier in
         commune order (6 s instead of 0.3 s at 10,000,000 dossiers)."""
         rows = await self.db.fetchall(
-            "SELECT commune_code, count(*) FROM dossiers WHERE done_at IS NULL AND due_at < ? GROUP BY +commune_code",
+            "SELECT commune_code, count(*) FROM dossiers WHERE done_at IS NULL AND due_at < ?"
+            f" AND status IN ({OPEN}) GROUP BY +commune_code",
             (due_before,),
         )
         return {str(row[0]): int(row[1]) for row in rows}
 
+    async def waiting(self) -> dict[str, int]:
+        """Dossiers waiting on the applicant now (5, 6): never overdue, counted apart."""
+        rows = await self.db.fetchall(
+            f"SELECT commune_code, count(*) FROM dossiers WHERE done_at IS NULL AND status IN ({WAITING})"
+            " GROUP BY +commune_code"
+        )
+        return {str(row[0]): int(row[1]) for row in rows}
+
     async def overdue_as_of(self, day_start: str) -> dict[str, int]:
-        """What `overdue` said at `day_start` (a past day): received before it, unfinished then, due before it.
-        It reads every dossier: for looking back from the command line, not for the morning's digest."""
+        """What `overdue` said at `day_start` (a past day): received before it, due before it, and open now or
+        finished since (a dossier waiting on its applicant, withdrawn or not received now is left out: the history
+        of its status then is not read). It reads every dossier: for looking back from the command line, not for
+        the morning's digest."""
         rows = await self.db.fetchall(
             "SELECT commune_code, count(*) FROM dossiers WHERE received_at < ? AND due_at < ?"
-            " AND (done_at IS NULL OR done_at >= ?) GROUP BY commune_code",
+            f" AND ((done_at IS NULL AND status IN ({OPEN})) OR done_at >= ?) GROUP BY commune_code",
             (day_start, day_start, day_start),
         )
         return {str(row[0]): int(row[1]) for row in rows}

@@ -34,6 +34,9 @@ _STAGED = (
     + ", ".join(FIELDS)
     + ") WITHOUT ROWID"
 )
+# DESIGN.md's classes of status (`bot.dossiers.OPEN`, `WAITING`; a test holds them equal), written into queries.
+OPEN = "1, 2, 4, 11"
+WAITING = "5, 6"
 # When a status took effect, as far as the row tells: 9 (and 3, 8) → finished, 10 → returned, 1/2 → received;
 # otherwise (or when the row has no such date) the time of the import.
 _STATUS_AT = (
@@ -58,8 +61,8 @@ _FOLLOWER_MESSAGES = (
 )
 # A new dossier's `done_at` (see DONE_AT) from its own row: its only history step is the first one.
 _NEW_DONE_AT = (
-    "CASE WHEN status = 9 THEN coalesce(finished_at, :now)"
-    " WHEN status IN (3, 8, 10) THEN coalesce(finished_at, returned_at, :now) END"
+    "CASE WHEN status IN (8, 9, 10) THEN coalesce(finished_at,"
+    " min(CASE WHEN status = 10 THEN coalesce(returned_at, :now) ELSE :now END, coalesce(returned_at, :now))) END"
 )
 # New rows are inserted; a stored row is updated only when a field differs.
 _UPSERT = (
@@ -70,15 +73,13 @@ _UPSERT = (
     f" WHERE ({', '.join(f'dossiers.{name}' for name in FIELDS)})"
     f" IS NOT ({', '.join(f'excluded.{name}' for name in FIELDS)})"
 )
-# When a dossier first reached a terminal status (`bot.dossiers.terminal_time` in SQL): 9, else 10, else 8 or 3,
-# from the history and the finished/returned times; NULL unless its status is terminal.
+# When a finished dossier (8, 9, 10) finished, by DESIGN.md's one rule (`bot.dossiers.finished_time` in SQL):
+# `ngay_ket_thuc`, else the first time it had one of those statuses (its history, or `ngay_tra_ket_qua`); NULL for
+# every other status.
 DONE_AT = (
-    "CASE WHEN dossiers.status IN (3, 8, 9, 10) THEN coalesce("
-    "(SELECT min(t) FROM (SELECT at AS t FROM dossier_history WHERE dossier_id = dossiers.id AND status = 9"
-    " UNION ALL SELECT dossiers.finished_at)),"
-    " (SELECT min(t) FROM (SELECT at AS t FROM dossier_history WHERE dossier_id = dossiers.id AND status = 10"
-    " UNION ALL SELECT dossiers.returned_at)),"
-    " (SELECT min(at) FROM dossier_history WHERE dossier_id = dossiers.id AND status IN (3, 8))) END"
+    "CASE WHEN dossiers.status IN (8, 9, 10) THEN coalesce(dossiers.finished_at,"
+    " (SELECT min(t) FROM (SELECT at AS t FROM dossier_history WHERE dossier_id = dossiers.id"
+    " AND status IN (8, 9, 10) UNION ALL SELECT dossiers.returned_at))) END"
 )
 # The stored dossiers this batch changed get theirs again (new ones got theirs when inserted).
 _DONE = (
@@ -313,14 +314,15 @@ class DossiersRepo:
         return [_dossier(row) for row in rows]
 
     async def enqueue_overdue(self, now: str, due_before: str) -> int:
-        """One outbox row per follower of each unfinished dossier due before `due_before` (once ever)."""
+        """One outbox row per follower of each open dossier (1, 2, 4, 11) due before `due_before` (once ever):
+        one waiting on its applicant, withdrawn or not received is never overdue."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
                 " SELECT f.person_id, 'dossier_overdue', 'overdue:' || d.id || ':' || f.person_id,"
                 " json_object('dossier_id', d.id, 'code', d.code, 'due_at', d.due_at), ?"
                 " FROM follows f JOIN dossiers d ON d.id = f.dossier_id"
-                " WHERE d.due_at IS NOT NULL AND d.due_at < ? AND d.status NOT IN (3, 8, 9, 10)",
+                f" WHERE d.due_at IS NOT NULL AND d.due_at < ? AND d.status IN ({OPEN})",
                 (now, due_before),
             )
             return cursor.rowcount

@@ -86,13 +86,13 @@ def test_import_dossiers_prints_a_summary_and_is_idempotent(
     csv.write_text(
         "ma_ho_so,ten_thu_tuc,ma_xa,ngay_tiep_nhan,ngay_hen_tra,trang_thai\n"
         "000.00.37.H37-250804-0001,Đăng ký khai sinh,06385,20250804080000,20250804170000,2\n"
-        "000.00.37.H37-250804-0002,Chứng thực,06385,04/08/2025,,11\n",
+        "000.00.37.H37-250804-0002,Chứng thực,06385,04/08/2025,,12\n",
         encoding="utf-8",
     )
     assert main(["import-dossiers", str(csv)]) == 1
     out, err = capsys.readouterr()
     assert "Thêm mới 1, cập nhật 0 (0 đổi trạng thái), không đổi 0, bỏ qua 1." in out
-    assert "dòng 3: bỏ qua — trạng thái 11 không nằm trong 1–10" in err
+    assert "dòng 3: bỏ qua — trạng thái 12 không nằm trong 1–11" in err
     assert main(["import-dossiers", str(csv)]) == 1
     assert "Thêm mới 0, cập nhật 0 (0 đổi trạng thái), không đổi 1, bỏ qua 1." in capsys.readouterr().out
     empty = tmp_path / "empty.csv"

@@ -143,3 +143,48 @@ async def test_claims_left_by_earlier_versions_are_settled_as_uncertain(tmp_path
         ]
     finally:
         await database.close()
+
+
+async def test_the_one_time_rule_is_applied_to_stored_dossiers_and_status_11_accepted(tmp_path: Path) -> None:
+    """A database at m0016: a withdrawn dossier (7) had no `done_at` and counted overdue, one not received (3) had
+    one; after m0017 only finished dossiers (8, 9, 10) have one, by the rule, and status 11 can be stored."""
+    migrations = discover_migrations()
+    database = await Database.open(tmp_path / "old.db", migrate=False)
+    try:
+        await database.migrate([m for m in migrations if m.number <= 16])
+        await database.conn.execute("PRAGMA foreign_keys = OFF")  # no communes stored here
+        async with database.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO dossiers (id, code_key, code, procedure_name, commune_code, received_at, due_at, status,"
+                " finished_at, returned_at, updated_at, done_at) VALUES (?, ?, ?, 'Khai sinh', '06385',"
+                " '2025-08-01 02:00:00', '2025-08-05 10:00:00', ?, ?, ?, '', ?)",
+                [
+                    (1, "A1", "A-1", 7, None, None, None),
+                    (2, "A2", "A-2", 3, "2025-08-02 02:00:00", None, "2025-08-02 02:00:00"),
+                    (3, "A3", "A-3", 10, None, "2025-08-06 03:00:00", "2025-08-06 03:00:00"),
+                    (4, "A4", "A-4", 9, "2025-08-04 03:00:00", None, "2025-08-04 03:00:00"),
+                ],
+            )
+            await conn.execute(
+                "INSERT INTO dossier_history (dossier_id, status, at, source, recorded_at)"
+                " VALUES (3, 8, '2025-08-05 01:00:00', 'import', '')"
+            )
+            with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+                await conn.execute("UPDATE dossiers SET status = 11 WHERE id = 1")
+        await database.migrate(migrations)
+        found = await database.fetchall("SELECT id, done_at FROM dossiers ORDER BY id")
+        assert [tuple(row) for row in found] == [
+            (1, None),  # withdrawn: no clock
+            (2, None),  # not received: no clock
+            (3, "2025-08-05 01:00:00"),  # 10 without ngay_ket_thuc: its first finished status (8), not the return
+            (4, "2025-08-04 03:00:00"),
+        ]
+        async with database.transaction() as conn:
+            await conn.execute("UPDATE dossiers SET status = 11 WHERE id = 1")
+            await conn.execute(
+                "INSERT INTO dossier_history (dossier_id, status, at, source, recorded_at)"
+                " VALUES (1, 11, '2025-08-05 01:00:00', 'import', '')"
+            )
+        assert (await database.fetchone("PRAGMA integrity_check"))[0] == "ok"  # type: ignore[index]
+    finally:
+        await database.close()

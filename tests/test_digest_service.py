@@ -26,12 +26,14 @@ from bot.digest import (
     working_window,
 )
 from bot.dossiers import (
-    TERMINAL,
     Dossier,
     DossierService,
     HistoryStep,
+    Standing,
+    Timeliness,
+    finished_time,
     from_sql_time,
-    terminal_time,
+    standing,
     to_sql_time,
 )
 from bot.i18n import translator
@@ -107,7 +109,7 @@ async def digest(db: Database, centres: CentreService) -> DigestService:
 
 
 async def dossiers_by_the_lookup_rule(db: Database) -> list[tuple[str, datetime, datetime | None, datetime | None]]:
-    """(commune, received, due, terminal time) of every dossier, the terminal time by `terminal_time` over the
+    """(commune, received, due, finished time) of every dossier, the finished time by `finished_time` over the
     history, as a lookup computes it (not through `done_at`)."""
     history: dict[int, list[HistoryStep]] = {}
     for row in await db.fetchall("SELECT dossier_id, status, at, source FROM dossier_history ORDER BY at, id"):
@@ -125,9 +127,14 @@ async def dossiers_by_the_lookup_rule(db: Database) -> list[tuple[str, datetime,
             from_sql_time(row["finished_at"]) if row["finished_at"] else None,
             from_sql_time(row["returned_at"]) if row["returned_at"] else None,
         )
-        done = terminal_time(dossier, history[dossier.id]) if dossier.status in TERMINAL else None
+        done = finished_time(dossier, history[dossier.id])
         found.append((dossier.commune_code, dossier.received_at, dossier.due_at, done))
+        STANDINGS[dossier.id] = (dossier.commune_code, standing(dossier, history[dossier.id], MORNING, TZ))
     return found
+
+
+# The one rule's verdict on each dossier at the digest's morning (filled by `dossiers_by_the_lookup_rule`).
+STANDINGS: dict[int, tuple[str, Standing]] = {}
 
 
 def local_day(moment: datetime) -> date:
@@ -171,10 +178,15 @@ async def test_every_figure_matches_the_database(digest: DigestService, db: Data
                     commune.name,
                 )
         overdue: dict[str, int] = {}
-        for commune, _, due, done in rows:
-            if done is None and due is not None and local_day(due) < DAY:
+        for commune, verdict in STANDINGS.values():  # by the one rule, as each dossier's lookup says it
+            if verdict.timeliness is Timeliness.OVERDUE:
                 overdue[commune] = overdue.get(commune, 0) + 1
         assert {c.code: c.overdue for c in built.communes if c.overdue} == overdue
+        waiting: dict[str, int] = {}
+        for commune, verdict in STANDINGS.values():
+            if verdict.timeliness is Timeliness.WAITING:
+                waiting[commune] = waiting.get(commune, 0) + 1
+        assert {c.code: c.waiting for c in built.communes if c.waiting} == waiting and built.waiting > 0
         assert built.overdue == sum(overdue.values()) > 0
         top = sorted(overdue.items(), key=lambda kv: (-kv[1], built_name(built, kv[0])))[:5]
         assert [(c.code, c.overdue) for c in built.most_overdue] == top
@@ -347,8 +359,11 @@ async def test_a_revoked_leader_gets_nothing_the_role_brought(digest: DigestServ
 
 async def test_a_past_day_counts_the_overdue_of_that_morning(digest: DigestService, db: Database) -> None:
     monday = await digest.build(DAY)
-    async with db.transaction() as conn:  # later that day, everything is finished
-        await conn.execute("UPDATE dossiers SET done_at = '2025-08-04 05:00:00', status = 9 WHERE done_at IS NULL")
+    async with db.transaction() as conn:  # later that day, everything open is finished
+        await conn.execute(
+            "UPDATE dossiers SET done_at = '2025-08-04 05:00:00', status = 9 WHERE done_at IS NULL"
+            " AND status IN (1, 2, 4, 11)"
+        )
     assert (await digest.build(DAY)).overdue == 0  # as of now: everything finished since
     assert (await digest.build(DAY, as_of_day=True)).overdue == monday.overdue > 0
 

@@ -145,7 +145,7 @@ def test_line_numbers_survive_chunks_and_quoted_line_breaks(tmp_path: Path) -> N
     batches = list(parse_file(path, RowParser(COMMUNES, ZoneInfo("Asia/Ho_Chi_Minh")), batch_size=2))
     assert [line for batch in batches for line in batch.lines] == [2, 3, 6]
     assert [item for batch in batches for item in batch.rejected] == [
-        (7, "trạng thái 12 không nằm trong 1–10"),
+        (7, "trạng thái 12 không nằm trong 1–11"),
         (8, "thiếu ngay_tiep_nhan, trang_thai"),
     ]
 

@@ -57,7 +57,7 @@ def test_a_date_without_time_is_midnight_in_lang_son(parser: RowParser) -> None:
         ({"code": ""}, "thiếu ma_ho_so"),
         ({"code": " ", "status": ""}, "thiếu ma_ho_so, trang_thai"),
         ({"commune_code": "01001"}, "mã xã 01001"),
-        ({"status": "11"}, "trạng thái 11"),
+        ({"status": "12"}, "trạng thái 12"),
         ({"status": "xong"}, "trang_thai"),
         ({"received_at": "32/13/2025"}, "ngay_tiep_nhan"),
         ({"due_at": "2025-08-01"}, "ngày hẹn trả trước ngày tiếp nhận"),
@@ -162,7 +162,7 @@ async def test_a_code_on_several_lines_uses_the_last_and_reimporting_changes_not
     path = write_csv(tmp_path / "steps.csv", HEADER_VI, lines)
     first = await import_file(path, service, parser, NOW)
     assert (first.inserted, first.superseded) == (2, 1)
-    assert first.rejected == [(6, "trạng thái 12 không nằm trong 1–10")]  # line 6: line 3 holds two lines
+    assert first.rejected == [(6, "trạng thái 12 không nằm trong 1–11")]  # line 6: line 3 holds two lines
     for _ in range(2):
         again = await import_file(path, service, parser, NOW)
         assert (again.inserted, again.updated, again.unchanged, again.status_changes) == (0, 0, 2, 0)

@@ -1,5 +1,6 @@
 """Citizens look dossiers up and follow them: the same scenarios on Telegram, Zalo and the console."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -200,3 +201,52 @@ async def test_enumeration_is_slowed_after_ten_unknown_codes(chat: Chat) -> None
     assert slowed.text == "Ông/Bà đã tra cứu nhiều lần liên tiếp. Vui lòng thử lại sau 10 phút."
     [other] = await chat.say("other", CODE)
     assert other.text.startswith(f"📄 Hồ sơ {CODE}")
+
+
+@pytest.mark.parametrize(
+    ("status", "says", "overdue"),
+    [
+        (4, "Quá hạn ", True),
+        (11, "Quá hạn ", True),
+        (5, "Thời hạn giải quyết tạm dừng trong khi chờ Ông/Bà.", False),
+        (6, "Thời hạn giải quyết tạm dừng trong khi chờ Ông/Bà.", False),
+        (7, "Trạng thái: Đã rút hồ sơ", False),
+        (3, "Trạng thái: Không tiếp nhận", False),
+    ],
+)
+async def test_only_an_open_dossier_is_ever_overdue(chat: Chat, status: int, says: str, overdue: bool) -> None:
+    """DESIGN.md's one rule: a withdrawn dossier once told its citizen "⏰ Quá hạn 11 ngày" (issue 15); waiting on
+    the applicant, not received and withdrawn are never overdue, in the lookup or in a follow-up."""
+    await imported(chat, status=status, received_at="2025-07-10 01:30:00", due_at="2025-07-20 10:00:00")
+    [found] = await chat.say("citizen", CODE)
+    assert says in found.text and ("Quá hạn" in found.text) == overdue
+    services = chat.services
+    assert await services.dossiers.follow(chat.person("citizen"), CODE, services.clock()) == "followed"
+    assert bool(await services.dossiers.enqueue_overdue(services.clock())) == overdue
+
+
+async def test_each_status_says_what_to_do_now_and_where(chat: Chat) -> None:
+    """A lookup names the status and the next step in plain words (issue 15): where the centre is and how to
+    call it, and while the commune has said nothing, the province's hotline."""
+    services = chat.services
+    services.settings = replace(services.settings, hotline="0205 3812 345")
+    await imported(chat, status=9, finished_at="2025-08-04 02:00:00")
+    [ready] = await chat.say("citizen", CODE)
+    assert (
+        "Việc cần làm: mời Ông/Bà mang Giấy tiếp nhận hồ sơ và căn cước đến Trung tâm Phục vụ hành chính công xã Hữu"
+        " Lũng (địa chỉ, điện thoại chưa được cập nhật; đường dây nóng của tỉnh: 0205 3812 345) để nhận kết quả."
+        in ready.text
+    )
+    await services.centres.update_details("06385", {"phone": "0205 3825 001", "address": "Khu Trung Tâm"}, "t", "now")
+    await imported(chat, status=5)
+    [supplement] = await chat.say("citizen", CODE)
+    assert (
+        "Việc cần làm: Ông/Bà cần bổ sung hồ sơ. Vui lòng mang hoặc gửi giấy tờ còn thiếu đến Trung tâm Phục vụ hành"
+        " chính công xã Hữu Lũng (địa chỉ Khu Trung Tâm; điện thoại 0205 3825 001)." in supplement.text
+    )
+    await imported(chat, status=4, received_at="2025-07-10 01:30:00", due_at="2025-07-20 10:00:00")
+    [late] = await chat.say("citizen", CODE)
+    assert "Quá hạn 15 ngày" in late.text and "Theo Nghị định 61/2018/NĐ-CP, cơ quan giải quyết phải gửi" in late.text
+    await imported(chat, status=10, returned_at="2025-08-04 02:00:00", finished_at="2025-08-04 01:00:00")
+    [done] = await chat.say("citizen", CODE, expect=1)
+    assert "\nÔng/Bà đã nhận kết quả; không cần làm gì thêm." in done.text

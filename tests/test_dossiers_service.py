@@ -6,9 +6,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.dossiers import (
+    CLOSED,
+    FINISHED,
     LIMIT_WINDOW,
     LOOKUP_LIMIT,
+    OPEN,
     UNKNOWN_LIMIT,
+    WAITING,
     Dossier,
     HistoryStep,
     LookupLimiter,
@@ -17,9 +21,9 @@ from bot.dossiers import (
     code_key,
     find_code,
     standing,
-    terminal_time,
 )
 from bot.people import Person
+from storage import dossiers as dossiers_sql
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 CODE = "000.00.37.H37-250804-0012"
@@ -57,38 +61,59 @@ def dossier(
     return Dossier(1, CODE, "Đăng ký khai sinh", "06385", at(1), due, status, finished, returned)
 
 
-def test_finished_before_the_appointment_is_on_time() -> None:
-    d = dossier(9, at(5, 17), finished=at(4))
-    assert standing(d, [], at(20), TZ) == Standing(Timeliness.ON_TIME, 1)
+DUE = at(5, 17)  # due on 5 August
+H = [HistoryStep(2, at(1), "import")]
+# DESIGN.md's one rule for time, on a table: (status, due, finished, returned, history, now, verdict, days).
+RULE = [
+    # open (1, 2, 4, 11): pending until the appointment day has passed, then overdue by local days
+    (1, DUE, None, None, H, at(3), Timeliness.PENDING, 2),
+    (2, DUE, None, None, H, at(5, 23), Timeliness.PENDING, 0),
+    (4, DUE, None, None, H, datetime(2025, 8, 7, 23, 30, tzinfo=TZ), Timeliness.OVERDUE, 2),
+    (11, DUE, None, None, H, at(6, 0), Timeliness.OVERDUE, 1),
+    (4, None, None, None, H, at(9), Timeliness.NO_DUE_DATE, 0),
+    # waiting on the applicant (5, 6): the clock waits, never overdue
+    (5, DUE, None, None, H, at(20), Timeliness.WAITING, 0),
+    (6, DUE, None, None, H, at(20), Timeliness.WAITING, 0),
+    # finished (8, 9, 10): by ngay_ket_thuc, else the first time it had one of those statuses
+    (9, DUE, at(3), None, H, at(20), Timeliness.EARLY, 2),
+    (9, DUE, at(5, 23), None, H, at(20), Timeliness.ON_TIME, 0),
+    (10, DUE, at(7, 8), at(8), H, at(20), Timeliness.LATE, 2),
+    (10, DUE, None, at(8), [*H, HistoryStep(9, at(5, 10), "import"), HistoryStep(10, at(8), "import")], at(20),
+     Timeliness.ON_TIME, 0),
+    (10, DUE, None, at(6), H, at(20), Timeliness.LATE, 1),  # returned the 6th, no other trace: the 6th
+    (8, DUE, None, None, [*H, HistoryStep(8, at(6), "import")], at(20), Timeliness.LATE, 1),
+    (8, DUE, at(4), None, [*H, HistoryStep(8, at(6), "import")], at(20), Timeliness.EARLY, 1),
+    # closed, not counted (3, 7): no clock at all, however late
+    (3, DUE, at(9), None, H, at(20), Timeliness.CLOSED, 0),
+    (7, DUE, None, None, H, at(20), Timeliness.CLOSED, 0),
+]  # fmt: skip
 
 
-def test_finished_after_the_appointment_is_late_by_calendar_days() -> None:
-    d = dossier(10, at(5, 17), finished=at(7, 8), returned=at(8))
-    assert standing(d, [], at(20), TZ) == Standing(Timeliness.LATE, 2)
+@pytest.mark.parametrize(("status", "due", "finished", "returned", "history", "now", "verdict", "days"), RULE)
+def test_the_one_rule_for_time(
+    status: int,
+    due: datetime | None,
+    finished: datetime | None,
+    returned: datetime | None,
+    history: list[HistoryStep],
+    now: datetime,
+    verdict: Timeliness,
+    days: int,
+) -> None:
+    got = standing(dossier(status, due, finished, returned), history, now, TZ)
+    assert got == Standing(verdict, days)
+    assert got.on_time == (verdict in (Timeliness.EARLY, Timeliness.ON_TIME))
 
 
-def test_status_9_counts_before_status_10() -> None:
-    history = [HistoryStep(10, at(9), "import"), HistoryStep(9, at(5, 10), "import")]
-    d = dossier(10, at(5, 17))
-    assert terminal_time(d, history) == at(5, 10)
-    assert standing(d, history, at(20), TZ).timeliness is Timeliness.ON_TIME
+def test_every_status_is_in_exactly_one_class() -> None:
+    classes = [OPEN, WAITING, FINISHED, CLOSED]
+    assert sorted(status for statuses in classes for status in statuses) == list(range(1, 12))
+    assert {status for status, *_ in RULE} == set(range(1, 12))  # the table tries every status
 
 
-def test_refused_or_stopped_counts_when_nothing_else_does() -> None:
-    history = [HistoryStep(2, at(1), "import"), HistoryStep(8, at(6), "import")]
-    assert standing(dossier(8, at(5, 17)), history, at(20), TZ) == Standing(Timeliness.LATE, 1)
-
-
-def test_unfinished_after_the_appointment_is_overdue_in_local_days() -> None:
-    d = dossier(4, at(5, 17))
-    late_evening = datetime(2025, 8, 7, 23, 30, tzinfo=TZ)  # 16:30 UTC: still the 7th in Lạng Sơn
-    assert standing(d, [], late_evening, TZ) == Standing(Timeliness.OVERDUE, 2)
-
-
-def test_unfinished_before_the_appointment_counts_the_days_left() -> None:
-    d = dossier(4, at(5, 17))
-    assert standing(d, [], at(3), TZ) == Standing(Timeliness.PENDING, 2)
-    assert standing(d, [], at(5, 8), TZ) == Standing(Timeliness.PENDING, 0)
+def test_the_queries_name_the_same_classes() -> None:
+    assert {int(s) for s in dossiers_sql.OPEN.split(",")} == OPEN
+    assert {int(s) for s in dossiers_sql.WAITING.split(",")} == WAITING
 
 
 def test_an_appointment_date_without_a_time_is_the_whole_day() -> None:
@@ -99,14 +124,6 @@ def test_an_appointment_date_without_a_time_is_the_whole_day() -> None:
     assert standing(dossier(4, due), [], datetime(2025, 8, 6, 8, 0, tzinfo=TZ), TZ) == Standing(Timeliness.PENDING, 0)
     assert standing(dossier(4, due), [], datetime(2025, 8, 6, 23, 59, tzinfo=TZ), TZ).timeliness is Timeliness.PENDING
     assert standing(dossier(4, due), [], datetime(2025, 8, 7, 0, 1, tzinfo=TZ), TZ) == Standing(Timeliness.OVERDUE, 1)
-
-
-def test_withdrawal_is_not_terminal() -> None:
-    assert standing(dossier(7, at(5, 17)), [], at(9), TZ).timeliness is Timeliness.OVERDUE
-
-
-def test_no_appointment_date() -> None:
-    assert standing(dossier(4, None), [], at(9), TZ).timeliness is Timeliness.NO_DUE_DATE
 
 
 def test_more_than_20_lookups_in_10_minutes_waits() -> None:
