@@ -63,6 +63,13 @@ ALIASES = {
     "channel": "channel",
     "chu ho so": "applicant",
     "applicant": "applicant",
+    "ghi chu": "note",
+    "note": "note",
+    "le phi": "fee",
+    "fee": "fee",
+    "ngay hen tra moi": "new_due_at",
+    "new due": "new_due_at",
+    "new due at": "new_due_at",
 }
 # The columns' Vietnamese names, for messages (the fields are those of `storage.dossiers.FIELDS`).
 COLUMN_NAMES = {
@@ -77,6 +84,9 @@ COLUMN_NAMES = {
     "returned_at": "ngay_tra_ket_qua",
     "channel": "kenh_nop",
     "applicant": "chu_ho_so",
+    "note": "ghi_chu",
+    "fee": "le_phi",
+    "new_due_at": "ngay_hen_tra_moi",
 }
 REQUIRED = ("code", "procedure_name", "commune_code", "received_at", "status")
 _REQUIRED_AT = tuple(FIELDS.index(name) for name in REQUIRED)
@@ -86,6 +96,8 @@ MAX_CODE = 50
 MAX_PROCEDURE_CODE = 50
 MAX_PROCEDURE = 500  # a longer name is cut there (an official name can be long); one over 10 times that is refused
 MAX_APPLICANT = 200
+MAX_NOTE = 1000
+MAX_FEE = 10**12  # đồng: more is no fee
 MAX_SHORT = 40  # a commune's code, a status, a channel, a date: anything longer is not one
 # Rows per transaction: big enough that SQLite rewrites few index pages twice, small enough that the bot's own
 # writes wait well under a second for an import running beside it.
@@ -147,6 +159,7 @@ class RowParser:
         self._channels: dict[object, int | None] = {None: None, "": None}
         self._texts: dict[object, str | None] = {None: None, "": None}
         self._procedures: dict[object, str] = {}
+        self._fees: dict[object, int | None] = {None: None, "": None}
 
     def time(self, value: object, name: str) -> str | None:
         """A date or time in any accepted form → stored UTC text (None when empty)."""
@@ -224,9 +237,22 @@ class RowParser:
         through `parse_values`, which also teaches the columns its values; so both give the same answer."""
         if not columns or not columns[0]:
             return [], {}
-        codes, procedure_codes, procedures, communes, received, due, statuses, finished, returned, channels, who = (
-            columns
-        )
+        (
+            codes,
+            procedure_codes,
+            procedures,
+            communes,
+            received,
+            due,
+            statuses,
+            finished,
+            returned,
+            channels,
+            who,
+            notes,
+            fees,
+            new_dues,
+        ) = columns
         miss = _MISS
         keys, plain = _plain_codes(codes)
         known = self._known
@@ -243,6 +269,9 @@ class RowParser:
             known(returned, None, self._learn_time),
             known(channels, self._channels, self._channel),
             _plain_texts(who, MAX_APPLICANT) or [_or_miss(_applicant, value) for value in who],
+            _plain_texts(notes, MAX_NOTE) or [_or_miss(_note, value) for value in notes],
+            known(fees, self._fees, self._fee),
+            known(new_dues, None, self._learn_time),
         ]
         slow = {i for column in parsed_columns if miss in column for i, value in enumerate(column) if value is miss}
         slow.update(
@@ -348,9 +377,22 @@ class RowParser:
             raise RowError(f"giá trị không hợp lệ: {exc}") from None
 
     def _parse(self, values: Sequence[object]) -> DossierRow:
-        (code, procedure_code, procedure, commune, received, due, status, finished, returned, channel, applicant) = (
-            values
-        )
+        (
+            code,
+            procedure_code,
+            procedure,
+            commune,
+            received,
+            due,
+            status,
+            finished,
+            returned,
+            channel,
+            applicant,
+            note,
+            fee,
+            new_due,
+        ) = values
         for at in _REQUIRED_AT:
             if _blank(values[at]):
                 missing = (COLUMN_NAMES[FIELDS[i]] for i in _REQUIRED_AT if _blank(values[i]))
@@ -374,6 +416,9 @@ class RowParser:
             self.time(returned, "ngay_tra_ket_qua"),
             None if _blank(channel) else self._channel(channel),
             _applicant(applicant),
+            _note(note),
+            None if _blank(fee) else self._fee(fee),
+            self.time(new_due, "ngay_hen_tra_moi"),
         )
 
     @staticmethod
@@ -403,6 +448,9 @@ class RowParser:
 
     def _channel(self, value: object) -> int | None:
         return _remembered(self._channels, value, _parse_channel)
+
+    def _fee(self, value: object) -> int | None:
+        return _remembered(self._fees, value, _parse_fee)
 
     def _procedure(self, value: object) -> str:
         return _remembered(self._procedures, value, _parse_procedure)
@@ -533,6 +581,23 @@ def _scalar(value: object, column: str, limit: int = MAX_SHORT) -> object:
 
 def _applicant(value: object) -> str | None:
     return None if value is None else _text(_scalar(value, "chu_ho_so", MAX_APPLICANT))
+
+
+def _note(value: object) -> str | None:
+    return None if value is None else _text(_scalar(value, "ghi_chu", MAX_NOTE))
+
+
+def _parse_fee(value: object) -> int | None:
+    """An amount in đồng: `50000`, `50.000`, `50,000`, `50 000 đ`; RowError for anything else."""
+    if _blank(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(_scalar(value, "le_phi")).strip().lower().removesuffix("đồng").removesuffix("đ").removesuffix("vnd")
+    digits = text.replace(".", "").replace(",", "").replace(" ", "")
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_FEE:
+        raise RowError(f"le_phi: «{text[:MAX_SHORT]}» không phải số tiền (đồng), ví dụ 50000")
+    return int(digits)
 
 
 def _procedure_code(value: object) -> str | None:

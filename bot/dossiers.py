@@ -133,6 +133,14 @@ class Dossier:
     status: int
     finished_at: datetime | None
     returned_at: datetime | None
+    note: str | None = None  # the one-stop system's note to the applicant (what to supplement)
+    fee: int | None = None  # đồng to pay (status 6)
+    new_due_at: datetime | None = None  # a new appointment date, given with an apology letter
+
+    @property
+    def appointment(self) -> datetime | None:
+        """The appointment date the rule judges by: the new one when there is one."""
+        return self.new_due_at or self.due_at
 
 
 @dataclass(frozen=True)
@@ -162,7 +170,8 @@ def finished_time(dossier: Dossier, history: Sequence[HistoryStep]) -> datetime 
 
 
 def standing(dossier: Dossier, history: Sequence[HistoryStep], now: datetime, tz: ZoneInfo) -> Standing:
-    """DESIGN.md's one rule for time. The appointment date is a whole day in the province (a receipt says `hẹn trả
+    """DESIGN.md's one rule for time. The appointment date (a new one given with an apology letter, else the first)
+    is a whole day in the province (a receipt says `hẹn trả
     ngày 06/08/2025`, often with no time): finishing at any hour of it is on time, and an open dossier is overdue
     once it has passed. Waiting on the applicant (5, 6) is never overdue; not received and withdrawn (3, 7) have no
     clock at all."""
@@ -170,9 +179,9 @@ def standing(dossier: Dossier, history: Sequence[HistoryStep], now: datetime, tz
         return Standing(Timeliness.CLOSED, 0)
     if dossier.status in WAITING:
         return Standing(Timeliness.WAITING, 0)
-    if dossier.due_at is None:
+    if dossier.appointment is None:
         return Standing(Timeliness.NO_DUE_DATE, 0)
-    due_day = dossier.due_at.astimezone(tz).date()
+    due_day = dossier.appointment.astimezone(tz).date()
     if dossier.status in FINISHED:
         done = finished_time(dossier, history) or now
         done_day = done.astimezone(tz).date()
@@ -255,6 +264,9 @@ def to_dossier(row: StoredDossier) -> Dossier:
         row.status,
         _time(row.finished_at),
         _time(row.returned_at),
+        row.note,
+        row.fee,
+        _time(row.new_due_at),
     )
 
 

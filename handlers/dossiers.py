@@ -88,11 +88,24 @@ OVERDUE_STEP = N_(
 )
 
 
-def next_step(status: int, standing: Standing | None, centre: str, t: Translator) -> str:
-    """What the citizen should do now, in words: by status, and for an open dossier past its date, the apology
-    letter with a new date that the centre owes (Decree 61/2018/NĐ-CP)."""
+SUPPLEMENT_STEP = N_(
+    "Việc cần làm: Ông/Bà cần bổ sung hồ sơ: {note}. Vui lòng mang hoặc gửi giấy tờ còn thiếu đến {centre}."
+)
+FEE_STEP = N_("Việc cần làm: Ông/Bà cần nộp {amount} đồng phí, lệ phí để hồ sơ được tiếp tục giải quyết, tại {centre}.")
+
+
+def next_step(
+    status: int, standing: Standing | None, centre: str, t: Translator, note: str | None = None, fee: int | None = None
+) -> str:
+    """What the citizen should do now, in words: by status (with what the one-stop system said is missing, or the
+    amount to pay, when it said), and for an open dossier past its date, the apology letter with a new date that
+    the centre owes (Decree 61/2018/NĐ-CP)."""
     if standing is not None and standing.timeliness is Timeliness.OVERDUE:
         return t.gettext(OVERDUE_STEP).format(centre=centre)
+    if status == 5 and note:
+        return t.gettext(SUPPLEMENT_STEP).format(note=note.rstrip(". "), centre=centre)
+    if status == 6 and fee:
+        return t.gettext(FEE_STEP).format(amount=t.number(fee), centre=centre)
     return t.gettext(NEXT_STEPS.get(status, NEXT_STEPS[4])).format(centre=centre)
 
 
@@ -132,6 +145,9 @@ def render_lookup(result: LookupResult, turn: Turn, contact: str = "") -> str:
     ]
     if dossier.due_at is not None:
         lines.append(t.gettext("Ngày hẹn trả: {date}").format(date=_when(turn, dossier.due_at)))
+    if dossier.new_due_at is not None:
+        new = t.gettext("Ngày hẹn trả mới: {date} (hẹn lại kèm văn bản xin lỗi)")
+        lines.append(new.format(date=_when(turn, dossier.new_due_at)))
     lines.append(t.gettext("Trạng thái: {status}").format(status=status_name(dossier.status, t)))
     if rendered := render_standing(result.standing, t):
         lines.append(rendered)
@@ -139,7 +155,7 @@ def render_lookup(result: LookupResult, turn: Turn, contact: str = "") -> str:
         lines.append(t.gettext("Các bước gần nhất:"))
         lines.extend(f"• {_when(turn, step.at, True)} — {status_name(step.status, t)}" for step in result.history)
     if contact:
-        lines.append(next_step(dossier.status, result.standing, contact, t))
+        lines.append(next_step(dossier.status, result.standing, contact, t, dossier.note, dossier.fee))
     return "\n".join(lines)
 
 

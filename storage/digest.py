@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.db import Database
-from storage.dossiers import OPEN, WAITING
+from storage.dossiers import DUE, OPEN, WAITING
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,8 @@ class DigestRepo:
         """Dossiers that finished (8, 9, 10) in [start, end), per commune; `offset` (`+420 minutes`) turns
         a stored UTC time into the province's clock, to compare days."""
         rows = await self.db.fetchall(
-            "SELECT commune_code, count(*), count(due_at),"
-            " sum(due_at IS NOT NULL AND date(done_at, ?) <= date(due_at, ?))"
+            f"SELECT commune_code, count(*), count({DUE.format(r='')}),"
+            f" sum({DUE.format(r='')} IS NOT NULL AND date(done_at, ?) <= date({DUE.format(r='')}, ?))"
             " FROM dossiers WHERE done_at >= ? AND done_at < ? GROUP BY commune_code",
             (offset, offset, start, end),
         )
@@ -70,7 +70,7 @@ class DigestRepo:
         `+commune_code` keeps SQLite on the partial index of open dossiers rather than walking every dossier in
         commune order (6 s instead of 0.3 s at 10,000,000 dossiers)."""
         rows = await self.db.fetchall(
-            "SELECT commune_code, count(*) FROM dossiers WHERE done_at IS NULL AND due_at < ?"
+            f"SELECT commune_code, count(*) FROM dossiers WHERE done_at IS NULL AND {DUE.format(r='')} < ?"
             f" AND status IN ({OPEN}) GROUP BY +commune_code",
             (due_before,),
         )
@@ -90,7 +90,7 @@ class DigestRepo:
         of its status then is not read). It reads every dossier: for looking back from the command line, not for
         the morning's digest."""
         rows = await self.db.fetchall(
-            "SELECT commune_code, count(*) FROM dossiers WHERE received_at < ? AND due_at < ?"
+            f"SELECT commune_code, count(*) FROM dossiers WHERE received_at < ? AND {DUE.format(r='')} < ?"
             f" AND ((done_at IS NULL AND status IN ({OPEN})) OR done_at >= ?) GROUP BY commune_code",
             (day_start, day_start, day_start),
         )

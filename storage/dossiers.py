@@ -25,7 +25,12 @@ FIELDS = (
     "returned_at",
     "channel",
     "applicant",
+    "note",
+    "fee",
+    "new_due_at",
 )
+# The appointment date DESIGN.md's rule judges by: a new one given with an apology letter, else the first.
+DUE = "coalesce({r}new_due_at, {r}due_at)"
 _COLUMNS = ", ".join(FIELDS)
 # A batch is staged in a temporary (connection-local) table and applied with a few set-based statements: SQLite
 # does the work in C, without holding Python's lock, so the next batch can be parsed meanwhile (bench/README.md).
@@ -95,7 +100,21 @@ _FIRST_STEPS = (
 
 # A dossier's values in `code_key` + FIELDS order, as a batch is handed to `DossiersRepo.apply`.
 DossierValues = tuple[
-    str, str, str | None, str, str, str, str | None, int, str | None, str | None, int | None, str | None
+    str,
+    str,
+    str | None,
+    str,
+    str,
+    str,
+    str | None,
+    int,
+    str | None,
+    str | None,
+    int | None,
+    str | None,
+    str | None,
+    int | None,
+    str | None,
 ]
 
 
@@ -116,6 +135,9 @@ class DossierRow(NamedTuple):
     returned_at: str | None
     channel: int | None
     applicant: str | None
+    note: str | None = None
+    fee: int | None = None
+    new_due_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +164,9 @@ class StoredDossier:
     status: int
     finished_at: str | None
     returned_at: str | None
+    note: str | None = None
+    fee: int | None = None
+    new_due_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +189,9 @@ def _dossier(row: sqlite3.Row) -> StoredDossier:
         row["status"],
         row["finished_at"],
         row["returned_at"],
+        row["note"],
+        row["fee"],
+        row["new_due_at"],
     )
 
 
@@ -191,7 +219,9 @@ class DossiersRepo:
         await self._prepare()
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM staged_dossiers")
-            await conn.executemany(f"INSERT OR REPLACE INTO staged_dossiers VALUES ({', '.join('?' * 12)})", rows)
+            await conn.executemany(
+                f"INSERT OR REPLACE INTO staged_dossiers VALUES ({', '.join('?' * (len(FIELDS) + 1))})", rows
+            )
             floors = await conn.execute_fetchall(
                 "SELECT (SELECT coalesce(max(id), 0) FROM dossiers), (SELECT coalesce(max(id), 0) FROM dossier_history)"
             )
@@ -320,9 +350,9 @@ class DossiersRepo:
             cursor = await conn.execute(
                 "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
                 " SELECT f.person_id, 'dossier_overdue', 'overdue:' || d.id || ':' || f.person_id,"
-                " json_object('dossier_id', d.id, 'code', d.code, 'due_at', d.due_at), ?"
+                f" json_object('dossier_id', d.id, 'code', d.code, 'due_at', {DUE.format(r='d.')}), ?"
                 " FROM follows f JOIN dossiers d ON d.id = f.dossier_id"
-                f" WHERE d.due_at IS NOT NULL AND d.due_at < ? AND d.status IN ({OPEN})",
+                f" WHERE {DUE.format(r='d.')} < ? AND d.status IN ({OPEN})",
                 (now, due_before),
             )
             return cursor.rowcount

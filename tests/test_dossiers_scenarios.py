@@ -250,3 +250,26 @@ async def test_each_status_says_what_to_do_now_and_where(chat: Chat) -> None:
     await imported(chat, status=10, returned_at="2025-08-04 02:00:00", finished_at="2025-08-04 01:00:00")
     [done] = await chat.say("citizen", CODE, expect=1)
     assert "\nÔng/Bà đã nhận kết quả; không cần làm gì thêm." in done.text
+
+
+async def test_the_one_stop_systems_note_fee_and_new_date_reach_the_citizen(chat: Chat) -> None:
+    """`ghi_chu`, `le_phi` and `ngay_hen_tra_moi` (issue 15): what to supplement, the amount to pay, and a new
+    appointment date after an apology letter, which the rule then judges by; never the applicant's name."""
+    services = chat.services
+    note = "Bổ sung bản sao căn cước của người đi đăng ký."
+    await imported(chat, status=5, note=note)
+    [supplement] = await chat.say("citizen", CODE)
+    assert "Việc cần làm: Ông/Bà cần bổ sung hồ sơ: Bổ sung bản sao căn cước của người đi đăng ký. Vui lòng" in (
+        supplement.text
+    )
+    await imported(chat, status=6, fee=1_250_000)
+    [fee] = await chat.say("citizen", CODE)
+    assert "Việc cần làm: Ông/Bà cần nộp 1.250.000 đồng phí, lệ phí" in fee.text
+    late = {"received_at": "2025-07-10 01:30:00", "due_at": "2025-07-20 10:00:00"}
+    await imported(chat, status=4, **late, new_due_at="2025-08-08 10:00:00")
+    [renewed] = await chat.say("citizen", CODE)
+    assert "Ngày hẹn trả mới: 08/08/2025 (hẹn lại kèm văn bản xin lỗi)" in renewed.text
+    assert "Quá hạn" not in renewed.text and "Còn 4 ngày đến ngày hẹn trả" in renewed.text
+    assert "Hoàng Thị Bích" not in renewed.text
+    assert await services.dossiers.follow(chat.person("citizen"), CODE, services.clock()) == "followed"
+    assert await services.dossiers.enqueue_overdue(services.clock()) == 0  # the new date has not passed

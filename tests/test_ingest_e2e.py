@@ -206,3 +206,20 @@ async def test_a_batch_while_another_writer_holds_the_database_is_a_503_to_retry
     assert await count(app) == 0
     status, _ = await post(url, [ITEM])
     assert status == 200 and await count(app) == 1
+
+
+async def test_the_optional_note_fee_and_new_date_are_taken_and_checked(served: tuple[App, str]) -> None:
+    app, url = served
+    extra = {"ghi_chu": "Bổ sung tờ khai", "le_phi": "50.000", "ngay_hen_tra_moi": "12/08/2025 17:00"}
+    status, counts = await post(url, [ITEM | extra])
+    assert status == 200 and counts["inserted"] == 1
+    stored = await app.bot_data.services.dossiers.repo.by_key("0000037H372508040012")
+    assert stored is not None and (stored.note, stored.fee, stored.new_due_at) == (
+        "Bổ sung tờ khai",
+        50000,
+        "2025-08-12 10:00:00",
+    )
+    status, answer = await post(url, [ITEM | {"le_phi": "năm chục"}])
+    assert status == 400 and "le_phi: «năm chục» không phải số tiền (đồng)" in str(answer)
+    status, answer = await post(url, [ITEM | {"ngay_hen_tra_moi": "sắp tới"}])
+    assert status == 400 and "ngay_hen_tra_moi" in str(answer)
