@@ -12,30 +12,48 @@ from bot.ratings import RETURNED
 from bot.reports import CATEGORIES, STATE_NAMES, State, report_number
 from bot.roles import Role
 from handlers.chat import Reply, place
-from handlers.dossiers import status_name
+from handlers.dossiers import OVERDUE_STEP, next_step, status_name
 from handlers.people import ROLE_NAMES
 from handlers.ratings import question
 
 
+def _centre(payload: dict[str, Any], t: Translator) -> str:
+    """The centre a follow-up sends the citizen to: the commune's, named (where to call is in its lookup)."""
+    commune = str(payload.get("commune") or "")
+    if not commune:
+        return t.gettext("Trung tâm Phục vụ hành chính công nơi Ông/Bà nộp hồ sơ")
+    return t.gettext("Trung tâm Phục vụ hành chính công {commune}").format(commune=place(commune, t))
+
+
+def _dossier(payload: dict[str, Any]) -> str:
+    """`000.00.37.H37-250804-0012 (Đăng ký khai sinh)`, or the code alone for a message queued without it."""
+    procedure = payload.get("procedure")
+    return f"{payload['code']} ({procedure})" if procedure else str(payload["code"])
+
+
 def render_status(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:
-    """A followed dossier changed status."""
-    previous = payload.get("previous")
+    """A followed dossier changed status: the new status, and what to do now, as its lookup says."""
+    status = int(payload["status"])
     text = t.gettext("🔔 Hồ sơ {code} chuyển sang: {status}.").format(
-        code=payload["code"], status=status_name(int(payload["status"]), t)
+        code=_dossier(payload), status=status_name(status, t)
     )
+    previous = payload.get("previous")
     if previous:
         text += "\n" + t.gettext("Trạng thái trước: {status}.").format(status=status_name(int(previous), t))
-    if int(payload["status"]) == RETURNED:  # the result is in the citizen's hands: ask how it went, once
+    note, fee = payload.get("note"), payload.get("fee")
+    text += "\n" + next_step(status, None, _centre(payload, t), t, str(note) if note else None, int(fee or 0))
+    if status == RETURNED:  # the result is in the citizen's hands: ask how it went, once
         asked = question(str(payload["code"]), t)
         return Reply(text + "\n\n" + asked.text, asked.options)
     return Reply(text)
 
 
 def render_overdue(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:
-    """A followed dossier passed its appointment date unfinished."""
+    """A followed dossier passed its appointment date unfinished: what the centre owes, and where to ask."""
     due = from_sql_time(payload["due_at"]).astimezone(tz)
     text = t.gettext("⏰ Hồ sơ {code} đã quá ngày hẹn trả ({date}) mà chưa có kết quả.")
-    return Reply(text.format(code=payload["code"], date=t.day(due)))
+    text = text.format(code=_dossier(payload), date=t.day(due))
+    return Reply(text + "\n" + t.gettext(OVERDUE_STEP).format(centre=_centre(payload, t)))
 
 
 def render_blocking(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:

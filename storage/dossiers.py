@@ -59,7 +59,9 @@ _CHANGED_STEPS = (
 _FOLLOWER_MESSAGES = (
     "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
     " SELECT f.person_id, 'dossier_status', 'status:' || h.id || ':' || f.person_id,"
-    " json_object('dossier_id', d.id, 'code', s.code, 'status', s.status, 'previous', d.status, 'at', h.at), :now"
+    " json_object('dossier_id', d.id, 'code', s.code, 'status', s.status, 'previous', d.status, 'at', h.at,"
+    " 'procedure', s.procedure_name, 'commune', (SELECT name FROM communes WHERE code = s.commune_code),"
+    " 'note', s.note, 'fee', s.fee), :now"
     " FROM dossier_history h JOIN dossiers d ON d.id = h.dossier_id"
     " JOIN staged_dossiers s ON s.code_key = d.code_key JOIN follows f ON f.dossier_id = d.id"
     " WHERE h.id > :history_floor"
@@ -350,7 +352,9 @@ class DossiersRepo:
             cursor = await conn.execute(
                 "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
                 " SELECT f.person_id, 'dossier_overdue', 'overdue:' || d.id || ':' || f.person_id,"
-                f" json_object('dossier_id', d.id, 'code', d.code, 'due_at', {DUE.format(r='d.')}), ?"
+                f" json_object('dossier_id', d.id, 'code', d.code, 'due_at', {DUE.format(r='d.')},"
+                " 'procedure', d.procedure_name, 'commune', (SELECT name FROM communes WHERE code = d.commune_code)),"
+                " ?"
                 " FROM follows f JOIN dossiers d ON d.id = f.dossier_id"
                 f" WHERE {DUE.format(r='d.')} < ? AND d.status IN ({OPEN})",
                 (now, due_before),

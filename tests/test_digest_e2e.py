@@ -257,7 +257,7 @@ async def test_quiet_hours_hold_follow_ups_not_urgent_alerts(settings: Settings,
         assert held is not None and held[0] is None and api.sent(CITIZEN, since=since) == []
         clock.now = datetime(2025, 8, 5, 7, 0, tzinfo=TZ)  # morning
         [follow_up] = await api.wait_sent(CITIZEN, since=since)
-        assert (follow_up.text or "").startswith("🔔 Hồ sơ 000.00.37.H37-250804-0012 chuyển sang:")
+        assert (follow_up.text or "").startswith("🔔 Hồ sơ 000.00.37.H37-250804-0012 (Đăng ký khai sinh) chuyển sang:")
 
 
 async def test_the_digest_on_demand_goes_as_json_then_a_multipart_upload(digest_bot: App, api: FakeBotAPI) -> None:

@@ -54,7 +54,9 @@ async def test_follow_be_told_of_a_change_and_stop(chat: Chat) -> None:
     since = chat.mark("citizen")
     await chat.services.dossiers.apply([dossier_row(status=9)], "ingest", chat.services.clock() + timedelta(hours=1))
     [note] = await chat.notified("citizen", since)
-    assert note.text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang: Đã có kết quả — mời Ông/Bà đến nhận.")
+    assert note.text.startswith(
+        f"🔔 Hồ sơ {CODE} (Đăng ký khai sinh) chuyển sang: Đã có kết quả — mời Ông/Bà đến nhận."
+    )
     [listed] = await chat.say("citizen", "/theodoi")
     assert f"• {CODE} — Đã có kết quả — mời Ông/Bà đến nhận" in listed.text
     [stopped] = await chat.choose("citizen", f"Bỏ theo dõi {CODE}")
@@ -130,7 +132,8 @@ async def test_a_status_change_reaches_each_follower_once(chat: Chat) -> None:
         [note] = await chat.notified(who, since[who])
         assert (
             note.text
-            == f"🔔 Hồ sơ {CODE} chuyển sang: Đã có kết quả — mời Ông/Bà đến nhận.\nTrạng thái trước: Đang giải quyết."
+            == f"🔔 Hồ sơ {CODE} (Đăng ký khai sinh) chuyển sang: Đã có kết quả — mời Ông/Bà đến nhận.\nTrạng thái trước: Đang giải quyết.\n"
+            "Việc cần làm: mời Ông/Bà mang Giấy tiếp nhận hồ sơ và căn cước đến Trung tâm Phục vụ hành chính công xã Hữu Lũng để nhận kết quả."
         )
     await services.outbox.drain(NothingTwice(chat.channel))  # another drain finds nothing left to send
     await chat.say("official", "/help")
@@ -158,7 +161,8 @@ async def test_nothing_is_lost_or_doubled_across_a_restart(channel: str, setting
         [message] = await chat.notified("citizen", 0)
         assert (
             message.text
-            == f"🔔 Hồ sơ {CODE} chuyển sang: Đang giải quyết.\nTrạng thái trước: Chờ Ông/Bà bổ sung hồ sơ."
+            == f"🔔 Hồ sơ {CODE} (Đăng ký khai sinh) chuyển sang: Đang giải quyết.\nTrạng thái trước: Chờ Ông/Bà bổ sung hồ sơ.\n"
+            "Việc cần làm: Ông/Bà chưa cần làm gì thêm; kết quả dự kiến có vào ngày hẹn trả."
         )
         await chat.say("other", "/help")
         assert len(received(chat, "citizen", 0)) == 1
@@ -184,7 +188,11 @@ async def test_a_followed_dossier_past_its_appointment_is_told_once(channel: str
     clock.now = datetime(2025, 8, 7, 3, 0, tzinfo=UTC)  # the day after it
     async with chat_on(channel, settings, clock) as chat:
         [message] = await chat.notified("citizen", 0)
-        assert message.text == f"⏰ Hồ sơ {CODE} đã quá ngày hẹn trả (06/08/2025) mà chưa có kết quả."
+        assert message.text == (
+            f"⏰ Hồ sơ {CODE} (Đăng ký khai sinh) đã quá ngày hẹn trả (06/08/2025) mà chưa có kết quả.\n"
+            "Việc cần làm: hồ sơ đã quá ngày hẹn trả. Theo Nghị định 61/2018/NĐ-CP, cơ quan giải quyết phải gửi Ông/Bà"
+            " văn bản xin lỗi và hẹn lại ngày trả. Ông/Bà có thể liên hệ Trung tâm Phục vụ hành chính công xã Hữu Lũng."
+        )
     async with chat_on(channel, settings, clock) as chat:
         assert await chat.services.dossiers.enqueue_overdue(clock()) == 0  # told already
         assert await chat.services.db.fetchall("SELECT id FROM outbox WHERE kind = 'dossier_overdue'") != []

@@ -26,7 +26,7 @@ async def test_the_follow_up_of_a_returned_dossier_asks_once_and_keeps_the_answe
     later = chat.services.clock() + timedelta(hours=1)
     await chat.services.dossiers.apply([dossier_row(status=10)], "ingest", later)
     [returned] = await chat.notified("citizen", since)
-    assert returned.text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang: Đã trả kết quả.")
+    assert returned.text.startswith(f"🔔 Hồ sơ {CODE} (Đăng ký khai sinh) chuyển sang: Đã trả kết quả.")
     assert f"Ông/Bà có hài lòng với việc giải quyết hồ sơ {CODE} không?" in returned.text
     assert returned.options == ["Rất hài lòng", "Hài lòng", "Không hài lòng"]
     [thanks] = await chat.choose("citizen", "Rất hài lòng")

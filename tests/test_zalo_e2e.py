@@ -271,7 +271,9 @@ async def test_a_person_who_blocked_the_bot_is_held_until_they_write(zalo_bot: A
     texts = [c.text for c in await zalo.wait_sent(CITIZEN, 2, since=since)]
     greeting = [text for text in texts if text.startswith("Vui lòng chọn một mục dưới đây.")]
     held = [
-        text for text in texts if text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang: Đã có kết quả — mời Ông/Bà đến nhận.")
+        text
+        for text in texts
+        if text.startswith(f"🔔 Hồ sơ {CODE} (Đăng ký khai sinh) chuyển sang: Đã có kết quả — mời Ông/Bà đến nhận.")
     ]
     assert len(greeting) == len(held) == 1  # in either order: the reply and the outbox run side by side
     await until_unreachable(services, False)
@@ -322,7 +324,7 @@ async def test_a_notification_does_not_change_what_numbers_mean(zalo_bot: App, z
     since = zalo.mark()
     await zalo_bot.bot_data.services.dossiers.apply([dossier_row(status=9)], "ingest", NOW + timedelta(hours=1))
     [note] = await zalo.wait_sent(CITIZEN, since=since)  # while the person is about to type a number
-    assert note.text.startswith(f"🔔 Hồ sơ {CODE} chuyển sang:") and "\n1. " not in note.text
+    assert note.text.startswith(f"🔔 Hồ sơ {CODE} (Đăng ký khai sinh) chuyển sang:") and "\n1. " not in note.text
     [card] = await zalo.say(CITIZEN, "1")  # still the first of the places they were shown
     assert card.text.startswith("🏢 Trung tâm Phục vụ hành chính công")
     assert first.split(" (")[0].lower() in card.text.splitlines()[0].lower() or "nay thuộc" in card.text
