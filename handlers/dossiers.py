@@ -7,6 +7,8 @@ import math
 from datetime import datetime
 
 from bot.dossiers import (
+    CLOSED,
+    FINISHED,
     MAX_FOLLOWS,
     STATUS_NAMES,
     Followed,
@@ -239,6 +241,11 @@ async def follow(turn: Turn, key: str) -> Replies:
         "missing": N_("Lựa chọn này đã hết hiệu lực. Vui lòng thực hiện lại."),
         "limited": LIMITED,
     }
+    if outcome == "followed":
+        stored = await turn.services.dossiers.repo.by_key(code_key(key))
+        if stored is not None and stored.status in FINISHED | CLOSED:  # allowed, but nothing more is expected
+            ended = N_("Đã theo dõi. Hồ sơ này đã kết thúc ({status}); Phục Vụ vẫn báo nếu trạng thái thay đổi.")
+            return [turn.say(ended, status=status_name(stored.status, turn.t))]
     return [turn.say(answers[outcome], limit=MAX_FOLLOWS)]
 
 
@@ -257,7 +264,7 @@ def render_followed(items: list[Followed], t: Translator) -> str:
     lines = [t.gettext("Đang theo dõi {count}/{limit} hồ sơ:").format(count=len(items), limit=MAX_FOLLOWS)]
     for item in items:
         state = ", ".join(filter(None, (status_name(item.dossier.status, t), render_standing(item.standing, t))))
-        lines.append(f"• {item.dossier.code} — {state}")
+        lines.append(f"• {item.dossier.code} — {item.dossier.procedure_name}: {state}")
     return "\n".join(lines)
 
 

@@ -50,7 +50,7 @@ async def test_follow_be_told_of_a_change_and_stop(chat: Chat) -> None:
     [followed] = await chat.choose("citizen", "Theo dõi")
     assert followed.text.startswith("Đã theo dõi.")
     [listed] = await chat.say("citizen", "/theodoi")
-    assert f"• {CODE} — Đang giải quyết" in listed.text and listed.has(f"Bỏ theo dõi {CODE}")
+    assert f"• {CODE} — Đăng ký khai sinh: Đang giải quyết" in listed.text and listed.has(f"Bỏ theo dõi {CODE}")
     since = chat.mark("citizen")
     await chat.services.dossiers.apply([dossier_row(status=9)], "ingest", chat.services.clock() + timedelta(hours=1))
     [note] = await chat.notified("citizen", since)
@@ -58,7 +58,7 @@ async def test_follow_be_told_of_a_change_and_stop(chat: Chat) -> None:
         f"🔔 Hồ sơ {CODE} (Đăng ký khai sinh) chuyển sang: Đã có kết quả — mời Ông/Bà đến nhận."
     )
     [listed] = await chat.say("citizen", "/theodoi")
-    assert f"• {CODE} — Đã có kết quả — mời Ông/Bà đến nhận" in listed.text
+    assert f"• {CODE} — Đăng ký khai sinh: Đã có kết quả — mời Ông/Bà đến nhận" in listed.text
     [stopped] = await chat.choose("citizen", f"Bỏ theo dõi {CODE}")
     assert stopped.text == "Đã bỏ theo dõi."
 
@@ -77,7 +77,10 @@ async def test_following_is_offered_and_stopped_from_the_lookup_and_the_list(cha
     await chat.choose("citizen", "Theo dõi")
     await chat.say("citizen", "/start")
     [listed] = await from_menu(chat, "citizen", "Hồ sơ theo dõi")
-    assert listed.text.startswith("Đang theo dõi 1/10 hồ sơ:\n") and f"• {CODE} — Đang giải quyết" in listed.text
+    assert (
+        listed.text.startswith("Đang theo dõi 1/10 hồ sơ:\n")
+        and f"• {CODE} — Đăng ký khai sinh: Đang giải quyết" in listed.text
+    )
     await chat.choose("citizen", f"Bỏ theo dõi {CODE}")
     [empty] = await chat.say("citizen", "/theodoi")
     assert empty.text.startswith("Chưa theo dõi hồ sơ nào.") and empty.options == []
@@ -281,3 +284,14 @@ async def test_the_one_stop_systems_note_fee_and_new_date_reach_the_citizen(chat
     assert "Hoàng Thị Bích" not in renewed.text
     assert await services.dossiers.follow(chat.person("citizen"), CODE, services.clock()) == "followed"
     assert await services.dossiers.enqueue_overdue(services.clock()) == 0  # the new date has not passed
+
+
+async def test_following_a_finished_dossier_says_it_is_finished(chat: Chat) -> None:
+    await imported(chat, status=10, finished_at="2025-08-04 01:00:00", returned_at="2025-08-04 02:00:00")
+    await chat.say("citizen", CODE)
+    [followed] = await chat.choose("citizen", "Theo dõi")
+    assert followed.text == (
+        "Đã theo dõi. Hồ sơ này đã kết thúc (Đã trả kết quả); Phục Vụ vẫn báo nếu trạng thái thay đổi."
+    )
+    [listed] = await chat.say("citizen", "/theodoi")
+    assert f"• {CODE} — Đăng ký khai sinh: Đã trả kết quả, Hoàn thành trước hạn 2 ngày" in listed.text
