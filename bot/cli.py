@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument("--commune", help="tên hoặc mã của một xã, phường")
     digest.add_argument("--chart", type=Path, help="ghi biểu đồ PNG vào tệp này")
     digest.add_argument("--lang", choices=["vi", "en"], default="vi", help="ngôn ngữ (mặc định vi)")
+    digest.add_argument("--json", action="store_true", help="in các số liệu dạng JSON (như văn bản tóm tắt)")
     demo = sub.add_parser("demo-data", help="tạo hồ sơ mẫu cho mọi xã, phường theo số liệu của tỉnh")
     demo.add_argument("--seed", type=int, default=2025, help="hạt giống ngẫu nhiên (mặc định 2025)")
     demo.add_argument("--days", type=int, default=60, help="số ngày gần nhất (mặc định 60)")
@@ -130,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_export_ratings(settings, args.output))
     if args.command == "digest":
         setup_logging(settings, logging.WARNING)
+        if args.json:
+            return asyncio.run(_digest_json(settings, args.date, args.weekly, args.commune))
         return asyncio.run(_digest(settings, args.date, args.weekly, args.commune, args.chart, args.lang))
     if args.command == "demo-data":
         setup_logging(settings, logging.WARNING)
@@ -422,6 +425,31 @@ async def _export_reports(settings: Settings, form: str, output: Path | None, op
 
 
 PAST_DAY_NOTE = "(Chưa có bản đã gửi cho ngày này: số quá hạn tính theo sáng hôm đó; báo cáo và số cán bộ là hiện tại.)"
+
+
+async def _digest_json(settings: Settings, day: date | None, weekly: bool, commune: str | None) -> int:
+    """The figures of a digest as JSON: the same numbers its text shows (built from the data; for a past day with
+    the overdue count of that morning)."""
+    import json
+
+    from bot.digest import DAILY, WEEKLY
+    from bot.services import open_services
+
+    services = await open_services(settings)
+    try:
+        code = None
+        if commune:
+            code, problem = services.centres.commune_code(commune)
+            if code is None:
+                print(problem, file=sys.stderr)
+                return 2
+        today = services.clock().astimezone(settings.timezone).date()
+        day = day or today
+        built = await services.digest.build(day, WEEKLY if weekly else DAILY, code, as_of_day=day < today)
+    finally:
+        await services.db.close()
+    print(json.dumps(built.json(), ensure_ascii=False, indent=2))
+    return 0
 
 
 async def _digest(

@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.centres import CentreService, haversine_km
@@ -110,6 +111,14 @@ class CommuneFigures:
     per_day: float  # dossiers received per working day, over the last WORKING_DAYS
     staff: int | None
     waiting: int = 0  # waiting on the applicant now (5, 6): never overdue, counted apart
+    online: int = 0  # of the period's received dossiers, those submitted online (kenh_nop 2)
+    withdrawn: int = 0  # withdrawn (7) in the period
+    not_received: int = 0  # not received (3) in the period
+    ratings: tuple[int, int, int] = (0, 0, 0)  # the period's ratings: rất hài lòng, hài lòng, không hài lòng
+
+    def figures(self) -> dict[str, Any]:
+        """The period's figures under the keys of `phucvu digest --json` (the same numbers the text shows)."""
+        return figures_of([self])
 
     @property
     def needed(self) -> int:
@@ -180,6 +189,16 @@ class Digest:
         """The period's totals."""
         return total(c.current for c in self.communes)
 
+    def json(self) -> dict[str, Any]:
+        """`phucvu digest --json`: the period's figures, the province's (or the commune's) and each commune's."""
+        return {
+            "date": self.day.isoformat(),
+            "kind": self.kind,
+            "period": {"start": self.period.start.isoformat(), "end": self.period.last.isoformat()},
+            "province": figures_of(self.communes),
+            "communes": [{"code": c.code, "name": c.name, **c.figures()} for c in self.communes],
+        }
+
     @property
     def before(self) -> Totals:
         """The previous period's totals."""
@@ -224,6 +243,26 @@ class Digest:
     def unstaffed(self) -> list[CommuneFigures]:
         """Communes that have not said how many desk staff they have."""
         return [c for c in self.communes if c.staff is None]
+
+
+def figures_of(communes: Sequence[CommuneFigures]) -> dict[str, Any]:
+    """The period's figures of some communes, summed, under the keys of `phucvu digest --json`."""
+    current = total(c.current for c in communes)
+    return {
+        "received": current.received,
+        "finished": current.finished,
+        "finished_on_time": current.on_time,
+        "finished_late": current.with_due - current.on_time,
+        "overdue": sum(c.overdue for c in communes),
+        "waiting_on_applicant": sum(c.waiting for c in communes),
+        "withdrawn": sum(c.withdrawn for c in communes),
+        "not_received": sum(c.not_received for c in communes),
+        "online": sum(c.online for c in communes),
+        "ratings": {
+            key: sum(c.ratings[i] for c in communes)
+            for i, key in enumerate(("rat_hai_long", "hai_long", "khong_hai_long"))
+        },
+    }
 
 
 def _month_start(day: date) -> date:
@@ -324,6 +363,10 @@ class DigestService:
             overdue = await self.repo.overdue(self._instant(day))
         staff = await self.repo.desk_staff()
         waiting = await self.repo.waiting()
+        start, end = self._instant(period.start), self._instant(period.end)
+        online = await self.repo.online(codes, start, end)
+        closed = await self.repo.closed(start, end)
+        rated = await self.repo.ratings(start, end)
         figures = tuple(
             CommuneFigures(
                 c.code,
@@ -337,6 +380,10 @@ class DigestService:
                 busy.get(c.code, 0) / WORKING_DAYS,
                 staff.get(c.code),
                 waiting.get(c.code, 0),
+                online.get(c.code, 0),
+                closed.get((c.code, 7), 0),
+                closed.get((c.code, 3), 0),
+                (rated.get((c.code, 3), 0), rated.get((c.code, 2), 0), rated.get((c.code, 1), 0)),
             )
             for c in sorted(units, key=lambda u: u.name)
         )
@@ -545,6 +592,27 @@ class DigestWriter:
         ]
         return [f"{line} ({change} {versus})" if change else line for line, change in zip(lines, changes, strict=True)]
 
+    def _period_lines(self) -> list[str]:
+        """The period's online share, withdrawals and refusals, and citizens' ratings (what `--json` gives too)."""
+        t, figures = self.t, figures_of(self.d.communes)
+        lines = []
+        if figures["received"]:
+            share = t.percent(figures["online"] / figures["received"])
+            line = t.gettext("• Nộp trực tuyến: {count} ({share} số tiếp nhận)")
+            lines.append(line.format(count=t.number(figures["online"]), share=share))
+        if figures["withdrawn"] or figures["not_received"]:
+            line = t.gettext("• Rút hồ sơ: {withdrawn} · Không tiếp nhận: {refused} (không tính vào tỉ lệ đúng hạn)")
+            lines.append(
+                line.format(withdrawn=t.number(figures["withdrawn"]), refused=t.number(figures["not_received"]))
+            )
+        ratings = figures["ratings"]
+        count = sum(ratings.values())
+        if count:
+            satisfied = (ratings["rat_hai_long"] + ratings["hai_long"]) / count
+            line = t.gettext("• Người dân đánh giá: {count} lượt, hài lòng {share}")
+            lines.append(line.format(count=t.number(count), share=t.percent(satisfied)))
+        return lines
+
     def lines(self) -> list[str]:
         """The whole digest, line by line (an empty line between sections)."""
         d, t = self.d, self.t
@@ -575,7 +643,7 @@ class DigestWriter:
         else:
             head = t.gettext("📁 Hồ sơ hôm qua ({day}):").format(day=t.full_date(d.period.start))
             versus = t.gettext("so với ngày trước đó")
-        lines = [head, *self._totals_lines(d.current, d.before, versus), ""]
+        lines = [head, *self._totals_lines(d.current, d.before, versus), *self._period_lines(), ""]
         lines.append(
             t.gettext("📅 Từ đầu tháng ({start} – {end}):").format(start=t.day(d.month.start), end=t.day(d.month.last))
         )

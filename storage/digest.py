@@ -76,6 +76,34 @@ class DigestRepo:
         )
         return {str(row[0]): int(row[1]) for row in rows}
 
+    async def online(self, communes: Sequence[str], start: str, end: str) -> dict[str, int]:
+        """Dossiers received online (`kenh_nop` 2) in [start, end), per commune."""
+        rows = await self.db.fetchall(
+            "SELECT c.value, (SELECT count(*) FROM dossiers d WHERE d.commune_code = c.value"
+            " AND d.received_at >= ? AND d.received_at < ? AND d.channel = 2) FROM json_each(?) c",
+            (start, end, _json(communes)),
+        )
+        return {str(row[0]): int(row[1]) for row in rows if row[1]}
+
+    async def closed(self, start: str, end: str) -> dict[tuple[str, int], int]:
+        """Dossiers withdrawn (7) or not received (3) in [start, end) and still so, per (commune, status)."""
+        rows = await self.db.fetchall(
+            "SELECT d.commune_code, d.status, count(*) FROM dossiers d WHERE d.status IN (3, 7) AND EXISTS"
+            " (SELECT 1 FROM dossier_history h WHERE h.dossier_id = d.id AND h.status = d.status"
+            " AND h.at >= ? AND h.at < ?) GROUP BY d.commune_code, d.status",
+            (start, end),
+        )
+        return {(str(row[0]), int(row[1])): int(row[2]) for row in rows}
+
+    async def ratings(self, start: str, end: str) -> dict[tuple[str, int], int]:
+        """Ratings given in [start, end), per (commune, score)."""
+        rows = await self.db.fetchall(
+            "SELECT commune_code, score, count(*) FROM ratings WHERE rated_at >= ? AND rated_at < ?"
+            " GROUP BY commune_code, score",
+            (start, end),
+        )
+        return {(str(row[0]), int(row[1])): int(row[2]) for row in rows}
+
     async def waiting(self) -> dict[str, int]:
         """Dossiers waiting on the applicant now (5, 6): never overdue, counted apart."""
         rows = await self.db.fetchall(

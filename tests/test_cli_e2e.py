@@ -206,3 +206,30 @@ def test_roles_are_listed_filtered_and_revoked_from_the_command_line(
     audit, queued = asyncio.run(audit_and_outbox())
     assert audit[-1] == "cli revoke" and audit.count("cli revoke") == 1
     assert queued == ["role_revoked"]  # the person is told when the bot runs
+
+
+def test_digest_json_prints_the_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "cli.db"))
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    csv = tmp_path / "hoso.csv"
+    csv.write_text(
+        "ma_ho_so,ten_thu_tuc,ma_xa,ngay_tiep_nhan,ngay_hen_tra,trang_thai,kenh_nop\n"
+        "000.00.37.H37-250803-0001,Đăng ký khai sinh,06385,20250803080000,20250805170000,2,2\n"
+        "000.00.37.H37-250730-0002,Chứng thực,06385,30/07/2025 09:00,01/08/2025,4,1\n",
+        encoding="utf-8",
+    )
+    assert main(["import-dossiers", str(csv)]) == 0
+    capsys.readouterr()
+    assert main(["digest", "--date", "2025-08-04", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["date"] == "2025-08-04" and figures["period"] == {"start": "2025-08-03", "end": "2025-08-03"}
+    assert len(figures["communes"]) == 65
+    province = figures["province"]
+    assert (province["received"], province["online"], province["overdue"]) == (1, 1, 1)
+    [huu_lung] = [c for c in figures["communes"] if c["code"] == "06385"]
+    assert huu_lung["name"] == "Xã Hữu Lũng" and (huu_lung["received"], huu_lung["overdue"]) == (1, 1)

@@ -34,6 +34,7 @@ from bot.dossiers import (
     finished_time,
     from_sql_time,
     standing,
+    to_dossier,
     to_sql_time,
 )
 from bot.i18n import translator
@@ -46,7 +47,7 @@ from bot.text import split_text
 from storage.centres import CentresRepo
 from storage.db import Database
 from storage.digest import DigestRepo
-from storage.dossiers import DossiersRepo
+from storage.dossiers import DossierRow, DossiersRepo, _dossier
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
 from storage.reports import DraftsRepo, ReportsRepo
@@ -423,3 +424,114 @@ async def test_the_sent_text_is_found_by_the_language_it_was_written_in(digest: 
     vietnamese = await digest.queued_texts(DAILY, DAY, "vi")
     assert vietnamese is not None and vietnamese[0].startswith("📊 TÓM TẮT NGÀY")
     assert await digest.queued_texts(DAILY, DAY, "en") is None  # nobody was sent it in English
+
+
+async def add_every_status(db: Database) -> None:
+    """Dossiers of the week before DAY in every one of the eleven statuses, some submitted online, some withdrawn
+    or refused in the week, and ratings: what the demo data lacks."""
+    repo = DossiersRepo(db)
+    rows = []
+    for n in range(44):
+        status = n % 11 + 1
+        day = 28 + n % 7  # 28 July – 3 August
+        received = f"2025-07-{day:02d} 02:00:00" if day <= 31 else f"2025-08-{day - 31:02d} 02:00:00"
+        rows.append(
+            DossierRow(
+                code_key=f"EVERY{n:03d}",
+                code=f"EVERY-250801-{n:04d}",
+                procedure_code=None,
+                procedure_name="Chứng thực bản sao",
+                commune_code=("06385", "06076", "05977")[n % 3],
+                received_at=received,
+                due_at="2025-08-01 10:00:00",
+                status=status,
+                finished_at="2025-08-03 03:00:00" if status in (8, 9, 10) and n % 2 else None,
+                returned_at="2025-08-03 05:00:00" if status == 10 else None,
+                channel=2 if n % 4 == 0 else 1,
+                applicant=None,
+            )
+        )
+    await repo.apply(rows, "import:every.csv", "2025-08-03 09:00:00")
+    async with db.transaction() as conn:
+        ids = [
+            row[0]
+            for row in await (await conn.execute("SELECT id FROM dossiers WHERE code_key LIKE 'EVERY%'")).fetchall()
+        ]
+        await conn.execute(
+            "INSERT INTO people (id, channel, external_id, created_at, updated_at) VALUES (9999, 'zalo', 'r', '', '')"
+        )
+        await conn.executemany(
+            "INSERT INTO ratings (person_id, dossier_id, commune_code, procedure_name, score, rated_at, changed_at)"
+            " VALUES (9999, ?, ?, 'Chứng thực bản sao', ?, ?, ?)",
+            [
+                (dossier, ("06385", "06076")[i % 2], i % 3 + 1, at, at)
+                for i, dossier in enumerate(ids[:12])
+                for at in [("2025-08-03 04:00:00" if i % 4 else "2025-07-20 04:00:00")]
+            ],
+        )
+
+
+async def recount(db: Database, kind: str) -> dict[str, dict[str, object]]:
+    """Every figure of `--json`, per commune, recounted from the rows with the one rule (`standing`)."""
+    period = windows(kind, DAY)[0]
+
+    def inside(moment: datetime | None) -> bool:
+        return moment is not None and period.start <= local_day(moment) < period.end
+
+    history: dict[int, list[HistoryStep]] = {}
+    for row in await db.fetchall("SELECT dossier_id, status, at, source FROM dossier_history ORDER BY at, id"):
+        history.setdefault(row[0], []).append(HistoryStep(row[1], from_sql_time(row[2]), row[3]))
+    counts: dict[str, dict[str, object]] = {}
+    for row in await db.fetchall("SELECT * FROM dossiers"):
+        dossier = to_dossier(_dossier(row))
+        steps = history[dossier.id]
+        c = counts.setdefault(dossier.commune_code, dict.fromkeys(KEYS, 0) | {"ratings": [0, 0, 0]})
+        verdict = standing(dossier, steps, MORNING, TZ)
+        c["received"] += inside(dossier.received_at)  # type: ignore[operator]
+        c["online"] += inside(dossier.received_at) and row["channel"] == 2  # type: ignore[operator]
+        if inside(finished_time(dossier, steps)):
+            c["finished"] += 1  # type: ignore[operator]
+            c["finished_on_time"] += verdict.on_time  # type: ignore[operator]
+            c["finished_late"] += verdict.timeliness is Timeliness.LATE  # type: ignore[operator]
+        c["overdue"] += verdict.timeliness is Timeliness.OVERDUE  # type: ignore[operator]
+        c["waiting_on_applicant"] += verdict.timeliness is Timeliness.WAITING  # type: ignore[operator]
+        for status, key in ((7, "withdrawn"), (3, "not_received")):
+            if dossier.status == status and any(s.status == status and inside(s.at) for s in steps):
+                c[key] += 1  # type: ignore[operator]
+    for row in await db.fetchall("SELECT commune_code, score, rated_at FROM ratings"):
+        if inside(from_sql_time(row["rated_at"])):
+            c = counts.setdefault(row["commune_code"], dict.fromkeys(KEYS, 0) | {"ratings": [0, 0, 0]})
+            c["ratings"][3 - row["score"]] += 1  # type: ignore[index]
+    for c in counts.values():
+        c["ratings"] = dict(zip(("rat_hai_long", "hai_long", "khong_hai_long"), c["ratings"], strict=True))  # type: ignore[call-overload]
+    return counts
+
+
+KEYS = (
+    "received", "finished", "finished_on_time", "finished_late", "overdue", "waiting_on_applicant", "withdrawn",
+    "not_received", "online",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", [DAILY, WEEKLY])
+async def test_every_figure_of_the_json_is_a_recount_by_the_one_rule(
+    digest: DigestService, db: Database, kind: str
+) -> None:
+    """`phucvu digest --json` (issue 15): each commune's figures and the province's totals equal a recount from
+    the rows with `standing`, on 35 days of demo data and dossiers in all eleven statuses."""
+    await add_every_status(db)
+    figures = (await digest.build(DAY, kind)).json()
+    expected = await recount(db, kind)
+    empty = dict.fromkeys(KEYS, 0) | {"ratings": {"rat_hai_long": 0, "hai_long": 0, "khong_hai_long": 0}}
+    for commune in figures["communes"]:
+        got = {key: value for key, value in commune.items() if key not in ("code", "name")}
+        assert got == expected.get(commune["code"], empty), commune["name"]
+    province = figures["province"]
+    for key in KEYS:
+        assert province[key] == sum(c[key] for c in figures["communes"]), key
+    assert all(province[key] > 0 for key in KEYS), province  # the data reaches every figure
+    assert sum(province["ratings"].values()) > 0
+    text = "\n".join(digest.render(await digest.build(DAY, kind), translator("vi")))
+    assert f"• Tiếp nhận: {province['received']:,}".replace(",", ".") in text
+    assert f"⏰ Quá hạn hiện nay: {province['overdue']:,}".replace(",", ".") in text
+    assert "• Rút hồ sơ: " in text and "• Nộp trực tuyến: " in text and "• Người dân đánh giá: " in text
