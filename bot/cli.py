@@ -131,9 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_export_ratings(settings, args.output))
     if args.command == "digest":
         setup_logging(settings, logging.WARNING)
-        if args.json:
-            return asyncio.run(_digest_json(settings, args.date, args.weekly, args.commune))
-        return asyncio.run(_digest(settings, args.date, args.weekly, args.commune, args.chart, args.lang))
+        return asyncio.run(_digest(settings, args.date, args.weekly, args.commune, args.chart, args.lang, args.json))
     if args.command == "demo-data":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_demo_data(settings, args.seed, args.days))
@@ -427,36 +425,20 @@ async def _export_reports(settings: Settings, form: str, output: Path | None, op
 PAST_DAY_NOTE = "(Chưa có bản đã gửi cho ngày này: số quá hạn tính theo sáng hôm đó; báo cáo và số cán bộ là hiện tại.)"
 
 
-async def _digest_json(settings: Settings, day: date | None, weekly: bool, commune: str | None) -> int:
-    """The figures of a digest as JSON: the same numbers its text shows (built from the data; for a past day with
-    the overdue count of that morning)."""
-    import json
-
-    from bot.digest import DAILY, WEEKLY
-    from bot.services import open_services
-
-    services = await open_services(settings)
-    try:
-        code = None
-        if commune:
-            code, problem = services.centres.commune_code(commune)
-            if code is None:
-                print(problem, file=sys.stderr)
-                return 2
-        today = services.clock().astimezone(settings.timezone).date()
-        day = day or today
-        built = await services.digest.build(day, WEEKLY if weekly else DAILY, code, as_of_day=day < today)
-    finally:
-        await services.db.close()
-    print(json.dumps(built.json(), ensure_ascii=False, indent=2))
-    return 0
-
-
 async def _digest(
-    settings: Settings, day: date | None, weekly: bool, commune: str | None, chart: Path | None, language: str
+    settings: Settings,
+    day: date | None,
+    weekly: bool,
+    commune: str | None,
+    chart: Path | None,
+    language: str,
+    as_json: bool = False,
 ) -> int:
     """What leaders got (or get) for a day: the digest as it was queued, if it was; else built now (for a past
-    day with the overdue count of that morning). On Mondays the weekly digest follows the daily one."""
+    day with the overdue count of that morning). On Mondays the weekly digest follows the daily one. `as_json`:
+    the figures its text shows, as JSON (always built from the data)."""
+    import json
+
     from bot.digest import DAILY, WEEKLY
     from bot.i18n import translator
     from bot.services import open_services
@@ -472,6 +454,10 @@ async def _digest(
                 return 2
         today = services.clock().astimezone(settings.timezone).date()
         day = day or today
+        if as_json:
+            built = await services.digest.build(day, WEEKLY if weekly else DAILY, code, as_of_day=day < today)
+            print(json.dumps(built.json(), ensure_ascii=False, indent=2))
+            return 0
         kinds = [WEEKLY] if weekly else [DAILY, WEEKLY] if day.weekday() == 0 and code is None else [DAILY]
         texts, charts, built_past = [], [], False
         for kind in kinds:
