@@ -22,6 +22,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays
+
 from bot.centres import CentreService, haversine_km
 from bot.config import parse_time_of_day
 from bot.dossiers import to_sql_time
@@ -269,30 +271,69 @@ def _month_start(day: date) -> date:
     return day.replace(day=1)
 
 
+_HOLIDAYS = holidays.country_holidays("VN")  # Vietnam's public holidays (Tết, 30/4, 2/9 …), any year asked
+
+
+def is_working(day: date) -> bool:
+    """A working day of the public service: Monday to Friday, not a public holiday."""
+    return day.weekday() < 5 and day not in _HOLIDAYS
+
+
+def previous_working(day: date) -> date:
+    """The last working day before `day`."""
+    day -= timedelta(days=1)
+    while not is_working(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def working_days(window: Window) -> int:
+    """How many working days a window holds."""
+    return sum(is_working(window.start + timedelta(days=n)) for n in range(window.days))
+
+
+def _back(end: date, count: int) -> Window:
+    """The window ending at `end` that holds `count` working days and starts on one (empty for 0)."""
+    start = end
+    for _ in range(count):
+        start = previous_working(start)
+    return Window(start, end)
+
+
 def _previous_month_window(month: Window) -> Window:
-    """The same days at the start of the month before (clamped to its length)."""
+    """The start of the month before holding as many working days as `month` (never past its end)."""
     start = _month_start(month.start - timedelta(days=1))
-    end = min(start + timedelta(days=month.days), month.start)
+    count, end = working_days(month), start
+    while count and end < month.start:
+        count -= is_working(end)
+        end += timedelta(days=1)
     return Window(start, end)
 
 
 def windows(kind: str, day: date) -> tuple[Window, Window, Window, Window]:
-    """The period a digest of `day` covers and the one it compares with; the month to date (the month of the
-    day before) and the same days of the month before."""
-    span = 7 if kind == WEEKLY else 1
-    period = Window(day - timedelta(days=span), day)
-    previous = Window(day - timedelta(days=2 * span), period.start)
+    """The period a digest of `day` covers and the one it compares with, over the same number of working days
+    (weekends and public holidays excluded); the month to date (the month of the period's last day) and the start
+    of the month before with as many working days. A daily digest covers the previous working day and everything
+    since: Monday's covers Friday and the weekend, the day after Tết the whole holiday."""
+    period = Window(day - timedelta(days=7), day) if kind == WEEKLY else Window(previous_working(day), day)
+    previous = _back(period.start, max(1, working_days(period)))
     month = Window(_month_start(period.last), day)
     return period, previous, month, _previous_month_window(month)
 
 
 def working_window(day: date, count: int = WORKING_DAYS) -> Window:
-    """The span of the last `count` working days (Monday to Friday) before `day`."""
-    start, found = day, 0
-    while found < count:
-        start -= timedelta(days=1)
-        found += start.weekday() < 5
-    return Window(start, day)
+    """The span of the last `count` working days before `day`."""
+    return _back(day, count)
+
+
+def digest_kinds(day: date) -> tuple[str, ...]:
+    """The digests due on `day`: none on a weekend or a public holiday; the daily one on a working day, and the
+    weekly one too on the first working day of the week."""
+    if not is_working(day):
+        return ()
+    monday = day - timedelta(days=day.weekday())
+    first = all(not is_working(monday + timedelta(days=n)) for n in range(day.weekday()))
+    return (DAILY, WEEKLY) if first else (DAILY,)
 
 
 class DigestService:
@@ -483,7 +524,8 @@ class DigestService:
         return found
 
     async def queue_due(self, now: datetime) -> int:
-        """Queue today's digests that are due by now and not yet queued (the weekly one too on Mondays); older
+        """Queue today's digests that are due by now and not yet queued (`digest_kinds`: none on a weekend or a
+        public holiday, the weekly one too on the week's first working day); older
         days' are never queued, so a bot that was down sends today's once when it starts again. A leader's
         digests of the day are queued together, in order. How many digests were queued."""
         local = now.astimezone(self.tz)
@@ -497,7 +539,7 @@ class DigestService:
                 continue
             language = translator(setting.language).language
             due = []
-            for kind in (DAILY, WEEKLY) if today.weekday() == 0 else (DAILY,):
+            for kind in digest_kinds(today):
                 if not await self.repo.queued(setting.person_id, kind, today.isoformat()):
                     due.append((kind, await self._parts(written, kind, today, language, now)))
             if due:
@@ -640,9 +682,14 @@ class DigestWriter:
                 start=t.day(d.period.start), end=t.day(d.period.last)
             )
             versus = t.gettext("so với tuần trước")
+        elif d.period.days > 1:  # the previous working day and the weekend or holiday after it
+            head = t.gettext("📁 Hồ sơ từ ngày làm việc trước ({start} – {end}):").format(
+                start=t.day(d.period.start), end=t.day(d.period.last)
+            )
+            versus = t.gettext("so với ngày làm việc trước đó")
         else:
             head = t.gettext("📁 Hồ sơ hôm qua ({day}):").format(day=t.full_date(d.period.start))
-            versus = t.gettext("so với ngày trước đó")
+            versus = t.gettext("so với ngày làm việc trước đó")
         lines = [head, *self._totals_lines(d.current, d.before, versus), *self._period_lines(), ""]
         lines.append(
             t.gettext("📅 Từ đầu tháng ({start} – {end}):").format(start=t.day(d.month.start), end=t.day(d.month.last))

@@ -227,7 +227,7 @@ def test_digest_json_prints_the_figures(
     capsys.readouterr()
     assert main(["digest", "--date", "2025-08-04", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert figures["date"] == "2025-08-04" and figures["period"] == {"start": "2025-08-03", "end": "2025-08-03"}
+    assert figures["date"] == "2025-08-04" and figures["period"] == {"start": "2025-08-01", "end": "2025-08-03"}
     assert len(figures["communes"]) == 65
     province = figures["province"]
     assert (province["received"], province["online"], province["overdue"]) == (1, 1, 1)

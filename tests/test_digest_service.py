@@ -22,7 +22,9 @@ from bot.digest import (
     Digest,
     DigestService,
     Window,
+    digest_kinds,
     windows,
+    working_days,
     working_window,
 )
 from bot.dossiers import (
@@ -237,6 +239,31 @@ def built_codes(built: Digest) -> list[str]:
     return [c.code for c in built.communes]
 
 
+@pytest.mark.parametrize(
+    ("day", "kinds", "period", "previous"),
+    [
+        (date(2025, 8, 4), ("daily", "weekly"), ("2025-08-01", "2025-08-04"), ("2025-07-31", "2025-08-01")),
+        (date(2025, 8, 5), ("daily",), ("2025-08-04", "2025-08-05"), ("2025-08-01", "2025-08-04")),
+        (date(2025, 8, 2), (), ("2025-08-01", "2025-08-02"), ("2025-07-31", "2025-08-01")),  # a Saturday: none
+        (date(2025, 9, 1), (), ("2025-08-29", "2025-09-01"), ("2025-08-28", "2025-08-29")),  # National Day
+        (date(2025, 9, 3), ("daily", "weekly"), ("2025-08-29", "2025-09-03"), ("2025-08-28", "2025-08-29")),
+        (date(2026, 2, 23), ("daily", "weekly"), ("2026-02-13", "2026-02-23"), ("2026-02-12", "2026-02-13")),  # Tết
+    ],
+)
+def test_digests_go_on_working_days_and_compare_working_days(
+    day: date, kinds: tuple[str, ...], period: tuple[str, str], previous: tuple[str, str]
+) -> None:
+    """Weekends and Vietnam's public holidays (the `holidays` package): no digest on them, and the next one covers
+    them with the working day before; each compares with as many working days (issue 15)."""
+    assert digest_kinds(day) == kinds
+    current, before, month, month_before = windows(DAILY, day)
+    assert (current.start.isoformat(), current.end.isoformat()) == period
+    assert (before.start.isoformat(), before.end.isoformat()) == previous
+    assert working_days(month) == working_days(month_before) or month_before.end == month.start
+    weekly, weekly_before, _, _ = windows(WEEKLY, date(2025, 9, 8))  # the week of National Day: 3 working days
+    assert working_days(weekly) == working_days(weekly_before) == 3
+
+
 async def test_the_text_is_babel_formatted_and_fits_telegram(digest: DigestService) -> None:
     built = await digest.build(DAY)
     vi, en = translator("vi"), translator("en")
@@ -249,7 +276,9 @@ async def test_the_text_is_babel_formatted_and_fits_telegram(digest: DigestServi
     assert finished >= 1000 and f"• Giải quyết xong: {vi.number(finished)}" in text and "." in vi.number(finished)
     rate = built.month_totals.rate
     assert rate is not None and f"• Đúng hạn: {vi.percent(rate)}" in text and "," in vi.percent(rate)
-    assert "📁 Hồ sơ hôm qua (Chủ Nhật, 3 tháng 8, 2025):" in text
+    # A Monday: Friday's working day and the weekend, compared with Thursday (issue 15: never a Sunday's zeros)
+    assert "📁 Hồ sơ từ ngày làm việc trước (01/08/2025 – 03/08/2025):" in text
+    assert "so với ngày làm việc trước đó" in text
     assert "• 4 phường: tiếp nhận" in text and "• 61 xã: tiếp nhận" in text
     assert "🚨 Đang dừng phục vụ người dân: 1" in text and "BC-000004 Xã Hữu Lũng — Điện, nước, nhà vệ sinh" in text
     assert "Phường Đông Kinh:" in text and "có thể điều động tạm từ" in text
