@@ -6,8 +6,10 @@ text parts that fit Telegram's 4,096 characters; `chart` draws volume and on-tim
 queues each leader's digest through the outbox, once per (leader, kind, day), so that a restart can neither lose
 today's nor send it twice. Times are the province's (`PHUCVU_TIMEZONE`); the clock is always passed in.
 
-Staffing follows the provincial report: a centre with 10–20 dossiers a day needs 2–3 desk staff and busy ones 5
-or more, i.e. one desk officer for about 20/3 ≈ 6.7 dossiers a working day (`STAFF_CAPACITY`), at least 2.
+Staffing follows the provincial report (../shared/context): a centre with up to 10 dossiers a working day needs 2
+desk staff, up to 20 needs 3, and a busy one 5 or more (one per 20/3 ≈ 6.7 dossiers a day beyond that,
+`STAFF_CAPACITY`). For a busy spell the report's advice is to lend staff for a short while from the commune's own
+specialised departments (phòng chuyên môn): the digest says so, and never proposes moving staff between communes.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ import io
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
 
-from bot.centres import CentreService, haversine_km
+from bot.centres import CentreService
 from bot.config import parse_time_of_day
 from bot.dossiers import to_sql_time
 from bot.i18n import N_, Translator, translator
@@ -42,6 +44,7 @@ WEEKLY = "weekly"
 KINDS = (DAILY, WEEKLY)
 STAFF_CAPACITY = 20 / 3  # dossiers one desk officer handles in a working day
 MIN_STAFF = 2
+BUSY_STAFF = 5
 WORKING_DAYS = 20  # the staffing figures average the last 20 working days (Monday to Friday)
 TOP_OVERDUE = 5
 MESSAGE_LIMIT = 4096
@@ -124,8 +127,13 @@ class CommuneFigures:
 
     @property
     def needed(self) -> int:
-        """Desk staff the provincial report's rule asks for."""
-        return max(MIN_STAFF, math.ceil(round(self.per_day / STAFF_CAPACITY, 6)))
+        """Desk staff the provincial report's rule asks for: 2 up to 10 dossiers a working day, 3 up to 20, and a
+        busy centre 5 or more."""
+        if self.per_day <= 10 + 1e-9:
+            return MIN_STAFF
+        if self.per_day <= 20 + 1e-9:
+            return 3
+        return max(BUSY_STAFF, math.ceil(round(self.per_day / STAFF_CAPACITY, 6)))
 
     @property
     def per_staff(self) -> float | None:
@@ -134,27 +142,13 @@ class CommuneFigures:
 
     @property
     def under_pressure(self) -> bool:
-        """More dossiers per desk officer per working day than one can handle (the issue's rule), or dossiers and
-        no desk officer at all."""
+        """Fewer desk staff than the report's rule asks for the centre's load (a centre that has not said how many
+        it has is listed apart)."""
         if self.staff is None:
             return False
         if self.staff == 0:
             return self.per_day > 0
-        return self.per_day / self.staff > STAFF_CAPACITY + 1e-9
-
-    @property
-    def spare(self) -> int:
-        """Desk staff beyond what the rule asks for, who could be lent for a while."""
-        return max(0, (self.staff or 0) - self.needed)
-
-
-@dataclass(frozen=True)
-class Lender:
-    """The nearest commune with spare desk staff, for one under pressure."""
-
-    name: str
-    spare: int
-    km: float
+        return self.staff < self.needed
 
 
 @dataclass(frozen=True)
@@ -184,7 +178,6 @@ class Digest:
     staffing: Window
     communes: tuple[CommuneFigures, ...]
     reports: ReportFigures
-    lenders: dict[str, Lender] = field(default_factory=dict)
 
     @property
     def current(self) -> Totals:
@@ -443,7 +436,7 @@ class DigestService:
             figures,
             await self._reports(commune, since, ends),
         )
-        return replace(digest, lenders=self._lenders(digest))
+        return digest
 
     async def _reports(self, commune: str | None, since: datetime, now: datetime) -> ReportFigures:
         new = await self.reports.created_between(to_sql_time(since), to_sql_time(now), commune)
@@ -461,27 +454,6 @@ class DigestService:
             tuple(r for r in still_open if r.past_target(now)),
             tuple(r for r in still_open if r.severity == "blocking"),
         )
-
-    def _lenders(self, digest: Digest) -> dict[str, Lender]:
-        """For each commune under pressure, the nearest commune of the digest with spare desk staff."""
-        if not digest.pressure:
-            return {}
-        places = {
-            code: (c.lat, c.lon)
-            for code, c in self.centres.directory.communes.items()
-            if c.lat is not None and c.lon is not None
-        }
-        spare = [c for c in digest.communes if c.spare and c.code in places]
-        lenders = {}
-        for short in digest.pressure:
-            if short.code not in places:
-                continue
-            here = places[short.code]
-            ranked = sorted((haversine_km(*here, *places[c.code]), c.name, c) for c in spare)
-            if ranked:
-                km, _, nearest = ranked[0]
-                lenders[short.code] = Lender(nearest.name, nearest.spare, km)
-        return lenders
 
     # ------------------------------------------------------------------ writing
 
@@ -766,8 +738,9 @@ class DigestWriter:
         d, t = self.d, self.t
         lines = [
             t.gettext(
-                "👥 Áp lực nhân sự một cửa ({count} ngày làm việc gần nhất; 1 cán bộ ≈ {capacity} hồ sơ/ngày):"
-            ).format(count=t.number(WORKING_DAYS), capacity=t.number(STAFF_CAPACITY, 1))
+                "👥 Nhân sự một cửa ({count} ngày làm việc gần nhất; đến 10 hồ sơ/ngày cần 2 cán bộ, đến 20 cần 3, "
+                "đông hơn cần từ 5):"
+            ).format(count=t.number(WORKING_DAYS))
         ]
         if not d.pressure:
             lines.append(t.gettext("• Không xã, phường nào thiếu cán bộ một cửa theo số đã báo."))
@@ -786,12 +759,14 @@ class DigestWriter:
                 line = t.gettext("• {name}: {per_day} hồ sơ/ngày, chưa có cán bộ một cửa — cần {needed}").format(
                     name=c.name, per_day=t.number(c.per_day, 1), needed=t.number(c.needed)
                 )
-            lender = d.lenders.get(c.code)
-            if lender:
-                line += "; " + t.gettext("có thể điều động tạm từ {name} (dư {spare}, cách {km} km)").format(
-                    name=lender.name, spare=t.number(lender.spare), km=t.number(round(lender.km))
-                )
             lines.append(line)
+        if d.pressure:
+            lines.append(
+                t.gettext(
+                    "Khi đông việc, xã, phường có thể điều động ngắn hạn cán bộ từ các phòng chuyên môn của mình "
+                    "hỗ trợ bộ phận một cửa."
+                )
+            )
         if len(d.pressure) > 15:
             lines.append(t.gettext("• … và {count} xã, phường nữa").format(count=t.number(len(d.pressure) - 15)))
         if d.unstaffed:
