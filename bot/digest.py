@@ -46,6 +46,7 @@ STAFF_CAPACITY = 20 / 3  # dossiers one desk officer handles in a working day
 MIN_STAFF = 2
 BUSY_STAFF = 5
 WORKING_DAYS = 20  # the staffing figures average the last 20 working days (Monday to Friday)
+MIN_OPEN = 10  # open dossiers a commune needs before its overdue rate ranks it
 TOP_OVERDUE = 5
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -120,6 +121,7 @@ class CommuneFigures:
     withdrawn: int = 0  # withdrawn (7) in the period
     not_received: int = 0  # not received (3) in the period
     ratings: tuple[int, int, int] = (0, 0, 0)  # the period's ratings: rất hài lòng, hài lòng, không hài lòng
+    open: int = 0  # open dossiers now (1, 2, 4, 11): what the overdue rate is out of
 
     def figures(self) -> dict[str, Any]:
         """The period's figures under the keys of `phucvu digest --json` (the same numbers the text shows)."""
@@ -178,6 +180,7 @@ class Digest:
     staffing: Window
     communes: tuple[CommuneFigures, ...]
     reports: ReportFigures
+    procedures: tuple[tuple[str, int], ...] = ()  # the procedures with most overdue dossiers now
 
     @property
     def current(self) -> Totals:
@@ -221,8 +224,12 @@ class Digest:
 
     @property
     def most_overdue(self) -> list[CommuneFigures]:
-        """The communes with most overdue dossiers (at most five, none without)."""
-        ranked = sorted((c for c in self.communes if c.overdue), key=lambda c: (-c.overdue, c.name))
+        """The communes with the highest overdue rate (overdue out of their open dossiers), among those with at
+        least `MIN_OPEN` open: a commune with one dossier, overdue, is not the province's worst (at most five)."""
+        ranked = sorted(
+            (c for c in self.communes if c.overdue and c.open >= MIN_OPEN),
+            key=lambda c: (-c.overdue / c.open, -c.overdue, c.name),
+        )
         return ranked[:TOP_OVERDUE]
 
     def by_kind(self, kind: str) -> list[CommuneFigures]:
@@ -401,6 +408,7 @@ class DigestService:
         online = await self.repo.online(codes, start, end)
         closed = await self.repo.closed(start, end)
         rated = await self.repo.ratings(start, end)
+        open_now = await self.repo.open_now()
         figures = tuple(
             CommuneFigures(
                 c.code,
@@ -418,6 +426,7 @@ class DigestService:
                 closed.get((c.code, 7), 0),
                 closed.get((c.code, 3), 0),
                 (rated.get((c.code, 3), 0), rated.get((c.code, 2), 0), rated.get((c.code, 1), 0)),
+                open_now.get(c.code, 0),
             )
             for c in sorted(units, key=lambda u: u.name)
         )
@@ -435,6 +444,7 @@ class DigestService:
             staffing,
             figures,
             await self._reports(commune, since, ends),
+            tuple(await self.repo.overdue_procedures(self._instant(day), codes, TOP_OVERDUE)),
         )
         return digest
 
@@ -673,8 +683,14 @@ class DigestWriter:
             waiting = t.gettext("Chờ người dân bổ sung hồ sơ, nộp phí: {count} (không tính quá hạn)")
             lines.append(waiting.format(count=t.number(d.waiting)))
         if d.commune is None and d.most_overdue:
-            worst = ", ".join(f"{c.name} {t.number(c.overdue)}" for c in d.most_overdue)
-            lines.append(t.gettext("Nhiều nhất: {list}").format(list=worst))
+            worst = ", ".join(
+                f"{c.name} {t.percent(c.overdue / c.open)} ({t.number(c.overdue)}/{t.number(c.open)})"
+                for c in d.most_overdue
+            )
+            lines.append(t.gettext("Tỉ lệ quá hạn cao nhất: {list}").format(list=worst))
+        if d.procedures:
+            listed = ", ".join(f"{name} {t.number(count)}" for name, count in d.procedures)
+            lines.append(t.gettext("Thủ tục quá hạn nhiều nhất: {list}").format(list=listed))
         lines.append("")
         return lines
 

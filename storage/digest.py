@@ -104,6 +104,24 @@ class DigestRepo:
         )
         return {(str(row[0]), int(row[1])): int(row[2]) for row in rows}
 
+    async def open_now(self) -> dict[str, int]:
+        """Open dossiers now (1, 2, 4, 11), per commune: what an overdue rate is out of."""
+        rows = await self.db.fetchall(
+            f"SELECT commune_code, count(*) FROM dossiers WHERE done_at IS NULL AND status IN ({OPEN})"
+            " GROUP BY +commune_code"
+        )
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    async def overdue_procedures(self, due_before: str, communes: Sequence[str], limit: int) -> list[tuple[str, int]]:
+        """The procedures with most overdue dossiers now (in `communes`), most first."""
+        rows = await self.db.fetchall(
+            f"SELECT procedure_name, count(*) FROM dossiers WHERE done_at IS NULL AND {DUE.format(r='')} < ?"
+            f" AND status IN ({OPEN}) AND commune_code IN (SELECT value FROM json_each(?))"
+            " GROUP BY procedure_name ORDER BY count(*) DESC, procedure_name LIMIT ?",
+            (due_before, _json(communes), limit),
+        )
+        return [(str(row[0]), int(row[1])) for row in rows]
+
     async def waiting(self) -> dict[str, int]:
         """Dossiers waiting on the applicant now (5, 6): never overdue, counted apart."""
         rows = await self.db.fetchall(

@@ -190,8 +190,18 @@ async def test_every_figure_matches_the_database(digest: DigestService, db: Data
                 waiting[commune] = waiting.get(commune, 0) + 1
         assert {c.code: c.waiting for c in built.communes if c.waiting} == waiting and built.waiting > 0
         assert built.overdue == sum(overdue.values()) > 0
-        top = sorted(overdue.items(), key=lambda kv: (-kv[1], built_name(built, kv[0])))[:5]
-        assert [(c.code, c.overdue) for c in built.most_overdue] == top
+        open_now: dict[str, int] = {}
+        for commune, verdict in STANDINGS.values():  # open now: overdue or still before its date
+            if verdict.timeliness in (Timeliness.OVERDUE, Timeliness.PENDING, Timeliness.NO_DUE_DATE):
+                open_now[commune] = open_now.get(commune, 0) + 1
+        ranked = [(code, n, open_now[code]) for code, n in overdue.items() if open_now[code] >= 10]
+        top = sorted(ranked, key=lambda r: (-r[1] / r[2], -r[1], built_name(built, r[0])))[:5]
+        assert [(c.code, c.overdue, c.open) for c in built.most_overdue] == top  # by rate, not by count
+        procedures: dict[str, int] = {}
+        for row in await db.fetchall("SELECT id, procedure_name FROM dossiers"):
+            if STANDINGS[row[0]][1].timeliness is Timeliness.OVERDUE:
+                procedures[row[1]] = procedures.get(row[1], 0) + 1
+        assert list(built.procedures) == sorted(procedures.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         staffing = working_window(DAY)
         busy = count_window(rows, staffing)
         for commune in built.communes:
