@@ -65,9 +65,12 @@ async def drain_outbox(context: Ctx) -> None:
 
 
 async def queue_overdue(context: Ctx) -> None:
-    """Job: queue the messages for followed dossiers that passed their appointment date."""
+    """Job: queue the messages for followed dossiers that passed their appointment date, and the officials' morning
+    messages about their commune's overdue dossiers (on working days, from the digest time)."""
     services = context.bot_data.services
-    if await services.dossiers.enqueue_overdue(services.clock()):
+    overdue = await services.dossiers.enqueue_overdue(services.clock())
+    mornings = await services.dossiers.queue_mornings(services.clock(), services.settings.digest_time)
+    if overdue or mornings:
         await drain_outbox(context)
 
 

@@ -37,6 +37,9 @@ COMMANDS: tuple[Command, ...] = (START, DOSSIER, FOLLOW, CENTRE, LANG, HELP, CAN
 # holders see them in their command menu (`commands_for`, set per chat when the role is given or taken).
 UPDATE_CENTRE = Command("capnhat", "update", N_("Cập nhật địa chỉ, điện thoại, giờ làm việc, số cán bộ của trung tâm"))
 
+COMMUNE_DOSSIERS = Command(
+    "hosoxa", "commune_dossiers", N_("Hồ sơ của xã: quá hạn, sắp đến hạn; /hosoxa bat hoặc tat: tin buổi sáng")
+)
 REPORT = Command("baocao", "report", N_("Báo cáo khó khăn về cơ sở vật chất của trung tâm"))
 REPORTS = Command("xembaocao", "reports", N_("Danh sách báo cáo: của xã (cán bộ), đang mở (lãnh đạo)"))
 
@@ -45,7 +48,7 @@ INVITE = Command("moi", "invite", N_("Tạo mã mời: /moi canbo TÊN_XÃ hoặ
 ROLES = Command("vaitro", "roles", N_("Những người đang giữ quyền, và thu hồi"))
 
 ROLE_COMMANDS: dict[Role, tuple[Command, ...]] = {
-    Role.OFFICIAL: (REPORT, REPORTS, UPDATE_CENTRE),
+    Role.OFFICIAL: (COMMUNE_DOSSIERS, REPORT, REPORTS, UPDATE_CENTRE),
     Role.LEADER: (DIGEST, REPORTS),
     Role.ADMIN: (DIGEST, REPORTS, INVITE, ROLES),
 }

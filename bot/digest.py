@@ -24,8 +24,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from bot.centres import CentreService
 from bot.config import parse_time_of_day
 from bot.dossiers import to_sql_time
@@ -35,6 +33,7 @@ from bot.report_export import sign
 from bot.reports import CATEGORIES, SEVERITIES, Report, report_from_stored
 from bot.roles import Access, Role
 from bot.text import split_text
+from bot.workdays import is_working, previous_working
 from storage.digest import DigestRepo, Finished
 from storage.people import PeopleRepo
 from storage.reports import ReportsRepo
@@ -269,22 +268,6 @@ def figures_of(communes: Sequence[CommuneFigures]) -> dict[str, Any]:
 
 def _month_start(day: date) -> date:
     return day.replace(day=1)
-
-
-_HOLIDAYS = holidays.country_holidays("VN")  # Vietnam's public holidays (Tết, 30/4, 2/9 …), any year asked
-
-
-def is_working(day: date) -> bool:
-    """A working day of the public service: Monday to Friday, not a public holiday."""
-    return day.weekday() < 5 and day not in _HOLIDAYS
-
-
-def previous_working(day: date) -> date:
-    """The last working day before `day`."""
-    day -= timedelta(days=1)
-    while not is_working(day):
-        day -= timedelta(days=1)
-    return day
 
 
 def working_days(window: Window) -> int:

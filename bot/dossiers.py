@@ -11,12 +11,13 @@ import re
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_
 from bot.people import Person
+from bot.workdays import add_working, is_working
 from storage.dossiers import BatchResult, DossiersRepo, DossierValues, StoredDossier
 from storage.people import PeopleRepo
 
@@ -39,6 +40,8 @@ WAITING = frozenset({5, 6})  # on the applicant: never overdue, counted apart
 FINISHED = frozenset({8, 9, 10})  # on time when finished on or before the appointment day, late otherwise
 CLOSED = frozenset({3, 7})  # not received, withdrawn: in no on-time rate, never overdue
 MAX_FOLLOWS = 10
+VIEW_LIMIT = 10  # dossiers of each kind an official's view lists
+SOON_WORKING_DAYS = 2  # "due soon": by the end of the second working day from today
 HISTORY_SHOWN = 5
 # Enumeration limits: more than LOOKUP_LIMIT lookups, or UNKNOWN_LIMIT unknown codes, in LIMIT_WINDOW.
 LOOKUP_LIMIT = 20
@@ -271,6 +274,18 @@ def to_dossier(row: StoredDossier) -> Dossier:
 
 
 @dataclass(frozen=True)
+class CommuneView:
+    """An official's view of their commune's dossiers (each list the first `VIEW_LIMIT`, with the whole count)."""
+
+    overdue: tuple[Dossier, ...]
+    overdue_total: int
+    due_soon: tuple[Dossier, ...]
+    due_soon_total: int
+    waiting: tuple[Dossier, ...]
+    waiting_total: int
+
+
+@dataclass(frozen=True)
 class Followed:
     """A followed dossier and where it stands."""
 
@@ -354,6 +369,49 @@ class DossierService:
     async def count(self) -> int:
         """How many dossiers are stored."""
         return await self.repo.count()
+
+    async def commune_view(self, commune_code: str, now: datetime, limit: int = VIEW_LIMIT) -> CommuneView:
+        """An official's view of their commune: open dossiers past their date, those due within two working days,
+        and those waiting on their applicants, earliest first."""
+        today = now.astimezone(self.tz).date()
+        start = start_of_day(now, self.tz)
+        soon = datetime.combine(add_working(today, SOON_WORKING_DAYS) + timedelta(days=1), datetime.min.time(), self.tz)
+        overdue, overdue_total = await self.repo.commune_open(commune_code, to_sql_time(start), limit)
+        # Due before the end of the second working day, earliest first: the overdue ones come first, then the rest.
+        due, due_total = await self.repo.commune_open(commune_code, to_sql_time(soon), limit + overdue_total)
+        waiting, waiting_total = await self.repo.commune_waiting(commune_code, limit)
+        return CommuneView(
+            tuple(to_dossier(row) for row in overdue),
+            overdue_total,
+            tuple(to_dossier(row) for row in due[overdue_total:]),
+            due_total - overdue_total,
+            tuple(to_dossier(row) for row in waiting),
+            waiting_total,
+        )
+
+    async def set_morning(self, person: Person, on: bool, now: datetime) -> None:
+        """Turn an official's morning message about their commune's overdue dossiers on or off."""
+        person_id = await self.people.ensure(person.channel, person.external_id, to_sql_time(now))
+        await self.repo.set_morning(person_id, on, to_sql_time(now))
+
+    async def morning(self, person: Person) -> bool:
+        """Whether the official has the morning message on."""
+        person_id = await self.people.id_of(person.channel, person.external_id)
+        return person_id is not None and await self.repo.morning(person_id)
+
+    async def queue_mornings(self, now: datetime, at: time) -> int:
+        """On a working day from `at` (the digest time), queue each official's morning message once: their
+        commune's open dossiers past their date and due within two working days, if any is past its date."""
+        local = now.astimezone(self.tz)
+        if not is_working(local.date()) or local.time() < at:
+            return 0
+        today = local.date()
+        start = start_of_day(now, self.tz)
+        soon = datetime.combine(add_working(today, SOON_WORKING_DAYS) + timedelta(days=1), datetime.min.time(), self.tz)
+        expires = start + timedelta(days=1)
+        return await self.repo.queue_mornings(
+            today.isoformat(), to_sql_time(start), to_sql_time(soon), to_sql_time(now), to_sql_time(expires)
+        )
 
     async def enqueue_overdue(self, now: datetime) -> int:
         """Queue the one overdue message per follower of each dossier whose appointment day has passed."""

@@ -11,6 +11,7 @@ from bot.dossiers import (
     FINISHED,
     MAX_FOLLOWS,
     STATUS_NAMES,
+    Dossier,
     Followed,
     LookupResult,
     Standing,
@@ -18,9 +19,11 @@ from bot.dossiers import (
     code_key,
     find_code,
     loose_code,
+    standing,
 )
 from bot.i18n import N_, Translator
 from bot.ratings import RETURNED
+from bot.text import fold
 from handlers.chat import Option, Replies, Reply, Turn, echo, place
 from handlers.people import EXAMPLE
 from handlers.ratings import rate_option
@@ -281,3 +284,55 @@ async def following(turn: Turn, value: str) -> Replies:
         Option(label.format(code=item.dossier.code), "unfollow", code_key(item.dossier.code)) for item in items
     )
     return [Reply(render_followed(items, t), options)]
+
+
+def _line(turn: Turn, dossier: Dossier) -> str:
+    """One dossier in an official's view: code, procedure, dates, status and where it stands."""
+    t = turn.t
+    dates = t.gettext("nhận {received}, hẹn {due}").format(
+        received=_when(turn, dossier.received_at),
+        due=_when(turn, dossier.appointment) if dossier.appointment else "—",
+    )
+    status = status_name(dossier.status, t)
+    verdict = render_standing(standing(dossier, (), turn.now, turn.services.settings.timezone), t)
+    return f"• {dossier.code} — {dossier.procedure_name} — {dates} — {status}" + (f" ({verdict})" if verdict else "")
+
+
+async def commune_dossiers(turn: Turn, value: str) -> Replies:
+    """`/hosoxa`: an official's own commune — open dossiers past their date and due within two working days,
+    those waiting on their applicants apart; `/hosoxa bat` / `tat` turns the morning message on or off."""
+    t, services = turn.t, turn.services
+    word = fold(value)
+    if word in ("bat", "on"):
+        await services.dossiers.set_morning(turn.person, True, turn.now)
+        return [turn.say(MORNING_ON)]
+    if word in ("tat", "off"):
+        await services.dossiers.set_morning(turn.person, False, turn.now)
+        return [turn.say(MORNING_OFF)]
+    commune_code = (await turn.access()).commune_code or ""
+    view = await services.dossiers.commune_view(commune_code, turn.now)
+    commune = services.centres.commune(commune_code)
+    name = place(commune.name, t) if commune else commune_code
+    lines = [
+        t.gettext("🗂️ Hồ sơ của {commune} — {date}").format(
+            commune=name, date=t.day(turn.now.astimezone(services.settings.timezone))
+        )
+    ]
+    for title, items, count in (
+        (N_("Quá hạn: {count}"), view.overdue, view.overdue_total),
+        (N_("Đến hạn trong 2 ngày làm việc: {count}"), view.due_soon, view.due_soon_total),
+        (N_("Chờ người dân bổ sung hồ sơ, nộp phí (không tính quá hạn): {count}"), view.waiting, view.waiting_total),
+    ):
+        lines += ["", t.gettext(title).format(count=t.number(count))]
+        lines += [_line(turn, item) for item in items]
+        if count > len(items):
+            lines.append(t.gettext("• … và {count} hồ sơ nữa").format(count=t.number(count - len(items))))
+    on = await services.dossiers.morning(turn.person)
+    lines += ["", t.gettext(MORNING_IS_ON if on else MORNING_IS_OFF)]
+    return [Reply("\n".join(lines))]
+
+
+MORNING_ON = N_("Đã bật tin buổi sáng: mỗi ngày làm việc, nếu xã có hồ sơ quá hạn, Phục Vụ sẽ báo đồng chí.")
+MORNING_OFF = N_("Đã tắt tin buổi sáng về hồ sơ quá hạn của xã.")
+MORNING_IS_ON = N_("Tin buổi sáng về hồ sơ quá hạn: đang bật (/hosoxa tat để tắt).")
+MORNING_IS_OFF = N_("Tin buổi sáng về hồ sơ quá hạn: đang tắt (/hosoxa bat để bật).")

@@ -21,6 +21,7 @@ REPORT = N_("📝 Báo cáo khó khăn")
 COMMUNE_REPORTS = N_("📋 Báo cáo của xã")
 OPEN_REPORTS = N_("📋 Báo cáo đang mở")
 DIGEST = N_("📊 Tóm tắt hôm nay")
+COMMUNE_DOSSIERS = N_("🗂️ Hồ sơ của xã")
 
 # (label, action, value, request): what each item does.
 _CITIZEN = (
@@ -31,7 +32,11 @@ _CITIZEN = (
     (HELP, "help", "", ""),
     (LANGUAGE, "language", "", ""),
 )
-_OFFICIAL = ((REPORT, "report", "", ""), (COMMUNE_REPORTS, "reports", "", ""))
+_OFFICIAL = (
+    (REPORT, "report", "", ""),
+    (COMMUNE_REPORTS, "reports", "", ""),
+    (COMMUNE_DOSSIERS, "commune_dossiers", "", ""),
+)
 _LEADER = ((DIGEST, "digest", "", ""), (OPEN_REPORTS, "reports", "", ""))
 _ROWS = {Role.OFFICIAL: _OFFICIAL, Role.LEADER: _LEADER, Role.ADMIN: _LEADER}
 

@@ -108,6 +108,21 @@ def render_unreachable(payload: dict[str, Any], t: Translator, tz: Any) -> Reply
     return Reply(text.format(role=role, channel=payload.get("channel"), id=payload.get("external_id")))
 
 
+def render_morning(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:
+    """To an official who asked for it: their commune's overdue dossiers this working morning."""
+    text = t.gettext(
+        "⏰ Sáng nay {commune} có {overdue} hồ sơ quá hạn và {soon} hồ sơ đến hạn trong 2 ngày làm việc. "
+        "Xem danh sách: /hosoxa"
+    )
+    return Reply(
+        text.format(
+            commune=place(str(payload.get("commune") or ""), t),
+            overdue=t.number(int(payload.get("overdue") or 0)),
+            soon=t.number(int(payload.get("soon") or 0)),
+        )
+    )
+
+
 TOKENS = {"telegram": ("Telegram", "TELEGRAM_BOT_TOKEN"), "zalo": ("Zalo", "ZALO_BOT_TOKEN")}
 
 
@@ -131,6 +146,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], Reply]] = {
     "digest_text": render_digest_text,
     "person_unreachable": render_unreachable,
     CHANNEL_REFUSED: render_refused,
+    "commune_morning": render_morning,
 }
 CHART = "digest_chart"  # a digest's chart: each channel sends the picture as it can (bytes, or a link)
 

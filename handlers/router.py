@@ -9,6 +9,7 @@ import logging
 from bot.commands import (
     CANCEL,
     CENTRE,
+    COMMUNE_DOSSIERS,
     DIGEST,
     DOSSIER,
     FOLLOW,
@@ -53,6 +54,7 @@ ACTIONS: dict[str, Route] = {
     "rate_why": Route(ratings.why),
     "cancel": Route(reports.cancel),
     "update_centre": Route(centres.update_centre, OFFICIAL),
+    "commune_dossiers": Route(dossiers.commune_dossiers, OFFICIAL),
     "report": Route(reports.start, ANY_ROLE),
     "rp": Route(reports.choose, OFFICIAL),
     "reopen": Route(reports.reopen, OFFICIAL),
@@ -74,6 +76,7 @@ COMMAND_ACTIONS: dict[Command, str] = {
     FOLLOW: "following",
     CANCEL: "cancel",
     UPDATE_CENTRE: "update_centre",
+    COMMUNE_DOSSIERS: "commune_dossiers",
     REPORT: "report",
     REPORTS: "reports",
     DIGEST: "digest",

@@ -345,6 +345,60 @@ class DossiersRepo:
         )
         return [_dossier(row) for row in rows]
 
+    async def commune_open(self, commune_code: str, due_before: str, limit: int) -> tuple[list[StoredDossier], int]:
+        """A commune's open dossiers (1, 2, 4, 11) due before `due_before`, the earliest date first (at most
+        `limit`), and how many there are."""
+        where = f"commune_code = ? AND done_at IS NULL AND status IN ({OPEN}) AND {DUE.format(r='')} < ?"
+        rows = await self.db.fetchall(
+            f"SELECT * FROM dossiers WHERE {where} ORDER BY {DUE.format(r='')}, received_at LIMIT ?",
+            (commune_code, due_before, limit),
+        )
+        total = await self.db.fetchone(f"SELECT count(*) FROM dossiers WHERE {where}", (commune_code, due_before))
+        return [_dossier(row) for row in rows], int(total[0]) if total else 0
+
+    async def commune_waiting(self, commune_code: str, limit: int) -> tuple[list[StoredDossier], int]:
+        """A commune's dossiers waiting on their applicants (5, 6), the oldest first (at most `limit`), and how many
+        there are."""
+        where = f"commune_code = ? AND done_at IS NULL AND status IN ({WAITING})"
+        rows = await self.db.fetchall(
+            f"SELECT * FROM dossiers WHERE {where} ORDER BY received_at LIMIT ?", (commune_code, limit)
+        )
+        total = await self.db.fetchone(f"SELECT count(*) FROM dossiers WHERE {where}", (commune_code,))
+        return [_dossier(row) for row in rows], int(total[0]) if total else 0
+
+    async def set_morning(self, person_id: int, on: bool, now: str) -> None:
+        """Turn an official's morning message on or off."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO official_settings (person_id, morning, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (person_id) DO UPDATE SET morning = excluded.morning, updated_at = excluded.updated_at",
+                (person_id, int(on), now),
+            )
+
+    async def morning(self, person_id: int) -> bool:
+        """Whether an official has the morning message on."""
+        row = await self.db.fetchone("SELECT morning FROM official_settings WHERE person_id = ?", (person_id,))
+        return bool(row and row[0])
+
+    async def queue_mornings(self, day: str, due_before: str, soon_before: str, now: str, expires: str) -> int:
+        """Queue today's morning message (once a day) for each official who turned it on and whose commune has open
+        dossiers past their date: how many it has, and how many fall due by `soon_before`."""
+        due = DUE.format(r="d.")
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at, expires_at)"
+                " SELECT r.person_id, 'commune_morning', 'morning:' || r.person_id || ':' || ?,"
+                " json_object('commune', c.name, 'overdue', o.overdue, 'soon', o.soon), ?, ?"
+                " FROM roles r JOIN official_settings s ON s.person_id = r.person_id AND s.morning = 1"
+                " JOIN communes c ON c.code = r.commune_code"
+                f" JOIN (SELECT d.commune_code, sum({due} < ?) AS overdue, sum({due} >= ? AND {due} < ?) AS soon"
+                f" FROM dossiers d WHERE d.done_at IS NULL AND d.status IN ({OPEN}) AND {due} < ?"
+                " GROUP BY d.commune_code) o ON o.commune_code = r.commune_code"
+                " WHERE r.role = 'official' AND o.overdue > 0",
+                (day, now, expires, due_before, due_before, soon_before, soon_before),
+            )
+            return max(cursor.rowcount, 0)
+
     async def enqueue_overdue(self, now: str, due_before: str) -> int:
         """One outbox row per follower of each open dossier (1, 2, 4, 11) due before `due_before` (once ever):
         one waiting on its applicant, withdrawn or not received is never overdue."""

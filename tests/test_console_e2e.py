@@ -117,6 +117,6 @@ async def test_an_official_writes_a_report_in_the_console(settings: Settings) ->
         role="official",
         commune="Hữu Lũng",
     )
-    assert "\n1. Báo cáo khó khăn\n2. Báo cáo của xã\n3. Tra cứu hồ sơ\n" in output  # their own items first
+    assert "\n1. Báo cáo khó khăn\n2. Báo cáo của xã\n3. Hồ sơ của xã\n4. Tra cứu hồ sơ\n" in output  # their own first
     assert "Mô tả: Máy in hỏng.\nẢnh: 0\nVị trí: không có" in output
     assert "Đã gửi báo cáo BC-000001." in output

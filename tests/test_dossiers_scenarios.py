@@ -1,13 +1,15 @@
 """Citizens look dossiers up and follow them: the same scenarios on Telegram, Zalo and the console."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
 from bot.config import Settings
 from bot.outbox import Delivery
+from bot.roles import Role
 from bot.services import open_services
+from handlers.chat import UNRECOGNISED
 from tests.channels import CHANNELS, Chat, Msg, TelegramChat, chat_on, from_menu, received
 from tests.factories import CODE, dossier_row
 
@@ -295,3 +297,44 @@ async def test_following_a_finished_dossier_says_it_is_finished(chat: Chat) -> N
     )
     [listed] = await chat.say("citizen", "/theodoi")
     assert f"• {CODE} — Đăng ký khai sinh: Đã trả kết quả, Hoàn thành trước hạn 2 ngày" in listed.text
+
+
+async def test_an_official_sees_their_own_communes_dossiers_and_can_have_a_morning_message(chat: Chat) -> None:
+    """`/hosoxa` (issue 15): the official's own commune only — past their date, due within two working days,
+    waiting on the applicant apart — oldest first; `/hosoxa bat` gives a morning message on working days."""
+    services = chat.services
+
+    def row(n: int, **changes: object) -> object:
+        return dossier_row(code_key=f"X{n:05d}", code=f"000.00.37.H37-250801-{n:04d}", **changes)
+
+    rows = [
+        row(1, status=4, received_at="2025-07-20 01:00:00", due_at="2025-08-01 10:00:00"),  # overdue
+        row(2, status=2, due_at="2025-08-05 10:00:00", procedure_name="Chứng thực bản sao"),  # due soon
+        row(3, status=5, note="Bổ sung tờ khai"),  # waiting on the applicant
+        row(4, status=4, due_at="2025-08-20 10:00:00"),  # later: not listed
+        row(5, status=7, due_at="2025-07-25 10:00:00"),  # withdrawn: never overdue
+        row(6, status=4, commune_code="06076", due_at="2025-07-25 10:00:00"),  # another commune's
+    ]
+    await services.dossiers.apply(rows, "import:test.csv", services.clock())  # type: ignore[arg-type]
+    await chat.give("official", Role.OFFICIAL, "06385")
+    [view] = await chat.say("official", "/hosoxa")
+    assert view.text.startswith("🗂️ Hồ sơ của xã Hữu Lũng — 04/08/2025")
+    assert "Quá hạn: 1\n• 000.00.37.H37-250801-0001 — Đăng ký khai sinh — nhận 20/07/2025, hẹn 01/08/2025" in view.text
+    assert "Đến hạn trong 2 ngày làm việc: 1\n• 000.00.37.H37-250801-0002 — Chứng thực bản sao" in view.text
+    assert "(không tính quá hạn): 1\n• 000.00.37.H37-250801-0003" in view.text
+    assert "-0004" not in view.text and "-0005" not in view.text and "-0006" not in view.text
+    assert "đang tắt (/hosoxa bat để bật)" in view.text
+    [on] = await chat.say("official", "/hosoxa bat")
+    assert on.text.startswith("Đã bật tin buổi sáng")
+    since = chat.mark("official")
+    assert await services.dossiers.queue_mornings(services.clock(), time(23, 59)) == 0  # before the digest time
+    assert await services.dossiers.queue_mornings(services.clock(), time(7, 0)) == 1
+    assert await services.dossiers.queue_mornings(services.clock(), time(7, 0)) == 0  # once a day
+    [morning] = await chat.notified("official", since)
+    assert morning.text.startswith(
+        "⏰ Sáng nay xã Hữu Lũng có 1 hồ sơ quá hạn và 1 hồ sơ đến hạn trong 2 ngày làm việc."
+    )
+    saturday = datetime(2025, 8, 9, 8, 0, tzinfo=UTC)
+    assert await services.dossiers.queue_mornings(saturday, time(7, 0)) == 0
+    [refused] = await chat.say("citizen", "/hosoxa")
+    assert refused.text == UNRECOGNISED
