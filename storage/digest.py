@@ -113,10 +113,11 @@ class DigestRepo:
         return {str(row[0]): int(row[1]) for row in rows}
 
     async def overdue_procedures(self, due_before: str, communes: Sequence[str], limit: int) -> list[tuple[str, int]]:
-        """The procedures with most overdue dossiers now (in `communes`), most first."""
+        """The procedures with most overdue dossiers now (in `communes`), most first. `+commune_code` keeps SQLite
+        on the partial index of open dossiers (the communes' index would read every dossier of each)."""
         rows = await self.db.fetchall(
             f"SELECT procedure_name, count(*) FROM dossiers WHERE done_at IS NULL AND {DUE.format(r='')} < ?"
-            f" AND status IN ({OPEN}) AND commune_code IN (SELECT value FROM json_each(?))"
+            f" AND status IN ({OPEN}) AND +commune_code IN (SELECT value FROM json_each(?))"
             " GROUP BY procedure_name ORDER BY count(*) DESC, procedure_name LIMIT ?",
             (due_before, _json(communes), limit),
         )
