@@ -147,6 +147,22 @@ class RolesService:
             return Redemption(outcome)
         return Redemption(outcome, Role(invite.role), invite.commune_code)
 
+    async def would_replace(self, person: Person, code: str, now: datetime) -> tuple[Access, Role, str | None] | None:
+        """If using this invite would replace a different role the person holds: what they hold and what the
+        invite gives (nothing changes yet); None when it would not (no role held, the same role, or no usable
+        invite)."""
+        if not INVITE_CODE.fullmatch(code):
+            return None
+        invite = await self.repo.usable_invite(_hash(code), to_sql_time(now))
+        if invite is None:
+            return None
+        held = await self.access(person)
+        if held.role not in (Role.OFFICIAL, Role.LEADER):
+            return None
+        if (held.role.value, held.commune_code) == (invite.role, invite.commune_code):
+            return None
+        return held, Role(invite.role), invite.commune_code
+
     async def revoke_invite(self, code: str, actor: str, now: datetime) -> bool:
         """Withdraw an invite nobody has used yet."""
         return await self.repo.revoke_invite(_hash(code), actor, to_sql_time(now))

@@ -9,7 +9,7 @@ from bot.dossiers import CODE_IN_TEXT, loose_code
 from bot.i18n import N_, Translator, translator
 from bot.roles import INVITE_CODE, Role
 from bot.text import fold
-from handlers.chat import Replies, Reply, Turn, place
+from handlers.chat import Option, Replies, Reply, Turn, place
 from handlers.menu import key, typed
 
 EXAMPLE = "000.00.37.H37-250804-0012"
@@ -125,7 +125,24 @@ def invite_code(text: str) -> str | None:
 
 
 async def redeem(turn: Turn, code: str) -> Replies:
-    """Use an invite code and say what it gave, or why it gave nothing."""
+    """Use an invite code and say what it gave, or why it gave nothing; an invite that would replace a different
+    role the person holds is asked about first (nothing is taken away silently)."""
+    roles = turn.services.roles
+    replacing = await roles.would_replace(turn.person, code, turn.now)
+    if replacing is not None:
+        held, role, commune = replacing
+        t = turn.t
+        text = t.gettext(
+            "Đồng chí đang giữ quyền {held}. Mã mời này cấp quyền {new} và sẽ thay quyền hiện tại. Đồng chí có muốn "
+            "đổi không?"
+        ).format(held=role_name(turn, held.role, held.commune_code), new=role_name(turn, role, commune))
+        options = (Option(t.gettext("Đổi quyền"), "invite_use", code), Option(t.gettext("Giữ quyền hiện tại"), "menu"))
+        return [Reply(text, options)]
+    return await use_invite(turn, code)
+
+
+async def use_invite(turn: Turn, code: str) -> Replies:
+    """Use an invite code (confirmed, or replacing nothing) and say what it gave, or why it gave nothing."""
     roles = turn.services.roles
     result = await roles.redeem(turn.person, code, turn.now)
     if result.outcome == "unknown" and code[0].isalpha():  # a phone's keyboard capitalised the first letter

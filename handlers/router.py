@@ -66,6 +66,7 @@ ACTIONS: dict[str, Route] = {
     "invite": Route(roles.invite, (Role.ADMIN,)),
     "roles": Route(roles.listed, (Role.ADMIN,)),
     "revoke": Route(roles.revoke, (Role.ADMIN,)),
+    "invite_use": Route(people.use_invite),
 }
 COMMAND_ACTIONS: dict[Command, str] = {
     START: "start",

@@ -176,6 +176,14 @@ class RolesRepo:
             await _audit(conn, now, actor, "grant", person_id, invite.role, invite.commune_code, invite.id)
             return "granted", invite
 
+    async def usable_invite(self, code_hash: str, now: str) -> StoredInvite | None:
+        """The invite with this code if it may still be used (not used, revoked or expired), without using it."""
+        row = await self.db.fetchone(
+            "SELECT * FROM invites WHERE code_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?",
+            (code_hash, now),
+        )
+        return _invite(row) if row else None
+
     async def revoke_invite(self, code_hash: str, actor: str, now: str) -> bool:
         """Revoke an unused invite; False if there is none such."""
         async with self.db.transaction() as conn:

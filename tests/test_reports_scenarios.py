@@ -581,7 +581,9 @@ async def test_an_invite_typed_during_a_report_is_used(chat: Chat) -> None:
     [photos] = await chat.say("official", "Mái tôn bị dột.")
     assert photos.text.startswith("Gửi tối đa 5 ảnh")
     invite = await services.roles.invite(Role.LEADER, None, "admin", services.clock())
-    [granted] = await chat.say("official", invite.code)  # a description would not look like this
+    [asked] = await chat.say("official", invite.code)  # a description would not look like this
+    assert asked.text.startswith("Đồng chí đang giữ quyền cán bộ xã Hữu Lũng. Mã mời này cấp quyền lãnh đạo tỉnh")
+    [granted] = await chat.choose("official", "Đổi quyền")  # another role: asked first (issue 15)
     assert granted.text.startswith("Đồng chí đã được cấp quyền lãnh đạo")
     assert await services.reports.writing(chat.person("official")) is None  # a new role ends the report
     [finder] = await chat.say("official", "Hữu Lũng")

@@ -82,7 +82,9 @@ async def test_an_invite_typed_as_start_code_or_capitalised(chat: Chat) -> None:
 async def test_an_invite_typed_while_writing_a_report_gives_the_new_role(chat: Chat) -> None:
     await chat.give("official", Role.OFFICIAL, HỮU_LŨNG)
     await chat.say("official", "/baocao")
-    [leader] = await chat.say("official", await invite(chat, Role.LEADER))
+    [asked] = await chat.say("official", await invite(chat, Role.LEADER))
+    assert asked.options == ["Đổi quyền", "Giữ quyền hiện tại"]  # another role: asked first (issue 15)
+    [leader] = await chat.choose("official", "Đổi quyền")
     assert leader.text.startswith("Đồng chí đã được cấp quyền lãnh đạo tỉnh.")
     assert await chat.services.reports.writing(chat.person("official")) is None
 
@@ -262,3 +264,25 @@ async def test_a_province_of_role_holders_is_listed_a_page_at_a_time_and_filtere
     assert listing.text.startswith("Những người đang giữ quyền: trang 1/")
     actions = [row["action"] for row in await services.roles.repo.audit()]
     assert actions.count("revoke") == 1
+
+
+async def test_a_role_holder_is_asked_before_an_invite_replaces_their_role(chat: Chat) -> None:
+    """A leader who opens an official's invite (issue 15): asked first; «Giữ quyền hiện tại» keeps the role and
+    leaves the invite unused, «Đổi quyền» changes it, audited; nothing is revoked silently."""
+    services = chat.services
+    await redeem(chat, "leader", await invite(chat, Role.LEADER))
+    code = await invite(chat, Role.OFFICIAL, HỮU_LŨNG)
+    [asked] = await redeem(chat, "leader", code)
+    assert asked.text.startswith(
+        "Đồng chí đang giữ quyền lãnh đạo tỉnh. Mã mời này cấp quyền cán bộ xã Hữu Lũng và sẽ thay quyền hiện tại."
+    )
+    assert asked.options == ["Đổi quyền", "Giữ quyền hiện tại"]
+    await chat.choose("leader", "Giữ quyền hiện tại")
+    assert await services.roles.access(chat.person("leader")) == Access(Role.LEADER)
+    [asked_again] = await redeem(chat, "leader", code)  # the invite was not used: asked again
+    assert asked_again.text == asked.text
+    [changed] = await chat.choose("leader", "Đổi quyền")
+    assert changed.text.startswith("Đồng chí đã được cấp quyền cán bộ xã Hữu Lũng.")
+    assert await services.roles.access(chat.person("leader")) == Access(Role.OFFICIAL, HỮU_LŨNG)
+    actions = [row["action"] for row in await services.roles.repo.audit()]
+    assert actions[-2:] == ["revoke", "grant"]  # the old role's end is in the audit
