@@ -219,6 +219,18 @@ async def _import_dossiers(settings: Settings, path: Path) -> int:
     return 0 if not summary.rejected else 1
 
 
+def _commune(services: Services, commune: str | None) -> tuple[bool, str | None]:
+    """The code of the commune an option names (None when it names none); False, after saying why on stderr, when
+    the name is not one commune of the province."""
+    if not commune:
+        return True, None
+    code, problem = services.centres.commune_code(commune)
+    if code is None:
+        print(problem, file=sys.stderr)
+        return False, None
+    return True, code
+
+
 async def _invite(settings: Settings, role: str, commune: str | None, days: int) -> int:
     from bot.roles import Role, deep_link
     from bot.services import open_services
@@ -231,12 +243,9 @@ async def _invite(settings: Settings, role: str, commune: str | None, days: int)
         return 2
     services = await open_services(settings)
     try:
-        code = None
-        if commune:
-            code, problem = services.centres.commune_code(commune)
-            if code is None:
-                print(problem, file=sys.stderr)
-                return 2
+        known, code = _commune(services, commune)
+        if not known:
+            return 2
         invite = await services.roles.invite(Role(role), code, "cli", services.clock(), days)
         username = settings.bot_username or await _bot_username(settings)
     finally:
@@ -292,12 +301,9 @@ async def _roles_list(settings: Settings, commune: str | None, role: str | None)
 
     services = await open_services(settings)
     try:
-        code = None
-        if commune:
-            code, problem = services.centres.commune_code(commune)
-            if code is None:
-                print(problem, file=sys.stderr)
-                return 2
+        known, code = _commune(services, commune)
+        if not known:
+            return 2
         holders = [
             holder
             for holder in await services.roles.holders()
@@ -446,12 +452,9 @@ async def _digest(
     t = translator(language)
     services = await open_services(settings)
     try:
-        code = None
-        if commune:
-            code, problem = services.centres.commune_code(commune)
-            if code is None:
-                print(problem, file=sys.stderr)
-                return 2
+        known, code = _commune(services, commune)
+        if not known:
+            return 2
         today = services.clock().astimezone(settings.timezone).date()
         day = day or today
         if as_json:

@@ -340,6 +340,12 @@ class DossierService:
         person_id = await self.people.ensure(person.channel, person.external_id, to_sql_time(now))
         return await self.repo.follow(person_id, stored.id, to_sql_time(now), MAX_FOLLOWS)
 
+    async def ended_status(self, key: str) -> int | None:
+        """The status of the dossier with this code key when it has ended (finished, withdrawn, not received):
+        following it is allowed, but nothing more is expected. None otherwise."""
+        stored = await self.repo.by_key(code_key(key))
+        return stored.status if stored is not None and stored.status in FINISHED | CLOSED else None
+
     async def unfollow(self, person: Person, key: str, now: datetime) -> bool | None:
         """Stop following the dossier with this code key; False if the person did not follow it, None when too
         many lookups came first (a press by code counts as one, as a follow does)."""

@@ -7,8 +7,6 @@ import math
 from datetime import datetime
 
 from bot.dossiers import (
-    CLOSED,
-    FINISHED,
     MAX_FOLLOWS,
     STATUS_NAMES,
     Dossier,
@@ -244,11 +242,9 @@ async def follow(turn: Turn, key: str) -> Replies:
         "missing": N_("Lựa chọn này đã hết hiệu lực. Vui lòng thực hiện lại."),
         "limited": LIMITED,
     }
-    if outcome == "followed":
-        stored = await turn.services.dossiers.repo.by_key(code_key(key))
-        if stored is not None and stored.status in FINISHED | CLOSED:  # allowed, but nothing more is expected
-            ended = N_("Đã theo dõi. Hồ sơ này đã kết thúc ({status}); Phục Vụ vẫn báo nếu trạng thái thay đổi.")
-            return [turn.say(ended, status=status_name(stored.status, turn.t))]
+    if outcome == "followed" and (ended := await turn.services.dossiers.ended_status(key)) is not None:
+        finished = N_("Đã theo dõi. Hồ sơ này đã kết thúc ({status}); Phục Vụ vẫn báo nếu trạng thái thay đổi.")
+        return [turn.say(finished, status=status_name(ended, turn.t))]
     return [turn.say(answers[outcome], limit=MAX_FOLLOWS)]
 
 
