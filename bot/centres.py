@@ -555,7 +555,23 @@ EDITABLE = {
     "hours": "opening_hours",
     "canbo": "desk_staff",
     "staff": "desk_staff",
+    "vitri": "location",
+    "location": "location",
 }
+PIN_RADIUS_KM = 40  # a centre's pin this far from its commune's own centre point is a mistake
+_COORDINATES = re.compile(r"(-?\d{1,2}(?:[.,]\d+)?)\s*[,;\s]\s*(-?\d{1,3}(?:[.,]\d+)?)")
+
+
+def coordinates(text: str) -> tuple[float, float] | None:
+    """`21.8537, 106.7615` (or with spaces, or decimal commas and a semicolon) → (lat, lon); None for anything
+    else, or a point outside Vietnam."""
+    match = _COORDINATES.fullmatch(clean(text))
+    if match is None:
+        return None
+    lat, lon = (float(part.replace(",", ".")) for part in match.groups())
+    return (lat, lon) if 8 <= lat <= 24 and 102 <= lon <= 110 else None
+
+
 MAX_DESK_STAFF = 200
 _PHONE = re.compile(r"\+?[0-9][0-9 .()\-]{5,22}[0-9]")
 
@@ -657,6 +673,15 @@ class CentreService:
         details = await self.repo.details(code)
         self._details[code] = (now, details)
         return details
+
+    def pin_problem(self, code: str, lat: float, lon: float) -> float | None:
+        """How many km a pin is from the commune's own centre point when that is more than `PIN_RADIUS_KM` (a
+        typing mistake, or another commune's place); None when it is near, or the point is unknown."""
+        commune = self.directory.communes.get(code)
+        if commune is None or commune.lat is None or commune.lon is None:
+            return None
+        km = haversine_km(lat, lon, commune.lat, commune.lon)
+        return km if km > PIN_RADIUS_KM else None
 
     async def update_details(self, code: str, values: dict[str, object], by: str, now: str) -> None:
         """Change some of a centre's details."""

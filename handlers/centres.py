@@ -14,6 +14,7 @@ from bot.centres import (
     NotFound,
     SearchOutcome,
     Split,
+    coordinates,
     detail_value,
     looks_like_place,
 )
@@ -219,6 +220,7 @@ FIELD_NAMES = {
     "phone": N_("điện thoại"),
     "opening_hours": N_("giờ làm việc"),
     "desk_staff": N_("số cán bộ một cửa"),
+    "location": N_("vị trí trên bản đồ"),
 }
 
 
@@ -240,8 +242,38 @@ def update_usage(t: Translator) -> str:
             t.gettext("/capnhat dienthoai 0205 3825 001"),
             t.gettext("/capnhat gio Thứ Hai – Thứ Sáu, 7:30–11:30, 13:30–17:00"),
             t.gettext("/capnhat canbo 3 (số cán bộ tại bộ phận một cửa)"),
+            t.gettext("/capnhat vitri 21.8537, 106.7615 (hoặc /capnhat vitri rồi gửi vị trí)"),
         ]
     )
+
+
+PIN_AWAITING = "pin"
+ASK_PIN = N_(
+    "Vui lòng gửi vị trí của trung tâm (trên Telegram: bấm 📎 rồi chọn Vị trí), hoặc nhắn tọa độ, ví dụ: "
+    "/capnhat vitri 21.8537, 106.7615."
+)
+BAD_PIN = N_("Tọa độ chưa đúng, ví dụ: /capnhat vitri 21.8537, 106.7615 (vĩ độ, kinh độ; trong lãnh thổ Việt Nam).")
+FAR_PIN = N_(
+    "Vị trí này cách {commune} {km} km, chưa được lưu. Vui lòng kiểm tra lại, ví dụ: /capnhat vitri 21.8537, 106.7615."
+)
+
+
+async def set_pin(turn: Turn, point: tuple[float, float] | None) -> Replies:
+    """An official sets their centre's map pin: typed coordinates (any channel) or a shared location."""
+    await turn.services.chat.expect(turn.person, "", turn.now)
+    if point is None:
+        return [turn.say(BAD_PIN)]
+    commune_code = (await turn.access()).commune_code or ""
+    centres, t = turn.services.centres, turn.t
+    far = centres.pin_problem(commune_code, *point)
+    if far is not None:
+        commune = centres.commune(commune_code)
+        return [turn.say(FAR_PIN, commune=place(commune.name, t) if commune else commune_code, km=t.number(round(far)))]
+    lat, lon = point
+    await centres.update_details(commune_code, {"lat": lat, "lon": lon}, actor(turn.person), turn.now.isoformat())
+    card = await centres.card(commune_code)
+    done = t.gettext("Đã cập nhật {field}.").format(field=t.gettext(FIELD_NAMES["location"]))
+    return [Reply(done + ("\n\n" + render_card(card, t) if card else ""))]
 
 
 async def update_centre(turn: Turn, text: str) -> Replies:
@@ -254,6 +286,12 @@ async def update_centre(turn: Turn, text: str) -> Replies:
     if field is None:
         card = await centres.card(commune_code)
         return [Reply((render_card(card, t) + "\n\n" if card else "") + update_usage(t))]
+    if field == "location":
+        point = coordinates(rest)
+        if point is None and not rest.strip():  # the next location shared is the pin (Telegram, the console)
+            await turn.services.chat.expect(turn.person, PIN_AWAITING, turn.now)
+            return [turn.say(ASK_PIN)]
+        return await set_pin(turn, point)
     value = detail_value(field, rest)
     if value is None:
         return [turn.say(BAD_VALUES[field])]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.centres import coordinates
 from bot.commands import (
     CANCEL,
     CENTRE,
@@ -125,6 +126,8 @@ async def answer(turn: Turn) -> Replies:
             return await people.redeem(turn, invite)
         return await reports.step(turn)
     if incoming.location is not None:
+        if await awaiting_now(turn) == centres.PIN_AWAITING and (await turn.access()).is_one_of(Role.OFFICIAL):
+            return await centres.set_pin(turn, incoming.location)  # after «/capnhat vitri»
         return await centres.nearest(turn, *incoming.location)
     if incoming.photo:
         return [turn.say(PHOTO)]
@@ -140,6 +143,11 @@ async def _writing(turn: Turn) -> bool:
     return reports_.is_writing(turn.person) and await reports_.writing(turn.person) is not None
 
 
+async def awaiting_now(turn: Turn) -> str:
+    """What the person's next message answers, if it still does."""
+    return await turn.services.chat.awaiting(turn.person, turn.now)
+
+
 async def _awaited(turn: Turn, text: str) -> Replies | None:
     """The answer to a message that answers what was asked for (within a while), or None when nothing was or it
     no longer applies (a role taken away, a rating no longer open)."""
@@ -149,6 +157,8 @@ async def _awaited(turn: Turn, text: str) -> Replies | None:
         return None
     if awaiting == dossiers.AWAITING:
         return await dossiers.awaited_code(turn, text)
+    if awaiting == centres.PIN_AWAITING and (await turn.access()).is_one_of(Role.OFFICIAL):
+        return await centres.set_pin(turn, coordinates(text))
     if (noted := reports.awaited_note(awaiting)) is not None:
         if (await turn.access()).is_one_of(*LEADERS):
             return await reports.note(turn, noted, text)

@@ -148,3 +148,32 @@ def test_what_a_detail_accepts() -> None:
     assert detail_value("address", "x") is None
     assert detail_value("opening_hours", "7:30–17:00") == "7:30–17:00"
     assert detail_value("address", "a" * 301) is None
+
+
+async def test_an_official_sets_the_centres_map_pin(chat: Chat) -> None:
+    """Issue 15: by typed coordinates on every channel, by sharing a location where the channel can; a point far
+    from the commune (a typing mistake) or outside Vietnam is refused, never stored."""
+    services = chat.services
+    await chat.give("official", Role.OFFICIAL, "06385")
+    commune = services.centres.commune("06385")
+    assert commune is not None and commune.lat is not None and commune.lon is not None
+    lat, lon = commune.lat + 0.01, commune.lon - 0.01
+    [set_] = await chat.say("official", f"/capnhat vitri {lat:.4f}, {lon:.4f}")
+    assert set_.text.startswith("Đã cập nhật vị trí trên bản đồ.")
+    details = await services.centres.details("06385")
+    assert (round(details.lat or 0, 4), round(details.lon or 0, 4)) == (round(lat, 4), round(lon, 4))
+    [far] = await chat.say("official", "/capnhat vitri 10.7769, 106.7009")  # Hồ Chí Minh City
+    assert far.text.startswith("Vị trí này cách xã Hữu Lũng ") and "chưa được lưu" in far.text
+    [bad] = await chat.say("official", "/capnhat vitri ở gần chợ")
+    assert bad.text.startswith("Tọa độ chưa đúng")
+    [asked] = await chat.say("official", "/capnhat vitri")
+    assert asked.text.startswith("Vui lòng gửi vị trí của trung tâm")
+    if chat.channel == "zalo":  # no locations on Zalo's bots: the coordinates typed next
+        [done] = await chat.say("official", f"{lat + 0.001:.4f}, {lon:.4f}")
+    else:
+        [done] = await chat.location("official", lat + 0.001, lon)
+    assert done.text.startswith("Đã cập nhật vị trí trên bản đồ.")
+    details = await services.centres.details("06385")
+    assert round(details.lat or 0, 4) == round(lat + 0.001, 4)
+    [citizen] = await chat.say("citizen", "/capnhat vitri 21.85, 106.76")
+    assert "Phục Vụ chưa hiểu" in citizen.text
