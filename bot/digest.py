@@ -381,17 +381,16 @@ class DigestService:
         current, before = await self._totals(codes, period), await self._totals(codes, previous)
         this_month, last_month = await self._totals(codes, month), await self._totals(codes, month_previous)
         busy = await self.repo.received(codes, self._instant(staffing.start), self._instant(staffing.end))
+        unfinished = await self.repo.unfinished(self._instant(day))
         if as_of_day:
             overdue = await self.repo.overdue_as_of(self._instant(day))
         else:
-            overdue = await self.repo.overdue(self._instant(day))
+            overdue = {code: counts[1] for code, counts in unfinished.items()}
         staff = await self.repo.desk_staff()
-        waiting = await self.repo.waiting()
         start, end = self._instant(period.start), self._instant(period.end)
         online = await self.repo.online(codes, start, end)
         closed = await self.repo.closed(start, end)
         rated = await self.repo.ratings(start, end)
-        open_now = await self.repo.open_now()
         figures = tuple(
             CommuneFigures(
                 c.code,
@@ -404,12 +403,12 @@ class DigestService:
                 overdue.get(c.code, 0),
                 busy.get(c.code, 0) / WORKING_DAYS,
                 staff.get(c.code),
-                waiting.get(c.code, 0),
+                unfinished.get(c.code, (0, 0, 0))[2],
                 online.get(c.code, 0),
                 closed.get((c.code, 7), 0),
                 closed.get((c.code, 3), 0),
                 (rated.get((c.code, 3), 0), rated.get((c.code, 2), 0), rated.get((c.code, 1), 0)),
-                open_now.get(c.code, 0),
+                unfinished.get(c.code, (0, 0, 0))[0],
             )
             for c in sorted(units, key=lambda u: u.name)
         )
