@@ -282,6 +282,10 @@ async def following(turn: Turn, value: str) -> Replies:
     return [Reply(render_followed(items, t), options)]
 
 
+# Statuses whose citizens' words address the applicant ("Ông/Bà"), as an official reads them.
+OFFICIAL_STATUS = {5: N_("Chờ người dân bổ sung hồ sơ"), 9: N_("Đã có kết quả, chờ trả")}
+
+
 def _line(turn: Turn, dossier: Dossier) -> str:
     """One dossier in an official's view: code, procedure, dates, status and where it stands."""
     t = turn.t
@@ -289,9 +293,15 @@ def _line(turn: Turn, dossier: Dossier) -> str:
         received=_when(turn, dossier.received_at),
         due=_when(turn, dossier.appointment) if dossier.appointment else "—",
     )
-    status = status_name(dossier.status, t)
-    verdict = render_standing(standing(dossier, (), turn.now, turn.services.settings.timezone), t)
-    return f"• {dossier.code} — {dossier.procedure_name} — {dates} — {status}" + (f" ({verdict})" if verdict else "")
+    status = (
+        t.gettext(OFFICIAL_STATUS[dossier.status])
+        if dossier.status in OFFICIAL_STATUS
+        else status_name(dossier.status, t)
+    )
+    verdict = standing(dossier, (), turn.now, turn.services.settings.timezone)
+    # Days past or left for an open dossier; a waiting one's section says it already (its words are the citizen's).
+    said = render_standing(verdict, t) if verdict.timeliness in (Timeliness.OVERDUE, Timeliness.PENDING) else ""
+    return f"• {dossier.code} — {dossier.procedure_name} — {dates} — {status}" + (f" ({said})" if said else "")
 
 
 async def commune_dossiers(turn: Turn, value: str) -> Replies:

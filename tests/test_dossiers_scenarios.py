@@ -338,3 +338,11 @@ async def test_an_official_sees_their_own_communes_dossiers_and_can_have_a_morni
     assert await services.dossiers.queue_mornings(saturday, time(7, 0)) == 0
     [refused] = await chat.say("citizen", "/hosoxa")
     assert refused.text == UNRECOGNISED
+
+
+async def test_the_officials_view_never_addresses_them_as_a_citizen(chat: Chat) -> None:
+    await imported(chat, status=5)
+    await chat.give("official", Role.OFFICIAL, "06385")
+    [view] = await chat.say("official", "/hosoxa")
+    assert f"• {CODE} — Đăng ký khai sinh — nhận 04/08/2025, hẹn 06/08/2025 — Chờ người dân bổ sung hồ sơ" in view.text
+    assert "Ông/Bà" not in view.text  # the citizens' words stay in the citizens' answers
