@@ -386,7 +386,8 @@ class ReportService:
         return found, more
 
     async def open_reports(self, person: Person, now: datetime, wanted: ReportFilter = ReportFilter()) -> list[Report]:
-        """The open reports a leader or admin asks for, oldest first."""
+        """The open reports a leader or admin asks for: the most severe first (one that stops service at the top),
+        then the oldest."""
         access = await self.roles.access(person)
         if not access.is_one_of(Role.LEADER, Role.ADMIN):
             raise NotAllowed
@@ -395,7 +396,9 @@ class ReportService:
             categories=sorted(wanted.categories),
             past=to_sql_time(now) if wanted.past_target else None,
         )
-        return [report_from_stored(stored) for stored in found]
+        rank = {severity: order for order, severity in enumerate(SEVERITIES)}
+        reports = [report_from_stored(stored) for stored in found]
+        return sorted(reports, key=lambda report: rank.get(report.severity, len(rank)))  # stable: oldest first within
 
     async def open_report(self, person: Person, report_id: int) -> Report:
         """One open report, for a leader or admin to move."""

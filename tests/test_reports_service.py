@@ -145,7 +145,10 @@ async def test_leaders_filter_open_reports(reports: ReportService) -> None:
     def communes(text: str) -> str | None:
         return {"Hữu Lũng": "06385"}.get(text)
 
-    assert await numbers(read_filter("", communes)) == [power.id, rooms.id, kitchen.id]
+    assert await numbers(read_filter("", communes)) == [power.id, rooms.id, kitchen.id]  # by severity, then age
+    urgent = await reports.file(NEIGHBOUR, Draft("utilities", "blocking", "Mất nước."), NOW + timedelta(hours=1))
+    assert await numbers(read_filter("", communes)) == [urgent.id, power.id, rooms.id, kitchen.id]  # issue 15
+    await reports.move(LEADER, urgent.id, State.FIXED, "", NOW)
     assert await numbers(read_filter("quá hạn", communes), NOW + timedelta(days=4)) == [power.id]
     assert await numbers(read_filter("overdue", communes), NOW + timedelta(days=31)) == [power.id, rooms.id, kitchen.id]
     assert await numbers(read_filter("Điện", communes)) == [power.id]
