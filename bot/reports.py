@@ -410,6 +410,11 @@ class ReportService:
             raise NotAllowed
         return report
 
+    async def notes(self, report_id: int) -> list[tuple[datetime, str]]:
+        """Every note added to a report (when moved on, reopened, or noted), oldest first."""
+        events = await self.repo.events(report_id)
+        return [(from_sql_time(row["at"]), str(row["note"])) for row in events if row["note"]]
+
     async def photo_ref(self, report_id: int, number: int) -> str | None:
         """What photo `number` (from 1) of a report is kept as: a Telegram file id, or a URL."""
         return await self.repo.photo(report_id, number - 1)

@@ -297,7 +297,13 @@ async def view(turn: Turn, value: str) -> Replies:
         for state in MOVES
         if state is not report.state
     )
-    return [Reply(report_line(report, turn) + "\n" + report.description, options, columns=2)]
+    lines = [report_line(report, turn), report.description]
+    notes = await turn.services.reports.notes(report.id)
+    if notes:
+        tz = turn.services.settings.timezone
+        lines.append(t.gettext("Ghi chú:"))
+        lines += [f"• {t.moment(at.astimezone(tz))} — {note}" for at, note in notes]
+    return [Reply("\n".join(lines), options, columns=2)]
 
 
 async def move(turn: Turn, value: str) -> Replies:

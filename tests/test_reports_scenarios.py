@@ -110,6 +110,8 @@ async def test_a_blocking_report_reaches_the_leader_and_a_move_the_official(chat
     await services.reports.move(leader, report.id, State.IN_PROGRESS, "Đã báo điện lực.", now + timedelta(minutes=5))
     [told] = await chat.notified("official", since)
     assert told.text == "📋 Báo cáo BC-000001 chuyển sang: Đang xử lý.\nGhi chú: Đã báo điện lực."
+    [viewed] = await chat.say("leader", "BC-000001")  # every note added later shows in the leaders' view (issue 15)
+    assert "Mất điện toàn trụ sở.\nGhi chú:\n• " in viewed.text and viewed.text.count(" — Đã báo điện lực.") == 1
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
