@@ -274,23 +274,24 @@ def to_dossier(row: StoredDossier) -> Dossier:
 
 
 @dataclass(frozen=True)
-class CommuneView:
-    """An official's view of their commune's dossiers (each list the first `VIEW_LIMIT`, with the whole count)."""
-
-    overdue: tuple[Dossier, ...]
-    overdue_total: int
-    due_soon: tuple[Dossier, ...]
-    due_soon_total: int
-    waiting: tuple[Dossier, ...]
-    waiting_total: int
-
-
-@dataclass(frozen=True)
 class Followed:
     """A followed dossier and where it stands."""
 
     dossier: Dossier
     standing: Standing
+
+
+@dataclass(frozen=True)
+class CommuneView:
+    """An official's view of their commune's dossiers, each with where it stands (each list the first
+    `VIEW_LIMIT`, with the whole count)."""
+
+    overdue: tuple[Followed, ...]
+    overdue_total: int
+    due_soon: tuple[Followed, ...]
+    due_soon_total: int
+    waiting: tuple[Followed, ...]
+    waiting_total: int
 
 
 class DossierService:
@@ -376,24 +377,28 @@ class DossierService:
         """How many dossiers are stored."""
         return await self.repo.count()
 
+    def _today_and_soon(self, now: datetime) -> tuple[datetime, datetime]:
+        """The start of today in the province, and the end of the second working day from today: before the first,
+        an open dossier is overdue; before the second, it is due soon."""
+        last = add_working(now.astimezone(self.tz).date(), SOON_WORKING_DAYS)
+        return start_of_day(now, self.tz), datetime.combine(last + timedelta(days=1), datetime.min.time(), self.tz)
+
     async def commune_view(self, commune_code: str, now: datetime, limit: int = VIEW_LIMIT) -> CommuneView:
         """An official's view of their commune: open dossiers past their date, those due within two working days,
         and those waiting on their applicants, earliest first."""
-        today = now.astimezone(self.tz).date()
-        start = start_of_day(now, self.tz)
-        soon = datetime.combine(add_working(today, SOON_WORKING_DAYS) + timedelta(days=1), datetime.min.time(), self.tz)
+        start, soon = self._today_and_soon(now)
         overdue, overdue_total = await self.repo.commune_open(commune_code, to_sql_time(start), limit)
         # Due before the end of the second working day, earliest first: the overdue ones come first, then the rest.
         due, due_total = await self.repo.commune_open(commune_code, to_sql_time(soon), limit + overdue_total)
         waiting, waiting_total = await self.repo.commune_waiting(commune_code, limit)
+
+        def judged(rows: Sequence[StoredDossier]) -> tuple[Followed, ...]:  # the rule for time, as of now
+            return tuple(Followed(d, standing(d, (), now, self.tz)) for d in map(to_dossier, rows))
+
         return CommuneView(
-            tuple(to_dossier(row) for row in overdue),
-            overdue_total,
-            tuple(to_dossier(row) for row in due[overdue_total:]),
-            due_total - overdue_total,
-            tuple(to_dossier(row) for row in waiting),
+            judged(overdue), overdue_total, judged(due[overdue_total:]), due_total - overdue_total, judged(waiting),
             waiting_total,
-        )
+        )  # fmt: skip
 
     async def set_morning(self, person: Person, on: bool, now: datetime) -> None:
         """Turn an official's morning message about their commune's overdue dossiers on or off."""
@@ -411,12 +416,10 @@ class DossierService:
         local = now.astimezone(self.tz)
         if not is_working(local.date()) or local.time() < at:
             return 0
-        today = local.date()
-        start = start_of_day(now, self.tz)
-        soon = datetime.combine(add_working(today, SOON_WORKING_DAYS) + timedelta(days=1), datetime.min.time(), self.tz)
+        start, soon = self._today_and_soon(now)
         expires = start + timedelta(days=1)
         return await self.repo.queue_mornings(
-            today.isoformat(), to_sql_time(start), to_sql_time(soon), to_sql_time(now), to_sql_time(expires)
+            local.date().isoformat(), to_sql_time(start), to_sql_time(soon), to_sql_time(now), to_sql_time(expires)
         )
 
     async def enqueue_overdue(self, now: datetime) -> int:

@@ -9,7 +9,6 @@ from datetime import datetime
 from bot.dossiers import (
     MAX_FOLLOWS,
     STATUS_NAMES,
-    Dossier,
     Followed,
     LookupResult,
     Standing,
@@ -17,7 +16,6 @@ from bot.dossiers import (
     code_key,
     find_code,
     loose_code,
-    standing,
 )
 from bot.i18n import N_, Translator
 from bot.ratings import RETURNED
@@ -286,9 +284,9 @@ async def following(turn: Turn, value: str) -> Replies:
 OFFICIAL_STATUS = {5: N_("Chờ người dân bổ sung hồ sơ"), 9: N_("Đã có kết quả, chờ trả")}
 
 
-def _line(turn: Turn, dossier: Dossier) -> str:
+def _line(turn: Turn, item: Followed) -> str:
     """One dossier in an official's view: code, procedure, dates, status and where it stands."""
-    t = turn.t
+    t, dossier, verdict = turn.t, item.dossier, item.standing
     dates = t.gettext("nhận {received}, hẹn {due}").format(
         received=_when(turn, dossier.received_at),
         due=_when(turn, dossier.appointment) if dossier.appointment else "—",
@@ -298,7 +296,6 @@ def _line(turn: Turn, dossier: Dossier) -> str:
         if dossier.status in OFFICIAL_STATUS
         else status_name(dossier.status, t)
     )
-    verdict = standing(dossier, (), turn.now, turn.services.settings.timezone)
     # Days past or left for an open dossier; a waiting one's section says it already (its words are the citizen's).
     said = render_standing(verdict, t) if verdict.timeliness in (Timeliness.OVERDUE, Timeliness.PENDING) else ""
     return f"• {dossier.code} — {dossier.procedure_name} — {dates} — {status}" + (f" ({said})" if said else "")
