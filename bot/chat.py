@@ -41,6 +41,15 @@ class ChatState:
             return ""
         return what
 
+    async def take(self, person: Person, now: datetime) -> str:
+        """What the person's next message answered (as `awaiting`), forgotten now: a choice answers it once."""
+        what, since = await self.repo.awaiting(person.channel, person.external_id)
+        if not what:
+            return ""
+        person_id = await self.people.ensure(person.channel, person.external_id, now.isoformat())
+        await self.repo.set_awaiting(person_id, "", now.isoformat())
+        return what if since and now - datetime.fromisoformat(since) <= AWAIT_FOR else ""
+
     async def expect(self, person: Person, what: str, now: datetime) -> None:
         """The person's next message answers `what` ('' forgets it)."""
         if not what and not (await self.repo.awaiting(person.channel, person.external_id))[0]:

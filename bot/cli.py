@@ -343,13 +343,13 @@ async def _roles_revoke(settings: Settings, person: str) -> int:
 
 
 async def _demo_data(settings: Settings, seed: int, days: int) -> int:
-    from bot.demo import fill_demo
+    from bot.demo import demo_units, fill_demo
     from bot.services import open_services
 
     services = await open_services(settings)
     try:
-        communes = list(services.centres.directory.communes.values())
-        result, _ = await fill_demo(services.dossiers.repo, communes, services.clock(), seed, days)
+        communes, towns = demo_units(services.centres.directory)
+        result, _ = await fill_demo(services.dossiers.repo, communes, services.clock(), seed, days, towns)
     except ValueError as exc:
         print(f"Không tạo hồ sơ mẫu: {exc}", file=sys.stderr)
         return 2
@@ -406,8 +406,7 @@ async def _export_reports(settings: Settings, form: str, output: Path | None, op
 
     name = _commune_names(services)
 
-    key = settings.ingest_token.value if settings.http_port is not None else ""
-    exporter = Exporter(settings.timezone, name, settings.public_url, key)
+    exporter = Exporter(settings.timezone, name, settings.public_url, settings.media_key)
     try:
         if output is None:
             count = exporter.write(items, form, sys.stdout)
@@ -418,7 +417,7 @@ async def _export_reports(settings: Settings, form: str, output: Path | None, op
         print(f"Không ghi được {output}: {exc}", file=sys.stderr)
         return 2
     unlinked = any(not ref.startswith(("https://", "http://")) for item in items for _, ref in item.photos)
-    if unlinked and not (settings.public_url and key):
+    if unlinked and not (settings.public_url and settings.media_key):
         print(
             "Ảnh chưa có đường dẫn: đặt PHUCVU_PUBLIC_URL (địa chỉ công khai của máy chủ HTTP của bot), "
             "PHUCVU_HTTP_PORT và PHUCVU_INGEST_TOKEN.",

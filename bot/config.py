@@ -87,6 +87,12 @@ class Settings:
             zalo_webhook_secret=Secret(values.get("ZALO_WEBHOOK_SECRET", "").strip()),
         ).checked()
 
+    @property
+    def media_key(self) -> str:
+        """What signs the links to report photos that the bot's HTTP server serves: the ingest token, while that
+        server runs ('' otherwise: no links)."""
+        return self.ingest_token.value if self.http_port is not None else ""
+
     def checked(self) -> Settings:
         """Fail on settings that only make sense together."""
         if self.http_port is not None and len(self.ingest_token.value) < 16:

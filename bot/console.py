@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.config import Settings
-from bot.demo import fill_demo
+from bot.demo import demo_units, fill_demo
 from bot.i18n import translator
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from bot.people import Person
@@ -93,8 +93,10 @@ async def ensure_demo_data(settings: Settings, write: Callable[[str], None], day
     services = await open_services(settings)
     try:
         if await services.dossiers.count() == 0:
-            communes = list(services.centres.directory.communes.values())
-            result, example = await fill_demo(services.dossiers.repo, communes, services.clock(), seed=2025, days=days)
+            communes, towns = demo_units(services.centres.directory)
+            result, example = await fill_demo(
+                services.dossiers.repo, communes, services.clock(), seed=2025, days=days, towns=towns
+            )
             tip = f"; thử tra mã {example}" if example else ""
             write(f"(cơ sở dữ liệu mới: đã tạo {result.inserted} hồ sơ mẫu{tip})\n")
     finally:

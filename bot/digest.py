@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.centres import CentreService
@@ -37,6 +37,9 @@ from bot.workdays import is_working, previous_working
 from storage.digest import DigestRepo, Finished
 from storage.people import PeopleRepo
 from storage.reports import ReportsRepo
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DAILY = "daily"
 WEEKLY = "weekly"
@@ -776,35 +779,93 @@ class DigestWriter:
         return lines
 
 
-def draw_chart(digest: Digest, t: Translator) -> bytes:
-    """Received dossiers month to date per commune (bars, most first) and on-time rate (dots, top axis). Drawn on
-    a Figure of its own (not pyplot's shared state), so it may run in a worker thread."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
+KIND_COLOURS = {"phuong": "#f58518", "xa": "#4c78a8", "dac_khu": "#54a24b"}  # a ward's bar stands out
+BELOW, ABOVE = "#d62728", "#2ca02c"  # an on-time rate below the province's, and at or above it
+RATE_STEP = 0.05
+NAME_SIZE = 10  # points at CHART_DPI: a commune's name stays legible on a phone once the picture is opened
+CHART_DPI = 150
+CHART_WIDTH = 6.4  # inches
 
-    communes = sorted(digest.communes, key=lambda c: (c.month.received, c.name))
-    figure = Figure(figsize=(8, max(3.0, 0.22 * len(communes) + 1.6)), dpi=100)
-    FigureCanvasAgg(figure)
-    axis = figure.add_subplot()
+
+def rate_scale(rates: Iterable[float]) -> tuple[float, float]:
+    """The on-time axis: from a round 5 points under the lowest rate (so 91% and 99% lie far apart, not in one
+    clump at the right edge) to past 100%, leaving room for each rate's label."""
+    low = min(rates, default=1.0)
+    start = min(0.9, max(0.0, math.floor((low - 0.005) / RATE_STEP) * RATE_STEP))
+    return start, 1.0 + (1.0 - start) * 0.3
+
+
+def chart_figure(digest: Digest, t: Translator) -> Figure:
+    """The chart as a matplotlib Figure (of its own, not pyplot's shared state, so it may be drawn in a worker
+    thread): per commune, the busiest at the top, the dossiers received month to date (bars, a ward's in its own
+    colour) and the on-time rate (a dot with its value, red below the province's rate, on a scale that separates
+    communes, with the province's rate as a line)."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    communes = sorted(digest.communes, key=lambda c: (-c.month.received, c.name))
+    rows = max(1, len(communes))
+    height = 0.3 * rows + 1.4
+    figure = Figure(figsize=(CHART_WIDTH, height), dpi=CHART_DPI)
+    bars, rates = figure.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": (3, 2)})
     positions = list(range(len(communes)))
-    axis.barh(positions, [c.month.received for c in communes], color="#4c78a8")
-    axis.set_yticks(positions, [c.name for c in communes], fontsize=7)
-    axis.set_ylim(-0.7, len(communes) - 0.3)
-    axis.set_xlabel(t.gettext("Hồ sơ tiếp nhận từ đầu tháng"), color="#4c78a8")
-    axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: t.number(int(value))))
-    rates = axis.twiny()
-    rated = [(i, c.month.rate) for i, c in enumerate(communes) if c.month.rate is not None]
-    rates.scatter([rate for _, rate in rated], [i for i, _ in rated], color="#e45756", s=12)
-    rates.set_xlim(0, 1)
-    rates.set_ylim(-0.7, len(communes) - 0.3)
+    received = [c.month.received for c in communes]
+    bars.barh(positions, received, color=[KIND_COLOURS.get(c.kind, KIND_COLOURS["xa"]) for c in communes])
+    most = max(received, default=0) or 1
+    for position, count in zip(positions, received, strict=True):
+        bars.text(count + most * 0.01, position, t.number(count), va="center", fontsize=8)
+    bars.set_xlim(0, most * 1.18)  # room for the largest bar's number
+    bars.set_yticks(positions, [c.name for c in communes], fontsize=NAME_SIZE)
+    bars.set_ylim(len(communes) - 0.4, -0.6)  # the busiest at the top
+    bars.set_title(t.gettext("Hồ sơ tiếp nhận"), fontsize=11)
+    bars.xaxis.set_major_formatter(FuncFormatter(lambda value, _: t.number(int(value))))
+    bars.tick_params(axis="x", labelsize=8)
+    kinds = [kind for kind in KIND_COLOURS if any(c.kind == kind for c in communes)]
+    if len(kinds) > 1:
+        handles = [Patch(color=KIND_COLOURS[kind], label=t.gettext(KIND_NAMES[kind]).capitalize()) for kind in kinds]
+        bars.legend(handles=handles, loc="lower right", fontsize=9)
+
+    rated = [(position, c.month.rate) for position, c in zip(positions, communes, strict=True)]
+    known = [(position, rate) for position, rate in rated if rate is not None]
+    start, end = rate_scale(rate for _, rate in known)
+    province = digest.month_totals.rate
+    where = [position for position, _ in known]
+    values = [rate for _, rate in known]
+    below = [province is not None and rate < province for rate in values]
+    rates.hlines(where, start, values, color="#cccccc", linewidth=1)
+    rates.scatter(values, where, color=[BELOW if low else ABOVE for low in below], s=22, zorder=3)
+    for position, rate in known:
+        rates.text(rate + (end - start) * 0.035, position, t.percent(rate, 0), va="center", fontsize=8)
+    for position, maybe in rated:
+        if maybe is None:
+            rates.text(start + (end - start) * 0.02, position, "—", va="center", fontsize=8, color="#777777")
+    if province is not None:
+        rates.axvline(province, color="#555555", linestyle="--", linewidth=1)
+    rates.set_xlim(start, end)
+    rates.xaxis.set_major_locator(MaxNLocator(nbins=4))
     rates.xaxis.set_major_formatter(FuncFormatter(lambda value, _: t.percent(value, 0)))
-    rates.set_xlabel(t.gettext("Tỉ lệ đúng hạn"), color="#e45756")
+    rates.tick_params(axis="x", labelsize=8)
+    rates.tick_params(axis="y", left=False)
+    rates.set_title(t.gettext("Tỉ lệ đúng hạn"), fontsize=11)
+    if province is not None:
+        rates.set_xlabel(t.gettext("Đường đứt nét:\ntoàn tỉnh {rate}").format(rate=t.percent(province, 1)), fontsize=9)
     title = t.gettext("{province}: {start} – {end}").format(
         province=digest.province, start=t.day(digest.month.start), end=t.day(digest.month.last)
     )
-    figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
+    figure.suptitle(title, fontsize=12, y=1 - 0.12 / height)
+    names = max((len(c.name) for c in communes), default=10)
+    left = (names * NAME_SIZE * 0.55 / 72 + 0.2) / CHART_WIDTH  # the longest name whole (a glyph ≈ 0.55 em)
+    figure.subplots_adjust(left=left, right=0.98, top=1 - 0.75 / height, bottom=0.75 / height, wspace=0.06)
+    return figure
+
+
+def draw_chart(digest: Digest, t: Translator) -> bytes:
+    """The chart (`chart_figure`) as a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = chart_figure(digest, t)
+    FigureCanvasAgg(figure)
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()

@@ -38,6 +38,7 @@ CSV_COLUMNS = (
     "ten_trang_thai",
     "mo_ta",
     "ghi_chu_cuoi",
+    "cac_ghi_chu",
     "vi_do",
     "kinh_do",
     "ngay_bao_cao",
@@ -73,6 +74,20 @@ def signed(key: str, report_id: int, number: int, given: str) -> bool:
     return bool(key) and hmac.compare_digest(signature(key, report_id, number), given)
 
 
+FILE_IDS = "telegram"  # the channel whose photos are kept as its file ids (only it can send a photo by one)
+
+
+def photo_link(ref: str, report_id: int, number: int, public_url: str, key: str, channel: str = "") -> str | None:
+    """What shows photo `number` (from 1) of a report to someone on `channel` (none: anyone, as an export): a photo
+    that arrived as a URL, as it is; a Telegram file id on Telegram, as it is, elsewhere as the bot's signed media
+    link (None without a public URL and a key)."""
+    if ref.startswith(("https://", "http://")) or channel == FILE_IDS:
+        return ref
+    if not (public_url and key):
+        return None
+    return f"{public_url.rstrip('/')}{MEDIA_PATH}/{report_id}/{number}/{signature(key, report_id, number)}"
+
+
 class Exporter:
     """Turns stored reports into rows or Open311 requests, in Vietnamese and in the province's time zone.
 
@@ -91,15 +106,17 @@ class Exporter:
 
     def photo_urls(self, item: ExportedReport) -> list[str]:
         """The links to the report's photos (those the bot can link)."""
-        urls = []
-        for position, ref in item.photos:
-            if ref.startswith(("https://", "http://")):
-                urls.append(ref)
-            elif self.public_url and self.key:
-                number = position + 1
-                sig = signature(self.key, item.report.id, number)
-                urls.append(f"{self.public_url}{MEDIA_PATH}/{item.report.id}/{number}/{sig}")
-        return urls
+        links = (
+            photo_link(ref, item.report.id, position + 1, self.public_url, self.key) for position, ref in item.photos
+        )
+        return [link for link in links if link is not None]
+
+    def notes(self, item: ExportedReport) -> list[dict[str, str]]:
+        """Every note on the report, oldest first: when, from whom (`tinh` the province, `xa` the commune), what."""
+        return [
+            {"thoi_gian": self._time(at) or "", "nguon": "tinh" if kind == "moved" else "xa", "ghi_chu": note}
+            for at, kind, note in item.notes
+        ]
 
     def _status_notes(self, item: ExportedReport) -> str:
         state = self.t.gettext(STATE_NAMES[State(item.report.state)])
@@ -120,6 +137,9 @@ class Exporter:
             "ten_trang_thai": t.gettext(STATE_NAMES[State(r.state)]),
             "mo_ta": safe_cell(r.description),
             "ghi_chu_cuoi": safe_cell(item.last_note or ""),
+            "cac_ghi_chu": safe_cell(
+                "\n".join(f"{n['thoi_gian']} ({n['nguon']}) {n['ghi_chu']}" for n in self.notes(item))
+            ),
             "vi_do": "" if r.lat is None else r.lat,
             "kinh_do": "" if r.lon is None else r.lon,
             "ngay_bao_cao": self._time(r.created_at),
@@ -161,6 +181,7 @@ class Exporter:
                 "state_name": t.gettext(STATE_NAMES[State(r.state)]),
                 "closed_datetime": self._time(r.closed_at),
                 "media_urls": urls,
+                "notes": self.notes(item),
             },
         }
 

@@ -330,13 +330,16 @@ class ReportService:
         return Submitted(await self.file(person, draft, now), added=False, meant_for=add_to)
 
     async def move(self, person: Person, report_id: int, state: State, note: str, now: datetime) -> Report:
-        """A leader or admin moves an open report on, with a note; the commune's officials are told."""
+        """A leader or admin moves an open report on, with a note (the reason, required, when it cannot be fixed or
+        is a duplicate); the commune's officials are told."""
         access = await self.roles.access(person)
         if not access.is_one_of(Role.LEADER, Role.ADMIN):
             raise NotAllowed
         report = await self._get(report_id)
         if not report.is_open or state is report.state or state is State.NEW:
             raise ValueError(f"cannot move {report.number} from {report.state} to {state}")
+        if state in (State.CANNOT_FIX, State.DUPLICATE) and not note.strip():
+            raise ValueError(f"closing {report.number} as {state} needs a reason")
         person_id = await self._person_id(person, now)
         await self.repo.move(report_id, person_id, state.value, note.strip()[:500] or None, to_sql_time(now))
         return await self._get(report_id)
@@ -414,6 +417,16 @@ class ReportService:
         """Every note added to a report (when moved on, reopened, or noted), oldest first."""
         events = await self.repo.events(report_id)
         return [(from_sql_time(row["at"]), str(row["note"])) for row in events if row["note"]]
+
+    async def photos(self, person: Person, report_id: int) -> list[str]:
+        """What a report's photos are kept as (Telegram file ids, or URLs), in order: for a leader or admin, or
+        an official of its commune."""
+        access = await self.roles.access(person)
+        report = await self._get(report_id)
+        mine = access.role is Role.OFFICIAL and access.commune_code == report.commune_code
+        if not (mine or access.is_one_of(Role.LEADER, Role.ADMIN)):
+            raise NotAllowed
+        return await self.repo.photos(report_id)
 
     async def photo_ref(self, report_id: int, number: int) -> str | None:
         """What photo `number` (from 1) of a report is kept as: a Telegram file id, or a URL."""

@@ -106,6 +106,7 @@ class Turn:
     locations: bool = True
     pictures: bool = True
     replies: list[Reply] = field(default_factory=list)
+    awaited: str = ""  # what a choice answered that the person had been asked (see `ChatState.take`)
     _access: Access | None = None
 
     @property

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.dossiers import from_sql_time
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.outbox import CHANNEL_REFUSED, OutgoingMessage
 from bot.ratings import RETURNED
 from bot.reports import CATEGORIES, STATE_NAMES, State, report_number
@@ -79,7 +79,9 @@ def render_moved(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:
         text = t.gettext("📋 Ghi chú mới về báo cáo {number} ({state}): {note}")
         return Reply(text.format(number=number, state=t.gettext(state), note=note))
     text = t.gettext("📋 Báo cáo {number} chuyển sang: {state}.").format(number=number, state=t.gettext(state))
-    return Reply(text + ("\n" + t.gettext("Ghi chú: {note}").format(note=note) if note else ""))
+    closed_with_reason = str(payload["state"]) in (State.CANNOT_FIX, State.DUPLICATE)
+    label = N_("Lý do: {note}") if closed_with_reason else N_("Ghi chú: {note}")
+    return Reply(text + ("\n" + t.gettext(label).format(note=note) if note else ""))
 
 
 def render_revoked(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.commands import REPORTS
 from bot.i18n import N_, Translator
+from bot.report_export import photo_link
 from bot.reports import (
     CATEGORIES,
     DUPLICATE_CHOICES,
@@ -36,8 +37,24 @@ from handlers.chat import Option, Replies, Reply, Turn, echo, place, stale, unre
 LIST_LIMIT = 30
 MOVES = (State.RECEIVED, State.IN_PROGRESS, State.FIXED, State.CANNOT_FIX, State.DUPLICATE)
 NOTE = "note:"  # what a leader's next message answers after moving a report: a note on it
+WHY = "why:"  # …after choosing to close a report as not fixable or a duplicate: the reason (`why:ID:STATE`)
+SURE = "sure:"  # …after giving that reason: another reason; the confirmation reads it (`sure:ID:STATE:REASON`)
+NEEDS_REASON = (State.CANNOT_FIX, State.DUPLICATE)
+MAX_REASON = 500
+REASON_QUESTIONS = {
+    State.CANNOT_FIX: N_(
+        "Chuyển {number} sang «Không khắc phục được»: vui lòng nhắn lý do trong một tin nhắn "
+        "(cán bộ xã sẽ nhận được lý do này)."
+    ),
+    State.DUPLICATE: N_(
+        "Chuyển {number} sang «Trùng»: vui lòng nhắn lý do, ví dụ trùng với báo cáo nào (cán bộ xã sẽ nhận được "
+        "lý do này)."
+    ),
+}
 NUMBER = re.compile(r"BC-(\d{6})")
 TYPED_NUMBER = re.compile(r"\s*BC\s*-?\s*(\d{1,6})\s*", re.IGNORECASE)  # a report's number as typed
+SEVERITY_MARKS = {"blocking": "🔴 ", "high": "🟠 ", "medium": "🟡 ", "low": "⚪ "}
+SHOWN_PHOTOS = MAX_PHOTOS  # photos a leader's view of a report shows (a report may hold four times as many)
 GONE = N_("Báo cáo này không còn gửi được.")
 PROBLEMS = {
     "choose": N_("Vui lòng chọn một mục dưới đây."),
@@ -213,17 +230,21 @@ def submitted_text(done: Submitted, t: Translator, tz: ZoneInfo) -> str:
 
 
 def report_line(report: Report, turn: Turn) -> str:
-    """One report in a list."""
+    """One report in a list: the commune that reported it, its kind and severity, where it stands, its target and
+    how many photos it has."""
     t, tz = turn.t, turn.services.settings.timezone
     commune = turn.services.centres.commune(report.commune_code)
     late = " ⏰" if report.past_target(turn.now) else ""
-    return t.gettext("{number} · {commune} · {category} · {state} · hạn {date}{late}").format(
+    photos = f" · 📷 {report.photos}" if report.photos else ""
+    return t.gettext("{number} · {commune} · {category} · {severity} · {state} · hạn {date}{late}{photos}").format(
         number=report.number,
         commune=place(commune.name, t) if commune else report.commune_code,
         category=t.gettext(report.category.name),
+        severity=SEVERITY_MARKS.get(report.severity, "") + t.gettext(SEVERITIES[report.severity]),
         state=t.gettext(STATE_NAMES[report.state]),
         date=t.day(report.target_at.astimezone(tz)),
         late=late,
+        photos=photos,
     )
 
 
@@ -303,17 +324,53 @@ async def view(turn: Turn, value: str) -> Replies:
         tz = turn.services.settings.timezone
         lines.append(t.gettext("Ghi chú:"))
         lines += [f"• {t.moment(at.astimezone(tz))} — {note}" for at, note in notes]
-    return [Reply("\n".join(lines), options, columns=2)]
+    photos, unseen = await _photos(turn, report)
+    if unseen:
+        lines.append(
+            t.gettext("{count} ảnh chưa hiện được ở đây: xem trên Telegram, hoặc đặt PHUCVU_PUBLIC_URL.").format(
+                count=unseen
+            )
+        )
+    return [*photos, Reply("\n".join(lines), options, columns=2)]
+
+
+async def _photos(turn: Turn, report: Report) -> tuple[Replies, int]:
+    """A report's photos as the person's channel can show them (`photo_link`), at most SHOWN_PHOTOS; and how many
+    of those it cannot show."""
+    settings = turn.services.settings
+    refs = await turn.services.reports.photos(turn.person, report.id)
+    shown: Replies = []
+    unseen = 0
+    for number, ref in enumerate(refs[:SHOWN_PHOTOS], start=1):
+        link = photo_link(ref, report.id, number, settings.public_url, settings.media_key, turn.person.channel)
+        if link is None:
+            unseen += 1
+            continue
+        caption = turn.t.gettext("{number} · ảnh {n}/{count}").format(number=report.number, n=number, count=len(refs))
+        shown.append(Reply(caption, photo=link))
+    return shown, unseen
 
 
 async def move(turn: Turn, value: str) -> Replies:
-    """Move an open report on, with a choice to send the commune a note about it."""
-    number, _, state = value.partition(":")
+    """Move an open report on, with a choice to send the commune a note about it. Closing one as «Không khắc phục
+    được» or «Trùng» asks for the reason first, then for a confirmation (`ID:STATE:ok`, with the reason awaited)."""
+    number, _, rest = value.partition(":")
+    state_value, _, confirmed = rest.partition(":")
     report_id = _number(number)
+    reason = ""
     try:
-        if report_id is None:
+        if report_id is None or confirmed not in ("", "ok"):
             raise NotAllowed
-        report = await turn.services.reports.move(turn.person, report_id, State(state), "", turn.now)
+        state = State(state_value)
+        if state in NEEDS_REASON:
+            if not confirmed:
+                return await _ask_reason(turn, report_id, state)
+            reason = turn.awaited.removeprefix(f"{SURE}{report_id}:{state.value}:")
+            if reason == turn.awaited or not reason:
+                raise NotAllowed  # a confirmation with no reason given before it (stale or forged)
+        elif confirmed:
+            raise NotAllowed
+        report = await turn.services.reports.move(turn.person, report_id, state, reason, turn.now)
     except (NotAllowed, ValueError):
         return stale(turn)
     turn.effects.wake()  # the commune's officials are told now
@@ -321,7 +378,48 @@ async def move(turn: Turn, value: str) -> Replies:
     moved = t.gettext("Đã chuyển {number} sang: {state}.").format(
         number=report.number, state=t.gettext(STATE_NAMES[report.state])
     )
+    if reason:
+        moved += "\n" + t.gettext("Lý do: {reason}").format(reason=reason)
     return [Reply(moved + "\n" + report_line(report, turn), (_note_option(t, report.id),))]
+
+
+async def _ask_reason(turn: Turn, report_id: int, state: State) -> Replies:
+    """«Không khắc phục được» or «Trùng» pressed: the leader's next message is the reason."""
+    report = await turn.services.reports.open_report(turn.person, report_id)
+    await turn.services.chat.expect(turn.person, f"{WHY}{report.id}:{state.value}", turn.now)
+    text = turn.t.gettext(REASON_QUESTIONS[state]).format(number=report.number)
+    return [Reply(text, (_cancel(turn.t),))]
+
+
+async def confirm_move(turn: Turn, report_id: int, state: State, text: str) -> Replies:
+    """The reason for closing a report as «Không khắc phục được» or «Trùng»: shown back with a choice to confirm
+    (another message instead gives another reason)."""
+    try:
+        report = await turn.services.reports.open_report(turn.person, report_id)
+    except NotAllowed:  # closed meanwhile
+        await turn.services.chat.expect(turn.person, "", turn.now)
+        return stale(turn)
+    reason = text.strip()[:MAX_REASON]
+    await turn.services.chat.expect(turn.person, f"{SURE}{report.id}:{state.value}:{reason}", turn.now)
+    t = turn.t
+    question_text = t.gettext(
+        "Chuyển {number} sang «{state}» với lý do: {reason}\nCán bộ xã sẽ nhận được thông báo kèm lý do này. Xác nhận?"
+    ).format(number=report.number, state=t.gettext(STATE_NAMES[state]), reason=reason)
+    sure = Option(t.gettext("✅ Xác nhận"), "move", f"{report.id}:{state.value}:ok")
+    return [Reply(question_text, (sure, _cancel(t)))]
+
+
+def awaited_reason(awaiting: str) -> tuple[int, State] | None:
+    """The report and closing state a leader's next message gives the reason for (asked, or shown to confirm:
+    a new message is a new reason)."""
+    for prefix in (WHY, SURE):
+        if awaiting.startswith(prefix):
+            number, _, rest = awaiting.removeprefix(prefix).partition(":")
+            state = rest.partition(":")[0]
+            report_id = _number(number)
+            if report_id is not None and state in {s.value for s in NEEDS_REASON}:
+                return report_id, State(state)
+    return None
 
 
 def _note_option(t: Translator, report_id: int) -> Option:

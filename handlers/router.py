@@ -95,7 +95,7 @@ async def choose(turn: Turn, action: str, value: str, *, typed: bool) -> Replies
     if route is None or (route.roles and not (await turn.access()).is_one_of(*route.roles)):
         return unrecognised(turn) if typed else stale(turn)
     if action != "cancel":
-        await turn.services.chat.expect(turn.person, "", turn.now)
+        turn.awaited = await turn.services.chat.take(turn.person, turn.now)
     return await route.run(turn, value)
 
 
@@ -162,6 +162,9 @@ async def _awaited(turn: Turn, text: str) -> Replies | None:
     if (noted := reports.awaited_note(awaiting)) is not None:
         if (await turn.access()).is_one_of(*LEADERS):
             return await reports.note(turn, noted, text)
+    elif (closing := reports.awaited_reason(awaiting)) is not None:
+        if (await turn.access()).is_one_of(*LEADERS):
+            return await reports.confirm_move(turn, *closing, text)
     elif (rated := ratings.awaited(awaiting)) is not None:
         about, key = rated
         answered = await (ratings.comment if about == "comment" else ratings.reason)(turn, key, text)

@@ -42,10 +42,10 @@ _STAGED = (
 # DESIGN.md's classes of status (`bot.dossiers.OPEN`, `WAITING`; a test holds them equal), written into queries.
 OPEN = "1, 2, 4, 11"
 WAITING = "5, 6"
-# When a status took effect, as far as the row tells: 9 (and 3, 8) → finished, 10 → returned, 1/2 → received;
+# When a status took effect, as far as the row tells: 9 (and 3, 7, 8) → finished, 10 → returned, 1/2 → received;
 # otherwise (or when the row has no such date) the time of the import.
 _STATUS_AT = (
-    "CASE WHEN {r}.status IN (3, 8, 9) THEN coalesce({r}.finished_at, :now)"
+    "CASE WHEN {r}.status IN (3, 7, 8, 9) THEN coalesce({r}.finished_at, :now)"
     " WHEN {r}.status = 10 THEN coalesce({r}.returned_at, :now)"
     " WHEN {r}.status IN (1, 2) THEN {r}.received_at ELSE :now END"
 )

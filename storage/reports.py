@@ -48,11 +48,14 @@ class NewReport:
 
 @dataclass(frozen=True)
 class ExportedReport:
-    """A report with what an export adds: its last note and its photos (position, stored reference)."""
+    """A report with what an export adds: its last note from the province or a reopening, every note (time as
+    stored, event kind: `moved` the province's, `reopened` or `added` the commune's; oldest first) and its photos
+    (position, stored reference)."""
 
     report: StoredReport
     last_note: str | None
     photos: tuple[tuple[int, str], ...]
+    notes: tuple[tuple[str, str, str], ...] = ()
 
 
 _SELECT = "SELECT r.*, (SELECT count(*) FROM report_photos p WHERE p.report_id = r.id) AS photos FROM reports r"
@@ -253,6 +256,13 @@ class ReportsRepo:
         rows = await self.db.fetchall(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY r.id", params)
         return [_report(row) for row in rows]
 
+    async def photos(self, report_id: int) -> list[str]:
+        """The stored references of a report's photos, in the order they came."""
+        rows = await self.db.fetchall(
+            "SELECT file_ref FROM report_photos WHERE report_id = ? ORDER BY position", (report_id,)
+        )
+        return [str(row[0]) for row in rows]
+
     async def photo(self, report_id: int, position: int) -> str | None:
         """The stored reference (a Telegram file id, or a URL) of one of a report's photos."""
         row = await self.db.fetchone(
@@ -276,7 +286,13 @@ class ReportsRepo:
         query = "SELECT report_id, position, file_ref FROM report_photos ORDER BY report_id, position"
         for row in await self.db.fetchall(query):
             photos.setdefault(int(row[0]), []).append((int(row[1]), str(row[2])))
-        return [ExportedReport(r, notes.get(r.id), tuple(photos.get(r.id, ()))) for r in reports]
+        every: dict[int, list[tuple[str, str, str]]] = {}
+        query = "SELECT report_id, at, kind, note FROM report_events WHERE note IS NOT NULL ORDER BY report_id, id"
+        for row in await self.db.fetchall(query):
+            every.setdefault(int(row[0]), []).append((str(row[1]), str(row[2]), str(row[3])))
+        return [
+            ExportedReport(r, notes.get(r.id), tuple(photos.get(r.id, ())), tuple(every.get(r.id, ()))) for r in reports
+        ]
 
     async def events(self, report_id: int) -> list[sqlite3.Row]:
         """A report's events, oldest first."""

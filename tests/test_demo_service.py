@@ -3,8 +3,8 @@
 from collections import Counter
 from datetime import UTC, datetime
 
-from bot.demo import PROCEDURES, generate
-from bot.dossiers import CODE_IN_TEXT, code_key
+from bot.demo import PROCEDURES, earlier_steps, former_towns, generate
+from bot.dossiers import CODE_IN_TEXT, code_key, from_sql_time
 from bot.registry import load_province
 from storage.centres import Commune
 
@@ -15,9 +15,13 @@ def communes() -> list[Commune]:
     return [Commune(c.code, c.name, c.kind, c.name_key, c.lat, c.lon, c.area_km2) for c in load_province(20).communes]
 
 
+def towns() -> frozenset[str]:
+    return former_towns((unit.name, unit.default_successor) for unit in load_province(20).old_units)
+
+
 def test_volumes_follow_the_provincial_report() -> None:
     units = communes()
-    rows = generate(units, NOW, seed=5, days=60)
+    rows = generate(units, NOW, seed=5, days=60, towns=towns())
     kinds = {c.code: c.kind for c in units}
     per_unit = Counter(r.commune_code for r in rows)
     phuong_month = sum(n for code, n in per_unit.items() if kinds[code] == "phuong") / 2
@@ -44,3 +48,36 @@ def test_every_status_real_procedures_and_codes_that_parse() -> None:
 
 def test_same_seed_same_day_same_rows() -> None:
     assert generate(communes(), NOW, seed=9, days=3) == generate(communes(), NOW, seed=9, days=3)
+
+
+def test_the_real_shape_wards_then_former_district_towns_busiest_and_closed_ones_rare() -> None:
+    units, seats = communes(), towns()
+    names = {c.code: c.name for c in units}
+    assert {"Xã Hữu Lũng", "Xã Thất Khê", "Xã Na Sầm", "Xã Đồng Đăng", "Phường Kỳ Lừa"} <= {names[c] for c in seats}
+    rows = generate(units, NOW, seed=5, days=60, towns=seats)
+    per_unit = Counter(r.commune_code for r in rows)
+    ranked = [code for code, _ in per_unit.most_common()]
+    kinds = {c.code: c.kind for c in units}
+    assert {kinds[code] for code in ranked[:4]} == {"phuong"}  # the 4 wards first
+    town_xa = {code for code in seats if kinds[code] == "xa"}
+    assert set(ranked[4 : 4 + len(town_xa)]) == town_xa  # then every former district town
+    statuses = Counter(r.status for r in rows)
+    assert 0 < statuses[7] / len(rows) < 0.01 and 0 < statuses[3] / len(rows) < 0.02  # rare, never absent
+    withdrawn = [r for r in rows if r.status == 7]
+    assert all(r.finished_at is not None and r.received_at < r.finished_at for r in withdrawn)  # when it ended
+
+
+def test_history_steps_come_in_order_and_never_after_the_finish() -> None:
+    rows = generate(communes()[:10], NOW, seed=5, days=30)
+    by_key = {r.code_key: r for r in rows}
+    steps: dict[str, list[tuple[int, str]]] = {}
+    for key, status, at in earlier_steps(rows):
+        steps.setdefault(key, []).append((status, at))
+    assert steps
+    for key, taken in steps.items():
+        row = by_key[key]
+        times = [from_sql_time(at) for _, at in taken]
+        assert times == sorted(times) and times[0] == from_sql_time(row.received_at)
+        assert all(moment <= NOW for moment in times)
+        if row.finished_at:
+            assert all(moment <= from_sql_time(row.finished_at) for moment in times), key

@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from matplotlib.text import Text
 
 from bot.centres import CentreService
 from bot.demo import fill_demo
@@ -17,10 +18,12 @@ from bot.digest import (
     CAPTION_LIMIT,
     DAILY,
     MESSAGE_LIMIT,
+    RATE_STEP,
     WEEKLY,
     Digest,
     DigestService,
     Window,
+    chart_figure,
     digest_kinds,
     windows,
     working_days,
@@ -299,6 +302,7 @@ async def test_the_text_is_babel_formatted_and_fits_telegram(digest: DigestServi
     assert len(caption) <= CAPTION_LIMIT and "01/08/2025 – 03/08/2025" in caption
     png = await digest.chart(built, vi)
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    assert_chart_reads_at_a_glance(built)
     one = await digest.build(DAY, commune="05977")
     single = "\n".join(digest.render(one, vi))
     assert "Phường Đông Kinh" in single.splitlines()[1] and "Phường và xã" not in single
@@ -573,3 +577,40 @@ async def test_every_figure_of_the_json_is_a_recount_by_the_one_rule(
     assert f"• Tiếp nhận: {province['received']:,}".replace(",", ".") in text
     assert f"⏰ Quá hạn hiện nay: {province['overdue']:,}".replace(",", ".") in text
     assert "• Rút hồ sơ: " in text and "• Nộp trực tuyến: " in text and "• Người dân đánh giá: " in text
+
+
+def assert_chart_reads_at_a_glance(built: Digest) -> None:
+    """Issue 15: on-time rates on a scale that separates communes, nothing clipped, wards told apart from communes,
+    names legible on a phone."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = chart_figure(built, translator("vi"))
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    bars, rates = figure.axes[:2]
+    known = [c.month.rate for c in built.communes if c.month.rate is not None]
+    low, high = rates.get_xlim()
+    assert low <= min(known) and high > 1.0  # every dot whole, 100% included
+    assert high - low <= (1.0 - min(known)) * 1.3 + RATE_STEP * 1.3  # not 0–100%: the spread fills the width
+    box = figure.bbox
+    texts: list[Text] = list(figure.texts)  # the title
+    for axis in (bars, rates):
+        legend = axis.get_legend()
+        texts += [axis.title, axis.xaxis.label, *axis.texts, *(legend.get_texts() if legend else ())]
+        shown = axis.get_xlim()
+        ticks = [tick.label1 for tick in axis.xaxis.get_major_ticks() if shown[0] <= tick.get_loc() <= shown[1]]
+        texts += ticks + list(axis.get_yticklabels())
+    texts = [text for text in texts if text.get_visible() and text.get_text().strip()]
+    assert len(texts) > 3 * len(built.communes)  # names, counts, rates
+    for text in texts:  # nothing outside the picture
+        extent = text.get_window_extent(renderer)
+        assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, text.get_text()
+        assert box.y0 - 1 <= extent.y0 and extent.y1 <= box.y1 + 1, text.get_text()
+    names = [label.get_text() for label in bars.get_yticklabels()]
+    assert len(names) == len(built.communes) and names[0].startswith("Phường")  # the busiest at the top
+    assert all(label.get_fontsize() >= 10 for label in bars.get_yticklabels())
+    colours = {name: tuple(patch.get_facecolor()) for name, patch in zip(names, bars.patches, strict=True)}
+    wards = {colour for name, colour in colours.items() if name.startswith("Phường")}
+    communes = {colour for name, colour in colours.items() if name.startswith("Xã")}
+    assert len(wards) == 1 and len(communes) == 1 and wards != communes

@@ -2,12 +2,14 @@
 step (choices, typed words, photos, a location), across a restart too; leaders list, move and note them and the
 commune hears of it; the commune reopens one marked fixed; nobody else can do any of it."""
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from bot.config import Settings
+from bot.config import Secret, Settings
+from bot.report_export import signature
 from bot.reports import Draft, State
 from bot.roles import Role
 from tests.channels import (
@@ -351,7 +353,7 @@ async def test_lists_and_moves_in_chat(chat: Chat) -> None:
     assert mine.text.splitlines()[0].startswith("BC-000002 · xã Hữu Lũng · Thiếu phòng làm việc")
     assert mine.options == []  # officials do not move reports
     [open_it] = await chat.say("leader", "/reports công nghệ")
-    assert open_it.text.startswith("BC-000001 · xã Hữu Lũng · Công nghệ thông tin, mạng · Mới · hạn ")
+    assert open_it.text.startswith("BC-000001 · xã Hữu Lũng · Công nghệ thông tin, mạng · 🟡 Trung bình · Mới · hạn ")
     assert open_it.options == ["BC-000001"]
     [by_commune] = await chat.say("leader", "/xembaocao Hữu Lũng")
     assert [line[:9] for line in by_commune.text.splitlines() if line.startswith("BC-")] == ["BC-000001", "BC-000002"]
@@ -420,7 +422,7 @@ async def test_the_commune_reopens_a_fixed_report_from_chat(chat: Chat) -> None:
     assert moved.text == "📋 Báo cáo BC-000001 chuyển sang: Đã khắc phục.\nGhi chú: Đã thay bộ định tuyến."
     [menu] = await chat.say("official", "0")
     [mine] = await from_menu(chat, "official", menu, "Báo cáo của xã")
-    assert mine.text.startswith("BC-000001 · xã Hữu Lũng · Công nghệ thông tin, mạng · Đã khắc phục")
+    assert mine.text.startswith("BC-000001 · xã Hữu Lũng · Công nghệ thông tin, mạng · 🟠 Cao · Đã khắc phục")
     assert mine.options == ["BC-000001 chưa khắc phục"]
     [asked] = await chat.choose("official", "BC-000001 chưa khắc phục")
     assert asked.text.startswith("Gửi một ảnh cho thấy BC-000001 chưa được khắc phục")
@@ -627,3 +629,94 @@ async def test_a_code_asked_for_during_a_report_is_looked_up_and_the_report_goes
     await chat.say("official", "gửi")
     [centre] = await chat.say("official", "Hữu Lũng")  # nothing is awaited any more
     assert centre.text.startswith("🏢")
+
+
+async def test_closing_a_report_as_not_fixable_or_duplicate_asks_a_reason_then_a_confirmation(chat: Chat) -> None:
+    services = chat.services
+    now = services.clock()
+    await official_and_leader(chat)
+    official = chat.person("official")
+    first = await services.reports.file(official, Draft("it", "medium", "Máy in hỏng."), now)
+    second = await services.reports.file(official, Draft("rooms", "low", "Phòng chờ chật."), now)
+    await chat.say("leader", f"BC-00000{first.id}")
+    [asked] = await chat.choose("leader", "Không khắc phục được")
+    assert asked.text.startswith("Chuyển BC-000001 sang «Không khắc phục được»: vui lòng nhắn lý do")
+    assert asked.options == ["Hủy thao tác"]
+    assert (await services.reports.repo.get(first.id)).state == "new"  # type: ignore[union-attr]  # nothing yet
+    [sure] = await chat.say("leader", "Máy đời cũ")
+    assert sure.text.startswith("Chuyển BC-000001 sang «Không khắc phục được» với lý do: Máy đời cũ")
+    assert sure.options == ["Xác nhận", "Hủy thao tác"]
+    [sure] = await chat.say("leader", "Máy đời cũ, không còn linh kiện thay thế.")  # another message: another reason
+    assert "với lý do: Máy đời cũ, không còn linh kiện thay thế.\n" in sure.text
+    since = chat.mark("official")
+    [closed] = await chat.choose("leader", "Xác nhận")
+    assert closed.text.startswith(
+        "Đã chuyển BC-000001 sang: Không khắc phục được.\nLý do: Máy đời cũ, không còn linh kiện thay thế."
+    )
+    [told] = await chat.notified("official", since)
+    assert told.text == (
+        "📋 Báo cáo BC-000001 chuyển sang: Không khắc phục được.\nLý do: Máy đời cũ, không còn linh kiện thay thế."
+    )
+    stored = await services.reports.repo.get(first.id)
+    assert stored is not None and stored.state == "cannot_fix" and stored.closed_at is not None
+    # «Trùng», then «Hủy thao tác» at the confirmation: nothing changes, and the next message is ordinary again.
+    await chat.say("leader", f"BC-00000{second.id}")
+    await chat.choose("leader", "Trùng")
+    [sure] = await chat.say("leader", "Trùng với BC-000001.")
+    assert sure.text.startswith("Chuyển BC-000002 sang «Trùng» với lý do: Trùng với BC-000001.")
+    [cancelled] = await chat.choose("leader", "Hủy thao tác")
+    assert cancelled.text == CANCELLED
+    assert (await services.reports.repo.get(second.id)).state == "new"  # type: ignore[union-attr]
+    [finder] = await chat.say("leader", "Hữu Lũng")
+    assert finder.text.startswith("🏢")
+    if isinstance(chat, TelegramChat):  # a confirmation without a reason asked for, or for another report
+        for forged in ("move:2:duplicate:ok", "move:2:fixed:ok", "move:2:duplicate:yes", "move:1:duplicate:ok"):
+            [refused] = await chat.press("leader", forged)
+            assert refused.text == STALE, forged
+        await chat.press("leader", "move:2:duplicate")
+        await chat.say("leader", "Trùng với BC-000001.")
+        [refused] = await chat.press("leader", "move:1:duplicate:ok")  # the reason was for BC-000002
+        assert refused.text == STALE
+    assert (await services.reports.repo.get(second.id)).state == "new"  # type: ignore[union-attr]
+
+
+async def test_leaders_see_severity_photos_and_the_reporting_commune(chat: Chat) -> None:
+    services = chat.services
+    now = services.clock()
+    await official_and_leader(chat)
+    official = chat.person("official")
+    photos = ("tg-file-1", "https://photo.example/2.jpg")
+    await services.reports.file(official, Draft("utilities", "blocking", "Mất điện.", photos), now)
+    await services.reports.file(official, Draft("it", "low", "Mạng chậm."), now)
+    [listing] = await chat.say("leader", "/xembaocao")
+    first, second = listing.text.splitlines()[:2]
+    assert first.startswith("BC-000001 · xã Hữu Lũng · Điện, nước, nhà vệ sinh · 🔴 Dừng phục vụ người dân · Mới")
+    assert first.endswith(" · 📷 2")
+    assert second.startswith("BC-000002 · xã Hữu Lũng · Công nghệ thông tin, mạng · ⚪ Thấp · Mới · hạn ")
+    viewed = await chat.choose("leader", "BC-000001", expect=3 if chat.channel == "telegram" else 2)
+    *pictures, card = viewed
+    assert all(msg.photo for msg in pictures) and not card.photo
+    assert pictures[-1].text.startswith("BC-000001 · ảnh 2/2")
+    if isinstance(chat, TelegramChat):  # by its file id, and the other by its URL
+        sent = [call.params.get("photo") for call in chat.calls["leader"][:2]]
+        assert sent == ["tg-file-1", "https://photo.example/2.jpg"]
+        assert "chưa hiện được" not in card.text
+    else:  # a Telegram file id means nothing here, and no public URL is set to link it
+        assert "1 ảnh chưa hiện được ở đây: xem trên Telegram, hoặc đặt PHUCVU_PUBLIC_URL." in card.text
+    assert card.options[0] == "Đã tiếp nhận"
+
+
+@pytest.mark.parametrize("channel", ["zalo", "console"])
+async def test_a_telegram_photo_reaches_a_zalo_leader_by_the_signed_link(channel: str, settings: Settings) -> None:
+    configured = replace(settings, public_url="https://phucvu.example.vn", http_port=0, ingest_token=Secret("k" * 20))
+    async with chat_on(channel, configured) as chat:
+        await official_and_leader(chat)
+        draft = Draft("it", "high", "Mạng hỏng.", ("tg-file-1",))
+        report = await chat.services.reports.file(chat.person("official"), draft, chat.services.clock())
+        picture, card = await chat.say("leader", "BC-000001", expect=2)
+        assert picture.photo and "chưa hiện được" not in card.text
+        link = f"https://phucvu.example.vn/media/reports/{report.id}/1/{signature('k' * 20, report.id, 1)}"
+        if isinstance(chat, ZaloChat):
+            assert chat.api.calls[-2].params["photo"] == link
+        else:
+            assert isinstance(chat, ConsoleChat) and link in "\n".join(chat.out["leader"])

@@ -92,6 +92,10 @@ async def test_leaders_move_reports_and_the_commune_is_told(reports: ReportServi
     ]
     with pytest.raises(ValueError, match="cannot move"):
         await reports.move(LEADER, report.id, State.CANNOT_FIX, "", NOW)  # closed: only the commune reopens it
+    other = await reports.file(OFFICIAL, DRAFT, NOW)
+    for state in (State.CANNOT_FIX, State.DUPLICATE):  # closing so needs the reason the commune is told
+        with pytest.raises(ValueError, match="needs a reason"):
+            await reports.move(LEADER, other.id, state, "  ", NOW)
 
 
 async def test_the_commune_reopens_a_fixed_report_with_a_photo(reports: ReportService) -> None:
@@ -250,8 +254,22 @@ async def test_the_export_is_safe_for_spreadsheets_and_notes_are_the_leaders(rep
     [row] = list(csv.DictReader(io.StringIO(await export(reports, "csv"))))
     assert row["mo_ta"] == "'" + formula  # a spreadsheet shows it as text, never runs it
     assert row["ghi_chu_cuoi"] == "Đã liên hệ nhà mạng."  # the leader's, not the commune's addition
+    later = NOW + timedelta(hours=2)
+    await reports.note(LEADER, report.id, "=Nhà mạng hẹn thứ Năm.", later)  # a note added later reaches the export
+    [row] = list(csv.DictReader(io.StringIO(await export(reports, "csv"))))
+    assert row["ghi_chu_cuoi"] == "'=Nhà mạng hẹn thứ Năm."
+    assert row["cac_ghi_chu"].splitlines() == [
+        "2025-08-04T09:00:00+07:00 (tinh) Đã liên hệ nhà mạng.",
+        "2025-08-04T09:00:00+07:00 (xa) Hôm nay mất hẳn mạng.",
+        "2025-08-04T11:00:00+07:00 (tinh) =Nhà mạng hẹn thứ Năm.",
+    ]
     [request] = json.loads(await export(reports, "open311"))
-    assert request["status_notes"] == "Đang xử lý: Đã liên hệ nhà mạng." and request["description"] == formula
+    assert request["status_notes"] == "Đang xử lý: =Nhà mạng hẹn thứ Năm." and request["description"] == formula
+    assert [(n["nguon"], n["ghi_chu"]) for n in request["extended_attributes"]["notes"]] == [
+        ("tinh", "Đã liên hệ nhà mạng."),
+        ("xa", "Hôm nay mất hẳn mạng."),
+        ("tinh", "=Nhà mạng hẹn thứ Năm."),
+    ]
 
 
 async def test_submit_adds_or_files(reports: ReportService) -> None:
