@@ -85,13 +85,30 @@ SearchOutcome = Found | Split | Choices | District | NotFound
 
 @dataclass(frozen=True)
 class CentreCard:
-    """Everything shown about one centre."""
+    """Everything shown about one centre; while the commune has given neither its centre's address nor its
+    phone, what to turn to instead (`fallback`)."""
 
     commune: Commune
     details: CentreDetails
     lat: float | None
     lon: float | None
     approximate: bool
+    fallback: Fallback | None = None
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Whom a citizen can reach while their commune's centre details are empty: the province (its name, `Lạng
+    Sơn`), its own centre (details all None until imported) and its hotline ('' when not set)."""
+
+    province: str
+    centre: CentreDetails
+    hotline: str
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to say."""
+        return not (self.hotline or self.centre.address or self.centre.phone)
 
 
 @dataclass(frozen=True)
@@ -591,6 +608,9 @@ def detail_value(field: str, text: str) -> str | int | None:
     raise ValueError(f"not editable from chat: {field}")
 
 
+PROVINCE_ROW = "tinh"  # the province's own centre, where a commune's code would be (import, the details cache)
+
+
 class CentreService:
     """The citizen-facing centre finder: search, cards, nearest centres, and the centres CSV import.
 
@@ -599,22 +619,27 @@ class CentreService:
     """
 
     def __init__(
-        self, repo: CentresRepo, directory: CentreDirectory, monotonic: Callable[[], float] = time.monotonic
+        self,
+        repo: CentresRepo,
+        directory: CentreDirectory,
+        monotonic: Callable[[], float] = time.monotonic,
+        hotline: str = "",
     ) -> None:
         self.repo = repo
         self.directory = directory
         self._monotonic = monotonic
+        self.hotline = hotline
         self._details: dict[str, tuple[float, CentreDetails]] = {}
 
     @classmethod
-    async def create(cls, repo: CentresRepo, province_code: int) -> CentreService:
-        """Build the in-memory directory from the stored registry."""
+    async def create(cls, repo: CentresRepo, province_code: int, hotline: str = "") -> CentreService:
+        """Build the in-memory directory from the stored registry (`hotline`: the province's, PHUCVU_HOTLINE)."""
         province = await repo.province(province_code)
         if province is None:
             raise RuntimeError(f"the registry of province {province_code} is not loaded")
         communes = await repo.communes(province_code)
         old_units = await repo.old_units(province_code)
-        return cls(repo, CentreDirectory(province, communes, old_units))
+        return cls(repo, CentreDirectory(province, communes, old_units), hotline=hotline)
 
     def search(self, text: str) -> SearchOutcome:
         """Find the centre(s) meant by free text."""
@@ -660,17 +685,27 @@ class CentreService:
         if commune is None:
             return None
         details = await self.details(code)
+        fallback = None if details.address or details.phone else await self.fallback()
         if details.lat is not None and details.lon is not None:
-            return CentreCard(commune, details, details.lat, details.lon, approximate=False)
-        return CentreCard(commune, details, commune.lat, commune.lon, approximate=True)
+            return CentreCard(commune, details, details.lat, details.lon, approximate=False, fallback=fallback)
+        return CentreCard(commune, details, commune.lat, commune.lon, approximate=True, fallback=fallback)
+
+    async def fallback(self) -> Fallback:
+        """The province's centre and hotline, for communes whose centre details are empty."""
+        province = self.directory.province
+        return Fallback(province.name, await self.details(PROVINCE_ROW), self.hotline)
 
     async def details(self, code: str) -> CentreDetails:
-        """A centre's own details (cached for `DETAILS_TTL` seconds)."""
+        """A centre's own details, or the province's centre's for PROVINCE_ROW (cached for `DETAILS_TTL`
+        seconds)."""
         now = self._monotonic()
         cached = self._details.get(code)
         if cached is not None and now - cached[0] < DETAILS_TTL:
             return cached[1]
-        details = await self.repo.details(code)
+        if code == PROVINCE_ROW:
+            details = await self.repo.province_centre(self.directory.province.code)
+        else:
+            details = await self.repo.details(code)
         self._details[code] = (now, details)
         return details
 
@@ -684,8 +719,11 @@ class CentreService:
         return km if km > PIN_RADIUS_KM else None
 
     async def update_details(self, code: str, values: dict[str, object], by: str, now: str) -> None:
-        """Change some of a centre's details."""
-        await self.repo.update_details(code, values, by, now)
+        """Change some of a centre's details (PROVINCE_ROW: the province's own centre's)."""
+        if code == PROVINCE_ROW:
+            await self.repo.update_province_centre(self.directory.province.code, values, by, now)
+        else:
+            await self.repo.update_details(code, values, by, now)
         self._details.pop(code, None)
 
     async def nearest(self, lat: float, lon: float, count: int = NEAREST) -> NearestResult:
@@ -722,7 +760,11 @@ class CentreService:
 
     def _parse_centre_row(self, fields: dict[str, str]) -> tuple[str, dict[str, object]]:
         code = fields.get("code", "")
-        if code:
+        if self._is_province(code, fields.get("name", "")):
+            if fields.get("desk_staff"):
+                raise ValueError("số cán bộ một cửa chỉ ghi cho xã, phường, không cho trung tâm của tỉnh")
+            code = PROVINCE_ROW
+        elif code:
             code = code.zfill(5)
             if code not in self.directory.communes:
                 raise ValueError(f"mã xã {code} không thuộc tỉnh {self.directory.province.name}")
@@ -746,6 +788,14 @@ class CentreService:
             values["lat"], values["lon"] = lat, lon
         assert set(values) <= set(DETAIL_FIELDS)
         return code, values
+
+    def _is_province(self, code: str, name: str) -> bool:
+        """Whether an import row is the province's own centre: `ma_xa` the province's code or `tinh`, or
+        `ten_xa` the province's name (`Tỉnh Lạng Sơn`, `tỉnh`)."""
+        province = self.directory.province
+        if code:
+            return fold(code) in (PROVINCE_ROW, str(province.code), f"{province.code:02d}")
+        return fold(name) in (PROVINCE_ROW, fold(province.name), f"{PROVINCE_ROW} {fold(province.name)}")
 
     def _exact_commune(self, name: str) -> str:
         """The code of the 2025 unit with exactly this name (diacritics and kind, where given, must agree):

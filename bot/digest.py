@@ -498,6 +498,7 @@ class DigestService:
         local = now.astimezone(self.tz)
         today, queued = local.date(), 0
         written: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        charts: dict[tuple[Window, str], bytes] = {}  # the daily and the weekly digest draw the same month
         for setting in await self.repo.settings():
             if setting.paused or setting.unreachable:
                 continue
@@ -508,19 +509,29 @@ class DigestService:
             due = []
             for kind in digest_kinds(today):
                 if not await self.repo.queued(setting.person_id, kind, today.isoformat()):
-                    due.append((kind, await self._parts(written, kind, today, language, now)))
+                    due.append((kind, await self._parts(written, charts, kind, today, language, now)))
             if due:
                 expires = self._instant(today + timedelta(days=1))  # never sent after its day
                 queued += await self.repo.queue(setting.person_id, today.isoformat(), due, to_sql_time(now), expires)
         return queued
 
     async def _parts(
-        self, written: dict[tuple[str, str], list[tuple[str, str]]], kind: str, day: date, language: str, now: datetime
+        self,
+        written: dict[tuple[str, str], list[tuple[str, str]]],
+        charts: dict[tuple[Window, str], bytes],
+        kind: str,
+        day: date,
+        language: str,
+        now: datetime,
     ) -> list[tuple[str, str]]:
-        """A digest's outbox messages (its text parts, then its chart), built once per kind and language."""
+        """A digest's outbox messages (its text parts, then its chart), built once per kind and language; a chart
+        once per month window and language."""
         if (kind, language) not in written:
             digest, t = await self.build(day, kind), translator(language)
-            await self.repo.save_chart(kind, day.isoformat(), language, await self.chart(digest, t), to_sql_time(now))
+            if (digest.month, language) not in charts:
+                charts[(digest.month, language)] = await self.chart(digest, t)
+            png = charts[(digest.month, language)]
+            await self.repo.save_chart(kind, day.isoformat(), language, png, to_sql_time(now))
             parts = [
                 ("digest_text", json.dumps({"text": text, "language": language}, ensure_ascii=False))
                 for text in self.render(digest, t)
@@ -783,7 +794,7 @@ KIND_COLOURS = {"phuong": "#f58518", "xa": "#4c78a8", "dac_khu": "#54a24b"}  # a
 BELOW, ABOVE = "#d62728", "#2ca02c"  # an on-time rate below the province's, and at or above it
 RATE_STEP = 0.05
 NAME_SIZE = 10  # points at CHART_DPI: a commune's name stays legible on a phone once the picture is opened
-CHART_DPI = 150
+CHART_DPI = 110
 CHART_WIDTH = 6.4  # inches
 
 
@@ -808,7 +819,7 @@ def chart_figure(digest: Digest, t: Translator) -> Figure:
     rows = max(1, len(communes))
     height = 0.3 * rows + 1.4
     figure = Figure(figsize=(CHART_WIDTH, height), dpi=CHART_DPI)
-    bars, rates = figure.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": (3, 2)})
+    bars, rates = figure.subplots(1, 2, gridspec_kw={"width_ratios": (3, 2)})  # sharey would draw every tick twice
     positions = list(range(len(communes)))
     received = [c.month.received for c in communes]
     bars.barh(positions, received, color=[KIND_COLOURS.get(c.kind, KIND_COLOURS["xa"]) for c in communes])
@@ -846,7 +857,8 @@ def chart_figure(digest: Digest, t: Translator) -> Figure:
     rates.xaxis.set_major_locator(MaxNLocator(nbins=4))
     rates.xaxis.set_major_formatter(FuncFormatter(lambda value, _: t.percent(value, 0)))
     rates.tick_params(axis="x", labelsize=8)
-    rates.tick_params(axis="y", left=False)
+    rates.set_yticks([])
+    rates.set_ylim(bars.get_ylim())
     rates.set_title(t.gettext("Tỉ lệ đúng hạn"), fontsize=11)
     if province is not None:
         rates.set_xlabel(t.gettext("Đường đứt nét:\ntoàn tỉnh {rate}").format(rate=t.percent(province, 1)), fontsize=9)

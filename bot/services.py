@@ -63,7 +63,7 @@ async def open_services(settings: Settings, clock: Clock | None = None, pacer: P
     try:
         centres_repo = CentresRepo(db)
         await ensure_registry(centres_repo, settings.province_code, clock())
-        centres = await CentreService.create(centres_repo, settings.province_code)
+        centres = await CentreService.create(centres_repo, settings.province_code, settings.hotline)
         people = PeopleService(PeopleRepo(db))
         await people.load()
         names = {c.code: c.name for c in centres.directory.communes.values()}

@@ -9,6 +9,7 @@ from bot.centres import (
     Choice,
     Choices,
     District,
+    Fallback,
     Found,
     NearestResult,
     NotFound,
@@ -22,6 +23,7 @@ from bot.i18n import N_, Translator
 from bot.roles import actor
 from bot.text import fold
 from handlers.chat import Option, Point, Replies, Reply, Turn, place, stale
+from storage.centres import CentreDetails
 
 ASK = N_(
     "Vui lòng nhắn tên xã, phường (ví dụ: Hữu Lũng) hoặc địa chỉ cũ trước năm 2025 "
@@ -58,11 +60,37 @@ def render_card(card: CentreCard, t: Translator, via: str | None = None) -> str:
         lines.append(t.gettext("Cán bộ tại bộ phận một cửa: {count}").format(count=t.number(d.desk_staff)))
     if d.note:
         lines.append(t.gettext("Ghi chú: {note}").format(note=d.note))
+    if card.fallback is not None and not card.fallback.empty:
+        text = t.gettext("Trong khi xã, phường chưa cập nhật địa chỉ, điện thoại, Ông/Bà có thể liên hệ {others}.")
+        lines.append(text.format(others=fallback_text(card.fallback, t)))
     if card.lat is None or card.lon is None:
         lines.append(t.gettext("Chưa có vị trí trên bản đồ cho trung tâm này."))
     elif card.approximate:
         lines.append(t.gettext(APPROXIMATE_NOTE[card.commune.kind == "phuong"]))
     return "\n".join(lines)
+
+
+def contact_parts(details: CentreDetails, t: Translator, separator: str = "; ") -> str:
+    """`địa chỉ …; điện thoại …; giờ làm việc …`, of what is known."""
+    known = [
+        t.gettext("địa chỉ {address}").format(address=details.address) if details.address else "",
+        t.gettext("điện thoại {phone}").format(phone=details.phone) if details.phone else "",
+        t.gettext("giờ làm việc {hours}").format(hours=details.opening_hours) if details.opening_hours else "",
+    ]
+    return separator.join(filter(None, known))
+
+
+def fallback_text(fallback: Fallback, t: Translator) -> str:
+    """Whom to contact instead: `Trung tâm Phục vụ hành chính công tỉnh Lạng Sơn, địa chỉ …, điện thoại …; đường
+    dây nóng của tỉnh …`, of what is known ('' for nothing)."""
+    parts = []
+    centre = fallback.centre
+    if centre.address or centre.phone:
+        name = t.gettext("Trung tâm Phục vụ hành chính công tỉnh {province}").format(province=fallback.province)
+        parts.append(f"{name}, {contact_parts(centre, t, ', ')}")
+    if fallback.hotline:
+        parts.append(t.gettext("đường dây nóng của tỉnh {hotline}").format(hotline=fallback.hotline))
+    return "; ".join(parts)
 
 
 def choice_label(choice: Choice, t: Translator) -> str:

@@ -20,6 +20,7 @@ from bot.dossiers import (
 from bot.i18n import N_, Translator
 from bot.ratings import RETURNED
 from bot.text import fold
+from handlers.centres import contact_parts, fallback_text
 from handlers.chat import Option, Replies, Reply, Turn, echo, place
 from handlers.people import EXAMPLE
 from handlers.ratings import rate_option
@@ -112,25 +113,20 @@ def next_step(
 
 async def centre_contact(turn: Turn, commune_code: str) -> str:
     """`Trung tâm Phục vụ hành chính công xã Hữu Lũng (địa chỉ …, điện thoại …)`, with what the commune said about
-    its centre; while it said nothing, the province's hotline where one is set."""
-    t, services = turn.t, turn.services
-    commune = services.centres.commune(commune_code)
+    its centre; while it said nothing, the province's centre and hotline where they are known."""
+    t, centres = turn.t, turn.services.centres
+    commune = centres.commune(commune_code)
     name = t.gettext("Trung tâm Phục vụ hành chính công {commune}").format(
         commune=place(commune.name, t) if commune else commune_code
     )
-    details = await services.centres.details(commune_code)
-    known = [
-        t.gettext("địa chỉ {address}").format(address=details.address) if details.address else "",
-        t.gettext("điện thoại {phone}").format(phone=details.phone) if details.phone else "",
-        t.gettext("giờ làm việc {hours}").format(hours=details.opening_hours) if details.opening_hours else "",
-    ]
-    if any(known):
-        return f"{name} ({'; '.join(filter(None, known))})"
-    hotline = services.settings.hotline
-    if hotline:
-        unknown = t.gettext("{centre} (địa chỉ, điện thoại chưa được cập nhật; đường dây nóng của tỉnh: {hotline})")
-        return unknown.format(centre=name, hotline=hotline)
-    return name
+    details = await centres.details(commune_code)
+    if details.address or details.phone:
+        return f"{name} ({contact_parts(details, t)})"
+    fallback = await centres.fallback()
+    if fallback.empty:
+        return name
+    unknown = t.gettext("{centre} (địa chỉ, điện thoại chưa được cập nhật; Ông/Bà có thể liên hệ {others})")
+    return unknown.format(centre=name, others=fallback_text(fallback, t))
 
 
 def render_lookup(result: LookupResult, turn: Turn, contact: str = "") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.db import Database
@@ -105,6 +106,7 @@ class ProvinceRecord:
 
 
 DETAIL_FIELDS = ("address", "phone", "opening_hours", "desk_staff", "note", "lat", "lon")
+PROVINCE_FIELDS = tuple(name for name in DETAIL_FIELDS if name != "desk_staff")  # the province's own centre
 
 
 def _commune(row: sqlite3.Row) -> Commune:
@@ -200,24 +202,36 @@ class CentresRepo:
     async def details(self, code: str) -> CentreDetails:
         """The centre's own details (all None until someone fills them)."""
         row = await self.db.fetchone("SELECT * FROM centres WHERE commune_code = ?", (code,))
-        if row is None:
-            return CentreDetails()
-        return CentreDetails(**{name: row[name] for name in DETAIL_FIELDS})
+        return CentreDetails(**{name: row[name] for name in DETAIL_FIELDS}) if row else CentreDetails()
 
     async def update_details(self, code: str, values: dict[str, object], by: str, now: str) -> None:
         """Set some of a centre's details (keys from DETAIL_FIELDS); the others keep their value."""
-        unknown = set(values) - set(DETAIL_FIELDS)
+        await self._upsert("centres", "commune_code", code, values, DETAIL_FIELDS, by, now)
+
+    async def province_centre(self, province_code: int) -> CentreDetails:
+        """The province's own centre's details (all None until imported)."""
+        row = await self.db.fetchone("SELECT * FROM province_centres WHERE province_code = ?", (province_code,))
+        return CentreDetails(**{name: row[name] for name in PROVINCE_FIELDS}) if row else CentreDetails()
+
+    async def update_province_centre(self, province_code: int, values: dict[str, object], by: str, now: str) -> None:
+        """Set some of the province's own centre's details (keys from PROVINCE_FIELDS)."""
+        await self._upsert("province_centres", "province_code", province_code, values, PROVINCE_FIELDS, by, now)
+
+    async def _upsert(
+        self, table: str, key: str, value: object, values: dict[str, object], allowed: Sequence[str], by: str, now: str
+    ) -> None:
+        unknown = set(values) - set(allowed)
         if unknown:
-            raise ValueError(f"unknown centre fields: {sorted(unknown)}")
+            raise ValueError(f"unknown fields of {table}: {sorted(unknown)}")
         columns = list(values)
         assignments = ", ".join(f"{name} = excluded.{name}" for name in columns)
         async with self.db.transaction() as conn:
             await conn.execute(
-                f"INSERT INTO centres (commune_code, {', '.join(columns)}, updated_at, updated_by)"
+                f"INSERT INTO {table} ({key}, {', '.join(columns)}, updated_at, updated_by)"
                 f" VALUES (?, {', '.join('?' for _ in columns)}, ?, ?)"
-                f" ON CONFLICT (commune_code) DO UPDATE SET {assignments},"
+                f" ON CONFLICT ({key}) DO UPDATE SET {assignments},"
                 " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                (code, *values.values(), now, by),
+                (value, *values.values(), now, by),
             )
 
     async def positions(self, province_code: int) -> list[Position]:

@@ -23,6 +23,20 @@ async def test_a_name_gives_the_centre_card_with_the_map_and_its_pin(chat: Chat)
     assert pin.text.startswith("📍 Xã Quý Hòa — Vị trí gần đúng (trung tâm của xã)")
 
 
+async def test_an_empty_card_names_the_provinces_centre_and_hotline_until_the_commune_fills_it(chat: Chat) -> None:
+    services = chat.services
+    services.centres.hotline = "0205 3812 345"  # PHUCVU_HOTLINE
+    await services.centres.update_details("tinh", {"phone": "0205 3898 989"}, "test", "now")
+    [card] = await chat.say("citizen", "Quý Hoà")
+    assert (
+        "Trong khi xã, phường chưa cập nhật địa chỉ, điện thoại, Ông/Bà có thể liên hệ Trung tâm Phục vụ hành chính"
+        " công tỉnh Lạng Sơn, điện thoại 0205 3898 989; đường dây nóng của tỉnh 0205 3812 345." in card.text
+    )
+    await services.centres.update_details("06076", {"phone": "0205 111"}, "test", "now")
+    [card] = await chat.say("citizen", "Quý Hoà")
+    assert "Điện thoại: 0205 111" in card.text and "Trong khi" not in card.text
+
+
 async def test_the_command_its_english_alias_and_the_menu_item(chat: Chat) -> None:
     [found] = await chat.say("citizen", "/trungtam x. Hữu Lũng")
     assert "xã Hữu Lũng" in found.text

@@ -313,6 +313,37 @@ async def test_import_csv_by_name_only_takes_an_exact_2025_name(centres: CentreS
         assert (await centres.repo.details(code)).phone is None
 
 
+async def test_the_provinces_own_centre_is_an_importable_row_and_every_empty_card_falls_back_to_it(
+    centres: CentreService, tmp_path: Path
+) -> None:
+    card = await centres.card("06076")
+    assert card is not None and card.fallback is not None and card.fallback.empty  # nothing known yet
+    path = tmp_path / "centres.csv"
+    path.write_text(
+        "ma_xa,ten_xa,dia_chi,dien_thoai,gio_lam_viec,so_can_bo\n"
+        "tinh,,Số 2 Hùng Vương,0205 3898 989,7:30-17:00,\n"
+        "20,,,0205 3898 990,,\n"  # the province's code: the same row
+        ",Tỉnh Lạng Sơn,,,7:00-17:00,\n"  # and its name
+        "tinh,,,,,12\n"  # no desk staff for the province
+        "06385,,Thôn Phố Vị,0205 3825 001,,\n",
+        encoding="utf-8",
+    )
+    report = await centres.import_csv(path, by="test", now=NOW.isoformat())
+    assert report.updated == 4 and [line for line, _ in report.rejected] == [5]
+    assert "tỉnh" in report.rejected[0][1]
+    province = await centres.repo.province_centre(20)
+    assert (province.address, province.phone, province.opening_hours) == (
+        "Số 2 Hùng Vương",
+        "0205 3898 990",
+        "7:00-17:00",
+    )
+    card = await centres.card("06076")
+    assert card is not None and card.fallback is not None and card.fallback.centre == province
+    assert card.fallback.province == "Lạng Sơn"
+    known = await centres.card("06385")  # a commune that gave its own: no fallback
+    assert known is not None and known.fallback is None
+
+
 async def test_import_csv_needs_a_commune_column(centres: CentreService, tmp_path: Path) -> None:
     path = tmp_path / "centres.csv"
     path.write_text("phone\n0205\n", encoding="utf-8")

@@ -238,17 +238,30 @@ async def test_only_an_open_dossier_is_ever_overdue(chat: Chat, status: int, say
     assert bool(await services.dossiers.enqueue_overdue(services.clock())) == overdue
 
 
-async def test_each_status_says_what_to_do_now_and_where(chat: Chat) -> None:
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_each_status_says_what_to_do_now_and_where(channel: str, settings: Settings) -> None:
     """A lookup names the status and the next step in plain words (issue 15): where the centre is and how to
-    call it, and while the commune has said nothing, the province's hotline."""
+    call it, and while the commune has said nothing, the province's centre and hotline."""
+    async with chat_on(channel, replace(settings, hotline="0205 3812 345")) as chat:
+        await _each_status_says_what_to_do(chat)
+
+
+async def _each_status_says_what_to_do(chat: Chat) -> None:
     services = chat.services
-    services.settings = replace(services.settings, hotline="0205 3812 345")
     await imported(chat, status=9, finished_at="2025-08-04 02:00:00")
     [ready] = await chat.say("citizen", CODE)
     assert (
         "Việc cần làm: mời Ông/Bà mang Giấy tiếp nhận hồ sơ và căn cước đến Trung tâm Phục vụ hành chính công xã Hữu"
-        " Lũng (địa chỉ, điện thoại chưa được cập nhật; đường dây nóng của tỉnh: 0205 3812 345) để nhận kết quả."
-        in ready.text
+        " Lũng (địa chỉ, điện thoại chưa được cập nhật; Ông/Bà có thể liên hệ đường dây nóng của tỉnh 0205 3812 345)"
+        " để nhận kết quả." in ready.text
+    )
+    province = {"address": "Số 2 đường Hùng Vương, phường Lương Văn Tri", "phone": "0205 3898 989"}
+    await services.centres.update_details("tinh", province, "t", "now")  # as `import-centres` would
+    [ready] = await chat.say("citizen", CODE)
+    assert (
+        "Hữu Lũng (địa chỉ, điện thoại chưa được cập nhật; Ông/Bà có thể liên hệ Trung tâm Phục vụ hành chính công"
+        " tỉnh Lạng Sơn, địa chỉ Số 2 đường Hùng Vương, phường Lương Văn Tri, điện thoại 0205 3898 989; đường dây"
+        " nóng của tỉnh 0205 3812 345) để nhận kết quả." in ready.text
     )
     await services.centres.update_details("06385", {"phone": "0205 3825 001", "address": "Khu Trung Tâm"}, "t", "now")
     await imported(chat, status=5)
