@@ -19,7 +19,7 @@ from telegram.request import BaseRequest
 
 from bot import httpserver
 from bot.config import Secret, Settings
-from bot.console import HELP, Console, ConsoleNotifier, act_as, end_role, ensure_demo_data, incoming
+from bot.console import HELP, Console, ConsoleNotifier, act_as, console_photo, end_role, ensure_demo_data, incoming
 from bot.httpserver import Guard, Limits
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.outbox import Pacer
@@ -306,7 +306,7 @@ async def run_console(
         if role != "citizen" and not await act_as(data.services, role, commune, write):
             return False
         jobs: Any = app.job_queue
-        effects = Effects(lambda: jobs.run_once(drain_outbox, 0), data.reschedule)
+        effects = Effects(lambda: jobs.run_once(drain_outbox, 0), data.reschedule, photo=console_photo)
         line = "/start"
         try:
             while line != ":quit":

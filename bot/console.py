@@ -4,13 +4,16 @@ jobs, outbox) is the production one, without Telegram."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.config import Settings
 from bot.demo import demo_units, fill_demo
 from bot.i18n import translator
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from bot.people import Person
+from bot.receipt import MAX_BYTES, ImageRefused, fetch_image
 from bot.roles import Role
 from bot.services import Services, open_services
 from bot.text import clean
@@ -24,7 +27,7 @@ PERSON = Person(CHANNEL, "1")
 HELP = """Phục Vụ — console. Gõ như khi nhắn tin cho bot (menu bằng số, như trên Zalo):
   văn bản hoặc /lệnh       gửi tin nhắn (0: menu)
   :loc VĨ_ĐỘ KINH_ĐỘ       gửi vị trí (ví dụ :loc 21.85 106.76)
-  :anh URL [chú thích]     gửi một ảnh
+  :anh URL|TỆP [chú thích] gửi một ảnh (ví dụ ảnh chụp Giấy tiếp nhận hồ sơ: tra cứu mã QR trên đó)
   :sticker                 gửi một sticker
   :quit                    thoát (hoặc Ctrl-D)"""
 
@@ -38,13 +41,28 @@ def incoming(line: str, person: Person = PERSON) -> Incoming | None:
             return None
         return Incoming(person, location=(lat, lon))
     if line.startswith(":anh"):
-        url, _, caption = line[4:].strip().partition(" ")
-        return Incoming(person, text=clean(caption), photo=url) if url.startswith(("http://", "https://")) else None
+        where, _, caption = line[4:].strip().partition(" ")
+        if where.startswith(("http://", "https://")) or Path(where).is_file():
+            return Incoming(person, text=clean(caption), photo=where)
+        return None
     if line == ":sticker":
         return Incoming(person, other=True)
     if line.startswith(":"):
         return None
     return Incoming(person, text=clean(line))
+
+
+async def console_photo(where: str) -> bytes:
+    """A photo sent from the console: a web address, or a file on this machine (at most MAX_BYTES)."""
+    if where.startswith(("http://", "https://")):
+        return await fetch_image(where)
+    return await asyncio.to_thread(_read_file, Path(where))
+
+
+def _read_file(path: Path) -> bytes:
+    if not path.is_file() or path.stat().st_size > MAX_BYTES:
+        raise ImageRefused(f"{path}: no such file, or too large")
+    return path.read_bytes()
 
 
 class Console:

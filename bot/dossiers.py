@@ -8,6 +8,7 @@ zone. The on-time rule is DESIGN.md's: a dossier is on time when its first termi
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -89,6 +90,41 @@ def loose_code(text: str) -> str | None:
     key = code_key(text)
     letters = sum(char.isalpha() for char in key)
     return text if len(key) >= 12 and len(key) - letters >= 10 and letters <= MAX_CODE_LETTERS else None
+
+
+KEY_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+MIN_NEAR, MAX_NEAR = 12, 40  # keys a suggestion is looked for (a dossier code's length, give or take)
+
+
+def slips(key: str) -> set[str]:
+    """Every key one typing slip from `key`: a character replaced, left out, added, or two neighbours swapped."""
+    found = {key[:i] + key[i + 1 :] for i in range(len(key))}
+    found |= {key[:i] + c + key[i + 1 :] for i in range(len(key)) for c in KEY_ALPHABET if c != key[i]}
+    found |= {key[:i] + c + key[i:] for i in range(len(key) + 1) for c in KEY_ALPHABET}
+    found |= {key[:i] + key[i + 1] + key[i] + key[i + 2 :] for i in range(len(key) - 1) if key[i] != key[i + 1]}
+    found.discard(key)
+    return found
+
+
+_LINE_BREAK = re.compile(r"[ \t]*\r?\n[ \t]*")
+
+
+def typed_code(text: str) -> str | None:
+    """A dossier code in what a person typed, pasted or a receipt's QR code holds: in a sentence, in a link (also
+    percent-encoded, also as a query value without separators), split over two lines, or written without its
+    separators (`loose_code`). None when there is none."""
+    readings = [text]
+    if "%" in text or "+" in text:  # decoded first: `%2E` is no part of a code
+        readings.insert(0, urllib.parse.unquote_plus(text))
+    if "\n" in text:
+        readings += [_LINE_BREAK.sub("-", text), _LINE_BREAK.sub("", text)]
+    for reading in readings:
+        if code := find_code(reading) or loose_code(reading):
+            return code
+    if "?" in text:
+        values = urllib.parse.parse_qsl(urllib.parse.urlsplit(text.strip()).query)
+        return next((code for _, value in values if (code := loose_code(value))), None)
+    return None
 
 
 def to_sql_time(moment: datetime) -> str:
@@ -249,6 +285,7 @@ class LookupResult:
     commune_name: str | None = None
     following: bool = False
     wait_until: datetime | None = None
+    near: str | None = None  # not found: the one known code a character away (its code only, nothing else)
 
 
 def _time(value: str | None) -> datetime | None:
@@ -312,7 +349,7 @@ class DossierService:
         found = await self.repo.lookup(code_key(code), person.channel, person.external_id)
         self.limiter.record(person, now, found=found is not None)
         if found is None:
-            return LookupResult(code)
+            return LookupResult(code, near=await self.near(code))
         stored, steps, following = found
         dossier = to_dossier(stored)
         history = tuple(HistoryStep(step.status, from_sql_time(step.at), step.source) for step in steps)
@@ -324,6 +361,15 @@ class DossierService:
             self.commune_names.get(dossier.commune_code, dossier.commune_code),
             following,
         )
+
+    async def near(self, code: str) -> str | None:
+        """The code of the one known dossier a typing slip away from `code` (a character wrong, missing, extra,
+        or two swapped), or None when there is none or more than one: a suggestion, never a dossier shown."""
+        key = code_key(code)
+        if not MIN_NEAR <= len(key) <= MAX_NEAR:
+            return None
+        found = await self.repo.codes_of(sorted(slips(key)))
+        return found[0] if len(found) == 1 else None
 
     async def _history(self, dossier_id: int) -> tuple[HistoryStep, ...]:
         steps = await self.repo.history(dossier_id)

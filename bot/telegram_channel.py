@@ -26,6 +26,7 @@ from bot.commands import commands_for
 from bot.i18n import Translator, translator
 from bot.outbox import Delivery, Notifier, Outcome, OutgoingMessage
 from bot.people import Person
+from bot.receipt import MAX_BYTES, ImageRefused
 from bot.roles import Role
 from bot.services import Services
 from bot.telegram_http import NEVER_LEFT
@@ -101,7 +102,16 @@ def effects(context: Ctx) -> Effects:
     async def role_changed(person: Person, role: Role) -> None:
         await show_commands(bot, data.services, person, role)
 
-    return Effects(data.wake, data.reschedule, role_changed, bot.username if bot.username else "")
+    async def photo(file_id: str) -> bytes:
+        try:
+            file = await bot.get_file(file_id)
+            if file.file_size is not None and file.file_size > MAX_BYTES:
+                raise ImageRefused(f"{file.file_size} bytes")
+            return bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            raise ImageRefused(f"Telegram: {exc}") from exc
+
+    return Effects(data.wake, data.reschedule, role_changed, bot.username if bot.username else "", photo)
 
 
 def incoming(update: Update, person: Person) -> Incoming | None:

@@ -10,6 +10,7 @@ import hmac
 import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -18,6 +19,7 @@ from bot.httpserver import BadBody, header_bytes, read_json
 from bot.i18n import translator
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from bot.people import Person
+from bot.receipt import fetch_image
 from bot.services import Services
 from bot.text import clean
 from bot.textmenu import answer, keeping, remember, show
@@ -169,7 +171,7 @@ class ZaloChannel:
 
     def __init__(self, services: Services, client: ZaloClient, effects: Effects | None = None) -> None:
         self.client = client
-        self.chat = ZaloChat(services, client, effects or Effects())
+        self.chat = ZaloChat(services, client, replace(effects or Effects(), photo=fetch_image))
         self.notifier = ZaloNotifier(client, services)
         self.settings = services.settings
         self._task: asyncio.Task[None] | None = None

@@ -85,12 +85,13 @@ class Incoming:
 class Effects:
     """What the application does on the side of a conversation: drain the outbox now (an urgent alert waits for
     nothing), schedule the digests again (a leader moved theirs), give a person the command menu of a new role,
-    and the bot's username for invite links."""
+    the bot's username for invite links, and fetch a photo a person sent (its channel knows how)."""
 
     wake: Callable[[], None] = lambda: None
     reschedule: Callable[[], Awaitable[None]] | None = None
     role_changed: Callable[[Person, Role], Awaitable[None]] | None = None
     username: str = ""
+    photo: Callable[[str], Awaitable[bytes]] | None = None  # a photo's bytes by its reference (ImageRefused)
 
 
 @dataclass

@@ -3,6 +3,8 @@ the followed list, and following or not."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 from datetime import datetime
 
@@ -14,16 +16,18 @@ from bot.dossiers import (
     Standing,
     Timeliness,
     code_key,
-    find_code,
-    loose_code,
+    typed_code,
 )
 from bot.i18n import N_, Translator
 from bot.ratings import RETURNED
+from bot.receipt import ImageRefused, code_in, decode
 from bot.text import fold
 from handlers.centres import contact_parts, fallback_text
 from handlers.chat import Option, Replies, Reply, Turn, echo, place
 from handlers.people import EXAMPLE
 from handlers.ratings import rate_option
+
+log = logging.getLogger(__name__)
 
 AWAITING = "dossier"
 ASK = N_("Vui lòng nhắn mã hồ sơ in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, ví dụ: {example}")
@@ -192,6 +196,11 @@ async def lookup(turn: Turn, code: str) -> Replies:
     if result.wait_until is not None:
         return [limited(turn, result.wait_until)]
     if result.dossier is None:
+        if result.near is not None:
+            t = turn.t
+            text = t.gettext(NEAR).format(code=echo(result.code), near=result.near)
+            look = Option(t.gettext("🔎 Tra mã {code}").format(code=result.near), "dossier", result.near)
+            return [Reply(text, (look,))]
         return [not_found(turn, result.code)]
     options: tuple[Option, ...] = (follow_option(result, turn.t),)
     if result.dossier.status == RETURNED:
@@ -200,9 +209,41 @@ async def lookup(turn: Turn, code: str) -> Replies:
     return [Reply(render_lookup(result, turn, contact), options)]
 
 
+NEAR = N_("Không tìm thấy hồ sơ {code}. Có phải Ông/Bà muốn tra mã {near}?")
+NO_CODE_IN_PHOTO = N_(
+    "Phục Vụ chưa thấy mã QR hay mã vạch nào trên ảnh. Vui lòng chụp gần, rõ, đủ sáng phần mã trên Giấy tiếp nhận "
+    "hồ sơ và hẹn trả kết quả, hoặc nhắn mã hồ sơ in trên giấy (ví dụ: {example})."
+)
+NOT_A_RECEIPT = N_(
+    "Mã trên ảnh không phải mã hồ sơ. Vui lòng chụp mã QR trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, hoặc nhắn "
+    "mã hồ sơ in trên giấy (ví dụ: {example})."
+)
+IMAGE_REFUSED = N_(
+    "Phục Vụ chưa mở được ảnh này (ảnh quá lớn, hoặc không phải ảnh). Vui lòng gửi lại ảnh chụp Giấy tiếp nhận, "
+    "hoặc nhắn mã hồ sơ (ví dụ: {example})."
+)
+
+
+async def receipt(turn: Turn) -> Replies:
+    """A photo: of a receipt, its QR code or barcode is read and the code it carries looked up; anything else
+    is told how to send the code."""
+    fetch = turn.effects.photo
+    try:
+        if fetch is None:
+            raise ImageRefused("this channel cannot fetch photos")
+        texts = await asyncio.to_thread(decode, await fetch(turn.incoming.photo))
+    except ImageRefused as exc:
+        log.info("photo from %s not read: %s", turn.person.channel, exc)
+        return [turn.say(IMAGE_REFUSED, example=EXAMPLE)]
+    code = code_in(texts)
+    if code is None:
+        return [turn.say(NOT_A_RECEIPT if texts else NO_CODE_IN_PHOTO, example=EXAMPLE)]
+    return await lookup(turn, code)
+
+
 async def dossier(turn: Turn, value: str) -> Replies:
     """`/hoso CODE` looks it up; without a code (or «Tra cứu hồ sơ») the next message is taken as the code."""
-    code = find_code(value) or (value if len(code_key(value)) >= 6 else None)
+    code = typed_code(value) or (value if len(code_key(value)) >= 6 else None)
     if code is not None:
         return await lookup(turn, code)
     await turn.services.chat.expect(turn.person, AWAITING, turn.now)
@@ -212,7 +253,7 @@ async def dossier(turn: Turn, value: str) -> Replies:
 async def awaited_code(turn: Turn, text: str) -> Replies:
     """The message after «Tra cứu hồ sơ»: a code, or why it is none."""
     await turn.services.chat.expect(turn.person, "", turn.now)
-    code = find_code(text) or loose_code(text)
+    code = typed_code(text)
     if code is not None:
         return await lookup(turn, code)
     return [

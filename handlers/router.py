@@ -24,8 +24,8 @@ from bot.commands import (
     UPDATE_CENTRE,
     Command,
 )
-from bot.dossiers import find_code, loose_code
-from bot.i18n import N_, translator
+from bot.dossiers import typed_code
+from bot.i18n import translator
 from bot.roles import Role
 from bot.services import Services
 from bot.text import fold
@@ -86,7 +86,6 @@ COMMAND_ACTIONS: dict[Command, str] = {
     ROLES: "roles",
 }
 COMMANDS = {name: action for command, action in COMMAND_ACTIONS.items() for name in command.names}
-PHOTO = N_("Phục Vụ chưa đọc được ảnh. Vui lòng nhắn mã hồ sơ hoặc tên xã, phường bằng chữ.")
 
 
 async def choose(turn: Turn, action: str, value: str, *, typed: bool) -> Replies:
@@ -130,7 +129,7 @@ async def answer(turn: Turn) -> Replies:
             return await centres.set_pin(turn, incoming.location)  # after «/capnhat vitri»
         return await centres.nearest(turn, *incoming.location)
     if incoming.photo:
-        return [turn.say(PHOTO)]
+        return await dossiers.receipt(turn)
     if incoming.other or not text:
         return await people.chat(turn, "ack")
     return await _free_text(turn, text)
@@ -183,7 +182,7 @@ async def _free_text(turn: Turn, text: str) -> Replies:
     quoted = reports.replied_report(incoming.replied_to) if incoming.replied_to else None
     if quoted is not None and (await turn.access()).is_one_of(Role.LEADER, Role.ADMIN):
         return await reports.note(turn, quoted, text)
-    if (code := find_code(text) or loose_code(text)) is not None:
+    if (code := typed_code(text)) is not None:
         return await dossiers.lookup(turn, code)
     if (invite := people.invite_code(text)) is not None:
         return await people.redeem(turn, invite)

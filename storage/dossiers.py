@@ -301,6 +301,19 @@ class DossiersRepo:
         steps = [StoredStep(int(status), at, source) for status, at, source in json.loads(row["steps"])]
         return _dossier(row), steps, bool(row["following"])
 
+    async def codes_of(self, keys: Sequence[str]) -> list[str]:
+        """The codes of the dossiers with these keys (at most two: whether there is exactly one is the question)."""
+        found: list[str] = []
+        for start in range(0, len(keys), 900):
+            chunk = keys[start : start + 900]
+            rows = await self.db.fetchall(
+                f"SELECT code FROM dossiers WHERE code_key IN ({', '.join('?' * len(chunk))}) LIMIT 2", chunk
+            )
+            found += [str(row[0]) for row in rows]
+            if len(found) > 1:
+                break
+        return found
+
     async def by_key(self, code_key: str) -> StoredDossier | None:
         """A dossier by its code key."""
         row = await self.db.fetchone("SELECT * FROM dossiers WHERE code_key = ?", (code_key,))

@@ -317,10 +317,11 @@ class ConsoleChat(Chat):
 
 def _effects(app: App) -> Any:
     from bot.app import drain_outbox
+    from bot.console import console_photo
     from handlers.chat import Effects
 
     jobs: Any = app.job_queue
-    return Effects(lambda: jobs.run_once(drain_outbox, 0), app.bot_data.reschedule)
+    return Effects(lambda: jobs.run_once(drain_outbox, 0), app.bot_data.reschedule, photo=console_photo)
 
 
 def _printed(lines: list[str]) -> list[Msg]:

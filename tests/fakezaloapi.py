@@ -58,10 +58,12 @@ class FakeZaloAPI:
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.images: dict[str, bytes] = {}  # what `host_image` serves
 
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/images/{name}", self._image)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -104,6 +106,16 @@ class FakeZaloAPI:
     def push_image(self, user: str, url: str, caption: str = "") -> None:
         """A user sends an image (the platform gives its URL)."""
         self.push(self.update(user, "message.image.received", photo_url=url, caption=caption))
+
+    def host_image(self, data: bytes, name: str = "") -> str:
+        """Serve an image as Zalo's CDN does (its URL is what an image message carries)."""
+        name = name or f"{len(self.images) + 1}.jpg"
+        self.images[name] = data
+        return f"http://127.0.0.1:{self.port}/images/{name}"
+
+    async def _image(self, request: web.Request) -> web.Response:
+        data = self.images.get(request.match_info["name"])
+        return web.Response(body=data, content_type="image/jpeg") if data is not None else web.Response(status=404)
 
     def push_sticker(self, user: str) -> None:
         """A user sends a sticker."""

@@ -1,7 +1,10 @@
 """The console channel runs the real application: typed lines in, the bot's messages out as numbered text menus."""
 
+from pathlib import Path
+
 from bot.app import run_console
 from bot.config import Settings
+from tests.receipts import blank_photo
 
 
 async def chat(settings: Settings, lines: list[str], role: str = "citizen", commune: str | None = None) -> str:
@@ -61,7 +64,9 @@ async def test_console_remembers_language_across_runs(settings: Settings) -> Non
     assert "not yet provided" in second and "chưa cập nhật" not in second
 
 
-async def test_the_console_has_numbered_menus(settings: Settings) -> None:
+async def test_the_console_has_numbered_menus(settings: Settings, tmp_path: Path) -> None:
+    photo = tmp_path / "trang.jpg"
+    photo.write_bytes(blank_photo())  # a photo without a receipt's code
     out: list[str] = []
     example: list[str] = []
 
@@ -70,7 +75,7 @@ async def test_the_console_has_numbered_menus(settings: Settings) -> None:
         if "thử tra mã" in text:
             example.append(text.rsplit(" ", 1)[1].rstrip(")\n"))
 
-    lines = iter(["1", "<code>", "1", "theo dõi", "Sơn", "2", ":anh https://photo.example/x.jpg", ":nope", ":quit"])
+    lines = iter(["1", "<code>", "1", "theo dõi", "Sơn", "2", f":anh {photo}", ":nope", ":quit"])
 
     def read() -> str:
         line = next(lines)
@@ -84,7 +89,7 @@ async def test_the_console_has_numbered_menus(settings: Settings) -> None:
     assert "Đã theo dõi. Phục Vụ sẽ báo khi hồ sơ thay đổi trạng thái." in output  # "1"
     assert f"1. Bỏ theo dõi {example[0]}" in output
     assert "🏢 Trung tâm Phục vụ hành chính công xã Bắc Sơn" in output
-    assert "Phục Vụ chưa đọc được ảnh." in output
+    assert "Phục Vụ chưa thấy mã QR hay mã vạch nào trên ảnh." in output
     assert "không hiểu lệnh console này" in output
 
 

@@ -24,6 +24,7 @@ from tests.conftest import bot_settings
 from tests.factories import CODE, KEY, dossier_row
 from tests.fakebotapi import FakeBotAPI, running
 from tests.fakezaloapi import TOKEN, FakeZaloAPI
+from tests.receipts import blank_photo
 from tests.test_ingest_e2e import free_port
 
 NOW = datetime(2025, 8, 5, 3, 0, tzinfo=UTC)  # 10:00 in Lạng Sơn
@@ -77,11 +78,11 @@ async def test_a_number_out_of_context_and_other_kinds_of_message(zalo_bot: App,
     assert out.text == "Số 7 không có trong danh sách. Nhắn 0 để xem menu."
     since = zalo.mark()
     zalo.push_sticker(CITIZEN)
-    zalo.push_image(CITIZEN, "https://photo.zalo.example/a.jpg")
+    zalo.push_image(CITIZEN, zalo.host_image(blank_photo()))  # a photo without a receipt's code
     zalo.push_unsupported(CITIZEN)
     sticker, image, unsupported = await zalo.wait_sent(CITIZEN, 3, since=since)
     assert sticker.text.startswith("Phục Vụ sẵn sàng giúp.") and "\n1. Tra cứu hồ sơ\n" in sticker.text
-    assert image.text == "Phục Vụ chưa đọc được ảnh. Vui lòng nhắn mã hồ sơ hoặc tên xã, phường bằng chữ."
+    assert image.text.startswith("Phục Vụ chưa thấy mã QR hay mã vạch nào trên ảnh.")
     assert unsupported.text == sticker.text
 
 
