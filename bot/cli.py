@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     centres.add_argument("path", type=Path)
     dossiers = sub.add_parser("import-dossiers", help="nạp hồ sơ từ CSV hoặc XLSX (nạp lại không đổi gì)")
     dossiers.add_argument("path", type=Path)
+    procedures = sub.add_parser(
+        "import-procedures", help="nạp danh mục thủ tục hành chính của tỉnh từ CSV hoặc XLSX (nạp lại không đổi gì)"
+    )
+    procedures.add_argument("path", type=Path)
     invite = sub.add_parser("invite", help="tạo mã mời dùng một lần cho cán bộ xã hoặc lãnh đạo tỉnh")
     invite.add_argument("role", choices=["official", "leader"], help="official: cán bộ xã; leader: lãnh đạo tỉnh")
     invite.add_argument("--commune", help="tên hoặc mã xã, phường của cán bộ (bắt buộc với official)")
@@ -106,13 +110,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"Cấu hình sai: {exc}", file=sys.stderr)
         return 2
-    if args.command in ("import-centres", "import-dossiers"):
+    if args.command in ("import-centres", "import-dossiers", "import-procedures"):
         setup_logging(settings, logging.WARNING)
         if not args.path.is_file():
             print(f"Không có tệp {args.path}", file=sys.stderr)
             return 2
-        importer = _import_centres if args.command == "import-centres" else _import_dossiers
-        return asyncio.run(importer(settings, args.path))
+        importers = {
+            "import-centres": _import_centres,
+            "import-dossiers": _import_dossiers,
+            "import-procedures": _import_procedures,
+        }
+        return asyncio.run(importers[args.command](settings, args.path))
     if args.command in ("invite", "revoke-invite"):
         setup_logging(settings, logging.WARNING)
         if args.command == "revoke-invite":
@@ -217,6 +225,25 @@ async def _import_dossiers(settings: Settings, path: Path) -> int:
         + (f"; {summary.superseded} dòng trùng mã, đã dùng dòng sau cùng." if summary.superseded else ".")
     )
     return 0 if not summary.rejected else 1
+
+
+async def _import_procedures(settings: Settings, path: Path) -> int:
+    from bot.services import open_services
+
+    services = await open_services(settings)
+    try:
+        result = await services.procedures.import_file(path, services.clock().isoformat())
+    except (ValueError, UnicodeDecodeError, OSError, csv.Error, zipfile.BadZipFile) as exc:
+        print(f"Không nạp được {path}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await services.db.close()
+    _print_rejected(result.rejected)
+    print(
+        f"Thủ tục: thêm mới {result.inserted}, cập nhật {result.updated}, không đổi {result.unchanged},"
+        f" bỏ qua {len(result.rejected)}."
+    )
+    return 0 if not result.rejected else 1
 
 
 def _commune(services: Services, commune: str | None) -> tuple[bool, str | None]:
@@ -344,12 +371,14 @@ async def _roles_revoke(settings: Settings, person: str) -> int:
 
 async def _demo_data(settings: Settings, seed: int, days: int) -> int:
     from bot.demo import demo_units, fill_demo
+    from bot.procedures import load_sample
     from bot.services import open_services
 
     services = await open_services(settings)
     try:
         communes, towns = demo_units(services.centres.directory)
         result, _ = await fill_demo(services.dossiers.repo, communes, services.clock(), seed, days, towns)
+        await load_sample(services.procedures, services.clock().isoformat())
     except ValueError as exc:
         print(f"Không tạo hồ sơ mẫu: {exc}", file=sys.stderr)
         return 2

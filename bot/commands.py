@@ -29,9 +29,10 @@ CENTRE = Command("trungtam", "centre", N_("Tìm Trung tâm Phục vụ hành ch�
 
 DOSSIER = Command("hoso", "dossier", N_("Tra cứu hồ sơ theo mã"))
 FOLLOW = Command("theodoi", "follow", N_("Các hồ sơ đang theo dõi"))
+PROCEDURE = Command("thutuc", "procedure", N_("Thủ tục hành chính: giấy tờ, thời hạn, lệ phí, nơi nộp"))
 CANCEL = Command("huy", "cancel", N_("Hủy thao tác đang làm dở"))
 
-COMMANDS: tuple[Command, ...] = (START, DOSSIER, FOLLOW, CENTRE, LANG, HELP, CANCEL)
+COMMANDS: tuple[Command, ...] = (START, DOSSIER, FOLLOW, CENTRE, PROCEDURE, LANG, HELP, CANCEL)
 
 # The commands below are for one role each: anyone else is answered as for an unknown command, and only the
 # holders see them in their command menu (`commands_for`, set per chat when the role is given or taken).

@@ -13,6 +13,7 @@ from bot.demo import demo_units, fill_demo
 from bot.i18n import translator
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from bot.people import Person
+from bot.procedures import load_sample
 from bot.receipt import MAX_BYTES, ImageRefused, fetch_image
 from bot.roles import Role
 from bot.services import Services, open_services
@@ -117,6 +118,8 @@ async def ensure_demo_data(settings: Settings, write: Callable[[str], None], day
             )
             tip = f"; thử tra mã {example}" if example else ""
             write(f"(cơ sở dữ liệu mới: đã tạo {result.inserted} hồ sơ mẫu{tip})\n")
+        if await load_sample(services.procedures, services.clock().isoformat()):
+            write("(danh mục thủ tục mẫu để dùng thử: /thutuc)\n")
     finally:
         await services.db.close()
 

@@ -175,6 +175,7 @@ class Dossier:
     note: str | None = None  # the one-stop system's note to the applicant (what to supplement)
     fee: int | None = None  # đồng to pay (status 6)
     new_due_at: datetime | None = None  # a new appointment date, given with an apology letter
+    procedure_code: str | None = None  # the national code of its procedure, when the one-stop system sends it
 
     @property
     def appointment(self) -> datetime | None:
@@ -307,6 +308,7 @@ def to_dossier(row: StoredDossier) -> Dossier:
         row.note,
         row.fee,
         _time(row.new_due_at),
+        row.procedure_code,
     )
 
 

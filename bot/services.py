@@ -14,6 +14,7 @@ from bot.digest import DigestService
 from bot.dossiers import DossierService
 from bot.outbox import OutboxService, Pacer
 from bot.people import PeopleService, Person
+from bot.procedures import ProcedureService
 from bot.ratings import RatingService
 from bot.registry import ensure_registry
 from bot.reports import ReportService
@@ -25,6 +26,7 @@ from storage.digest import DigestRepo
 from storage.dossiers import DossiersRepo
 from storage.outbox import OutboxRepo
 from storage.people import PeopleRepo
+from storage.procedures import ProceduresRepo
 from storage.ratings import RatingsRepo
 from storage.reports import DraftsRepo, ReportsRepo
 from storage.roles import RolesRepo
@@ -53,6 +55,7 @@ class Services:
     digest: DigestService
     chat: ChatState
     ratings: RatingService
+    procedures: ProcedureService
 
 
 async def open_services(settings: Settings, clock: Clock | None = None, pacer: Pacer | None = None) -> Services:
@@ -73,6 +76,8 @@ async def open_services(settings: Settings, clock: Clock | None = None, pacer: P
         reports = ReportService(ReportsRepo(db), PeopleRepo(db), roles, DraftsRepo(db))
         await reports.load()
         chat = ChatState(ChatRepo(db), PeopleRepo(db))
+        procedures = ProcedureService(ProceduresRepo(db))
+        await procedures.load()
         admin_ids = [
             await PeopleRepo(db).ensure(a.channel, a.external_id, clock().isoformat()) for a in sorted(admins, key=str)
         ]
@@ -86,4 +91,6 @@ async def open_services(settings: Settings, clock: Clock | None = None, pacer: P
         DigestRepo(db), ReportsRepo(db), PeopleRepo(db), centres, settings.timezone, settings.digest_time
     )
     ratings = RatingService(RatingsRepo(db), DossiersRepo(db), PeopleRepo(db), dossiers.limiter)
-    return Services(settings, db, people, centres, dossiers, outbox, clock, roles, reports, digest, chat, ratings)
+    return Services(
+        settings, db, people, centres, dossiers, outbox, clock, roles, reports, digest, chat, ratings, procedures
+    )

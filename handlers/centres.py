@@ -189,8 +189,8 @@ async def search(turn: Turn, text: str) -> Replies:
     outcome = turn.services.centres.search(text)
     if isinstance(outcome, NotFound) and not outcome.empty and not looks_like_place(text):
         note = turn.t.gettext(
-            "Phục Vụ chưa trả lời được câu hỏi này. Phục Vụ giúp tra cứu hồ sơ theo mã và tìm Trung tâm Phục vụ "
-            "hành chính công; về thủ tục, giấy tờ, vui lòng hỏi Trung tâm của xã, phường mình."
+            "Phục Vụ chưa trả lời được câu hỏi này. Phục Vụ giúp tra cứu hồ sơ theo mã, tìm Trung tâm Phục vụ "
+            "hành chính công, và xem giấy tờ, lệ phí của một thủ tục (/thutuc)."
         )
         return [Reply(note, menu=await turn.role())]
     return await search_replies(turn, outcome)

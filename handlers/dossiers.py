@@ -203,6 +203,10 @@ async def lookup(turn: Turn, code: str) -> Replies:
             return [Reply(text, (look,))]
         return [not_found(turn, result.code)]
     options: tuple[Option, ...] = (follow_option(result, turn.t),)
+    catalogue = turn.services.procedures
+    known = catalogue.get(result.dossier.procedure_code or "") or catalogue.named(result.dossier.procedure_name)
+    if known is not None:
+        options += (Option(turn.t.gettext("📑 Giấy tờ, lệ phí của thủ tục"), "procedure_view", known.code),)
     if result.dossier.status == RETURNED:
         options += (rate_option(result.dossier.code, turn.t),)
     contact = await centre_contact(turn, result.dossier.commune_code)

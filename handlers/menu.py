@@ -14,6 +14,7 @@ from handlers.chat import Option
 DOSSIER = N_("📄 Tra cứu hồ sơ")
 FOLLOWING = N_("⭐ Hồ sơ theo dõi")
 CENTRE = N_("🏢 Tìm trung tâm")
+PROCEDURE = N_("📑 Thủ tục hành chính")
 LOCATION = N_("📍 Gửi vị trí của tôi")
 HELP = N_("❓ Hướng dẫn")
 LANGUAGE = N_("🌐 English")
@@ -29,6 +30,7 @@ _CITIZEN = (
     (FOLLOWING, "following", "", ""),
     (CENTRE, "centre", "", ""),
     (LOCATION, "", "", "location"),
+    (PROCEDURE, "procedure", "", ""),
     (HELP, "help", "", ""),
     (LANGUAGE, "language", "", ""),
 )
@@ -58,6 +60,7 @@ WORDS = {
     "tro giup": "help",
     "help": "help",
     "tra cuu": "dossier",
+    "thu tuc": "procedure",
     "tra cuu ho so": "dossier",
     "ho so": "dossier",
     "look up": "dossier",

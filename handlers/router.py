@@ -17,6 +17,7 @@ from bot.commands import (
     HELP,
     INVITE,
     LANG,
+    PROCEDURE,
     REPORT,
     REPORTS,
     ROLES,
@@ -29,7 +30,7 @@ from bot.i18n import translator
 from bot.roles import Role
 from bot.services import Services
 from bot.text import fold
-from handlers import centres, digest, dossiers, menu, people, ratings, reports, roles
+from handlers import centres, digest, dossiers, menu, people, procedures, ratings, reports, roles
 from handlers.chat import FAILED, Effects, Incoming, Replies, Reply, Route, Turn, stale, unrecognised
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ ACTIONS: dict[str, Route] = {
     "commune": Route(centres.commune),
     "old": Route(centres.old_unit),
     "pin": Route(centres.pin),
+    "procedure": Route(procedures.procedure),
+    "procedure_view": Route(procedures.view),
     "rate": Route(ratings.rate),
     "rate_why": Route(ratings.why),
     "cancel": Route(reports.cancel),
@@ -74,6 +77,7 @@ COMMAND_ACTIONS: dict[Command, str] = {
     HELP: "help",
     LANG: "language",
     CENTRE: "centre",
+    PROCEDURE: "procedure",
     DOSSIER: "dossier",
     FOLLOW: "following",
     CANCEL: "cancel",
@@ -156,6 +160,9 @@ async def _awaited(turn: Turn, text: str) -> Replies | None:
         return None
     if awaiting == dossiers.AWAITING:
         return await dossiers.awaited_code(turn, text)
+    if awaiting == procedures.AWAITING:
+        await services.chat.expect(person, "", turn.now)
+        return await procedures.answer(turn, text, asked=True)
     if awaiting == centres.PIN_AWAITING and (await turn.access()).is_one_of(Role.OFFICIAL):
         return await centres.set_pin(turn, coordinates(text))
     if (noted := reports.awaited_note(awaiting)) is not None:
@@ -188,7 +195,7 @@ async def _free_text(turn: Turn, text: str) -> Replies:
         return await people.redeem(turn, invite)
     if (talk := people.small_talk(text)) is not None:
         return await people.chat(turn, talk)
-    return await centres.search(turn, text)
+    return await procedures.free_question(turn, text)
 
 
 async def respond(

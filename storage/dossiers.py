@@ -169,6 +169,7 @@ class StoredDossier:
     note: str | None = None
     fee: int | None = None
     new_due_at: str | None = None
+    procedure_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ def _dossier(row: sqlite3.Row) -> StoredDossier:
         row["note"],
         row["fee"],
         row["new_due_at"],
+        row["procedure_code"],
     )
 
 

@@ -27,6 +27,29 @@ def test_import_centres_reports_counts_and_bad_lines(
     assert main(["import-centres", str(tmp_path / "missing.csv")]) == 2
 
 
+def test_import_procedures_reports_counts_bad_lines_and_is_idempotent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "cli.db"))
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    listing = tmp_path / "thu_tuc.csv"
+    listing.write_text(
+        "ma_thu_tuc,ten_thu_tuc,le_phi,co_quan_thuc_hien\n"
+        "1.001193,Đăng ký khai sinh,Miễn lệ phí,UBND cấp xã\n"
+        ",Không có mã,,\n",
+        encoding="utf-8",
+    )
+    assert main(["import-procedures", str(listing)]) == 1
+    out, err = capsys.readouterr()
+    assert "Thủ tục: thêm mới 1, cập nhật 0, không đổi 0, bỏ qua 1." in out and "dòng 3" in err
+    assert main(["import-procedures", str(listing)]) == 1
+    assert "thêm mới 0, cập nhật 0, không đổi 1" in capsys.readouterr().out
+    (tmp_path / "bad.csv").write_text("ten\nx\n", encoding="utf-8")
+    assert main(["import-procedures", str(tmp_path / "bad.csv")]) == 2
+    assert "Không nạp được" in capsys.readouterr().err
+
+
 def test_a_bad_setting_is_named(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PHUCVU_DIGEST_TIME", "7h")
     assert main(["import-centres", "x.csv"]) == 2

@@ -22,7 +22,7 @@ async def chat(settings: Settings, lines: list[str], role: str = "citizen", comm
     return "\n".join(out)
 
 
-MENU = "1. Tra cứu hồ sơ\n2. Hồ sơ theo dõi\n3. Tìm trung tâm\n4. Hướng dẫn\n5. English\n"
+MENU = "1. Tra cứu hồ sơ\n2. Hồ sơ theo dõi\n3. Tìm trung tâm\n4. Thủ tục hành chính\n5. Hướng dẫn\n6. English\n"
 
 
 async def test_console_finds_centres_and_chooses_by_number(settings: Settings) -> None:

@@ -10,7 +10,15 @@ from handlers.menu import DOSSIER, LANGUAGE
 from tests.channels import CHANNELS, Chat, chat_on, from_menu
 
 GREETING = "Kính chào Ông/Bà! Phục Vụ là trợ lý tự động của các Trung tâm Phục vụ hành chính công tỉnh Lạng Sơn."
-MENU = ["Tra cứu hồ sơ", "Hồ sơ theo dõi", "Tìm trung tâm", "Gửi vị trí của tôi", "Hướng dẫn", "English"]
+MENU = [
+    "Tra cứu hồ sơ",
+    "Hồ sơ theo dõi",
+    "Tìm trung tâm",
+    "Gửi vị trí của tôi",
+    "Thủ tục hành chính",
+    "Hướng dẫn",
+    "English",
+]
 EN = translator("en")
 
 

@@ -62,7 +62,10 @@ async def test_menu_by_number_and_by_word(zalo_bot: App, zalo: FakeZaloAPI) -> N
     [menu] = await zalo.say(CITIZEN, "menu")
     text = menu.text
     assert text.startswith("Vui lòng chọn một mục dưới đây.\n\n1. Tra cứu hồ sơ")
-    assert "\n\n1. Tra cứu hồ sơ\n2. Hồ sơ theo dõi\n3. Tìm trung tâm\n4. Hướng dẫn\n5. English\n" in text
+    assert (
+        "\n\n1. Tra cứu hồ sơ\n2. Hồ sơ theo dõi\n3. Tìm trung tâm\n4. Thủ tục hành chính\n5. Hướng dẫn\n6. English\n"
+        in text
+    )
     assert "Gửi vị trí" not in text  # Zalo's bots receive no locations: no line for it
     [asked] = await zalo.say(CITIZEN, "1")
     assert asked.text.startswith("Vui lòng nhắn mã hồ sơ in trên Giấy tiếp nhận")
@@ -107,8 +110,8 @@ async def test_the_numbered_menu_survives_a_restart(settings: Settings, zalo: Fa
 async def test_language_switch_by_word_and_number(zalo_bot: App, zalo: FakeZaloAPI) -> None:
     [english] = await zalo.say(CITIZEN, "English")
     assert "\n\n1. Look up a dossier\n2. Followed dossiers\n3. Find a centre\n" in english.text
-    assert "\n5. Tiếng Việt\n" in english.text
-    [vietnamese] = await zalo.say(CITIZEN, "5")
+    assert "\n6. Tiếng Việt\n" in english.text
+    [vietnamese] = await zalo.say(CITIZEN, "6")
     assert vietnamese.text.startswith("Đã chuyển sang tiếng Việt.") and "\n1. Tra cứu hồ sơ\n" in vietnamese.text
     [other] = await zalo.say(OTHER, "menu")
     assert other.text.startswith("Vui lòng chọn một mục dưới đây.")
