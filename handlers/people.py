@@ -59,13 +59,15 @@ def help_text(t: Translator, role: Role = Role.CITIZEN) -> str:
     lines = [
         t.gettext("Phục Vụ giúp:"),
         t.gettext(
-            "• Tra cứu hồ sơ: nhắn mã hồ sơ in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, ví dụ {example}."
+            "• Tra cứu hồ sơ: nhắn mã hồ sơ in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả, ví dụ {example}, "
+            "hoặc gửi ảnh chụp mã QR trên giấy đó."
         ).format(example=EXAMPLE),
         t.gettext("• Theo dõi hồ sơ: sau khi tra cứu, chọn «Theo dõi» để được báo khi hồ sơ thay đổi."),
         t.gettext(
             "• Tìm Trung tâm Phục vụ hành chính công: nhắn tên xã, phường (ví dụ: Hữu Lũng) "
             "hoặc địa chỉ cũ trước năm 2025 (ví dụ: xã Đồng Tân, huyện Hữu Lũng)."
         ),
+        t.gettext("• Thủ tục hành chính: hỏi như «làm căn cước cần giấy tờ gì», «lệ phí kết hôn», hoặc /thutuc."),
         "",
         t.gettext("Các lệnh:"),
     ]
