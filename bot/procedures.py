@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from bot.dossier_import import read_table
 from bot.text import clean, fold
@@ -167,12 +167,19 @@ class ProcedureService:
         self.repo = repo
         self._all: dict[str, StoredProcedure] = {}
         self._folded: list[tuple[str, StoredProcedure]] = []
+        self._names: list[str] = []
+        self._by_word: dict[str, list[int]] = {}  # a folded word → the names it is in
 
     async def load(self) -> None:
         """Read the catalogue (at start, and after an import)."""
         procedures = await self.repo.all()
         self._all = {p.code: p for p in procedures}
         self._folded = [(fold(p.name), p) for p in procedures]
+        self._names = [folded for folded, _ in self._folded]
+        self._by_word = {}
+        for index, folded in enumerate(self._names):
+            for word in set(folded.split()):
+                self._by_word.setdefault(word, []).append(index)
 
     @property
     def empty(self) -> bool:
@@ -200,13 +207,20 @@ class ProcedureService:
         query = question_words(text)
         if len(query) < 3 or not self._folded:
             return []
-        scored = []
-        for folded, procedure in self._folded:
-            score = fuzz.token_set_ratio(query, folded)
-            if len(query) >= 5:
-                score = max(score, fuzz.partial_ratio(query, folded) - 5)
-            if score >= CANDIDATE:
-                scored.append((score, fuzz.token_sort_ratio(query, folded), procedure))
+        # Only names sharing a word with the question are scored (most messages are no procedure question and
+        # share none), in rapidfuzz's own loop.
+        shared = sorted({index for word in query.split() for index in self._by_word.get(word, ())})
+        names = {index: self._names[index] for index in shared}
+        best: dict[int, float] = {}
+        for _, score, index in process.extract(query, names, scorer=fuzz.token_set_ratio, score_cutoff=CANDIDATE):
+            best[index] = score
+        if len(query) >= 5:
+            partial = process.extract(query, names, scorer=fuzz.partial_ratio, score_cutoff=CANDIDATE + 5)
+            for _, score, index in partial:
+                best[index] = max(best.get(index, 0.0), score - 5)
+        scored = [
+            (score, fuzz.token_sort_ratio(query, names[index]), self._folded[index][1]) for index, score in best.items()
+        ]
         scored.sort(key=lambda item: (-item[0], -item[1], len(item[2].name)))  # then the closest in whole
         if len(scored) > 1 and scored[0][0] - scored[1][0] >= CLEAR_GAP:
             return [scored[0][2]]
