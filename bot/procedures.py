@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +64,7 @@ ALIASES = {
     "photo cong chung": "chung thuc ban sao",
     "lay vo": "ket hon",
     "lay chong": "ket hon",
-    "cuoi": "ket hon",
+    "dam cuoi": "ket hon",
     "giay bao tu": "khai tu",
     "chung tu": "khai tu",
     "doc than": "xac nhan tinh trang hon nhan",
@@ -105,8 +107,12 @@ FILLER = sorted(
         "phi",
         "lam",
         "xin",
-        "can",
         "gi",
+        "sao roi",
+        "tai sao",
+        "khong sao",
+        "roi",
+        "the nao roi",
         "a",
         "vay",
         "ạ",
@@ -121,7 +127,6 @@ FILLER = sorted(
         "cho",
         "cua toi",
         "toi",
-        "minh",
         "em",
         "oi",
     },
@@ -129,6 +134,7 @@ FILLER = sorted(
 )
 # Words that say a question is about a procedure (folded).
 ASKING = ("thu tuc", "giay to", "le phi", "ho so gom", "can gi", "can nhung", "bao lau", "mat bao nhieu", "lam the nao")
+REFRESH = 60.0  # seconds between checks that the catalogue changed in the database
 CANDIDATE = 80.0  # a procedure whose name scores this against the question is a candidate
 CLEAR_GAP = 6.0  # the best is the answer when it is this far ahead of the next
 MAX_SHOWN = 5
@@ -163,15 +169,30 @@ def asks_procedure(text: str) -> bool:
 class ProcedureService:
     """The catalogue: imported, held in memory, searched."""
 
-    def __init__(self, repo: ProceduresRepo) -> None:
+    def __init__(self, repo: ProceduresRepo, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.repo = repo
+        self._monotonic = monotonic
+        self._checked = monotonic()
+        self._version: tuple[int, str] = (0, "")
         self._all: dict[str, StoredProcedure] = {}
         self._folded: list[tuple[str, StoredProcedure]] = []
         self._names: list[str] = []
         self._by_word: dict[str, list[int]] = {}  # a folded word → the names it is in
 
+    async def fresh(self) -> None:
+        """Read the catalogue again when another process (`phucvu import-procedures` while the bot runs) changed
+        it: checked at most once every REFRESH seconds, with one small query."""
+        now = self._monotonic()
+        if now - self._checked < REFRESH:
+            return
+        self._checked = now
+        if await self.repo.version() != self._version:
+            await self.load()
+
     async def load(self) -> None:
         """Read the catalogue (at start, and after an import)."""
+        self._version = await self.repo.version()
+        self._checked = self._monotonic()
         procedures = await self.repo.all()
         self._all = {p.code: p for p in procedures}
         self._folded = [(fold(p.name), p) for p in procedures]
@@ -205,8 +226,8 @@ class ProcedureService:
         """The procedures a question is about, best first: one when it is clear, up to MAX_SHOWN when several
         fit, none when nothing does."""
         query = question_words(text)
-        if len(query) < 3 or not self._folded:
-            return []
+        if len(query) < 3 or not self._folded or (" " not in query and len(query) < 4 and not asks_procedure(text)):
+            return []  # one short word (`sao`, `ok`) is chat, not a procedure's name
         # Only names sharing a word with the question are scored (most messages are no procedure question and
         # share none), in rapidfuzz's own loop.
         shared = sorted({index for word in query.split() for index in self._by_word.get(word, ())})
@@ -214,7 +235,7 @@ class ProcedureService:
         best: dict[int, float] = {}
         for _, score, index in process.extract(query, names, scorer=fuzz.token_set_ratio, score_cutoff=CANDIDATE):
             best[index] = score
-        if len(query) >= 5:
+        if len(query) >= 5 and (len(query.split()) > 1 or asks_procedure(text)):  # one word: whole words only
             partial = process.extract(query, names, scorer=fuzz.partial_ratio, score_cutoff=CANDIDATE + 5)
             for _, score, index in partial:
                 best[index] = max(best.get(index, 0.0), score - 5)

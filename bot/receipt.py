@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import weakref
 from collections.abc import Iterable, Iterator
 
 import httpx
 
 from bot.dossiers import typed_code
 
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")  # what a phone or a chat app sends; nothing more is parsed
 MAX_BYTES = 10 * 1024 * 1024  # Telegram's photos are at most 10 MB; a receipt's photo is far less
 MAX_PIXELS = 50_000_000  # a 50-megapixel phone photo; more is a decompression bomb, not a receipt
 WORK_SIDE = 2400  # larger photos are scaled down to this before decoding (a receipt's QR stays hundreds of pixels)
@@ -27,6 +29,19 @@ class ImageRefused(Exception):
     """The image is too large, or not an image: an answer, not a traceback."""
 
 
+# Per event loop: photos are decoded one after another.
+_ONE_AT_A_TIME: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+async def read_codes(data: bytes) -> list[str]:
+    """`decode` in a worker thread, one photo at a time: a burst of photos takes turns instead of taking both cores
+    from every other chat."""
+    loop = asyncio.get_running_loop()
+    gate = _ONE_AT_A_TIME.setdefault(loop, asyncio.Semaphore(1))
+    async with gate:
+        return await asyncio.to_thread(decode, data)
+
+
 def decode(data: bytes) -> list[str]:
     """The texts of the QR codes and barcodes in an image (empty when it has none that can be read). Tries the
     photo as it is, then with its noise smoothed, then (a small one) scaled up. ImageRefused for what is too
@@ -37,7 +52,7 @@ def decode(data: bytes) -> list[str]:
     if len(data) > MAX_BYTES:
         raise ImageRefused(f"{len(data)} bytes")
     try:
-        with Image.open(io.BytesIO(data)) as opened:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as opened:
             width, height = opened.size
             if width * height > MAX_PIXELS:
                 raise ImageRefused(f"{width}×{height} pixels")
@@ -49,7 +64,7 @@ def decode(data: bytes) -> list[str]:
 
     def attempts() -> Iterator[Image.Image]:
         yield image
-        yield image.filter(ImageFilter.MedianFilter(3))
+        yield image.filter(ImageFilter.GaussianBlur(1))  # (a median filter would hold the GIL for most of a second)
         if max(image.size) < SMALL_SIDE:
             yield image.resize((image.width * 2, image.height * 2), Image.Resampling.BICUBIC)
         for angle in TILTS:  # a barcode's bars read only when nearly level (a QR code reads at any angle)
@@ -89,7 +104,7 @@ async def fetch_image(url: str, client: httpx.AsyncClient | None = None) -> byte
                     if len(body) > MAX_BYTES:
                         raise ImageRefused("more than the limit")
                 return bytes(body)
-    except (httpx.HTTPError, TimeoutError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, TimeoutError) as exc:
         raise ImageRefused(f"could not download: {exc}") from exc
     finally:
         if own:

@@ -3,7 +3,6 @@ the followed list, and following or not."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from datetime import datetime
@@ -20,7 +19,7 @@ from bot.dossiers import (
 )
 from bot.i18n import N_, Translator
 from bot.ratings import RETURNED
-from bot.receipt import ImageRefused, code_in, decode
+from bot.receipt import ImageRefused, code_in, read_codes
 from bot.text import fold
 from handlers.centres import contact_parts, fallback_text
 from handlers.chat import Option, Replies, Reply, Turn, echo, place
@@ -128,7 +127,7 @@ async def centre_contact(turn: Turn, commune_code: str) -> str:
         return f"{name} ({contact_parts(details, t)})"
     fallback = await centres.fallback()
     if fallback.empty:
-        return name
+        return f"{name} ({contact_parts(details, t)})" if details.opening_hours else name
     unknown = t.gettext("{centre} (địa chỉ, điện thoại chưa được cập nhật; Ông/Bà có thể liên hệ {others})")
     return unknown.format(centre=name, others=fallback_text(fallback, t))
 
@@ -223,24 +222,28 @@ NOT_A_RECEIPT = N_(
     "mã hồ sơ in trên giấy (ví dụ: {example})."
 )
 IMAGE_REFUSED = N_(
-    "Phục Vụ chưa mở được ảnh này (ảnh quá lớn, hoặc không phải ảnh). Vui lòng gửi lại ảnh chụp Giấy tiếp nhận, "
-    "hoặc nhắn mã hồ sơ (ví dụ: {example})."
+    "Phục Vụ chưa mở được ảnh này. Vui lòng gửi lại ảnh chụp Giấy tiếp nhận (ảnh thường, dưới 10 MB), hoặc nhắn mã "
+    "hồ sơ (ví dụ: {example})."
 )
 
 
 async def receipt(turn: Turn) -> Replies:
     """A photo: of a receipt, its QR code or barcode is read and the code it carries looked up; anything else
     is told how to send the code."""
+    limiter = turn.services.dossiers.limiter  # a photo costs a lookup's turn, and more: its decoding
+    if (wait := limiter.blocked_until(turn.person, turn.now)) is not None:
+        return [limited(turn, wait)]
     fetch = turn.effects.photo
     try:
         if fetch is None:
             raise ImageRefused("this channel cannot fetch photos")
-        texts = await asyncio.to_thread(decode, await fetch(turn.incoming.photo))
+        texts = await read_codes(await fetch(turn.incoming.photo))
     except ImageRefused as exc:
         log.info("photo from %s not read: %s", turn.person.channel, exc)
         return [turn.say(IMAGE_REFUSED, example=EXAMPLE)]
     code = code_in(texts)
     if code is None:
+        limiter.record(turn.person, turn.now, found=False)
         return [turn.say(NOT_A_RECEIPT if texts else NO_CODE_IN_PHOTO, example=EXAMPLE)]
     return await lookup(turn, code)
 

@@ -63,6 +63,7 @@ def _option(procedure: StoredProcedure) -> Option:
 
 async def procedure(turn: Turn, value: str) -> Replies:
     """`/thutuc [what]` and the menu item: the procedure named, or the question."""
+    await turn.services.procedures.fresh()
     if turn.services.procedures.empty:
         return [await _no_catalogue(turn)]
     if value.strip():
@@ -73,14 +74,18 @@ async def procedure(turn: Turn, value: str) -> Replies:
 
 async def view(turn: Turn, code: str) -> Replies:
     """A procedure chosen from a list or from a dossier's lookup."""
+    await turn.services.procedures.fresh()
     found = turn.services.procedures.get(code)
     return [card(found, turn.t)] if found is not None else stale(turn)
 
 
-async def answer(turn: Turn, text: str, *, asked: bool = False) -> Replies:
-    """What a procedure question finds: one card, a choice of a few, or a miss that says how to ask."""
+async def answer(turn: Turn, text: str, *, asked: bool = False, found: list[StoredProcedure] | None = None) -> Replies:
+    """What a procedure question finds (`found`: already searched): one card, a choice of a few, or a miss that
+    says how to ask."""
     services, t = turn.services, turn.t
-    found = services.procedures.search(text)
+    await services.procedures.fresh()
+    if found is None:
+        found = services.procedures.search(text)
     if len(found) == 1:
         return [card(found[0], t)]
     if found:
@@ -102,6 +107,7 @@ def _a_place(outcome: SearchOutcome) -> bool:
 async def free_question(turn: Turn, text: str) -> Replies:
     """Free text that names no code: a procedure question, a place, or both (both offered)."""
     services = turn.services
+    await services.procedures.fresh()
     asking = asks_procedure(text)
     what, *where = AT_PLACE.split(text, maxsplit=1)  # `khai sinh ở Hữu Lũng`: a procedure, then a place
     found = services.procedures.search(text) or (services.procedures.search(what) if where else [])
@@ -118,7 +124,7 @@ async def free_question(turn: Turn, text: str) -> Replies:
         text_both = t.gettext("Ông/Bà muốn xem thủ tục, hay trung tâm của xã, phường?")
         return [Reply(text_both, (*(_option(p) for p in found[:3]), *places))]
     if found:
-        return await answer(turn, text)
+        return await answer(turn, text, found=found)
     if _a_place(outcome):
         return await search_replies(turn, outcome)
     return await answer(turn, text, asked=True)

@@ -5,6 +5,8 @@ Every step is saved, so after a restart the next message goes on where the offic
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -326,22 +328,19 @@ async def view(turn: Turn, value: str) -> Replies:
         lines += [f"• {t.moment(at.astimezone(tz))} — {note}" for at, note in notes]
     photos, unseen = await _photos(turn, report)
     if unseen:
-        lines.append(
-            t.gettext("{count} ảnh chưa hiện được ở đây: xem trên Telegram, hoặc đặt PHUCVU_PUBLIC_URL.").format(
-                count=unseen
-            )
-        )
-    return [*photos, Reply("\n".join(lines), options, columns=2)]
+        lines.append(t.gettext("{count} ảnh gửi từ Telegram chưa xem được ở đây.").format(count=unseen))
+    return [Reply("\n".join(lines), options, columns=2), *photos]  # the card first: a photo that fails loses nothing
 
 
 async def _photos(turn: Turn, report: Report) -> tuple[Replies, int]:
-    """A report's photos as the person's channel can show them (`photo_link`), at most SHOWN_PHOTOS; and how many
-    of those it cannot show."""
+    """A report's newest photos (a reopening's evidence among them) as the person's channel can show them
+    (`photo_link`), at most SHOWN_PHOTOS; and how many of those it cannot show."""
     settings = turn.services.settings
     refs = await turn.services.reports.photos(turn.person, report.id)
     shown: Replies = []
     unseen = 0
-    for number, ref in enumerate(refs[:SHOWN_PHOTOS], start=1):
+    first = max(1, len(refs) - SHOWN_PHOTOS + 1)
+    for number, ref in enumerate(refs[first - 1 :], start=first):
         link = photo_link(ref, report.id, number, settings.public_url, settings.media_key, turn.person.channel)
         if link is None:
             unseen += 1
@@ -356,6 +355,7 @@ async def move(turn: Turn, value: str) -> Replies:
     được» or «Trùng» asks for the reason first, then for a confirmation (`ID:STATE:ok`, with the reason awaited)."""
     number, _, rest = value.partition(":")
     state_value, _, confirmed = rest.partition(":")
+    confirmed, _, shown = confirmed.partition(":")
     report_id = _number(number)
     reason = ""
     try:
@@ -366,8 +366,8 @@ async def move(turn: Turn, value: str) -> Replies:
             if not confirmed:
                 return await _ask_reason(turn, report_id, state)
             reason = turn.awaited.removeprefix(f"{SURE}{report_id}:{state.value}:")
-            if reason == turn.awaited or not reason:
-                raise NotAllowed  # a confirmation with no reason given before it (stale or forged)
+            if reason == turn.awaited or not reason or not hmac.compare_digest(shown, _digest(reason)):
+                raise NotAllowed  # no reason given before it, or not the reason it showed (stale or forged)
         elif confirmed:
             raise NotAllowed
         report = await turn.services.reports.move(turn.person, report_id, state, reason, turn.now)
@@ -405,8 +405,13 @@ async def confirm_move(turn: Turn, report_id: int, state: State, text: str) -> R
     question_text = t.gettext(
         "Chuyển {number} sang «{state}» với lý do: {reason}\nCán bộ xã sẽ nhận được thông báo kèm lý do này. Xác nhận?"
     ).format(number=report.number, state=t.gettext(STATE_NAMES[state]), reason=reason)
-    sure = Option(t.gettext("✅ Xác nhận"), "move", f"{report.id}:{state.value}:ok")
+    sure = Option(t.gettext("✅ Xác nhận"), "move", f"{report.id}:{state.value}:ok:{_digest(reason)}")
     return [Reply(question_text, (sure, _cancel(t)))]
+
+
+def _digest(reason: str) -> str:
+    """What a confirmation carries of the reason it showed (a newer reason makes an older confirmation stale)."""
+    return hashlib.sha256(reason.encode()).hexdigest()[:8]
 
 
 def awaited_reason(awaiting: str) -> tuple[int, State] | None:

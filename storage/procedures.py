@@ -40,6 +40,11 @@ class ProceduresRepo:
             for row in rows
         ]
 
+    async def version(self) -> tuple[int, str]:
+        """What changes whenever the catalogue does: its size and its last change."""
+        row = await self.db.fetchone("SELECT count(*), coalesce(max(updated_at), '') FROM procedures")
+        return (int(row[0]), str(row[1])) if row else (0, "")
+
     async def save(self, procedures: Sequence[StoredProcedure], now: str) -> tuple[int, int, int]:
         """Insert new procedures, update changed ones, leave equal ones alone (a real catalogue replaces the
         sample one); (inserted, updated, unchanged)."""

@@ -71,6 +71,8 @@ async def test_a_place_and_a_procedure_in_one_question_offers_both(chat: Chat) -
     assert both.options[0] == "Đăng ký khai sinh" and "Xã Hữu Lũng" in both.options
     [card] = await chat.choose("citizen", "Đăng ký khai sinh")
     assert card.text.startswith("📑 Đăng ký khai sinh")
+    [hospital] = await chat.say("citizen", "khai sinh cho con tại bệnh viện")  # «tại» a place that is none
+    assert hospital.text.startswith("📑 Đăng ký khai sinh")
     await chat.say("citizen", "khai sinh ở Hữu Lũng")
     [centre] = await chat.choose("citizen", "Xã Hữu Lũng")
     assert centre.text.startswith("🏢 Trung tâm Phục vụ hành chính công xã Hữu Lũng")

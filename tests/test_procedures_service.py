@@ -81,6 +81,11 @@ QUESTIONS = [  # what a citizen asks → the code of the procedure meant (None: 
     ("thời tiết hôm nay", None),
     ("xã Đồng Tân, huyện Hữu Lũng", None),
     ("giá vàng", None),
+    ("tại sao", None),  # ordinary chat that shares a word with a procedure's name (a review found these)
+    ("hồ sơ của tôi sao rồi", None),
+    ("không sao", None),
+    ("sao vậy", None),
+    ("cuối tuần", None),
 ]
 
 

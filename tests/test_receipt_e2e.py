@@ -19,7 +19,7 @@ from tests.receipts import blank_photo, page, photographed
 PORTAL = "https://dichvucong.langson.gov.vn/tra-cuu-ho-so?maHoSo="
 NO_CODE = "Phục Vụ chưa thấy mã QR hay mã vạch nào trên ảnh."
 NOT_A_RECEIPT = "Mã trên ảnh không phải mã hồ sơ."
-REFUSED = "Phục Vụ chưa mở được ảnh này (ảnh quá lớn, hoặc không phải ảnh)."
+REFUSED = "Phục Vụ chưa mở được ảnh này."
 
 
 async def send_image(chat: Chat, who: str, data: bytes, tmp_path: Path, caption: str = "") -> list[Msg]:
