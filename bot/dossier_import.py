@@ -394,8 +394,8 @@ class RowParser:
             new_due,
         ) = values
         for at in _REQUIRED_AT:
-            if _blank(values[at]):
-                missing = (COLUMN_NAMES[FIELDS[i]] for i in _REQUIRED_AT if _blank(values[i]))
+            if blank(values[at]):
+                missing = (COLUMN_NAMES[FIELDS[i]] for i in _REQUIRED_AT if blank(values[i]))
                 raise RowError("thiếu " + ", ".join(missing))
         code, key = self._code(code)
         received_at = self.time(received, "ngay_tiep_nhan")
@@ -414,16 +414,16 @@ class RowParser:
             self._status(status),
             self.time(finished, "ngay_ket_thuc"),
             self.time(returned, "ngay_tra_ket_qua"),
-            None if _blank(channel) else self._channel(channel),
+            None if blank(channel) else self._channel(channel),
             _applicant(applicant),
             _note(note),
-            None if _blank(fee) else self._fee(fee),
+            None if blank(fee) else self._fee(fee),
             self.time(new_due, "ngay_hen_tra_moi"),
         )
 
     @staticmethod
     def _code(value: object) -> tuple[str, str]:
-        code = str(_scalar(value, "ma_ho_so", 4 * MAX_CODE)).strip()
+        code = str(scalar(value, "ma_ho_so", 4 * MAX_CODE)).strip()
         if not (code.isascii() and code.isprintable()) or " " in code:
             code = re.sub(r"\s+", "", _DASHES.sub("-", clean(code)))
         code = code.upper()
@@ -438,7 +438,7 @@ class RowParser:
         return _remembered(self._communes, value, self._parse_commune)
 
     def _parse_commune(self, value: object) -> str:
-        commune = _integer_text(_scalar(value, "ma_xa")).zfill(5)
+        commune = _integer_text(scalar(value, "ma_xa")).zfill(5)
         if commune not in self.communes:
             raise RowError(f"mã xã {commune} không thuộc tỉnh")
         return commune
@@ -490,7 +490,7 @@ def _parse_channel(value: object) -> int:
 
 
 def _parse_procedure(value: object) -> str:
-    procedure = (_text(_scalar(value, "ten_thu_tuc", 10 * MAX_PROCEDURE)) or "")[:MAX_PROCEDURE]
+    procedure = (_text(scalar(value, "ten_thu_tuc", 10 * MAX_PROCEDURE)) or "")[:MAX_PROCEDURE]
     if not procedure:
         raise RowError("thiếu ten_thu_tuc")
     return procedure
@@ -566,7 +566,7 @@ def _plain_code(value: object) -> tuple[object, object]:
     return _MISS, _MISS
 
 
-def _scalar(value: object, column: str, limit: int = MAX_SHORT) -> object:
+def scalar(value: object, column: str, limit: int = MAX_SHORT) -> object:
     """The value when it is text of at most `limit` characters or a number (what a cell or a JSON field holds);
     RowError naming the column otherwise (a list, an object, true/false: never stored as Python's repr of it)."""
     if type(value) is str:
@@ -580,20 +580,20 @@ def _scalar(value: object, column: str, limit: int = MAX_SHORT) -> object:
 
 
 def _applicant(value: object) -> str | None:
-    return None if value is None else _text(_scalar(value, "chu_ho_so", MAX_APPLICANT))
+    return None if value is None else _text(scalar(value, "chu_ho_so", MAX_APPLICANT))
 
 
 def _note(value: object) -> str | None:
-    return None if value is None else _text(_scalar(value, "ghi_chu", MAX_NOTE))
+    return None if value is None else _text(scalar(value, "ghi_chu", MAX_NOTE))
 
 
 def _parse_fee(value: object) -> int | None:
     """An amount in đồng: `50000`, `50.000`, `50,000`, `50 000 đ`; RowError for anything else."""
-    if _blank(value):
+    if blank(value):
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(_scalar(value, "le_phi")).strip().lower().removesuffix("đồng").removesuffix("đ").removesuffix("vnd")
+    text = str(scalar(value, "le_phi")).strip().lower().removesuffix("đồng").removesuffix("đ").removesuffix("vnd")
     digits = text.replace(".", "").replace(",", "").replace(" ", "")
     if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_FEE:
         raise RowError(f"le_phi: «{text[:MAX_SHORT]}» không phải số tiền (đồng), ví dụ 50000")
@@ -601,10 +601,11 @@ def _parse_fee(value: object) -> int | None:
 
 
 def _procedure_code(value: object) -> str | None:
-    return None if value is None else _text(_scalar(value, "ma_thu_tuc", MAX_PROCEDURE_CODE))
+    return None if value is None else _text(scalar(value, "ma_thu_tuc", MAX_PROCEDURE_CODE))
 
 
-def _blank(value: object) -> bool:
+def blank(value: object) -> bool:
+    """Whether a cell holds nothing (None, or only white space)."""
     return value is None or (isinstance(value, str) and not value.strip())
 
 
@@ -624,7 +625,7 @@ def _integer_text(value: object) -> str:
 
 
 def _small_int(value: object, name: str) -> int:
-    text = _integer_text(_scalar(value, name))
+    text = _integer_text(scalar(value, name))
     if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise RowError(f"{name}: «{text}» không phải số")
     return int(text)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from bot.dossier_import import read_table
+from bot.dossier_import import blank, read_table, scalar
 from bot.text import clean, fold
 from storage.procedures import ProceduresRepo, StoredProcedure
 
@@ -49,7 +49,6 @@ URL = re.compile(r"https?://[^\s<>\"']{3,500}")
 
 # What people call a procedure, besides its published name (folded): the words a name is then searched with.
 ALIASES = {
-    "dang ki": "dang ky",
     "ki": "ky",
     "cccd": "can cuoc",
     "can cuoc cong dan": "can cuoc",
@@ -115,7 +114,6 @@ FILLER = sorted(
         "the nao roi",
         "a",
         "vay",
-        "ạ",
         "nhe",
         "khong",
         "cach",
@@ -207,11 +205,6 @@ class ProcedureService:
         """No catalogue imported (not even the sample one)."""
         return not self._all
 
-    @property
-    def sample(self) -> bool:
-        """The catalogue is the demo's sample, not the province's."""
-        return bool(self._all) and all(p.sample for p in self._all.values())
-
     def get(self, code: str) -> StoredProcedure | None:
         """A procedure by its code."""
         return self._all.get(code)
@@ -279,7 +272,7 @@ def _read_procedures(path: Path, sample: bool) -> tuple[list[StoredProcedure], l
     for lines, records in chunks:
         for line, record in zip(lines, records, strict=True):
             values = {name: cell for name, cell in zip(header, record, strict=False) if name}
-            if all(_blank(value) for value in values.values()):
+            if all(blank(value) for value in values.values()):
                 continue
             try:
                 procedure = _procedure(values, sample)
@@ -290,22 +283,10 @@ def _read_procedures(path: Path, sample: bool) -> tuple[list[StoredProcedure], l
     return list(found.values()), rejected
 
 
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def _procedure(values: dict[str, object], sample: bool) -> StoredProcedure:
     texts: dict[str, str | None] = {}
     for name, value in values.items():
-        if _blank(value):
-            texts[name] = None
-            continue
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ValueError(f"cột {name}: cần chữ")
-        text = clean(str(value))
-        if len(text) > LIMITS.get(name, 500):
-            raise ValueError(f"cột {name}: dài quá {LIMITS.get(name, 500)} ký tự")
-        texts[name] = text
+        texts[name] = None if blank(value) else clean(str(scalar(value, name, LIMITS.get(name, 500))))
     code, title = texts.get("code"), texts.get("name")
     if not code:
         raise ValueError("thiếu mã thủ tục")
