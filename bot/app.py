@@ -20,6 +20,7 @@ from telegram.request import BaseRequest
 from bot import httpserver
 from bot.config import Secret, Settings
 from bot.console import HELP, Console, ConsoleNotifier, act_as, console_photo, end_role, ensure_demo_data, incoming
+from bot.dossiers import PHONE_DAYS
 from bot.httpserver import Guard, Limits
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.outbox import Pacer
@@ -39,8 +40,11 @@ from bot.telegram_http import AiohttpRequest, NoTelegram
 from bot.textmenu import answer
 from bot.zalo import ZaloClient
 from bot.zalo_channel import ZaloChannel
+from bot.zns import Tokens, ZnsClient, ZnsNotifier
 from handlers.chat import Effects
 from storage.db import Busy
+from storage.dossiers import DossiersRepo
+from storage.zns import ZnsTokensRepo
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +69,12 @@ async def drain_outbox(context: Ctx) -> None:
 
 
 async def queue_overdue(context: Ctx) -> None:
-    """Job: queue the messages for followed dossiers that passed their appointment date, and the officials' morning
-    messages about their commune's overdue dossiers (on working days, from the digest time)."""
+    """Job: queue the messages for followed dossiers that passed their appointment date (and the applicants' ZNS
+    messages), and the officials' morning messages about their commune's overdue dossiers (on working days, from
+    the digest time); erase the applicants' phones whose time is up."""
     services = context.bot_data.services
+    if erased := await services.dossiers.erase_phones(services.clock()):
+        log.info("zns: %s applicant phone(s) erased, their dossiers ended %s days ago", erased, PHONE_DAYS)
     overdue = await services.dossiers.enqueue_overdue(services.clock())
     mornings = await services.dossiers.queue_mornings(services.clock(), services.settings.digest_time)
     if overdue or mornings:
@@ -209,6 +216,14 @@ def build_application(
             channel = ZaloChannel(services, client, Effects(wake, reschedule))
             data.notifiers.append(channel.notifier)
             data.closers.append(channel.stop)
+        if settings.zns:
+            zns = ZnsClient(settings)
+            notifier = ZnsNotifier(
+                settings, DossiersRepo(services.db), Tokens(ZnsTokensRepo(services.db), zns, services.clock), zns
+            )
+            await notifier.start()
+            data.notifiers.append(notifier)
+            data.closers.append(zns.close)
         if settings.http_port is not None:
             runner = await start_ingest(app, settings, channel, http_limits)
             data.closers.insert(0, runner.cleanup)
@@ -294,7 +309,8 @@ async def run_console(
     or with `role`; False if that role could not be given."""
     # The console is one local person: it never touches the real Zalo account (polling it would take citizens'
     # messages, and starting would remove the production webhook).
-    settings = replace(settings, zalo_token=Secret(""), zalo_webhook_url="")
+    # Nor does it message applicants' phones (ZNS).
+    settings = replace(settings, zalo_token=Secret(""), zalo_webhook_url="", zns_templates={})
     await ensure_demo_data(settings, write, demo_days)
     app = build_application(settings, telegram=False, zalo=False)
     write(HELP + "\n")

@@ -224,6 +224,11 @@ async def _import_dossiers(settings: Settings, path: Path) -> int:
         f"không đổi {summary.unchanged}, bỏ qua {len(summary.rejected)}"
         + (f"; {summary.superseded} dòng trùng mã, đã dùng dòng sau cùng." if summary.superseded else ".")
     )
+    if summary.phones_ignored:
+        print(
+            f"{summary.phones_ignored} số điện thoại (so_dien_thoai) không phải số di động Việt Nam: hồ sơ vẫn được "
+            "nạp, chỉ không gửi được tin Zalo (ZNS) cho người nộp."
+        )
     return 0 if not summary.rejected else 1
 
 

@@ -14,6 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_ZALO_API_BASE_URL = "https://bot-api.zaloplatforms.com/bot"
 DEFAULT_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+DEFAULT_ZNS_API_BASE_URL = "https://business.openapi.zalo.me"
+DEFAULT_OAUTH_BASE_URL = "https://oauth.zaloapp.com"
+# The template messages the bot sends to applicants' phones (`bot.zns`), as ZALO_ZNS_TEMPLATES names them.
+ZNS_TEMPLATES = ("received", "supplement", "ready", "overdue")
 
 
 class ConfigError(ValueError):
@@ -58,6 +62,13 @@ class Settings:
     zalo_webhook_secret: Secret = Secret("")
     hotline: str = ""  # the province's public service hotline, said where a centre's phone is not known yet
     outbox_lease: int = 120  # seconds a claimed outbox message may stay unsettled before the sweep settles it
+    zns_app_id: str = ""
+    zns_secret_key: Secret = Secret("")
+    zns_refresh_token: Secret = Secret("")  # the first of the chain; the current one is kept in the database
+    zns_templates: Mapping[str, str] = field(default_factory=dict)  # template name → Zalo's template id
+    zns_api_base_url: str = DEFAULT_ZNS_API_BASE_URL
+    oauth_base_url: str = DEFAULT_OAUTH_BASE_URL
+    zns_development: bool = False  # ZALO_ZNS_MODE=development: Zalo sends only to the app's admins, for free
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -85,6 +96,15 @@ class Settings:
             zalo_api_base_url=values.get("ZALO_API_BASE_URL", "").strip() or DEFAULT_ZALO_API_BASE_URL,
             zalo_webhook_url=_parse_url("ZALO_WEBHOOK_URL", values.get("ZALO_WEBHOOK_URL", "").strip()),
             zalo_webhook_secret=Secret(values.get("ZALO_WEBHOOK_SECRET", "").strip()),
+            zns_app_id=values.get("ZALO_ZNS_APP_ID", "").strip(),
+            zns_secret_key=Secret(values.get("ZALO_ZNS_SECRET_KEY", "").strip()),
+            zns_refresh_token=Secret(values.get("ZALO_ZNS_REFRESH_TOKEN", "").strip()),
+            zns_templates=_parse_templates(values.get("ZALO_ZNS_TEMPLATES", "").strip()),
+            zns_api_base_url=_parse_url("ZALO_ZNS_API_BASE_URL", values.get("ZALO_ZNS_API_BASE_URL", "").strip())
+            or DEFAULT_ZNS_API_BASE_URL,
+            oauth_base_url=_parse_url("ZALO_OAUTH_BASE_URL", values.get("ZALO_OAUTH_BASE_URL", "").strip())
+            or DEFAULT_OAUTH_BASE_URL,
+            zns_development=_parse_zns_mode(values.get("ZALO_ZNS_MODE", "").strip()),
         ).checked()
 
     @property
@@ -93,8 +113,22 @@ class Settings:
         server runs ('' otherwise: no links)."""
         return self.ingest_token.value if self.http_port is not None else ""
 
+    @property
+    def zns(self) -> bool:
+        """Whether template messages go to applicants' phones (ZNS is configured)."""
+        return bool(self.zns_templates)
+
     def checked(self) -> Settings:
         """Fail on settings that only make sense together."""
+        zns = {
+            "ZALO_ZNS_APP_ID": self.zns_app_id,
+            "ZALO_ZNS_SECRET_KEY": self.zns_secret_key.value,
+            "ZALO_ZNS_REFRESH_TOKEN": self.zns_refresh_token.value,
+            "ZALO_ZNS_TEMPLATES": ",".join(self.zns_templates),
+        }
+        if any(zns.values()) and not all(zns.values()):
+            missing = ", ".join(name for name, value in zns.items() if not value)
+            raise ConfigError(f"{missing}: ZNS needs all of {', '.join(zns)} (or none of them)")
         if self.http_port is not None and len(self.ingest_token.value) < 16:
             raise ConfigError("PHUCVU_INGEST_TOKEN: needs at least 16 characters when PHUCVU_HTTP_PORT is set")
         if self.zalo_webhook_url:
@@ -167,6 +201,27 @@ def _parse_port(raw: str) -> int | None:
     if not 1 <= port <= 65535:
         raise ConfigError(f"PHUCVU_HTTP_PORT: {raw!r} is not a TCP port")
     return port
+
+
+def _parse_templates(raw: str) -> dict[str, str]:
+    """`received=ID,supplement=ID,ready=ID,overdue=ID` (any of them) → {name: template id}."""
+    templates: dict[str, str] = {}
+    for part in (part.strip() for part in raw.split(",")):
+        if not part:
+            continue
+        name, _, template_id = (side.strip() for side in part.partition("="))
+        if name not in ZNS_TEMPLATES or not re.fullmatch(r"[0-9A-Za-z_-]{1,32}", template_id):
+            raise ConfigError(
+                f"ZALO_ZNS_TEMPLATES: {part!r} is not NAME=TEMPLATE_ID with NAME one of {', '.join(ZNS_TEMPLATES)}"
+            )
+        templates[name] = template_id
+    return templates
+
+
+def _parse_zns_mode(raw: str) -> bool:
+    if raw not in ("", "production", "development"):
+        raise ConfigError(f"ZALO_ZNS_MODE: {raw!r} is neither production nor development")
+    return raw == "development"
 
 
 def _parse_hotline(raw: str) -> str:

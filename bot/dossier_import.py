@@ -70,6 +70,10 @@ ALIASES = {
     "ngay hen tra moi": "new_due_at",
     "new due": "new_due_at",
     "new due at": "new_due_at",
+    "so dien thoai": "phone",
+    "dien thoai": "phone",
+    "phone": "phone",
+    "phone number": "phone",
 }
 # The columns' Vietnamese names, for messages (the fields are those of `storage.dossiers.FIELDS`).
 COLUMN_NAMES = {
@@ -87,6 +91,7 @@ COLUMN_NAMES = {
     "note": "ghi_chu",
     "fee": "le_phi",
     "new_due_at": "ngay_hen_tra_moi",
+    "phone": "so_dien_thoai",
 }
 REQUIRED = ("code", "procedure_name", "commune_code", "received_at", "status")
 _REQUIRED_AT = tuple(FIELDS.index(name) for name in REQUIRED)
@@ -135,6 +140,7 @@ class ImportSummary:
     status_changes: int = 0
     superseded: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    phones_ignored: int = 0  # so_dien_thoai values that are not mobile numbers (their dossiers are imported)
 
 
 def header_fields(names: Sequence[object]) -> list[str | None]:
@@ -160,6 +166,7 @@ class RowParser:
         self._texts: dict[object, str | None] = {None: None, "": None}
         self._procedures: dict[object, str] = {}
         self._fees: dict[object, int | None] = {None: None, "": None}
+        self.phones_ignored = 0  # phones given that are not mobile numbers (their dossiers are imported)
 
     def time(self, value: object, name: str) -> str | None:
         """A date or time in any accepted form → stored UTC text (None when empty)."""
@@ -252,6 +259,7 @@ class RowParser:
             notes,
             fees,
             new_dues,
+            phones,
         ) = columns
         miss = _MISS
         keys, plain = _plain_codes(codes)
@@ -272,6 +280,7 @@ class RowParser:
             _plain_texts(notes, MAX_NOTE) or [_or_miss(_note, value) for value in notes],
             known(fees, self._fees, self._fee),
             known(new_dues, None, self._learn_time),
+            list(map(_phone_or_none, phones)),  # never refused: no cache (each applicant has their own)
         ]
         slow = {i for column in parsed_columns if miss in column for i, value in enumerate(column) if value is miss}
         slow.update(
@@ -281,6 +290,10 @@ class RowParser:
         )
         # Every value left in the rows not taken slowly came from a column's cache or converter: of its field's type.
         parsed = cast(list[DossierValues | None], list(zip(*parsed_columns, strict=True)))
+        self.phones_ignored += sum(
+            1 for i, (raw, got) in enumerate(zip(phones, parsed_columns[-1], strict=True))
+            if got is None and i not in slow and not blank(raw)
+        )  # fmt: skip
         errors: dict[int, str] = {}
         for i in sorted(slow):
             try:
@@ -392,6 +405,7 @@ class RowParser:
             note,
             fee,
             new_due,
+            phone,
         ) = values
         for at in _REQUIRED_AT:
             if blank(values[at]):
@@ -419,6 +433,7 @@ class RowParser:
             _note(note),
             None if blank(fee) else self._fee(fee),
             self.time(new_due, "ngay_hen_tra_moi"),
+            self._phone(phone),
         )
 
     @staticmethod
@@ -451,6 +466,14 @@ class RowParser:
 
     def _fee(self, value: object) -> int | None:
         return _remembered(self._fees, value, _parse_fee)
+
+    def _phone(self, value: object) -> str | None:
+        """The applicant's phone in the `84…` form; None (counted in `phones_ignored`) for one that is not a
+        Vietnamese mobile number: the dossier counts all the same, only no ZNS message can reach its applicant."""
+        phone = applicant_phone(value)
+        if phone is None and not blank(value):
+            self.phones_ignored += 1
+        return phone
 
     def _procedure(self, value: object) -> str:
         return _remembered(self._procedures, value, _parse_procedure)
@@ -600,6 +623,43 @@ def _parse_fee(value: object) -> int | None:
     return int(digits)
 
 
+_PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
+MOBILE_FIRST_DIGITS = "35789"  # Vietnamese mobile numbers since 2018: 03x, 05x, 07x, 08x, 09x
+
+
+def _phone_or_none(value: object) -> str | None:
+    """`applicant_phone` with the two usual values (none given, already in the `84…` form) taken at once."""
+    if value is None or value == "":
+        return None
+    if type(value) is str and len(value) == 11 and value[:2] == "84" and value.isdigit() and value.isascii():
+        return value if value[2] in MOBILE_FIRST_DIGITS else None
+    return applicant_phone(value)
+
+
+def applicant_phone(value: object) -> str | None:
+    """A Vietnamese mobile number as ZNS takes it (`84` and 9 digits) from `0912 345 678`, `+84 912.345.678`,
+    `84912345678` or a spreadsheet's number that lost its 0 (912345678); None for anything else (a landline, a
+    foreign number, text: no Zalo message can use it)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    digits = _PHONE_SEPARATORS.sub("", str(value)[:40]).removeprefix("+")
+    if len(digits) == 11 and digits.startswith("84"):
+        national = digits[2:]
+    elif len(digits) == 10 and digits.startswith("0"):
+        national = digits[1:]
+    elif len(digits) == 9:
+        national = digits
+    else:
+        return None
+    if not (national.isascii() and national.isdigit() and national[0] in MOBILE_FIRST_DIGITS):
+        return None
+    return "84" + national
+
+
 def _procedure_code(value: object) -> str | None:
     return None if value is None else _text(scalar(value, "ma_thu_tuc", MAX_PROCEDURE_CODE))
 
@@ -701,6 +761,7 @@ class ParsedBatch:
     rows: list[DossierValues] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    phones_ignored: int = 0  # phones that are not mobile numbers (the rows are good)
 
 
 def parse_file(path: Path, parser: RowParser, batch_size: int = BATCH) -> Iterator[ParsedBatch]:
@@ -714,11 +775,13 @@ def parse_file(path: Path, parser: RowParser, batch_size: int = BATCH) -> Iterat
     for numbers, records in chunks:
         cells = list(zip_longest(*records))  # short rows padded with None
         nothing = (None,) * len(records)
+        ignored = parser.phones_ignored
         parsed, errors = parser.parse_columns([cells[i] if 0 <= i < len(cells) else nothing for i in at])
+        ignored = parser.phones_ignored - ignored
         if not errors:  # every row is good (the usual case): as they are
-            yield ParsedBatch(cast(list[DossierValues], parsed), numbers)
+            yield ParsedBatch(cast(list[DossierValues], parsed), numbers, phones_ignored=ignored)
             continue
-        batch = ParsedBatch()
+        batch = ParsedBatch(phones_ignored=ignored)
         for i, (number, row) in enumerate(zip(numbers, parsed, strict=True)):
             if row is not None:
                 batch.rows.append(row)
@@ -902,6 +965,7 @@ async def import_file(
     try:
         async for batch in batches:
             summary.rejected += batch.rejected
+            summary.phones_ignored += batch.phones_ignored
             last = await first_pass
             rows = [row for row, line in zip(batch.rows, batch.lines, strict=True) if last.get(row[0], line) == line]
             summary.superseded += len(batch.rows) - len(rows)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import Enum
@@ -44,6 +44,23 @@ MAX_FOLLOWS = 10
 VIEW_LIMIT = 10  # dossiers of each kind an official's view lists
 SOON_WORKING_DAYS = 2  # "due soon": by the end of the second working day from today
 HISTORY_SHOWN = 5
+# ZNS (Decree 13/2023): an applicant's phone is kept until this many days after the dossier ended for them (result
+# returned; not received, withdrawn, stopped), then erased; only news of the last NOTICE_DAYS is sent by ZNS.
+PHONE_DAYS = 30
+NOTICE_DAYS = 7
+# The steps an applicant is told of by a ZNS template message, by status: received (2, or 4 straight after
+# registration: only the first step past registration), something to supplement or pay (5, 6), the result ready to
+# collect (9). "overdue" is sent when an open dossier's appointment day has passed. Other steps (withdrawn, stopped,
+# returned) the applicant brought about or saw happen.
+STATUS_TEMPLATES = {2: "received", 4: "received", 5: "supplement", 6: "supplement", 9: "ready"}
+
+
+def notices(templates: Collection[str]) -> dict[int, str]:
+    """The statuses whose steps message the applicant, for the templates configured; overdue is the overdue
+    job's."""
+    return {status: name for status, name in STATUS_TEMPLATES.items() if name in templates}
+
+
 # Enumeration limits: more than LOOKUP_LIMIT lookups, or UNKNOWN_LIMIT unknown codes, in LIMIT_WINDOW.
 LOOKUP_LIMIT = 20
 UNKNOWN_LIMIT = 10
@@ -336,12 +353,22 @@ class CommuneView:
 class DossierService:
     """Lookups by code (limited against enumeration), following, and applying imported rows."""
 
-    def __init__(self, repo: DossiersRepo, people: PeopleRepo, commune_names: Mapping[str, str], tz: ZoneInfo) -> None:
+    def __init__(
+        self,
+        repo: DossiersRepo,
+        people: PeopleRepo,
+        commune_names: Mapping[str, str],
+        tz: ZoneInfo,
+        templates: Collection[str] = (),
+    ) -> None:
         self.repo = repo
         self.people = people
         self.commune_names = commune_names
         self.tz = tz
         self.limiter = LookupLimiter()
+        # ZNS: the templates configured (ZALO_ZNS_TEMPLATES), and the statuses whose steps message the applicant.
+        self.templates = frozenset(templates)
+        self.notices = notices(self.templates)
 
     async def lookup(self, person: Person, code: str, now: datetime) -> LookupResult:
         """Look a code up for a person; the answer has no applicant name and no phone number."""
@@ -418,8 +445,21 @@ class DossierService:
         return result
 
     async def apply(self, rows: Sequence[DossierValues], source: str, now: datetime) -> BatchResult:
-        """Store imported rows (idempotent); status changes reach followers through the outbox."""
-        return await self.repo.apply(rows, source, to_sql_time(now))
+        """Store imported rows (idempotent); status changes reach followers through the outbox, and applicants with
+        a phone by ZNS (news of the last `NOTICE_DAYS` only). A phone of a dossier that ended more than
+        `PHONE_DAYS` ago is not stored."""
+        return await self.repo.apply(
+            rows,
+            source,
+            to_sql_time(now),
+            notices=self.notices,
+            since=to_sql_time(now - timedelta(days=NOTICE_DAYS)),
+            erase_before=to_sql_time(now - timedelta(days=PHONE_DAYS)),
+        )
+
+    async def erase_phones(self, now: datetime) -> int:
+        """Erase the applicants' phones `PHONE_DAYS` after their dossiers ended (Decree 13/2023); how many."""
+        return await self.repo.erase_phones(to_sql_time(now - timedelta(days=PHONE_DAYS)))
 
     async def count(self) -> int:
         """How many dossiers are stored."""
@@ -471,5 +511,11 @@ class DossierService:
         )
 
     async def enqueue_overdue(self, now: datetime) -> int:
-        """Queue the one overdue message per follower of each dossier whose appointment day has passed."""
-        return await self.repo.enqueue_overdue(to_sql_time(now), to_sql_time(start_of_day(now, self.tz)))
+        """Queue the one overdue message per follower of each dossier whose appointment day has passed, and the
+        one ZNS message to its applicant (for appointment days of the last `NOTICE_DAYS`) when none follows it."""
+        start = start_of_day(now, self.tz)
+        queued = await self.repo.enqueue_overdue(to_sql_time(now), to_sql_time(start))
+        if "overdue" in self.templates:
+            since = to_sql_time(start - timedelta(days=NOTICE_DAYS))
+            queued += await self.repo.enqueue_overdue_notices(to_sql_time(now), to_sql_time(start), since)
+        return queued

@@ -65,6 +65,7 @@ def create_ingest_app(
         if len(items) > MAX_ITEMS:
             return _error(400, f"at most {MAX_ITEMS} dossiers per request")
         rows, problems = [], []
+        ignored = parser.phones_ignored
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 problems.append({"index": index, "error": "each dossier must be a JSON object"})
@@ -93,6 +94,7 @@ def create_ingest_app(
             "unchanged": result.unchanged,
             "status_changes": result.status_changes,
             "superseded": superseded,
+            "phones_ignored": parser.phones_ignored - ignored,
         }
         return web.json_response(counts)
 

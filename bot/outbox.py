@@ -16,8 +16,10 @@ start of a later drain settles the lapsed claim: waiting again if its request ne
 - A refused token (401; 404 from Telegram): the channel is held, every message on it waits, and the admins on other
   channels are told; one message tries again after `TOKEN_HOLD`.
 - An error before the request left (a message that cannot be prepared) is tried `PREPARE_TRIES` times, then fails.
-- Quiet hours: citizens' follow-ups (`QUIET_KINDS`) wait from 21:00 to 07:00 in the province; urgent messages
-  (a report that stops service) never wait.
+- Quiet hours: citizens' follow-ups (`QUIET_KINDS`, ZNS messages to applicants' phones among them) wait from
+  21:00 to 07:00 in the province; urgent messages (a report that stops service) never wait.
+- A channel that must wait as a whole (ZNS's daily limit, its night ban, its rate limit: `Delivery.hold`) is held
+  for that long, without telling anyone.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Delivery:
     error: str = ""
     blocked: bool = False  # GONE because the person blocked the bot (403)
     halt: bool = False  # RETRY because the channel refused the bot's token (401): hold the whole channel
+    hold: float = 0.0  # RETRY, and the whole channel waits this many seconds (a daily limit reached, a night ban)
 
 
 async def _nothing() -> None:
@@ -101,7 +104,7 @@ class DrainReport:
     uncertain: int = 0
 
 
-QUIET_KINDS = ("dossier_status", "dossier_overdue")
+QUIET_KINDS = ("dossier_status", "dossier_overdue", "zns")
 LEASE = timedelta(minutes=2)  # a claim not settled by then is settled by the sweep (longer than any one send)
 TOKEN_HOLD = 300.0  # seconds a channel whose token was refused is held before one message tries again
 PREPARE_TRIES = 5
@@ -310,6 +313,10 @@ class OutboxService:
                         retried += 1
                         if result.halt:
                             await self._hold(notifier.channel, now, result.error)
+                            return DrainReport(sent, retried, failed, uncertain)
+                        if result.hold:
+                            self._held[notifier.channel] = now + timedelta(seconds=result.hold)
+                            log.warning("outbox: %s waits %.0f s: %s", notifier.channel, result.hold, result.error)
                             return DrainReport(sent, retried, failed, uncertain)
                     elif result.outcome is Outcome.GONE:
                         settled = await self._settle(

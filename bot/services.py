@@ -70,7 +70,7 @@ async def open_services(settings: Settings, clock: Clock | None = None, pacer: P
         people = PeopleService(PeopleRepo(db))
         await people.load()
         names = {c.code: c.name for c in centres.directory.communes.values()}
-        dossiers = DossierService(DossiersRepo(db), PeopleRepo(db), names, settings.timezone)
+        dossiers = DossierService(DossiersRepo(db), PeopleRepo(db), names, settings.timezone, settings.zns_templates)
         admins = frozenset(Person(channel, external_id) for channel, external_id in settings.admins)
         roles = RolesService(RolesRepo(db), PeopleRepo(db), admins)
         reports = ReportService(ReportsRepo(db), PeopleRepo(db), roles, DraftsRepo(db))

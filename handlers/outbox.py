@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.dossiers import from_sql_time
@@ -129,14 +130,70 @@ TOKENS = {"telegram": ("Telegram", "TELEGRAM_BOT_TOKEN"), "zalo": ("Zalo", "ZALO
 
 
 def render_refused(payload: dict[str, Any], t: Translator, tz: Any) -> Reply:
-    """To the admins on other channels: a channel refused the bot's token, and its messages are held."""
+    """To the admins on other channels: a channel refused the bot's token (or, for ZNS, something only an admin
+    can fix), and its messages are held."""
     channel = str(payload.get("channel", ""))
+    if channel == "zns":
+        text = t.gettext(
+            "⚠️ Zalo từ chối gửi tin ZNS đến điện thoại người nộp hồ sơ: {error}. Các tin đang được giữ lại, chưa mất "
+            "tin nào, và sẽ đi khi Zalo chấp nhận. Đồng chí kiểm tra tài khoản ZNS (mẫu tin, số dư) và các biến "
+            "ZALO_ZNS_* (ZALO_ZNS_REFRESH_TOKEN khi Zalo từ chối mã làm mới) rồi khởi động lại bot."
+        )
+        return Reply(text.format(error=str(payload.get("error", ""))[:200]))
     name, variable = TOKENS.get(channel, (channel, "token"))
     text = t.gettext(
         "⚠️ {channel} từ chối mã truy cập (token) của bot. Mọi tin nhắn gửi qua {channel} đang được giữ lại, "
         "chưa mất tin nào, và sẽ đi khi mã được chấp nhận. Đồng chí kiểm tra {variable} rồi khởi động lại bot."
     )
     return Reply(text.format(channel=name, variable=variable))
+
+
+@dataclass(frozen=True)
+class Template:
+    """A template message (ZNS): the template's name in ZALO_ZNS_TEMPLATES and its parameters."""
+
+    name: str
+    data: dict[str, str]
+
+
+# The parameters each template is registered with at Zalo (README, "ZNS"); a value is cut at PARAM_LIMIT.
+TEMPLATE_PARAMS = {
+    "received": ("ma_ho_so", "ten_thu_tuc", "ngay_hen_tra", "noi_nop"),
+    "supplement": ("ma_ho_so", "ten_thu_tuc", "trang_thai", "viec_can_lam", "noi_nop"),
+    "ready": ("ma_ho_so", "ten_thu_tuc", "noi_nop"),
+    "overdue": ("ma_ho_so", "ten_thu_tuc", "ngay_hen_tra", "noi_nop"),
+}
+PARAM_LIMIT = 100
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= PARAM_LIMIT else text[: PARAM_LIMIT - 1].rstrip() + "…"
+
+
+def render_template(payload: dict[str, Any], t: Translator, tz: Any) -> Template:
+    """A ZNS message's parameters: the code, the procedure, the appointment date, what to do, where; never the
+    applicant's name or phone."""
+    name = str(payload.get("template", ""))
+    status = int(payload.get("status") or 0)
+    due = payload.get("due_at")
+    note, fee = payload.get("note"), int(payload.get("fee") or 0)
+    if status == 6:
+        todo = (
+            t.gettext("Nộp {amount} đồng phí, lệ phí").format(amount=t.number(fee))
+            if fee
+            else t.gettext("Nộp phí, lệ phí theo thông báo của trung tâm")
+        )
+    else:
+        todo = str(note) if note else t.gettext("Bổ sung giấy tờ theo hướng dẫn của trung tâm")
+    values = {
+        "ma_ho_so": str(payload.get("code", "")),
+        "ten_thu_tuc": str(payload.get("procedure") or ""),
+        "ngay_hen_tra": from_sql_time(str(due)).astimezone(tz).strftime("%d/%m/%Y") if due else t.gettext("chưa hẹn"),
+        "trang_thai": status_name(status, t),
+        "viec_can_lam": todo,
+        "noi_nop": _centre(payload, t),
+    }
+    return Template(name, {key: _short(values[key]) for key in TEMPLATE_PARAMS.get(name, ())})
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any], Translator, Any], Reply]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -28,6 +28,7 @@ FIELDS = (
     "note",
     "fee",
     "new_due_at",
+    "phone",
 )
 # The appointment date DESIGN.md's rule judges by: a new one given with an apology letter, else the first.
 DUE = "coalesce({r}new_due_at, {r}due_at)"
@@ -71,14 +72,72 @@ _NEW_DONE_AT = (
     "CASE WHEN status IN (8, 9, 10) THEN coalesce(finished_at,"
     " min(CASE WHEN status = 10 THEN coalesce(returned_at, :now) ELSE :now END, coalesce(returned_at, :now))) END"
 )
+# What a stored field becomes: the row's value; the applicant's phone only when the row gives one (a row without
+# it keeps the one the one-stop system sent before).
+_NEW_VALUE = {name: f"excluded.{name}" for name in FIELDS} | {"phone": "coalesce(excluded.phone, dossiers.phone)"}
 # New rows are inserted; a stored row is updated only when a field differs.
 _UPSERT = (
     f"INSERT INTO dossiers (code_key, {_COLUMNS}, updated_at, done_at)"
     f" SELECT code_key, {_COLUMNS}, :now, {_NEW_DONE_AT} FROM staged_dossiers WHERE true"
-    f" ON CONFLICT (code_key) DO UPDATE SET {', '.join(f'{name} = excluded.{name}' for name in FIELDS)},"
+    f" ON CONFLICT (code_key) DO UPDATE SET {', '.join(f'{name} = {_NEW_VALUE[name]}' for name in FIELDS)},"
     " updated_at = excluded.updated_at"
     f" WHERE ({', '.join(f'dossiers.{name}' for name in FIELDS)})"
-    f" IS NOT ({', '.join(f'excluded.{name}' for name in FIELDS)})"
+    f" IS NOT ({', '.join(_NEW_VALUE[name] for name in FIELDS)})"
+)
+# When a dossier ended for its applicant, from which on its phone is kept `PHONE_DAYS` only: its result returned
+# (10), or it was not received, withdrawn or stopped (3, 7, 8); the row's date, else its first step with that
+# status (`{id}`: the stored dossier's id). NULL while it has not ended.
+_ENDED = (
+    "CASE WHEN {r}.status = 10 THEN coalesce({r}.returned_at, {first})"
+    " WHEN {r}.status IN (3, 7, 8) THEN coalesce({r}.finished_at, {first}) END"
+)
+_FIRST_WITH = "(SELECT min(h.at) FROM dossier_history h WHERE h.dossier_id = {id} AND h.status = {r}.status)"
+
+
+def _ended(r: str, dossier_id: str) -> str:
+    return _ENDED.format(r=r, first=_FIRST_WITH.format(r=r, id=dossier_id))
+
+
+# A staged phone of a dossier that ended before `:erase_before` is not stored (nor kept: see `_NEW_VALUE`), so that
+# importing an old file again never brings an erased phone back. One ending with this batch ends now.
+_STAGED_ERASED = (
+    "UPDATE staged_dossiers SET phone = NULL WHERE phone IS NOT NULL AND coalesce("
+    + _ended("staged_dossiers", "(SELECT id FROM dossiers WHERE code_key = staged_dossiers.code_key)")
+    + ", CASE WHEN status IN (3, 7, 8, 10) THEN :now END) < :erase_before"
+)
+_ERASE = "UPDATE dossiers SET phone = NULL WHERE phone IS NOT NULL AND " + _ended("dossiers", "dossiers.id") + " < ?"
+# ZNS (`bot.zns`): the new steps of this batch that the applicant is told of by a template message. A step whose
+# status has a template (`{case}`: status → template name), for a dossier with a phone and no follower on a chat
+# channel (they hear of it there), that happened since `:since` (a dossier first seen: received since then, so
+# that the first import of a year's dossiers messages nobody about old news); "received" only for the first step
+# past registration (not again when a supplemented dossier goes back to processing).
+_NOTICES = (
+    "WITH notice AS (SELECT h.id AS step, d.id AS dossier, {case} AS template"
+    " FROM dossier_history h JOIN dossiers d ON d.id = h.dossier_id"
+    " WHERE h.id > :history_floor AND d.phone IS NOT NULL"
+    " AND CASE WHEN d.id > :dossier_floor THEN d.received_at ELSE h.at END >= :since"
+    " AND NOT EXISTS (SELECT 1 FROM follows f JOIN people p ON p.id = f.person_id"
+    "  WHERE f.dossier_id = d.id AND p.channel != 'zns'))"
+    " {then} FROM notice n JOIN dossier_history h ON h.id = n.step JOIN dossiers d ON d.id = n.dossier"
+    " WHERE n.template IS NOT NULL AND (n.template != 'received' OR NOT EXISTS (SELECT 1 FROM dossier_history e"
+    "  WHERE e.dossier_id = d.id AND e.id < h.id AND e.status NOT IN (1, 11)))"
+)
+# The person a dossier's template messages go to: the channel 'zns', the dossier's id (the phone stays in the
+# dossier, read when the message is sent, and erased with it).
+_ZNS_PEOPLE = (
+    "INSERT OR IGNORE INTO people (channel, external_id, language, created_at, updated_at)"
+    " SELECT 'zns', CAST(d.id AS TEXT), 'vi', :now, :now"
+)
+_ZNS_PAYLOAD = (
+    "json_object('template', {template}, 'dossier_id', d.id, 'code', d.code, 'status', d.status,"
+    " 'procedure', d.procedure_name, 'commune', (SELECT name FROM communes WHERE code = d.commune_code),"
+    " 'received_at', d.received_at, 'due_at', coalesce(d.new_due_at, d.due_at), 'note', d.note, 'fee', d.fee)"
+)
+_OVERDUE_PAYLOAD = _ZNS_PAYLOAD.format(template="'overdue'")
+_ZNS_MESSAGES = (
+    "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
+    " SELECT (SELECT id FROM people WHERE channel = 'zns' AND external_id = CAST(d.id AS TEXT)), 'zns',"
+    f" 'zns:' || h.id, {_ZNS_PAYLOAD.format(template='n.template')}, :now"
 )
 # When a finished dossier (8, 9, 10) finished, by DESIGN.md's one rule (`bot.dossiers.finished_time` in SQL):
 # `ngay_ket_thuc`, else the first time it had one of those statuses (its history, or `ngay_tra_ket_qua`); NULL for
@@ -117,6 +176,7 @@ DossierValues = tuple[
     str | None,
     int | None,
     str | None,
+    str | None,
 ]
 
 
@@ -140,6 +200,7 @@ class DossierRow(NamedTuple):
     note: str | None = None
     fee: int | None = None
     new_due_at: str | None = None
+    phone: str | None = None  # the applicant's, `84…`: for ZNS only, never shown
 
 
 @dataclass(frozen=True)
@@ -199,6 +260,20 @@ def _dossier(row: sqlite3.Row) -> StoredDossier:
     )
 
 
+def _template_case(notices: Mapping[int, str], status: str) -> str:
+    """`CASE status WHEN 9 THEN 'ready' … END` for a mapping of statuses to template names (identifiers)."""
+    if not all(isinstance(code, int) and name.isidentifier() for code, name in notices.items()):
+        raise ValueError(f"not statuses and template names: {notices!r}")
+    return f"CASE {status} " + " ".join(f"WHEN {code} THEN '{name}'" for code, name in notices.items()) + " END"
+
+
+async def _queue_notices(conn: aiosqlite.Connection, notices: Mapping[int, str], params: dict[str, object]) -> None:
+    """Queue the ZNS messages of a batch's new steps (`_NOTICES`), each with its person."""
+    case = _template_case(notices, "h.status")
+    await conn.execute(_NOTICES.format(case=case, then=_ZNS_PEOPLE), params)
+    await conn.execute(_NOTICES.format(case=case, then=_ZNS_MESSAGES), params)
+
+
 class DossiersRepo:
     """Reads and writes dossiers, history and follows."""
 
@@ -213,12 +288,19 @@ class DossiersRepo:
         now: str,
         *,
         keys: bool = False,
+        notices: Mapping[int, str] | None = None,
+        since: str = "",
+        erase_before: str = "",
     ) -> BatchResult:
         """Insert new dossiers, update changed ones, leave identical ones alone; all in one transaction.
 
         Each new dossier and each status change gets a history step, and each follower of a dossier whose status
         changed one outbox message. When a code repeats in `rows`, the last row wins. With `keys`, the result
         lists the code keys of the inserted dossiers.
+
+        `notices` (status → ZNS template name): each new step with one of these statuses, since `since`, queues one
+        template message to the dossier's applicant (see `_NOTICES`). A phone of a dossier that ended before
+        `erase_before` is not stored.
         """
         await self._prepare()
         async with self.db.transaction() as conn:
@@ -231,6 +313,8 @@ class DossiersRepo:
             )
             dossier_floor, history_floor = next(iter(floors))
             params = {"source": source, "now": now, "dossier_floor": dossier_floor, "history_floor": history_floor}
+            if erase_before:
+                await conn.execute(_STAGED_ERASED, params | {"erase_before": erase_before})
             changes = await conn.execute(_CHANGED_STEPS, params)
             status_changes = max(changes.rowcount, 0)
             if status_changes:
@@ -239,6 +323,8 @@ class DossiersRepo:
             inserted = max((await conn.execute(_FIRST_STEPS, params)).rowcount, 0)
             if written > inserted:
                 await conn.execute(_DONE, params)
+            if notices and (written or status_changes):
+                await _queue_notices(conn, notices, params | {"since": since})
             fresh: tuple[str, ...] = ()
             if keys:
                 found = await conn.execute_fetchall(
@@ -411,6 +497,40 @@ class DossiersRepo:
                 " GROUP BY d.commune_code) o ON o.commune_code = r.commune_code"
                 " WHERE r.role = 'official' AND o.overdue > 0",
                 (day, now, expires, due_before, due_before, soon_before, soon_before),
+            )
+            return max(cursor.rowcount, 0)
+
+    async def erase_phones(self, before: str) -> int:
+        """Erase the phones of the dossiers that ended (result returned; not received, withdrawn, stopped) before
+        `before`; how many."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(_ERASE, (before,))
+            return max(cursor.rowcount, 0)
+
+    async def phone(self, dossier_id: int) -> str | None:
+        """The applicant's phone, for a ZNS message (None once erased)."""
+        row = await self.db.fetchone("SELECT phone FROM dossiers WHERE id = ?", (dossier_id,))
+        return str(row[0]) if row and row[0] else None
+
+    async def enqueue_overdue_notices(self, now: str, due_before: str, since: str) -> int:
+        """One ZNS 'overdue' message (once ever) to the applicant of each open dossier (1, 2, 4, 11) whose
+        appointment date is before `due_before` and not before `since` (older news is not sent), with a phone and
+        no follower on a chat channel."""
+        due = DUE.format(r="d.")
+        notice = (
+            f" FROM dossiers d WHERE d.phone IS NOT NULL AND d.status IN ({OPEN}) AND d.done_at IS NULL"
+            f" AND {due} < :due_before AND {due} >= :since AND NOT EXISTS (SELECT 1 FROM follows f"
+            " JOIN people p ON p.id = f.person_id WHERE f.dossier_id = d.id AND p.channel != 'zns')"
+            " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = 'zns-overdue:' || d.id)"
+        )
+        params = {"now": now, "due_before": due_before, "since": since}
+        async with self.db.transaction() as conn:
+            await conn.execute(_ZNS_PEOPLE + notice, params)
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
+                " SELECT (SELECT id FROM people WHERE channel = 'zns' AND external_id = CAST(d.id AS TEXT)), 'zns',"
+                f" 'zns-overdue:' || d.id, {_OVERDUE_PAYLOAD}, :now" + notice,
+                params,
             )
             return max(cursor.rowcount, 0)
 

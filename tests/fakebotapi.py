@@ -295,6 +295,16 @@ def chat_of(update: Mapping[str, Any]) -> int | None:
     return None
 
 
+async def serve_locally(app: web.Application, shutdown_timeout: float = 0.5) -> tuple[web.AppRunner, int]:
+    """Serve a fake's application on 127.0.0.1, on a free port: its runner and the port."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    return runner, int(sock.getsockname()[1])
+
+
 class FakeBotAPI:
     """In-process fake of the Telegram Bot API (long polling only).
 
@@ -392,12 +402,7 @@ class FakeBotAPI:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._port = int(sock.getsockname()[1])
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self._port = await serve_locally(app, shutdown_timeout=1.0)
         self._closing = False
 
     async def stop(self) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Self
 
 from aiohttp import web
+
+from tests.fakebotapi import serve_locally
 
 TOKEN = "1234567890:ZaloFakeSecretForPhucVuTests"
 BOT = {"id": "bot-phucvu", "account_name": "phucvu_bot", "account_type": "BASIC", "can_join_groups": False}
@@ -64,12 +65,7 @@ class FakeZaloAPI:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/images/{name}", self._image)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = int(sock.getsockname()[1])
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.port = await serve_locally(app)
         return self
 
     async def __aexit__(self, *_: object) -> None:

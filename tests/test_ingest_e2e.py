@@ -130,12 +130,12 @@ async def test_the_same_list_twice_changes_nothing_and_a_change_reaches_follower
     status, counts = await post(url, [ITEM])
     assert (status, counts) == (
         200,
-        {"inserted": 1, "updated": 0, "unchanged": 0, "status_changes": 0, "superseded": 0},
+        {"inserted": 1, "updated": 0, "unchanged": 0, "status_changes": 0, "superseded": 0, "phones_ignored": 0},
     )
     status, counts = await post(url, [ITEM])
     assert (status, counts) == (
         200,
-        {"inserted": 0, "updated": 0, "unchanged": 1, "status_changes": 0, "superseded": 0},
+        {"inserted": 0, "updated": 0, "unchanged": 1, "status_changes": 0, "superseded": 0, "phones_ignored": 0},
     )
     [lookup] = await api.say(4242, "000.00.37.H37-250804-0012")
     assert "Hoàng" not in (lookup.text or "")
@@ -162,11 +162,11 @@ async def test_a_code_twice_in_one_list_applies_the_last_and_stays_idempotent(se
     steps = [ITEM | {"trang_thai": 2}, ITEM | {"trang_thai": 4}]
     assert await post(url, steps) == (
         200,
-        {"inserted": 1, "updated": 0, "unchanged": 0, "status_changes": 0, "superseded": 1},
+        {"inserted": 1, "updated": 0, "unchanged": 0, "status_changes": 0, "superseded": 1, "phones_ignored": 0},
     )
     assert await post(url, steps) == (
         200,
-        {"inserted": 0, "updated": 0, "unchanged": 1, "status_changes": 0, "superseded": 1},
+        {"inserted": 0, "updated": 0, "unchanged": 1, "status_changes": 0, "superseded": 1, "phones_ignored": 0},
     )
     stored = await app.bot_data.services.dossiers.repo.by_key("0000037H372508040012")
     assert stored is not None
