@@ -109,6 +109,32 @@ def loose_code(text: str) -> str | None:
     return text if len(key) >= 12 and len(key) - letters >= 10 and letters <= MAX_CODE_LETTERS else None
 
 
+# A code without its agency part: `261204-0002`, `261204 0002`, `261204.0002` (yyMMdd and the day's counter), or
+# the ten digits together when they begin with a year of the 2020s or 2030s (a phone number begins with 0).
+_TAIL = re.compile(r"(?<![A-Za-z0-9.\-])(\d{6})(?:\s*[-.\u2010-\u2015\u2212]\s*|\s+)(\d{4})(?![0-9])")
+_TAIL_ALONE = re.compile(r"\s*([23]\d{5})(\d{4})\s*")
+TAIL_LENGTH = 10
+
+
+def _a_day(digits: str) -> bool:
+    """Whether `yyMMdd` is a date."""
+    month, day = int(digits[2:4]), int(digits[4:6])
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
+def tail_code(text: str) -> str | None:
+    """`yyMMdd-NNNN` when the text holds a code's date and counter without its agency part, else None."""
+    match = _TAIL.search(text) or _TAIL_ALONE.fullmatch(text)
+    if match is None or not _a_day(match[1]):
+        return None
+    return f"{match[1]}-{match[2]}"
+
+
+def is_tail(key: str) -> bool:
+    """Whether a code key is only a date and a counter (`2612040002`)."""
+    return len(key) == TAIL_LENGTH and key.isdigit() and _a_day(key[:6])
+
+
 KEY_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 MIN_NEAR, MAX_NEAR = 12, 40  # keys a suggestion is looked for (a dossier code's length, give or take)
 
@@ -137,6 +163,9 @@ def typed_code(text: str) -> str | None:
         readings += [_LINE_BREAK.sub("-", text), _LINE_BREAK.sub("", text)]
     for reading in readings:
         if code := find_code(reading) or loose_code(reading):
+            return code
+    for reading in readings:
+        if code := tail_code(reading):
             return code
     if "?" in text:
         values = urllib.parse.parse_qsl(urllib.parse.urlsplit(text.strip()).query)
@@ -304,6 +333,7 @@ class LookupResult:
     following: bool = False
     wait_until: datetime | None = None
     near: str | None = None  # not found: the one known code a character away (its code only, nothing else)
+    several: bool = False  # not found: a date and counter without the agency part, which several dossiers carry
 
 
 def _time(value: str | None) -> datetime | None:
@@ -378,6 +408,10 @@ class DossierService:
         found = await self.repo.lookup(code_key(code), person.channel, person.external_id)
         self.limiter.record(person, now, found=found is not None)
         if found is None:
+            key = code_key(code)
+            if is_tail(key):  # the agency part left out: the one dossier with that date and counter, if one
+                codes = await self.repo.codes_with_tail(key)
+                return LookupResult(code, near=codes[0] if len(codes) == 1 else None, several=len(codes) > 1)
             return LookupResult(code, near=await self.near(code))
         stored, steps, following = found
         dossier = to_dossier(stored)

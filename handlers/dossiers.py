@@ -200,6 +200,8 @@ async def lookup(turn: Turn, code: str) -> Replies:
             text = t.gettext(NEAR).format(code=echo(result.code), near=result.near)
             look = Option(t.gettext("🔎 Tra mã {code}").format(code=result.near), "dossier", result.near)
             return [Reply(text, (look,))]
+        if result.several:
+            return [Reply(turn.t.gettext(SEVERAL).format(code=echo(result.code)))]
         return [not_found(turn, result.code)]
     options: tuple[Option, ...] = (follow_option(result, turn.t),)
     catalogue = turn.services.procedures
@@ -213,6 +215,10 @@ async def lookup(turn: Turn, code: str) -> Replies:
 
 
 NEAR = N_("Không tìm thấy hồ sơ {code}. Có phải Ông/Bà muốn tra mã {near}?")
+SEVERAL = N_(
+    "Nhiều hồ sơ ở các cơ quan khác nhau cùng mang số {code}. Vui lòng nhắn đủ mã hồ sơ như in trên Giấy tiếp nhận, "
+    "gồm cả phần đầu (ví dụ: 000.55.37.H37-{code})."
+)
 NO_CODE_IN_PHOTO = N_(
     "Phục Vụ chưa thấy mã QR hay mã vạch nào trên ảnh. Vui lòng chụp gần, rõ, đủ sáng phần mã trên Giấy tiếp nhận "
     "hồ sơ và hẹn trả kết quả, hoặc nhắn mã hồ sơ in trên giấy (ví dụ: {example})."

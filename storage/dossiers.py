@@ -402,6 +402,13 @@ class DossiersRepo:
                 break
         return found
 
+    async def codes_with_tail(self, tail: str) -> list[str]:
+        """The codes (at most two) whose keys end with these ten characters (a date and a counter)."""
+        rows = await self.db.fetchall(
+            "SELECT code FROM dossiers WHERE substr(code_key, -10) = ? ORDER BY id LIMIT 2", (tail,)
+        )
+        return [str(row[0]) for row in rows]
+
     async def by_key(self, code_key: str) -> StoredDossier | None:
         """A dossier by its code key."""
         row = await self.db.fetchone("SELECT * FROM dossiers WHERE code_key = ?", (code_key,))

@@ -112,3 +112,26 @@ async def test_an_almost_code_is_offered_only_when_one_dossier_is_that_close(cha
         [unsure] = await chat.say("citizen", "000.00.37.H37-250804-001")  # now two dossiers are that close
         assert unsure.text.startswith("Không tìm thấy hồ sơ 000.00.37.H37-250804-001. Mã hồ sơ in trên")
         assert unsure.options == []
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_a_code_without_its_agency_part_is_offered_when_one_dossier_carries_it(
+    channel: str, settings: Settings
+) -> None:
+    async with chat_on(channel, settings) as chat:
+        services = chat.services
+        await services.dossiers.apply([dossier_row()], "import:test.csv", services.clock())
+        for typed in ("250804-0012", "hồ sơ 250804 0012 của tôi", "2508040012"):
+            [offer] = await chat.say("citizen", typed)
+            assert f"Có phải Ông/Bà muốn tra mã {CODE}?" in offer.text, typed
+            assert "Đăng ký khai sinh" not in offer.text and offer.options == [f"Tra mã {CODE}"]
+        [found] = await chat.choose("citizen", f"Tra mã {CODE}")
+        assert found.text.startswith(f"📄 Hồ sơ {CODE}")
+        # Another agency numbered a dossier the same that day: which one is meant cannot be told.
+        other = "000.00.41.H37-250804-0012"
+        await services.dossiers.apply([dossier_row(code=other, code_key=code_key(other))], "api", services.clock())
+        [several] = await chat.say("citizen", "250804-0012")
+        assert several.text.startswith("Nhiều hồ sơ ở các cơ quan khác nhau cùng mang số 250804-0012.")
+        assert CODE not in several.text and other not in several.text and several.options == []
+        [none] = await chat.say("citizen", "250805-0099")
+        assert none.text.startswith("Không tìm thấy hồ sơ 250805-0099.")

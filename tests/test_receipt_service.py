@@ -29,13 +29,30 @@ TYPED = [
     "000.00.37.H37\n250804-0012",
     "Mã hồ sơ:\n000.00.37.H37-250804-0012\nNgày hẹn trả: 08/08/2025",
 ]
-NOT_CODES = ["0912345678", "Hữu Lũng", "K7QX2M9PLA4T", "https://langson.gov.vn", "lệ phí kết hôn", "21.8537, 106.7615"]
+NOT_CODES = [
+    "0912345678",
+    "0912 345 678",
+    "091234 5678",  # no date
+    "Hữu Lũng",
+    "K7QX2M9PLA4T",
+    "https://langson.gov.vn",
+    "lệ phí kết hôn",
+    "21.8537, 106.7615",
+    "251304-0012",  # no month 13
+    "1508040012",  # ten digits not starting with a year of the 2020s or 2030s
+]
+TAILS = ["250804-0012", "250804 0012", "250804.0012", "2508040012", "mã 250804 – 0012 ạ"]
 
 
 @pytest.mark.parametrize("text", TYPED)
 def test_codes_typed_or_pasted_leniently(text: str) -> None:
     found = typed_code(text)
     assert found is not None and code_key(found) == KEY
+
+
+@pytest.mark.parametrize("text", TAILS)
+def test_a_code_without_its_agency_part_is_its_date_and_counter(text: str) -> None:
+    assert typed_code(text) == "250804-0012"
 
 
 @pytest.mark.parametrize("text", NOT_CODES)
