@@ -47,6 +47,7 @@ HISTORY_SHOWN = 5
 # ZNS (Decree 13/2023): an applicant's phone is kept until this many days after the dossier ended for them (result
 # returned; not received, withdrawn, stopped), then erased; only news of the last NOTICE_DAYS is sent by ZNS.
 PHONE_DAYS = 30
+PHONE_MAX_DAYS = 365  # and never longer than a year after it was received (a result never collected)
 NOTICE_DAYS = 7
 # The steps an applicant is told of by a ZNS template message, by status: received (2, or 4 straight after
 # registration: only the first step past registration), something to supplement or pay (5, 6), the result ready to
@@ -489,11 +490,16 @@ class DossierService:
             notices=self.notices,
             since=to_sql_time(now - timedelta(days=NOTICE_DAYS)),
             erase_before=to_sql_time(now - timedelta(days=PHONE_DAYS)),
+            kept_from=to_sql_time(now - timedelta(days=PHONE_MAX_DAYS)),
+            repeat_from=to_sql_time(now - timedelta(days=1)),
         )
 
     async def erase_phones(self, now: datetime) -> int:
-        """Erase the applicants' phones `PHONE_DAYS` after their dossiers ended (Decree 13/2023); how many."""
-        return await self.repo.erase_phones(to_sql_time(now - timedelta(days=PHONE_DAYS)))
+        """Erase the applicants' phones `PHONE_DAYS` after their dossiers ended, or `PHONE_MAX_DAYS` after they
+        were received (Decree 13/2023); how many."""
+        return await self.repo.erase_phones(
+            to_sql_time(now - timedelta(days=PHONE_DAYS)), to_sql_time(now - timedelta(days=PHONE_MAX_DAYS))
+        )
 
     async def count(self) -> int:
         """How many dossiers are stored."""

@@ -106,6 +106,7 @@ class DrainReport:
 
 QUIET_KINDS = ("dossier_status", "dossier_overdue", "zns")
 LEASE = timedelta(minutes=2)  # a claim not settled by then is settled by the sweep (longer than any one send)
+MAX_WAIT = 86400.0  # no channel's answer makes a message or a channel wait longer than a day
 TOKEN_HOLD = 300.0  # seconds a channel whose token was refused is held before one message tries again
 PREPARE_TRIES = 5
 SETTLE_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between tries to write an outcome the database refused
@@ -304,7 +305,7 @@ class OutboxService:
                         sent += 1
                     elif result.outcome is Outcome.RETRY:
                         seconds = TOKEN_HOLD if result.halt else min(300.0, 2.0**row.attempts)
-                        wait = max(result.retry_after, seconds)
+                        wait = min(max(result.retry_after, seconds), MAX_WAIT)
                         settled = await self._settle(
                             partial(self.repo.release, row.id, to_sql_time(now + timedelta(seconds=wait)), result.error)
                         )
@@ -315,7 +316,7 @@ class OutboxService:
                             await self._hold(notifier.channel, now, result.error)
                             return DrainReport(sent, retried, failed, uncertain)
                         if result.hold:
-                            self._held[notifier.channel] = now + timedelta(seconds=result.hold)
+                            self._held[notifier.channel] = now + timedelta(seconds=min(result.hold, MAX_WAIT))
                             log.warning("outbox: %s waits %.0f s: %s", notifier.channel, result.hold, result.error)
                             return DrainReport(sent, retried, failed, uncertain)
                     elif result.outcome is Outcome.GONE:

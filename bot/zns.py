@@ -21,8 +21,11 @@ arrived is never sent again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -37,7 +40,7 @@ from bot.i18n import translator
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from handlers.outbox import render_template
 from storage.dossiers import DossiersRepo
-from storage.zns import ZnsTokensRepo
+from storage.zns import ZnsTokens, ZnsTokensRepo
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,16 @@ RATE = -32
 TOKEN = -124
 NIGHT_ENDS = time(6, 5)
 RATE_PAUSE = 60.0
+MAX_WAIT = 86400.0  # no answer makes anything wait longer than a day (a Retry-After of 1e12 is not one)
+REFRESH_LEASE = timedelta(seconds=30)
+REFRESH_WAITS = 20  # seconds a process waits for another's refresh
+STORE_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
+_LONG_NUMBER = re.compile(r"\d{9,}")
+
+
+def scrubbed(text: str) -> str:
+    """Zalo's words, without any long number (a phone it may quote), for the logs and `last_error`."""
+    return _LONG_NUMBER.sub("…", text)[:200]
 
 
 class RefreshRefused(Exception):
@@ -159,10 +172,12 @@ class ZnsClient:
 
 
 def _seconds(value: str | None) -> float:
+    """A number of seconds from a header or a field, within 0 and a day (anything else is 0)."""
     try:
-        return max(0.0, float(value or 0))
+        seconds = float(value or 0)
     except ValueError:
         return 0.0
+    return min(max(0.0, seconds), MAX_WAIT) if math.isfinite(seconds) else 0.0
 
 
 def seed_hash(refresh_token: str) -> str:
@@ -170,61 +185,119 @@ def seed_hash(refresh_token: str) -> str:
     return hashlib.sha256(refresh_token.encode()).hexdigest()
 
 
-class Tokens:
-    """The Official Account's access token, refreshed with the stored refresh token when it ends or is refused; a
-    refresh is stored at once, with compare-and-set, so a rotation by another process is taken, not repeated."""
+@dataclass(frozen=True)
+class _Rotation:
+    """Tokens a refresh gave, to be stored in place of the refresh token `used`."""
 
-    def __init__(self, repo: ZnsTokensRepo, client: ZnsClient, clock: Callable[[], datetime]) -> None:
+    used: str
+    refresh_token: str
+    access_token: str
+    expires_at: datetime
+
+
+class Tokens:
+    """The Official Account's access token, refreshed with the stored refresh token when it ends or is refused.
+
+    A refresh token is spent at its first use, so one process at a time refreshes (a lease in the database; the
+    others wait for its result), and what Zalo gives back is stored at once: written again with pauses while the
+    database refuses, and kept in memory meanwhile, so the new refresh token is never dropped."""
+
+    def __init__(
+        self,
+        repo: ZnsTokensRepo,
+        client: ZnsClient,
+        clock: Callable[[], datetime],
+        pauses: tuple[float, ...] = STORE_PAUSES,
+    ) -> None:
         self.repo = repo
         self.client = client
         self.clock = clock
+        self.pauses = pauses
         self._lock = asyncio.Lock()
+        self._unstored: _Rotation | None = None
 
     async def seed(self, refresh_token: str) -> None:
         """Start from the configured refresh token, unless the stored chain already started from it."""
         if await self.repo.seed(seed_hash(refresh_token), refresh_token, to_sql_time(self.clock())):
             log.info("zns: the refresh token from ZALO_ZNS_REFRESH_TOKEN starts the chain")
 
+    def _fresh(self, stored: ZnsTokens | None, refused: str | None = None) -> str | None:
+        """The stored access token when it is not the refused one and lasts a while yet."""
+        if stored is None or not stored.access_token or stored.access_token == refused or not stored.expires_at:
+            return None
+        return stored.access_token if from_sql_time(stored.expires_at) > self.clock() + EARLY_REFRESH else None
+
     async def access(self) -> str:
         """A current access token (refreshed when there is none or it ends soon)."""
+        if self._unstored is not None:
+            await self._store()
+            if self._unstored is not None and self._unstored.expires_at > self.clock() + EARLY_REFRESH:
+                return self._unstored.access_token
         stored = await self.repo.get()
         if stored is None:
             raise RefreshRefused("no refresh token stored")
-        if (
-            stored.access_token
-            and stored.expires_at
-            and from_sql_time(stored.expires_at) > self.clock() + EARLY_REFRESH
-        ):
-            return stored.access_token
-        return await self.refresh(stored.access_token)
+        return self._fresh(stored) or await self.refresh(stored.access_token)
 
     async def refresh(self, refused: str | None) -> str:
         """A new access token, unless another send or process got one since `refused` was read."""
         async with self._lock:
-            stored = await self.repo.get()
-            if stored is None:
-                raise RefreshRefused("no refresh token stored")
-            fresh = stored.expires_at and from_sql_time(stored.expires_at) > self.clock() + EARLY_REFRESH
-            if stored.access_token and stored.access_token != refused and fresh:
-                return stored.access_token
-            answer = await self.client.refresh(stored.refresh_token)
-            access, renewed = answer.data.get("access_token"), answer.data.get("refresh_token")
-            if answer.error or not access or not renewed:
-                again = await self.repo.get()
-                if again is not None and again.refresh_token != stored.refresh_token and again.access_token:
-                    return again.access_token  # another process rotated it first: theirs is the current one
-                if answer.error >= 500 or answer.error == 429:
-                    raise ZnsUnreachable(f"refresh: {answer.error} {answer.message}", left=False)
-                raise RefreshRefused(f"{answer.error} {answer.message}".strip())
-            now = self.clock()
-            expires = now + timedelta(seconds=_seconds(str(answer.data.get("expires_in") or 0)) or 3600)
-            stored_it = await self.repo.rotate(
-                stored.refresh_token, str(renewed), str(access), to_sql_time(expires), to_sql_time(now)
-            )
-            if not stored_it:
-                log.error("zns: another process rotated the refresh token at the same time; using ours")
-            log.info("zns: access token refreshed until %s", expires.isoformat(timespec="minutes"))
-            return str(access)
+            for _ in range(REFRESH_WAITS):
+                stored = await self.repo.get()
+                if stored is None:
+                    raise RefreshRefused("no refresh token stored")
+                if fresh := self._fresh(stored, refused):
+                    return fresh
+                now = self.clock()
+                if await self.repo.claim_refresh(to_sql_time(now), to_sql_time(now + REFRESH_LEASE)):
+                    break
+                await asyncio.sleep(1.0)  # another process is refreshing: its result is stored in a moment
+            else:
+                raise ZnsUnreachable("another process holds the refresh for too long", left=False)
+            try:
+                return await self._refresh(stored)
+            finally:
+                with contextlib.suppress(Exception):  # the lease lapses by itself otherwise
+                    await self.repo.release_refresh()
+
+    async def _refresh(self, stored: ZnsTokens) -> str:
+        answer = await self.client.refresh(stored.refresh_token)
+        access, renewed = answer.data.get("access_token"), answer.data.get("refresh_token")
+        if answer.error or not access or not renewed:
+            if answer.error >= 500 or answer.error == 429:
+                raise ZnsUnreachable(f"refresh: {answer.error} {scrubbed(answer.message)}", left=False)
+            raise RefreshRefused(f"{answer.error} {scrubbed(answer.message)}".strip())
+        now = self.clock()
+        lasts = min(_seconds(str(answer.data.get("expires_in") or 0)) or 3600.0, MAX_WAIT)
+        self._unstored = _Rotation(stored.refresh_token, str(renewed), str(access), now + timedelta(seconds=lasts))
+        await self._store()
+        log.info("zns: access token refreshed for %.0f hours", lasts / 3600)
+        return str(access)
+
+    async def _store(self) -> None:
+        """Write the tokens of the last refresh, trying again while the database refuses; kept in memory (and
+        written at the next send) if it still does."""
+        rotation = self._unstored
+        if rotation is None:
+            return
+        for pause in (*self.pauses, None):
+            try:
+                stored = await self.repo.rotate(
+                    rotation.used,
+                    rotation.refresh_token,
+                    rotation.access_token,
+                    to_sql_time(rotation.expires_at),
+                    to_sql_time(self.clock()),
+                )
+            except Exception as exc:  # the database's error (busy), whichever database it is
+                if pause is None:
+                    log.error("zns: the new refresh token could not be stored yet (%s); kept in memory", exc)
+                    return
+                await asyncio.sleep(pause)
+                continue
+            if not stored:
+                log.error("zns: the refresh token was replaced meanwhile (a new ZALO_ZNS_REFRESH_TOKEN?)")
+            self._unstored = None
+            return
 
     async def refused(self, access_token: str) -> None:
         """Zalo refused this access token."""
@@ -242,7 +315,7 @@ def until_next(moment: datetime, at: time, tz: ZoneInfo) -> float:
 
 def classify(answer: Answer, now: datetime, tz: ZoneInfo) -> Delivery:
     """The outbox's outcome for Zalo's answer to a send (after the token was refreshed, for -124)."""
-    code, said = answer.error, f"{answer.error} {answer.message}".strip()
+    code, said = answer.error, f"{answer.error} {scrubbed(answer.message)}".strip()
     if code == 0:
         return Delivery(Outcome.SENT)
     if code in FINAL:
@@ -256,6 +329,8 @@ def classify(answer: Answer, now: datetime, tz: ZoneInfo) -> Delivery:
     if code == RATE or code == 429:
         wait = max(answer.retry_after, RATE_PAUSE)
         return Delivery(Outcome.RETRY, wait, f"zns {said}: rate limited", hold=wait)
+    if code == 504:  # a gateway gave up waiting: Zalo may have taken the message
+        return Delivery(Outcome.UNCERTAIN, error=f"zns {said}")
     if code >= 500:
         return Delivery(Outcome.RETRY, answer.retry_after, f"zns {said}")
     if code in ADMIN or code == TOKEN or code in (401, 403, 404):
@@ -280,6 +355,21 @@ class ZnsNotifier:
         """Seed the token chain from the settings."""
         await self.tokens.seed(self.settings.zns_refresh_token.value)
 
+    async def _token(self, refused: str | None) -> str | Delivery:
+        """A current access token (a new one instead of `refused`), or the outcome when there is none: nothing was
+        sent yet, so the message waits; a refused refresh token holds ZNS and tells the admins."""
+        try:
+            if refused is None:
+                return await self.tokens.access()
+            await self.tokens.refused(refused)
+            return await self.tokens.refresh(refused)
+        except RefreshRefused as exc:
+            error = f"zns: Zalo refused the refresh token ({exc}); set ZALO_ZNS_REFRESH_TOKEN anew"
+            return Delivery(Outcome.RETRY, error=error, halt=True)
+        except Exception as exc:  # Zalo unreachable, or the database busy: nothing was sent
+            log.warning("zns: no access token now (%s); the message waits", exc)
+            return Delivery(Outcome.RETRY, error=f"zns: no access token now ({exc.__class__.__name__}: {exc})")
+
     async def deliver(self, message: OutgoingMessage) -> Delivery:
         """Send one template message (one try: the outbox decides when to try again)."""
         template = render_template(message.payload, translator("vi"), self.tz)
@@ -289,20 +379,24 @@ class ZnsNotifier:
         phone = await self.dossiers.phone(int(message.payload["dossier_id"]))
         if phone is None:
             return Delivery(Outcome.GONE, error="zns: the dossier has no phone any more (erased or removed)")
+        tracking = f"phucvu{message.id}"
+        access = await self._token(None)
+        if isinstance(access, Delivery):
+            return access
+        await message.depart()
         try:
-            access = await self.tokens.access()
-            await message.depart()
-            answer = await self.client.send(access, phone, template_id, template.data, f"phucvu{message.id}")
-            if answer.error == TOKEN:  # refused before anything was sent: refreshed, and sent once more
-                log.warning("zns: access token refused (%s); refreshing", answer.message)
-                await self.tokens.refused(access)
-                access = await self.tokens.refresh(access)
-                answer = await self.client.send(access, phone, template_id, template.data, f"phucvu{message.id}")
-        except RefreshRefused as exc:
-            error = f"zns: Zalo refused the refresh token ({exc}); set ZALO_ZNS_REFRESH_TOKEN anew"
-            return Delivery(Outcome.RETRY, error=error, halt=True)
+            answer = await self.client.send(access, phone, template_id, template.data, tracking)
         except ZnsUnreachable as exc:
             return Delivery(Outcome.UNCERTAIN if exc.left else Outcome.RETRY, error=f"zns network {exc}")
+        if answer.error == TOKEN:  # refused before anything was sent: refreshed, and sent once more
+            log.warning("zns: access token refused; refreshing")
+            access = await self._token(access)
+            if isinstance(access, Delivery):
+                return access
+            try:
+                answer = await self.client.send(access, phone, template_id, template.data, tracking)
+            except ZnsUnreachable as exc:
+                return Delivery(Outcome.UNCERTAIN if exc.left else Outcome.RETRY, error=f"zns network {exc}")
         delivery = classify(answer, self.tokens.clock(), self.tz)
         if delivery.outcome is Outcome.SENT:
             quota = answer.data.get("data", {}).get("quota") if isinstance(answer.data.get("data"), dict) else None

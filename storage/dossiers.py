@@ -85,42 +85,53 @@ _UPSERT = (
     f" IS NOT ({', '.join(_NEW_VALUE[name] for name in FIELDS)})"
 )
 # When a dossier ended for its applicant, from which on its phone is kept `PHONE_DAYS` only: its result returned
-# (10), or it was not received, withdrawn or stopped (3, 7, 8); the row's date, else its first step with that
-# status (`{id}`: the stored dossier's id). NULL while it has not ended.
+# (10), or it was not received, withdrawn or stopped (3, 7, 8); the row's date, else its latest step into that
+# status (`{id}`: the stored dossier's id; one returned, reopened and returned again ended the second time). NULL
+# while it has not ended.
 _ENDED = (
-    "CASE WHEN {r}.status = 10 THEN coalesce({r}.returned_at, {first})"
-    " WHEN {r}.status IN (3, 7, 8) THEN coalesce({r}.finished_at, {first}) END"
+    "CASE WHEN {r}.status = 10 THEN coalesce({r}.returned_at, {latest})"
+    " WHEN {r}.status IN (3, 7, 8) THEN coalesce({r}.finished_at, {latest}) END"
 )
-_FIRST_WITH = "(SELECT min(h.at) FROM dossier_history h WHERE h.dossier_id = {id} AND h.status = {r}.status)"
+_LATEST_WITH = "(SELECT max(h.at) FROM dossier_history h WHERE h.dossier_id = {id} AND h.status = {r}.status)"
 
 
 def _ended(r: str, dossier_id: str) -> str:
-    return _ENDED.format(r=r, first=_FIRST_WITH.format(r=r, id=dossier_id))
+    return _ENDED.format(r=r, latest=_LATEST_WITH.format(r=r, id=dossier_id))
 
 
-# A staged phone of a dossier that ended before `:erase_before` is not stored (nor kept: see `_NEW_VALUE`), so that
-# importing an old file again never brings an erased phone back. One ending with this batch ends now.
+# A staged phone of a dossier that ended before `:erase_before`, or was received before `:kept_from` (one left
+# uncollected for ever keeps no phone for ever), is not stored (nor kept: see `_NEW_VALUE`), so that importing an
+# old file again never brings an erased phone back. One ending with this batch ends now.
 _STAGED_ERASED = (
-    "UPDATE staged_dossiers SET phone = NULL WHERE phone IS NOT NULL AND coalesce("
+    "UPDATE staged_dossiers SET phone = NULL WHERE phone IS NOT NULL AND (coalesce("
     + _ended("staged_dossiers", "(SELECT id FROM dossiers WHERE code_key = staged_dossiers.code_key)")
-    + ", CASE WHEN status IN (3, 7, 8, 10) THEN :now END) < :erase_before"
+    + ", CASE WHEN status IN (3, 7, 8, 10) THEN :now END) < :erase_before OR received_at < :kept_from)"
 )
-_ERASE = "UPDATE dossiers SET phone = NULL WHERE phone IS NOT NULL AND " + _ended("dossiers", "dossiers.id") + " < ?"
+_ERASE = (
+    "UPDATE dossiers SET phone = NULL WHERE phone IS NOT NULL AND ("
+    + _ended("dossiers", "dossiers.id")
+    + " < :erase_before OR received_at < :kept_from)"
+)
 # ZNS (`bot.zns`): the new steps of this batch that the applicant is told of by a template message. A step whose
 # status has a template (`{case}`: status → template name), for a dossier with a phone and no follower on a chat
-# channel (they hear of it there), that happened since `:since` (a dossier first seen: received since then, so
-# that the first import of a year's dossiers messages nobody about old news); "received" only for the first step
-# past registration (not again when a supplemented dossier goes back to processing).
+# channel who can still be reached (they hear of it there); a dossier first seen must have been received since
+# `:since` (the first import of a year's dossiers messages nobody about old news). "received" only for the first
+# step past registration (not again when a supplemented dossier goes back to processing); "received" and "ready"
+# once per dossier, "supplement" not twice for the same status within a day (an older file imported again, then the
+# current one, makes steps back and forth: the applicant is not messaged, and the province not billed, twice).
 _NOTICES = (
     "WITH notice AS (SELECT h.id AS step, d.id AS dossier, {case} AS template"
     " FROM dossier_history h JOIN dossiers d ON d.id = h.dossier_id"
-    " WHERE h.id > :history_floor AND d.phone IS NOT NULL"
-    " AND CASE WHEN d.id > :dossier_floor THEN d.received_at ELSE h.at END >= :since"
+    " WHERE h.id > :history_floor AND d.phone IS NOT NULL AND (d.id <= :dossier_floor OR d.received_at >= :since)"
     " AND NOT EXISTS (SELECT 1 FROM follows f JOIN people p ON p.id = f.person_id"
-    "  WHERE f.dossier_id = d.id AND p.channel != 'zns'))"
+    "  WHERE f.dossier_id = d.id AND p.channel != 'zns' AND p.unreachable_at IS NULL))"
     " {then} FROM notice n JOIN dossier_history h ON h.id = n.step JOIN dossiers d ON d.id = n.dossier"
     " WHERE n.template IS NOT NULL AND (n.template != 'received' OR NOT EXISTS (SELECT 1 FROM dossier_history e"
     "  WHERE e.dossier_id = d.id AND e.id < h.id AND e.status NOT IN (1, 11)))"
+    " AND NOT EXISTS (SELECT 1 FROM people a JOIN outbox o ON o.person_id = a.id"
+    "  WHERE a.channel = 'zns' AND a.external_id = CAST(d.id AS TEXT) AND json_extract(o.payload, '$.template') ="
+    "  n.template AND (n.template IN ('received', 'ready')"
+    "  OR (o.created_at > :day_ago AND json_extract(o.payload, '$.status') = h.status)))"
 )
 # The person a dossier's template messages go to: the channel 'zns', the dossier's id (the phone stays in the
 # dossier, read when the message is sent, and erased with it).
@@ -291,6 +302,8 @@ class DossiersRepo:
         notices: Mapping[int, str] | None = None,
         since: str = "",
         erase_before: str = "",
+        kept_from: str = "",
+        repeat_from: str = "",
     ) -> BatchResult:
         """Insert new dossiers, update changed ones, leave identical ones alone; all in one transaction.
 
@@ -298,9 +311,10 @@ class DossiersRepo:
         changed one outbox message. When a code repeats in `rows`, the last row wins. With `keys`, the result
         lists the code keys of the inserted dossiers.
 
-        `notices` (status → ZNS template name): each new step with one of these statuses, since `since`, queues one
-        template message to the dossier's applicant (see `_NOTICES`). A phone of a dossier that ended before
-        `erase_before` is not stored.
+        `notices` (status → ZNS template name): each new step with one of these statuses queues one template
+        message to the dossier's applicant (see `_NOTICES`; a dossier first seen: received since `since`). A phone
+        of a dossier that ended before `erase_before`, or was received before `kept_from`, is not stored. A
+        "supplement" queued for the dossier after `repeat_from` is not queued again.
         """
         await self._prepare()
         async with self.db.transaction() as conn:
@@ -314,7 +328,7 @@ class DossiersRepo:
             dossier_floor, history_floor = next(iter(floors))
             params = {"source": source, "now": now, "dossier_floor": dossier_floor, "history_floor": history_floor}
             if erase_before:
-                await conn.execute(_STAGED_ERASED, params | {"erase_before": erase_before})
+                await conn.execute(_STAGED_ERASED, params | {"erase_before": erase_before, "kept_from": kept_from})
             changes = await conn.execute(_CHANGED_STEPS, params)
             status_changes = max(changes.rowcount, 0)
             if status_changes:
@@ -324,7 +338,7 @@ class DossiersRepo:
             if written > inserted:
                 await conn.execute(_DONE, params)
             if notices and (written or status_changes):
-                await _queue_notices(conn, notices, params | {"since": since})
+                await _queue_notices(conn, notices, params | {"since": since, "day_ago": repeat_from})
             fresh: tuple[str, ...] = ()
             if keys:
                 found = await conn.execute_fetchall(
@@ -507,11 +521,11 @@ class DossiersRepo:
             )
             return max(cursor.rowcount, 0)
 
-    async def erase_phones(self, before: str) -> int:
+    async def erase_phones(self, before: str, kept_from: str) -> int:
         """Erase the phones of the dossiers that ended (result returned; not received, withdrawn, stopped) before
-        `before`; how many."""
+        `before`, or were received before `kept_from`; how many."""
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(_ERASE, (before,))
+            cursor = await conn.execute(_ERASE, {"erase_before": before, "kept_from": kept_from})
             return max(cursor.rowcount, 0)
 
     async def phone(self, dossier_id: int) -> str | None:
@@ -527,7 +541,8 @@ class DossiersRepo:
         notice = (
             f" FROM dossiers d WHERE d.phone IS NOT NULL AND d.status IN ({OPEN}) AND d.done_at IS NULL"
             f" AND {due} < :due_before AND {due} >= :since AND NOT EXISTS (SELECT 1 FROM follows f"
-            " JOIN people p ON p.id = f.person_id WHERE f.dossier_id = d.id AND p.channel != 'zns')"
+            " JOIN people p ON p.id = f.person_id WHERE f.dossier_id = d.id AND p.channel != 'zns'"
+            " AND p.unreachable_at IS NULL)"
             " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = 'zns-overdue:' || d.id)"
         )
         params = {"now": now, "due_before": due_before, "since": since}

@@ -52,6 +52,21 @@ class ZnsTokensRepo:
             )
             return cursor.rowcount > 0
 
+    async def claim_refresh(self, now: str, until: str) -> bool:
+        """Take the lease to refresh until `until`; False while another process holds it."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE zns_tokens SET refreshing_until = ? WHERE id = 1"
+                " AND (refreshing_until IS NULL OR refreshing_until <= ?)",
+                (until, now),
+            )
+            return cursor.rowcount > 0
+
+    async def release_refresh(self) -> None:
+        """Give the lease back."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE zns_tokens SET refreshing_until = NULL WHERE id = 1")
+
     async def forget_access(self, access_token: str, now: str) -> None:
         """Zalo refused this access token: the next send refreshes (unless another process already did)."""
         async with self.db.transaction() as conn:

@@ -23,6 +23,7 @@ import asyncio
 import itertools
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -76,6 +77,7 @@ class FakeZns:
         self.arrived = asyncio.Event()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self.on_refresh: Callable[[], object] | None = None  # called as a refresh arrives
 
     async def __aenter__(self) -> Self:
         app = web.Application()
@@ -123,6 +125,8 @@ class FakeZns:
         form = await request.post()
         presented = str(form.get("refresh_token", ""))
         self.refreshes.append(presented)
+        if self.on_refresh is not None:
+            self.on_refresh()
         if request.headers.get("secret_key") != SECRET_KEY or form.get("app_id") != APP_ID:
             return web.json_response({"error": -14002, "error_name": "Invalid appId or secret key"})
         if form.get("grant_type") != "refresh_token" or presented != self.refresh_token:

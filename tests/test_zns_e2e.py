@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -19,7 +20,9 @@ from bot.app import App, build_application, started
 from bot.config import Secret, Settings
 from bot.dossiers import to_sql_time
 from bot.services import open_services
+from bot.zns import Tokens, ZnsClient
 from storage.db import Database
+from storage.zns import ZnsTokensRepo
 from tests.factories import CODE, dossier_row
 from tests.fakebotapi import TOKEN, FakeBotAPI
 from tests.fakezns import APP_ID, FIRST_REFRESH, SECRET_KEY, SETTING, FakeZns
@@ -287,3 +290,57 @@ async def test_kill_9_between_queueing_and_sending_sends_each_message_exactly_on
     assert sorted(phones) == sorted([PHONE, "84987654321", "84362111222"])  # each exactly once
     assert rows[0][0] is None and str(rows[0][1]).startswith("uncertain")  # in flight at the kill: never again
     assert rows[1][0] is not None and rows[2][0] is not None
+
+
+async def tokens_on(path: Path, zns: FakeZns) -> tuple[Database, Tokens, ZnsClient]:
+    db = await Database.open(path)
+    settings = zns_settings(Settings(db_path=path), zns)
+    client = ZnsClient(settings)
+    tokens = Tokens(ZnsTokensRepo(db), client, lambda: datetime.now(UTC), pauses=(0.05, 0.05))
+    await tokens.seed(FIRST_REFRESH)
+    return db, tokens, client
+
+
+async def test_two_processes_refresh_once_between_them(zns: FakeZns, tmp_path: Path) -> None:
+    """A refresh token is spent at its first use: while one process refreshes, the other waits for its result."""
+    first, second = await tokens_on(tmp_path / "z.db", zns), await tokens_on(tmp_path / "z.db", zns)
+    try:
+        got = await asyncio.gather(first[1].access(), second[1].access())
+        assert got[0] == got[1] and zns.refreshes == [FIRST_REFRESH]
+    finally:
+        for db, _, client in (first, second):
+            await client.close()
+            await db.close()
+
+
+async def test_a_new_refresh_token_the_database_refuses_is_kept_until_it_takes_it(zns: FakeZns, tmp_path: Path) -> None:
+    path = tmp_path / "z.db"
+    db, tokens, client = await tokens_on(path, zns)
+    try:
+        await db.conn.execute("PRAGMA busy_timeout=20")
+        locker = sqlite3.connect(path, isolation_level=None)
+        zns.on_refresh = lambda: locker.execute("BEGIN IMMEDIATE")  # an import takes the database meanwhile
+        try:
+            access = await tokens.access()
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        assert access in zns.access_tokens and zns.refreshes == [FIRST_REFRESH]
+        stored = await db.fetchone("SELECT refresh_token FROM zns_tokens")
+        assert stored[0] == FIRST_REFRESH  # not written yet: kept in memory, not lost
+        assert await tokens.access() == access  # the next send writes it, and refreshes nothing
+        stored = await db.fetchone("SELECT refresh_token, access_token FROM zns_tokens")
+        assert tuple(stored) == (zns.refresh_token, access) and len(zns.refreshes) == 1
+    finally:
+        await client.close()
+        await db.close()
+
+
+async def test_zalo_unreachable_for_a_refresh_leaves_the_message_waiting(settings: Settings, zns: FakeZns) -> None:
+    unreachable = replace(zns_settings(settings, zns), oauth_base_url=f"http://127.0.0.1:{free_port()}")
+    app = build_application(unreachable, telegram=False, clock=lambda: NOW, outbox_interval=0.1)
+    async with started(app):
+        await app.bot_data.services.dossiers.apply([dossier_row(status=2, phone=PHONE)], "api", NOW)
+        row = await outbox_row(app.bot_data.services.db)
+        assert row["failed_at"] is None and row["sent_at"] is None and "no access token now" in str(row["last_error"])
+        assert zns.sends == []

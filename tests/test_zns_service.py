@@ -14,7 +14,7 @@ from bot.dossier_import import RowParser, applicant_phone
 from bot.dossiers import PHONE_DAYS, DossierService, to_sql_time
 from bot.i18n import translator
 from bot.outbox import Outcome
-from bot.zns import Answer, classify
+from bot.zns import Answer, _seconds, classify
 from handlers.outbox import TEMPLATE_PARAMS, render_template
 from storage.centres import CentresRepo
 from storage.db import Database
@@ -241,6 +241,7 @@ def test_template_parameters_say_what_and_where_and_never_who() -> None:
         (-32, Outcome.RETRY, True, False),  # rate limited
         (429, Outcome.RETRY, True, False),
         (502, Outcome.RETRY, False, False),
+        (504, Outcome.UNCERTAIN, False, False),  # a gateway gave up waiting: Zalo may have taken it
         (-124, Outcome.RETRY, False, True),  # still refused after a refresh: an admin's
         (-131, Outcome.RETRY, False, True),  # template not approved
         (-115, Outcome.RETRY, False, True),  # no balance
@@ -260,3 +261,57 @@ def test_the_daily_quota_waits_for_the_next_day_and_the_night_ban_for_the_mornin
     assert quota.retry_after == quota.hold == pytest.approx(14 * 3600 + 5 * 60)
     night = classify(Answer(-133, "night", {}), datetime(2025, 8, 5, 16, 0, tzinfo=UTC), TZ)  # 23:00
     assert night.retry_after == pytest.approx(7 * 3600 + 5 * 60)
+
+
+async def test_steps_back_and_forth_do_not_message_the_applicant_twice(service: DossierService, db: Database) -> None:
+    at = NOW
+    for status in (2, 9, 5, 9, 5, 6):  # an older file imported again, then the current one, twice
+        at += timedelta(hours=1)
+        await service.apply([dossier_row(status=status, phone=PHONE)], "import:a.csv", at)
+    assert [row["template"] for row in await zns_rows(db)] == ["received", "ready", "supplement", "supplement"]
+    assert [row["status"] for row in await zns_rows(db)][-2:] == [5, 6]  # papers, then fees: two requests
+    await service.apply([dossier_row(status=5, phone=PHONE)], "import:a.csv", at + timedelta(days=2))
+    assert len(await zns_rows(db)) == 5  # asked for papers again two days later: told again
+
+
+async def test_received_late_after_online_registration_is_still_news(service: DossierService, db: Database) -> None:
+    registered = to_sql_time(NOW - timedelta(days=10))
+    await service.apply([dossier_row(status=1, received_at=registered, due_at=None, phone=PHONE)], "api", NOW)
+    await service.apply([dossier_row(status=2, received_at=registered, due_at=None, phone=PHONE)], "api", NOW)
+    assert [row["template"] for row in await zns_rows(db)] == ["received"]
+
+
+async def test_a_follower_who_blocked_the_bot_does_not_silence_the_applicants_phone(
+    service: DossierService, db: Database
+) -> None:
+    await service.apply([dossier_row(status=2)], "api", NOW)
+    person = await PeopleRepo(db).ensure("telegram", "777", to_sql_time(NOW))
+    await DossiersRepo(db).follow(person, 1, to_sql_time(NOW), 10)
+    await db.conn.execute("UPDATE people SET unreachable_at = ? WHERE id = ?", (to_sql_time(NOW), person))
+    await db.conn.commit()
+    await service.apply([dossier_row(status=9, phone=PHONE)], "api", NOW + timedelta(hours=1))
+    assert [row["template"] for row in await zns_rows(db)] == ["ready"]
+
+
+async def test_the_phone_of_a_reopened_dossier_is_kept_from_its_last_return_and_never_over_a_year(
+    service: DossierService, db: Database
+) -> None:
+    start = NOW - timedelta(days=60)
+    for days, status in ((0, 2), (1, 10), (2, 4), (40, 10)):  # returned, reopened, returned again 20 days ago
+        await service.apply([dossier_row(status=status, phone=PHONE)], "api", start + timedelta(days=days))
+    uncollected = dossier_row(
+        code="H37-5", code_key="H371000005", status=9, received_at=to_sql_time(NOW - timedelta(days=366)),
+        due_at=None, phone="84987654321",
+    )  # fmt: skip
+    await service.apply([uncollected], "import:old.csv", NOW - timedelta(days=1))
+    assert await service.erase_phones(NOW) == 1
+    stored = {row[0]: row[1] for row in await db.fetchall("SELECT code, phone FROM dossiers")}
+    assert stored == {CODE: PHONE, "H37-5": None}
+    assert await service.erase_phones(NOW + timedelta(days=11)) == 1  # 30 days after the second return
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"), [("5", 5.0), ("inf", 0.0), ("nan", 0.0), ("1e12", 86400.0), ("-3", 0.0)]
+)
+def test_a_wait_zalo_asks_for_is_a_number_of_seconds_within_a_day(header: str, seconds: float) -> None:
+    assert _seconds(header) == seconds
