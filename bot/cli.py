@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import csv
 import logging
+import sqlite3
 import sys
 import zipfile
 from collections.abc import Callable, Sequence
@@ -99,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo-data", help="tạo hồ sơ mẫu cho mọi xã, phường theo số liệu của tỉnh")
     demo.add_argument("--seed", type=int, default=2025, help="hạt giống ngẫu nhiên (mặc định 2025)")
     demo.add_argument("--days", type=int, default=60, help="số ngày gần nhất (mặc định 60)")
+    backup = sub.add_parser("backup", help="sao lưu nhất quán cơ sở dữ liệu SQLite đang chạy vào một tệp mới")
+    backup.add_argument("path", type=Path, help="tệp sao lưu (chưa có)")
     return parser
 
 
@@ -140,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "digest":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_digest(settings, args.date, args.weekly, args.commune, args.chart, args.lang, args.json))
+    if args.command == "backup":
+        setup_logging(settings, logging.WARNING)
+        return _backup(settings, args.path)
     if args.command == "demo-data":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_demo_data(settings, args.seed, args.days))
@@ -166,6 +172,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         log.exception("the bot stopped")  # through the redacting formatter, unlike an uncaught traceback
         return 1
+    return 0
+
+
+def _backup(settings: Settings, target: Path) -> int:
+    """A consistent copy of the live database (SQLite's online backup API: the bot may keep writing), checked
+    before it takes its name."""
+    from storage.db import backup
+
+    if not settings.db_path.is_file():
+        print(f"Không có cơ sở dữ liệu {settings.db_path} (PHUCVU_DB).", file=sys.stderr)
+        return 2
+    if target.exists():
+        print(f"{target} đã có: chọn tên tệp khác (bản sao lưu không ghi đè tệp nào).", file=sys.stderr)
+        return 2
+    try:
+        pages = backup(settings.db_path, target)
+    except (OSError, RuntimeError, sqlite3.Error) as exc:
+        print(f"Không sao lưu được: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Đã sao lưu {settings.db_path} vào {target} ({pages} trang, đã kiểm tra toàn vẹn).\n"
+        f"Khôi phục: dừng bot, chép {target} thành {settings.db_path} (xóa {settings.db_path.name}-wal và "
+        f"{settings.db_path.name}-shm nếu có), rồi chạy lại bot."
+    )
     return 0
 
 

@@ -18,7 +18,10 @@ from bot.text import fold
 DOMAIN = "phucvu"
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
+# The compiled catalogs: inside the package when it was installed from a wheel (setup.py compiles them at build
+# time), else the repository's `locales/` (compiled by `make locales`).
+_PACKAGED = Path(__file__).resolve().parent / "locales"
+LOCALE_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "locales"
 
 
 _DAY = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
@@ -92,7 +95,7 @@ def translator(language: str) -> Translator:
         language = DEFAULT_LANGUAGE
     translations = Translations.load(str(LOCALE_DIR), [language], DOMAIN)
     if not isinstance(translations, Translations):
-        raise RuntimeError(f"catalog for {language!r} is not compiled: run `make locales`")
+        raise RuntimeError(f"catalog for {language!r} is not compiled in {LOCALE_DIR}: run `make locales`")
     return Translator(language, translations)
 
 

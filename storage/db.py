@@ -187,3 +187,27 @@ def _statements(script: str) -> list[str]:
     if current.strip():
         raise ValueError(f"incomplete SQL statement in migration: {current.strip()[:80]}")
     return statements
+
+
+def backup(source: Path, target: Path, pages_per_step: int = 1024) -> int:
+    """Copy a live database with SQLite's online backup API, a few pages at a time (writers wait only for a step),
+    into `target` by way of a temporary file that is checked (`PRAGMA integrity_check`) before it is renamed; how
+    many pages. The copy is consistent: a write during the copy makes it start again from the changed pages."""
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    origin = sqlite3.connect(source)
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            origin.backup(copy, pages=pages_per_step, sleep=0.005)
+            checked = copy.execute("PRAGMA integrity_check").fetchone()
+            if checked is None or checked[0] != "ok":
+                raise RuntimeError(f"the copy failed its integrity check: {checked}")
+            pages = int(copy.execute("PRAGMA page_count").fetchone()[0])
+            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        finally:
+            copy.close()
+    finally:
+        origin.close()
+    partial.replace(target)
+    return pages

@@ -256,3 +256,50 @@ def test_digest_json_prints_the_figures(
     assert (province["received"], province["online"], province["overdue"]) == (1, 1, 1)
     [huu_lung] = [c for c in figures["communes"] if c["code"] == "06385"]
     assert huu_lung["name"] == "Xã Hữu Lũng" and (huu_lung["received"], huu_lung["overdue"]) == (1, 1)
+
+
+def test_backup_copies_a_database_being_written_consistently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`phucvu backup` while another connection keeps writing (as the bot would): the copy is whole and passes
+    SQLite's integrity check, holds every row committed before it began, and a restore is a file copy."""
+    import sqlite3
+    import threading
+
+    live = tmp_path / "live.db"
+    monkeypatch.setenv("PHUCVU_DB", str(live))
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo-data", "--days", "20"]) == 0
+    capsys.readouterr()
+    before = sqlite3.connect(live).execute("SELECT count(*) FROM dossiers").fetchone()[0]
+    stop = threading.Event()
+
+    def write() -> None:  # the bot answering people meanwhile
+        conn = sqlite3.connect(live, isolation_level=None, timeout=5)
+        number = 0
+        while not stop.is_set():
+            number += 1
+            conn.execute(
+                "INSERT INTO people (channel, external_id, created_at, updated_at) VALUES ('telegram', ?, '', '')",
+                (f"backup-{number}",),
+            )
+        conn.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert main(["backup", str(tmp_path / "copy.db")]) == 0
+    finally:
+        stop.set()
+        writer.join()
+    out = capsys.readouterr().out
+    assert "đã kiểm tra toàn vẹn" in out and "Khôi phục: dừng bot" in out
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert copy.execute("SELECT count(*) FROM dossiers").fetchone()[0] == before
+    assert not (tmp_path / "copy.db.partial").exists()
+    assert main(["backup", str(tmp_path / "copy.db")]) == 2  # never over an existing file
+    assert "đã có" in capsys.readouterr().err
+    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "copy.db"))  # restored: the bot's commands work on it
+    assert main(["digest", "--json"]) == 0
