@@ -23,6 +23,7 @@ from bot.console import HELP, Console, ConsoleNotifier, act_as, console_photo, e
 from bot.dossiers import PHONE_DAYS
 from bot.httpserver import Guard, Limits
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from bot.metrics import LAST_DIGEST
 from bot.outbox import Pacer
 from bot.roles import Role
 from bot.services import Clock, Services, open_services
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_INTERVAL = 5.0
 OVERDUE_INTERVAL = 600.0
+OBSERVE_INTERVAL = 15.0
 MENU_PAUSE = 0.05
 App = Application[ExtBot[None], Ctx, dict[Any, Any], dict[Any, Any], BotData, Any]
 
@@ -66,6 +68,17 @@ async def drain_outbox(context: Ctx) -> None:
             return
         if report.sent or report.retried or report.failed or report.uncertain:
             log.info("outbox (%s): %s", notifier.channel, report)
+
+
+async def observe(context: Ctx) -> None:
+    """Job: the gauges of `/metrics` that are read from the database (the outbox's backlog, the last digests)."""
+    services = context.bot_data.services
+    try:
+        await services.outbox.observe()
+        for kind, at in (await services.digest.last_queued()).items():
+            LAST_DIGEST.labels(kind).set(at.timestamp())
+    except Busy as exc:
+        log.info("metrics: the database is busy (%s); the next round reads them", exc)
 
 
 async def queue_overdue(context: Ctx) -> None:
@@ -136,6 +149,7 @@ async def start_ingest(
         services.db.ping,
         photo,
         services.digest.chart_png,
+        [notifier.channel for notifier in app.bot_data.notifiers if notifier.channel != "console"],
     )
     if zalo is not None and settings.zalo_webhook_url:
         web_app.router.add_post(zalo.webhook_path(), zalo.webhook)
@@ -201,11 +215,14 @@ def build_application(
             data.notifiers.append(TelegramNotifier(app.bot, settings.timezone, services.digest.chart_png))
         # Fixed names, replaced on every start: the outbox is drained at start (messages left by a crash or by
         # an import in another process) and then every OUTBOX_INTERVAL seconds.
-        for job in jobs.get_jobs_by_name("outbox") + jobs.get_jobs_by_name("overdue"):
+        for job in (
+            jobs.get_jobs_by_name("outbox") + jobs.get_jobs_by_name("overdue") + jobs.get_jobs_by_name("observe")
+        ):
             job.schedule_removal()
         # `first` is counted from now, and the scheduler starts a moment later: 0 would be a missed run.
         jobs.run_repeating(drain_outbox, interval=outbox_interval, first=0.5, name="outbox")
         jobs.run_repeating(queue_overdue, interval=OVERDUE_INTERVAL, first=1, name="overdue")
+        jobs.run_repeating(observe, interval=OBSERVE_INTERVAL, first=1, name="observe")
         if telegram:
             jobs.run_once(refresh_menus, 1, name="menus")
         await schedule_digests(jobs, services)

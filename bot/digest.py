@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from bot.centres import CentreService
 from bot.config import parse_time_of_day
-from bot.dossiers import to_sql_time
+from bot.dossiers import from_sql_time, to_sql_time
 from bot.i18n import N_, Translator, translator
 from bot.people import Person
 from bot.report_export import sign
@@ -481,6 +481,10 @@ class DigestService:
         new_paused = stored_paused if paused is None else paused
         await self.repo.save_setting(person_id, new_at, new_paused, to_sql_time(now))
         return (parse_time_of_day(new_at) if new_at else self.default_time), new_paused
+
+    async def last_queued(self) -> dict[str, datetime]:
+        """When the last digest of each kind (daily, weekly) was queued for anyone."""
+        return {kind: from_sql_time(at) for kind, at in await self.repo.last_queued()}
 
     async def times(self) -> set[time]:
         """Every time of day some leader's digest is due (the province's and each leader's own)."""

@@ -4,7 +4,8 @@
 import's fields (Vietnamese names or English aliases). The list is applied whole or not at all: a wrong or missing
 token → 401, a malformed body or any invalid item → 400 saying what is wrong; nothing is written. Sending the same
 list again changes nothing; where a code appears more than once, its last item is the one applied (`superseded`
-counts the others). `GET /healthz` answers when the database does.
+counts the others). `GET /healthz` says whether the database and each channel answer; `GET /metrics` is
+Prometheus's text format (`bot.metrics`).
 
 `GET /media/reports/<id>/<n>/<signature>` serves photo n of a report, for the links of `phucvu export-reports`
 (see `bot.report_export`), and `GET /media/charts/<kind>/<day>/<language>/<signature>` a queued digest's chart,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from bot.digest import CHART_PATH, chart_path
 from bot.dossier_import import ALIASES, RowError, RowParser, last_of_each
 from bot.dossiers import DossierService
 from bot.httpserver import BadBody, header_bytes, read_json
+from bot.metrics import HEALTH, exposition
 from bot.report_export import MEDIA_PATH, sign, signed
 from bot.text import fold
 from storage.db import Busy
@@ -48,9 +50,11 @@ def create_ingest_app(
     healthy: Callable[[], Awaitable[bool]],
     photo: Callable[[int, int], Awaitable[bytes | str | None]] | None = None,
     chart: Callable[[str, str, str], Awaitable[bytes | None]] | None = None,
+    channels: Sequence[str] = (),
 ) -> web.Application:
     """The aiohttp application; `changed` is called after a batch that changed any status; `photo` gives photo
-    n of a report (its bytes, or the URL it is kept at), or None; `chart` a queued digest's chart PNG."""
+    n of a report (its bytes, or the URL it is kept at), or None; `chart` a queued digest's chart PNG;
+    `channels` the channels this process serves, whose state `/healthz` reports."""
     expected = f"Bearer {token}".encode()
 
     async def ingest(request: web.Request) -> web.Response:
@@ -99,9 +103,25 @@ def create_ingest_app(
         return web.json_response(counts)
 
     async def health(request: web.Request) -> web.Response:
-        if await healthy():
-            return web.json_response({"status": "ok"})
-        return _error(503, "database unavailable")
+        """200 while the database answers (a load balancer keeps the process), with each channel's state: `ok`,
+        `unknown` before its first request, or `failing` with what failed; "degraded" when one is failing. 503
+        when the database does not answer."""
+        database = await healthy()
+        states = {channel: HEALTH.state(channel) for channel in channels}
+        report: dict[str, Any] = {
+            channel: {"state": "unknown" if s.reachable is None else "ok" if s.reachable else "failing"}
+            | ({"error": s.error, "since": s.last_failure.isoformat(timespec="seconds")} if s.last_failure and
+               not s.reachable else {})
+            for channel, s in states.items()
+        }  # fmt: skip
+        failing = any(state.reachable is False for state in states.values())
+        status = "ok" if database and not failing else "degraded" if database else "down"
+        body = {"status": status, "database": "ok" if database else "unavailable", "channels": report}
+        return web.json_response(body, status=200 if database else 503)
+
+    async def metrics(request: web.Request) -> web.Response:
+        body, content_type = exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def media(request: web.Request) -> web.StreamResponse:
         report_id, number, sig = (request.match_info[key] for key in ("report", "number", "sig"))
@@ -129,6 +149,7 @@ def create_ingest_app(
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post("/api/v1/dossiers", ingest)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get(MEDIA_PATH + r"/{report:\d{1,12}}/{number:\d{1,3}}/{sig:[0-9a-f]{20}}", media)
     app.router.add_get(
         CHART_PATH + r"/{kind:[a-z]{1,12}}/{day:\d{4}-\d{2}-\d{2}}/{language:[a-z]{2}}/{sig:[0-9a-f]{20}}", chart_image

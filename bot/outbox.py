@@ -37,7 +37,8 @@ from functools import partial
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.dossiers import to_sql_time
+from bot.dossiers import from_sql_time, to_sql_time
+from bot.metrics import BACKLOG, OLDEST, SENDS, WAITS_ASKED
 from bot.people import Person
 from storage.outbox import OutboxRepo
 
@@ -208,6 +209,13 @@ class OutboxService:
         self._held: dict[str, datetime] = {}  # channels whose token was refused, until when
         self._unsettled: list[Callable[[], Awaitable[None]]] = []  # outcomes the database did not take yet
 
+    async def observe(self) -> None:
+        """Set the backlog gauges: messages not settled yet on each channel, and the age of the oldest."""
+        now = self.clock()
+        for channel, count, oldest in await self.repo.backlog():
+            BACKLOG.labels(channel).set(count)
+            OLDEST.labels(channel).set(max(0.0, (now - from_sql_time(oldest)).total_seconds()) if oldest else 0.0)
+
     def held_until(self, channel: str) -> datetime | None:
         """Until when the channel is held because its token was refused, if it is."""
         until = self._held.get(channel)
@@ -300,6 +308,9 @@ class OutboxService:
                         log.exception("outbox %s: sending raised", row.id)
                         result = _raised(exc, departure.left, row.attempts + 1)
                     now = self.clock()
+                    SENDS.labels(notifier.channel, result.outcome.value).inc()
+                    if result.outcome is Outcome.RETRY and result.retry_after > 0:
+                        WAITS_ASKED.labels(notifier.channel).inc()
                     if result.outcome is Outcome.SENT:
                         settled = await self._settle(partial(self.repo.mark_sent, row.id, to_sql_time(now)))
                         sent += 1

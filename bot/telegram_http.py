@@ -36,6 +36,10 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from yarl import URL
 
+from bot.metrics import HEALTH
+
+CHANNEL = "telegram"
+
 __all__ = ["NEVER_LEFT", "AiohttpRequest", "InProcessRequest", "NoTelegram"]
 
 # Failures after which the request certainly did not reach Telegram: no connection was made, none was free in
@@ -202,13 +206,22 @@ class AiohttpRequest(BaseRequest):
                 proxy_headers=proxy_headers,
                 allow_redirects=False,
             ) as response:
-                return response.status, _as_bot_api(response.status, response.reason, await response.read())
+                answer = await response.read()
         except aiohttp.ConnectionTimeoutError as err:
+            HEALTH.failed(CHANNEL, "no connection in time")
             raise TimedOut("No connection to Telegram in time; the request was not sent.") from err
         except TimeoutError as err:  # aiohttp's read timeout, or the whole exchange's
+            if not url.endswith("/getUpdates"):  # a long poll that timed out is no failure of Telegram's
+                HEALTH.failed(CHANNEL, "timed out")
             raise TimedOut from err
         except aiohttp.ClientError as err:
+            HEALTH.failed(CHANNEL, f"aiohttp.{type(err).__name__}")
             raise NetworkError(f"aiohttp.{type(err).__name__}: {_without(url, err)}") from err
+        if response.status >= 500 or response.status == 401:  # Telegram down, or the bot's token refused
+            HEALTH.failed(CHANNEL, f"HTTP {response.status}")
+        else:
+            HEALTH.ok(CHANNEL)
+        return response.status, _as_bot_api(response.status, response.reason, answer)
 
 
 def _as_bot_api(status: int, reason: str | None, body: bytes) -> bytes:

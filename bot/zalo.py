@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from bot.config import DEFAULT_ZALO_API_BASE_URL
+from bot.metrics import HEALTH
 from bot.text import split_text
 
 log = logging.getLogger(__name__)
@@ -169,9 +170,16 @@ class ZaloClient:
         try:
             response = await self._http.post(self._url + method, json=dict(params or {}), **extra)  # type: ignore[arg-type]
         except NEVER_LEFT as exc:
+            HEALTH.failed("zalo", exc.__class__.__name__)
             raise ZaloNetworkError(f"{method}: {exc.__class__.__name__}", left=False) from exc
         except httpx.HTTPError as exc:
+            if not (method == "getUpdates" and isinstance(exc, httpx.ReadTimeout)):
+                HEALTH.failed("zalo", exc.__class__.__name__)
             raise ZaloNetworkError(f"{method}: {exc.__class__.__name__}: {exc}", left=True) from exc
+        if response.status_code >= 500 or response.status_code == 401:
+            HEALTH.failed("zalo", f"HTTP {response.status_code}")
+        else:
+            HEALTH.ok("zalo")
         try:
             body = response.json()
         except ValueError:

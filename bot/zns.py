@@ -37,6 +37,7 @@ import httpx
 from bot.config import Settings
 from bot.dossiers import from_sql_time, to_sql_time
 from bot.i18n import translator
+from bot.metrics import HEALTH
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from handlers.outbox import render_template
 from storage.dossiers import DossiersRepo
@@ -136,9 +137,15 @@ class ZnsClient:
         try:
             response = await self._http.post(url, **kwargs)
         except NEVER_LEFT as exc:
+            HEALTH.failed(CHANNEL, exc.__class__.__name__)
             raise ZnsUnreachable(f"{exc.__class__.__name__}", left=False) from exc
         except httpx.HTTPError as exc:
+            HEALTH.failed(CHANNEL, exc.__class__.__name__)
             raise ZnsUnreachable(f"{exc.__class__.__name__}: {exc}", left=True) from exc
+        if response.status_code >= 500:
+            HEALTH.failed(CHANNEL, f"HTTP {response.status_code}")
+        else:
+            HEALTH.ok(CHANNEL)
         try:
             body = response.json()
         except ValueError:

@@ -80,6 +80,17 @@ class Incoming:
     replied_to: str = ""
     other: bool = False
 
+    @property
+    def kind(self) -> str:
+        """What kind of message it is: action, photo, location, text or other (for the metrics)."""
+        if self.action is not None:
+            return "action"
+        if self.photo:
+            return "photo"
+        if self.location is not None:
+            return "location"
+        return "other" if self.other else "text"
+
 
 @dataclass(frozen=True)
 class Effects:

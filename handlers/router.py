@@ -5,6 +5,7 @@ answered exactly as one that does not exist (typed: not understood; chosen: no l
 from __future__ import annotations
 
 import logging
+import time
 
 from bot.centres import coordinates
 from bot.commands import (
@@ -27,6 +28,7 @@ from bot.commands import (
 )
 from bot.dossiers import typed_code
 from bot.i18n import translator
+from bot.metrics import ANSWER_FAILURES, ANSWER_SECONDS, UPDATES
 from bot.roles import Role
 from bot.services import Services
 from bot.text import fold
@@ -209,6 +211,7 @@ async def respond(
     """Answer what a person sent; the turn holds the replies and the translator they are written in. A failure is
     logged and answered with an apology, never raised."""
     person = incoming.person
+    started = time.perf_counter()
     t = translator(services.people.language(person))
     turn = Turn(incoming, services, t, services.clock(), locations=locations, pictures=pictures)
     if effects is not None:
@@ -218,4 +221,7 @@ async def respond(
     except Exception:
         log.exception("answering %s %s failed", person.channel, person.external_id)
         turn.replies = [Reply(turn.t.gettext(FAILED), keep=True)]
+        ANSWER_FAILURES.labels(person.channel).inc()
+    UPDATES.labels(person.channel, incoming.kind).inc()
+    ANSWER_SECONDS.labels(person.channel).observe(time.perf_counter() - started)
     return turn

@@ -45,6 +45,11 @@ class DigestRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def last_queued(self) -> list[tuple[str, str]]:
+        """(kind, when the last digest of that kind was queued)."""
+        rows = await self.db.fetchall("SELECT kind, max(created_at) FROM digests GROUP BY kind")
+        return [(str(row[0]), str(row[1])) for row in rows]
+
     async def received(self, communes: Sequence[str], start: str, end: str) -> dict[str, int]:
         """Dossiers received in [start, end), per commune (one index range per commune)."""
         rows = await self.db.fetchall(

@@ -59,6 +59,14 @@ class OutboxRepo:
         )
         return [OutboxRow(*tuple(row)) for row in rows]
 
+    async def backlog(self) -> list[tuple[str, int, str | None]]:
+        """Per channel of the people they are for: the messages not settled yet, and the oldest one's creation."""
+        rows = await self.db.fetchall(
+            "SELECT p.channel, count(*), min(o.created_at) FROM outbox o JOIN people p ON p.id = o.person_id"
+            " WHERE o.sent_at IS NULL AND o.failed_at IS NULL GROUP BY p.channel"
+        )
+        return [(str(row[0]), int(row[1]), row[2]) for row in rows]
+
     async def expire(self, now: str) -> int:
         """Give up the unsent messages whose time has passed (a digest after its day); how many."""
         async with self.db.transaction() as conn:

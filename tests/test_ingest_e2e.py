@@ -59,7 +59,41 @@ async def test_healthz(served: tuple[App, str]) -> None:
     _, url = served
     async with aiohttp.ClientSession() as session, session.get(f"{url}/healthz") as response:
         assert response.status == 200
-        assert await response.json() == {"status": "ok"}
+        assert await response.json() == {"status": "ok", "database": "ok", "channels": {"telegram": {"state": "ok"}}}
+
+
+async def test_healthz_names_a_channel_that_fails_and_metrics_count_what_happened(
+    settings: Settings, api: FakeBotAPI
+) -> None:
+    port = free_port()
+    zalo_gone = f"http://127.0.0.1:{free_port()}/bot"  # nothing listens there
+    configured = replace(
+        bot_settings(settings, api), ingest_token=Secret(TOKEN), http_port=port, zalo_token=Secret("1:zalo-token"),
+        zalo_api_base_url=zalo_gone,
+    )  # fmt: skip
+    async with running(build_application(configured, clock=lambda: NOW, outbox_interval=60)) as app:
+        url = f"http://127.0.0.1:{port}"
+        await api.say(8201, "xã Đồng Tân, huyện Hữu Lũng")
+        async with aiohttp.ClientSession() as session:
+            async with asyncio.timeout(10):
+                while True:  # the Zalo channel's first poll fails in a moment
+                    async with session.get(f"{url}/healthz") as response:
+                        health = await response.json()
+                    if health["channels"]["zalo"]["state"] == "failing":
+                        break
+                    await asyncio.sleep(0.05)
+            assert response.status == 200 and health["status"] == "degraded" and health["database"] == "ok"
+            assert health["channels"]["telegram"] == {"state": "ok"}
+            assert "ConnectError" in health["channels"]["zalo"]["error"]
+            await app.bot_data.services.outbox.observe()
+            async with session.get(f"{url}/metrics") as response:
+                assert response.status == 200 and response.content_type == "text/plain"
+                metrics = await response.text()
+    assert 'phucvu_updates_total{channel="telegram",kind="text"}' in metrics
+    assert 'phucvu_answer_seconds_count{channel="telegram"}' in metrics
+    assert 'phucvu_channel_up{channel="zalo"} 0.0' in metrics
+    assert "phucvu_outbox_backlog" in metrics
+    assert TOKEN not in metrics and "1:zalo-token" not in metrics
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token-0123456789", TOKEN + "x", ""])

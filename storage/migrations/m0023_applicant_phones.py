@@ -9,13 +9,15 @@ about, without their having found the bot.
   set by an admin replaces the stored chain, and the same one set again does not; `refreshing_until` is the lease
   of the process refreshing (a refresh token is spent at its first use: two processes must not both use it);
 - `outbox_person`: a person's messages (a dossier's ZNS messages are not queued twice; a person's are given up
-  together when they block the bot).
+  together when they block the bot); `outbox_unsettled`: the backlog `/metrics` reports, without reading the
+  messages long settled.
 """
 
 SQL = """
 ALTER TABLE dossiers ADD COLUMN phone TEXT;
 CREATE INDEX dossiers_with_phone ON dossiers (id) WHERE phone IS NOT NULL;
 CREATE INDEX outbox_person ON outbox (person_id);
+CREATE INDEX outbox_unsettled ON outbox (person_id, created_at) WHERE sent_at IS NULL AND failed_at IS NULL;
 CREATE TABLE zns_tokens (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     seed_hash TEXT NOT NULL,
