@@ -100,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo-data", help="tạo hồ sơ mẫu cho mọi xã, phường theo số liệu của tỉnh")
     demo.add_argument("--seed", type=int, default=2025, help="hạt giống ngẫu nhiên (mặc định 2025)")
     demo.add_argument("--days", type=int, default=60, help="số ngày gần nhất (mặc định 60)")
+    sub.add_parser("migrate", help="chỉ nâng cấp cấu trúc cơ sở dữ liệu (bước triển khai), rồi thoát")
     backup = sub.add_parser("backup", help="sao lưu nhất quán cơ sở dữ liệu SQLite đang chạy vào một tệp mới")
     backup.add_argument("path", type=Path, help="tệp sao lưu (chưa có)")
     return parser
@@ -143,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "digest":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_digest(settings, args.date, args.weekly, args.commune, args.chart, args.lang, args.json))
+    if args.command == "migrate":
+        setup_logging(settings, logging.WARNING)
+        return asyncio.run(_migrate(settings))
     if args.command == "backup":
         setup_logging(settings, logging.WARNING)
         return _backup(settings, args.path)
@@ -172,6 +176,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         log.exception("the bot stopped")  # through the redacting formatter, unlike an uncaught traceback
         return 1
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    """Apply the pending migrations and say where the database stands (a deploy step before the new version
+    starts; the bot also migrates at start)."""
+    from storage.db import Database, discover_migrations
+
+    try:
+        db = await Database.open(settings.db_path, migrate=False)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"Không mở được cơ sở dữ liệu {settings.db_path}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        applied = await db.migrate()
+        latest = max((m.number for m in discover_migrations()), default=0)
+    finally:
+        await db.close()
+    if applied:
+        steps = ", ".join(f"{number:04d}" for number in applied)
+        print(f"Đã nâng cấp {len(applied)} bước ({steps}); cơ sở dữ liệu ở bước {latest:04d}.")
+    else:
+        print(f"Cơ sở dữ liệu đã ở bước mới nhất ({latest:04d}); không có gì để nâng cấp.")
     return 0
 
 

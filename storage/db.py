@@ -141,7 +141,9 @@ class Database:
         return [int(row["number"]) for row in rows]
 
     async def migrate(self, migrations: Sequence[Migration] | None = None) -> list[int]:
-        """Apply every pending migration, each in its own transaction; return the numbers applied."""
+        """Apply every pending migration, each in its own write transaction; return the numbers applied. Whether a
+        migration is applied is read again inside its transaction, which holds the database's write lock: two
+        processes starting at once apply each migration once (the second finds it done)."""
         await self.conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
@@ -152,6 +154,11 @@ class Database:
             if migration.number in done:
                 continue
             async with self.transaction() as conn:
+                found = await conn.execute_fetchall(
+                    "SELECT 1 FROM schema_migrations WHERE number = ?", (migration.number,)
+                )
+                if list(found):  # another process applied it meanwhile
+                    continue
                 for statement in _statements(migration.sql):
                     await conn.execute(statement)
                 if "writable_schema" in migration.sql:  # table definitions edited in place: every connection

@@ -303,3 +303,15 @@ def test_backup_copies_a_database_being_written_consistently(
     assert "đã có" in capsys.readouterr().err
     monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "copy.db"))  # restored: the bot's commands work on it
     assert main(["digest", "--json"]) == 0
+
+
+def test_migrate_applies_the_pending_steps_once_and_says_where_the_database_stands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "deploy.db"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["migrate"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Đã nâng cấp ") and "(0001, 0002," in out
+    assert main(["migrate"]) == 0
+    assert "không có gì để nâng cấp" in capsys.readouterr().out

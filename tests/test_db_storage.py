@@ -1,5 +1,6 @@
 """The database: pragmas, migrations (unique, increasing, recorded, idempotent) and the write transaction."""
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -188,3 +189,17 @@ async def test_the_one_time_rule_is_applied_to_stored_dossiers_and_status_11_acc
         assert (await database.fetchone("PRAGMA integrity_check"))[0] == "ok"  # type: ignore[index]
     finally:
         await database.close()
+
+
+async def test_two_processes_starting_at_once_apply_each_migration_once(tmp_path: Path) -> None:
+    """Both open a new database file at the same moment: one applies the migrations, the other finds them done
+    (checked again under the write lock), and neither fails."""
+    path = tmp_path / "twice.db"
+    first, second = await asyncio.gather(Database.open(path), Database.open(path))
+    try:
+        numbers = await first.applied_migrations()
+        assert numbers == await second.applied_migrations()
+        assert numbers == sorted(set(numbers)) and numbers[-1] == max(m.number for m in discover_migrations())
+    finally:
+        await first.close()
+        await second.close()
