@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import csv
 import logging
+import re
 import sqlite3
 import sys
 import zipfile
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
+from bot.metrics import UPDATE
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -22,26 +24,39 @@ if TYPE_CHECKING:
 log = logging.getLogger("phucvu")
 
 
+# A Vietnamese mobile number in any usual form (`0912345678`, `84912345678`, `+84 912 345 678`).
+_PHONE = re.compile(r"(?<![\d])(?:\+?84|0)[ .]?[35789]\d{1,2}(?:[ .]?\d){6,7}(?![\d])")
+
+
 class RedactingFormatter(logging.Formatter):
-    """Formats log records with the bot tokens and secrets replaced, tracebacks included (httpx logs request URLs,
-    and PTB's InvalidToken message quotes the token)."""
+    """One line per event (a traceback folded into it, its line breaks written `\\n`), with the update being
+    answered (`[telegram:1234]`), the bot's tokens and secrets replaced (tracebacks included: httpx logs request
+    URLs, and PTB's InvalidToken message quotes the token) and phone numbers masked."""
 
     def __init__(self, *secrets: str) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(update)s]: %(message)s")
         self.secrets = [secret for secret in secrets if secret]
 
     def format(self, record: logging.LogRecord) -> str:
+        record.update = UPDATE.get()
         text = super().format(record)
         for secret in self.secrets:
             text = text.replace(secret, "<token>")
-        return text
+        return _PHONE.sub("<phone>", text).replace("\r", "").replace("\n", "\\n")
 
 
 def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
-    """Log to stderr with the token masked; quiet the HTTP client's per-request lines."""
+    """Log to stderr, one line per event, with the secrets masked; quiet the HTTP client's per-request lines."""
     handler = logging.StreamHandler()
     handler.setFormatter(
-        RedactingFormatter(settings.telegram_token.value, settings.zalo_token.value, settings.zalo_webhook_secret.value)
+        RedactingFormatter(
+            settings.telegram_token.value,
+            settings.zalo_token.value,
+            settings.zalo_webhook_secret.value,
+            settings.ingest_token.value,
+            settings.zns_secret_key.value,
+            settings.zns_refresh_token.value,
+        )
     )
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)

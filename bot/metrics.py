@@ -9,11 +9,14 @@ whether each channel answered its last request (`Health`). Nothing here holds a 
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+# The update being answered (`telegram:<update_id>`, `zalo:<message_id>`), for every log line written meanwhile.
+UPDATE: ContextVar[str] = ContextVar("update", default="-")
 REGISTRY = CollectorRegistry(auto_describe=True)
 UPDATES = Counter(
     "phucvu_updates", "Updates answered, by channel and kind (text, action, photo, location)",

@@ -8,7 +8,9 @@ start of a later drain settles the lapsed claim: waiting again if its request ne
 "uncertain" if it did (it may have arrived, and is never sent twice).
 
 - Messages of one thread (the parts of a digest) go in order: one waits while an earlier one is unsent.
-- Sending stays under Telegram's limits (`Pacer`: 30 messages a second overall, one a second per chat).
+- Sending stays under Telegram's limits (`Pacer`: 30 messages a second overall, one a second per chat, with a
+  margin); a message whose chat must wait is passed over for the others, so that several messages to one person
+  do not hold everyone else's (`bench/drain.py`).
 - 429 waits `retry_after`; 5xx and connections never made are retried with a growing wait; a send that may have
   arrived is not retried (the notifier says UNCERTAIN); 403 (the person blocked the bot) marks them unreachable,
   gives up their other messages, and tells the admins if they held a role.
@@ -123,8 +125,10 @@ def is_quiet(moment: datetime, tz: ZoneInfo) -> bool:
 
 
 class Pacer:
-    """Spaces sends: at most `per_second` a second overall and one per `per_chat` seconds to one chat. The clock
-    (`ticks`, monotonic seconds) and `sleep` are injected, so tests neither wait nor depend on speed."""
+    """Spaces sends: at most `per_second` a second overall and one per `per_chat` seconds to one chat, each with
+    `margin` seconds more (a request reaches Telegram a little after it is counted here, and not always equally
+    late: without it, Telegram counts two sends a second apart as closer). The clock (`ticks`, monotonic seconds)
+    and `sleep` are injected, so tests neither wait nor depend on speed."""
 
     def __init__(
         self,
@@ -132,20 +136,28 @@ class Pacer:
         per_chat: float = 1.0,
         ticks: Callable[[], float] = time_module.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        margin: float = 0.05,
     ) -> None:
         self.per_second = per_second
         self.per_chat = per_chat
         self.ticks = ticks
         self.sleep = sleep
+        self.margin = margin
         self._recent: deque[float] = deque(maxlen=per_second)
         self._last: dict[Person, float] = {}
+
+    def chat_delay(self, person: Person) -> float:
+        """How long `person`'s chat must wait for its own limit."""
+        if person not in self._last:
+            return 0.0
+        return max(0.0, self._last[person] + self.per_chat + self.margin - self.ticks())
 
     def delay(self, person: Person) -> float:
         """How long to wait before sending to `person` now."""
         now = self.ticks()
-        overall = 1.0 - (now - self._recent[0]) if len(self._recent) == self.per_second else 0.0
-        chat = self._last[person] + self.per_chat - now if person in self._last else 0.0
-        return max(0.0, overall, chat)
+        full = len(self._recent) == self.per_second
+        overall = 1.0 + self.margin - (now - self._recent[0]) if full else 0.0
+        return max(0.0, overall, self.chat_delay(person))
 
     async def wait(self, person: Person) -> None:
         """Wait for a send to `person` to be within the limits, and count it."""
@@ -290,10 +302,15 @@ class OutboxService:
                 rows = [row for row in rows if row.thread not in stalled and row.person_id not in gone]
                 if not rows:
                     break
+                progressed, soonest = False, float("inf")
                 for row in rows:
                     if row.thread in stalled or row.person_id in gone:
                         continue
                     person = Person(row.channel, row.external_id)
+                    if not probing and (chat_wait := self.pacer.chat_delay(person)) > 0:
+                        soonest = min(soonest, chat_wait)  # this chat must wait: the other chats go meanwhile
+                        continue
+                    progressed = True
                     await self.pacer.wait(person)
                     now = self.clock()
                     if not await self.repo.claim(row.id, to_sql_time(now), to_sql_time(now + self.lease)):
@@ -354,4 +371,6 @@ class OutboxService:
                         log.warning("outbox: %s takes the bot's token again; held messages go out", notifier.channel)
                 if probing:
                     break
+                if not progressed:  # every message left is for a chat that must wait: the first of them
+                    await self.pacer.sleep(min(soonest, self.pacer.per_chat + self.pacer.margin))
         return DrainReport(sent, retried, failed, uncertain)

@@ -24,6 +24,7 @@ from telegram.ext import BaseHandler, CallbackContext, CallbackQueryHandler, Ext
 
 from bot.commands import commands_for
 from bot.i18n import Translator, translator
+from bot.metrics import UPDATE
 from bot.outbox import Delivery, Notifier, Outcome, OutgoingMessage
 from bot.people import Person
 from bot.receipt import MAX_BYTES, ImageRefused
@@ -175,6 +176,7 @@ async def send(bot: Bot, chat_id: int, reply: Reply, t: Translator) -> None:
 
 async def on_update(update: Update, context: Ctx) -> None:
     """Answer a private message or a button: the conversations decide, this only carries."""
+    UPDATE.set(f"telegram:{update.update_id}")  # every log line about this update says which it is
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
@@ -196,6 +198,8 @@ async def on_update(update: Update, context: Ctx) -> None:
 async def on_error(update: object, context: Ctx) -> None:
     """A failure that escaped the conversations (sending the answer, say): logged with the update's id, and the
     person told, as the conversations tell them of their own failures."""
+    if isinstance(update, Update):
+        UPDATE.set(f"telegram:{update.update_id}")
     log.error("error while handling update %s", getattr(update, "update_id", None), exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None or update.effective_user is None:
         return

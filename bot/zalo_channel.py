@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.digest import chart_url
 from bot.httpserver import BadBody, header_bytes, read_json
 from bot.i18n import translator
+from bot.metrics import UPDATE
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from bot.people import Person
 from bot.receipt import fetch_image
@@ -84,6 +85,7 @@ class ZaloChat:
         """Answer an update; a failure is logged and the person told, never raised."""
         if not update.private:
             return  # groups are in beta on Zalo: the bot stays silent there
+        UPDATE.set(f"zalo:{update.message_id or '-'}")
         person = Person(CHANNEL, update.user_id)
         try:
             await self.services.people.reachable_again(person)  # they wrote: what waited for them may go

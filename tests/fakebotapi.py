@@ -50,6 +50,9 @@ __all__ = [
 JSONDict = dict[str, Any]
 
 BOT_ID = 999999
+LIMIT_OVERALL = 30  # messages in any second, to all chats (Telegram's limit for a bot)
+LIMIT_PER_CHAT = 1.0  # seconds between two messages to one chat
+_SENDING = frozenset({"sendmessage", "sendphoto", "sendlocation", "sendvenue", "senddocument", "sendmediagroup"})
 BOT_USERNAME = "phucvu_test_bot"
 #: A syntactically valid token whose bot id matches :data:`BOT_ID`.
 TOKEN = f"{BOT_ID}:AAFakeTokenForPhucVuTests-0123456789ab"
@@ -314,9 +317,15 @@ class FakeBotAPI:
             missing message, "message is not modified", deleting a missing message).
     """
 
-    def __init__(self, *, token: str | None = None, strict: bool = True) -> None:
+    def __init__(self, *, token: str | None = None, strict: bool = True, enforce_limits: bool = False) -> None:
         self.token = token
         self.strict = strict
+        # Telegram's limits for sending, enforced as a 429 when `enforce_limits`: 30 messages in any second
+        # overall, one a second to a chat (counted when a message arrives).
+        self.enforce_limits = enforce_limits
+        self._sent_at: deque[float] = deque(maxlen=LIMIT_OVERALL)
+        self._chat_sent_at: dict[Any, float] = {}
+        self.limited = 0  # 429s answered for the limits
         self.bot_user: JSONDict = {
             "id": BOT_ID,
             "is_bot": True,
@@ -925,6 +934,8 @@ class FakeBotAPI:
             error = self._injected_failure(key, params)
             if error is not None:
                 raise error
+            if self.enforce_limits and key in _SENDING:
+                self._within_limits(params)
             if key == "getupdates":
                 result: Any = await self._get_updates(params)
             else:
@@ -938,6 +949,18 @@ class FakeBotAPI:
             return self._respond(exc.status, payload)
         self._record(Call(method, params, result, 200, content_type))
         return self._respond(200, {"ok": True, "result": result})
+
+    def _within_limits(self, params: JSONDict) -> None:
+        """Count a message, or refuse it with a 429 when it is over Telegram's limits."""
+        now = time.monotonic()
+        chat = params.get("chat_id")
+        over_all = len(self._sent_at) == LIMIT_OVERALL and now - self._sent_at[0] < 1.0
+        over_chat = chat in self._chat_sent_at and now - self._chat_sent_at[chat] < LIMIT_PER_CHAT
+        if over_all or over_chat:
+            self.limited += 1
+            raise _ApiError(429, _DEFAULT_DESCRIPTIONS[429].format(retry_after=1), retry_after=1)
+        self._sent_at.append(now)
+        self._chat_sent_at[chat] = now
 
     # ------------------------------------------------------------------ getUpdates
 

@@ -83,6 +83,33 @@ def test_the_token_is_masked_in_log_lines_and_tracebacks() -> None:
     assert "ZALOKEY" not in RedactingFormatter("", "9:ZALOKEY", "hook-secret").format(zalo)
 
 
+def test_a_log_line_is_one_line_with_its_update_and_no_phone_number() -> None:
+    import contextvars
+    import logging
+    import sys
+
+    from bot.metrics import UPDATE
+
+    def formatted() -> str:
+        UPDATE.set("telegram:4242")
+        try:
+            raise ValueError("applicant 0912 345 678, also +84912345678 and 84 987.654.321")
+        except ValueError:
+            record = logging.LogRecord("bot", logging.ERROR, "", 0, "failed for %s", ("0362111222",), sys.exc_info())
+        return RedactingFormatter("123:SECRET").format(record)
+
+    text = contextvars.copy_context().run(formatted)
+    assert "\n" not in text and "Traceback" in text and "\\n" in text  # the traceback folded into the line
+    assert " [telegram:4242]: failed for <phone>" in text
+    for digits in ("912 345 678", "912345678", "987.654.321", "362111222"):
+        assert digits not in text
+    outside = logging.LogRecord(
+        "bot", logging.INFO, "", 0, "dossier 000.00.37.H37-250804-0012 at 20250804083000", (), None
+    )
+    plain = RedactingFormatter().format(outside)
+    assert "[-]" in plain and "000.00.37.H37-250804-0012" in plain and "20250804083000" in plain  # not phones
+
+
 def test_a_database_that_cannot_be_opened_ends_the_command(tmp_path: Path) -> None:
     bad = tmp_path / "not-a-database.db"
     bad.write_bytes(b"this is not sqlite" * 100)

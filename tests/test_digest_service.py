@@ -369,11 +369,13 @@ async def test_the_pacer_keeps_telegrams_limits() -> None:
     for n in range(30):  # thirty chats at once: no wait
         await pacer.wait(Person("telegram", str(n)))
     assert waits == []
-    await pacer.wait(Person("telegram", "30"))  # the 31st within the same second waits for it to pass
-    assert waits == [1.0]
+    await pacer.wait(Person("telegram", "30"))  # the 31st within the same second waits for it to pass (and 50 ms)
+    assert waits == [pytest.approx(1.05)]
     ticks[0] += 0.25
-    await pacer.wait(Person("telegram", "30"))  # the same chat again: one a second
-    assert waits == [1.0, 0.75]
+    assert pacer.chat_delay(Person("telegram", "30")) == pytest.approx(0.8)
+    assert pacer.chat_delay(Person("telegram", "31")) == 0.0
+    await pacer.wait(Person("telegram", "30"))  # the same chat again: one a second (and 50 ms)
+    assert waits == [pytest.approx(1.05), pytest.approx(0.8)]
 
 
 async def test_a_digest_not_sent_on_its_day_expires(digest: DigestService, db: Database) -> None:

@@ -199,3 +199,34 @@ async def test_the_console_never_claims_anyone_elses_messages(settings: Settings
         assert untouched == [("zalo", "z1", *nothing), ("telegram", "42", *nothing), ("console", "2", *nothing)]
     finally:
         await services.db.close()
+
+
+async def test_messages_to_one_person_do_not_hold_everyone_elses(settings: Settings, clock: Clock) -> None:
+    """Five messages to one follower queued before one to another (one import changed five dossiers the first
+    follows): the other's goes while the first's chat waits its second, and a fake that enforces Telegram's limits
+    answers no 429."""
+    async with FakeBotAPI(enforce_limits=True) as api:
+        configured = bot_settings(settings, api)
+        services = await open_services(configured, clock)
+        try:
+            now = to_sql_time(clock())
+            people = [await services.people.repo.ensure("telegram", chat, now) for chat in ("9101", "9102")]
+            rows = [(people[0], f"a{n}", n) for n in range(5)] + [(people[1], "b0", 0)]
+            async with services.db.transaction() as conn:
+                await conn.executemany(
+                    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
+                    " VALUES (?, 'commune_morning', ?, ?, ?)",
+                    [(p, key, json.dumps({"commune": "Xã Hữu Lũng", "overdue": n + 1, "soon": 0}), now)
+                     for p, key, n in rows],
+                )  # fmt: skip
+            bot = Bot("1:x", base_url=api.base_url)
+            await bot.initialize()
+            try:
+                report = await services.outbox.drain(TelegramNotifier(bot, TZ))
+            finally:
+                await bot.shutdown()
+        finally:
+            await services.db.close()
+    assert report.sent == 6 and api.limited == 0
+    order = [int(call.chat_id) for call in api.sent() if call.method == "sendMessage"]
+    assert order[:2] == [9101, 9102]  # the second person's message did not wait behind the first's four
