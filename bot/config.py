@@ -80,7 +80,7 @@ class Settings:
         return cls(
             telegram_token=Secret(values.get("TELEGRAM_BOT_TOKEN", "").strip()),
             telegram_api_base_url=values.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_API_BASE_URL,
-            db_path=Path(values.get("PHUCVU_DB", "").strip() or "phucvu.db"),
+            db_path=_parse_db(values.get("PHUCVU_DB", "").strip() or "phucvu.db"),
             admins=_parse_admins(values.get("PHUCVU_ADMINS", "")),
             timezone=_parse_timezone(values.get("PHUCVU_TIMEZONE", "").strip() or "Asia/Ho_Chi_Minh"),
             digest_time=_parse_time(values.get("PHUCVU_DIGEST_TIME", "").strip() or "07:00"),
@@ -222,6 +222,22 @@ def _parse_zns_mode(raw: str) -> bool:
     if raw not in ("", "production", "development"):
         raise ConfigError(f"ZALO_ZNS_MODE: {raw!r} is neither production nor development")
     return raw == "development"
+
+
+def _parse_db(raw: str) -> Path:
+    """A SQLite file: a path, or `sqlite:///path`. PostgreSQL's URLs are refused until every repository runs on it
+    (issue 17: `storage/pg.py` and the repositories ported so far are tested on it; the bot is not yet)."""
+    if raw.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "PHUCVU_DB: PostgreSQL is not ready yet (its storage is being ported, issue 17); use a SQLite file"
+        )
+    if raw.startswith("sqlite:"):
+        if not raw.startswith("sqlite:///") or raw == "sqlite:///":
+            raise ConfigError(
+                f"PHUCVU_DB: {raw!r} is not sqlite:///PATH (sqlite:///phucvu.db, sqlite:////srv/phucvu.db)"
+            )
+        return Path(raw.removeprefix("sqlite:///"))
+    return Path(raw)
 
 
 def _parse_hotline(raw: str) -> str:

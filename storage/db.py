@@ -25,11 +25,13 @@ _MIGRATION_NAME = re.compile(r"^m(\d{4})_[a-z0-9_]+$")
 
 @dataclass(frozen=True)
 class Migration:
-    """One forward-only schema step: `number` orders them, `sql` is a script run in one transaction."""
+    """One forward-only schema step: `number` orders them, `sql` is a script run in one transaction (SQLite's),
+    `postgres` the same step for PostgreSQL (`storage.pg`)."""
 
     number: int
     name: str
     sql: str
+    postgres: str = ""
 
 
 def discover_migrations(package: ModuleType = migrations_package) -> list[Migration]:
@@ -40,7 +42,7 @@ def discover_migrations(package: ModuleType = migrations_package) -> list[Migrat
         if not match:
             continue
         module = importlib.import_module(f"{package.__name__}.{info.name}")
-        found.append(Migration(int(match[1]), info.name, module.SQL))
+        found.append(Migration(int(match[1]), info.name, module.SQL, getattr(module, "POSTGRES", "")))
     found.sort(key=lambda m: m.number)
     numbers = [m.number for m in found]
     if len(set(numbers)) != len(numbers):

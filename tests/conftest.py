@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +48,41 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(tmp_path / "test.db")
     yield database
     await database.close()
+
+
+# The PostgreSQL server the storage tests also run on (issue 17): CI and the development machines start one.
+PG_SERVER = os.environ.get("PHUCVU_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@asynccontextmanager
+async def fresh_postgres() -> AsyncIterator[str]:
+    """The URL of a fresh PostgreSQL database, dropped afterwards. Without a server: the test is skipped, saying
+    so in one line of the summary; under CI=true, where the server is part of the machine, it fails instead."""
+    import uuid
+
+    import asyncpg
+
+    try:
+        admin = await asyncpg.connect(PG_SERVER, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        reason = f"PostgreSQL at {PG_SERVER} does not answer ({exc.__class__.__name__}): its tests are skipped"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason.replace("are skipped", "must run under CI"))
+        pytest.skip(reason)
+    name = f"phucvu_test_{uuid.uuid4().hex[:16]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_SERVER.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test (`fresh_postgres`)."""
+    async with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture

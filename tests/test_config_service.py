@@ -41,11 +41,21 @@ def test_environment_overrides_dotenv(tmp_path: Path) -> None:
         ("PHUCVU_PROVINCE", "twenty"),
         ("PHUCVU_PUBLIC_URL", "phucvu.example.vn"),
         ("PHUCVU_PUBLIC_URL", "https://phucvu.example.vn/?x=1"),
+        ("PHUCVU_DB", "postgresql://postgres@127.0.0.1:5432/phucvu"),  # not ready yet: never a file named so
+        ("PHUCVU_DB", "sqlite://phucvu.db"),
+        ("ZALO_ZNS_TEMPLATES", "ready=1003,done=1005"),
+        ("ZALO_ZNS_APP_ID", "4321"),  # without the rest of ZNS's settings
+        ("ZALO_ZNS_MODE", "testing"),
     ],
 )
 def test_bad_values_fail_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value}, dotenv=None)
+
+
+def test_a_sqlite_url_is_its_file() -> None:
+    assert Settings.from_env({"PHUCVU_DB": "sqlite:///data/phucvu.db"}, dotenv=None).db_path == Path("data/phucvu.db")
+    assert Settings.from_env({"PHUCVU_DB": "sqlite:////srv/phucvu.db"}, dotenv=None).db_path == Path("/srv/phucvu.db")
 
 
 def test_token_never_shows_in_repr_or_str() -> None:

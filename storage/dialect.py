@@ -1,0 +1,102 @@
+"""The repositories' SQL, written for SQLite, as PostgreSQL takes it (issue 17, under way).
+
+`to_postgres(sql)` rewrites what differs and `bind(sql, params)` also numbers the parameters (`?` in order, `:name`
+by name) as asyncpg's `$1`, `$2`… Both skip string literals (`'status:' || id` holds no parameter). What is
+rewritten:
+
+- `INSERT OR IGNORE INTO …` → `INSERT INTO … ON CONFLICT DO NOTHING` (before a `RETURNING`);
+- `json_object(`, `json_array(`, `json_group_array(` → `json_build_object(`, `json_build_array(`, `json_agg(`;
+- `json_extract(column, '$.key')` → `(column::json ->> 'key')`;
+- `substr(x, -N)` → `right(x, N)`;
+- a row compared with `IS NOT (` → `IS DISTINCT FROM (`.
+
+A statement that needs more (SQLite's two-argument `min`/`max`, a sum of comparisons, temporary tables) is written
+for each database where its repository is ported.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_PARAMETER = re.compile(r"\?|(?<![:\w]):([A-Za-z_]\w*)")
+# Its key is a literal: rewritten over the whole statement, before the literals are set apart.
+_JSON_EXTRACT = re.compile(r"\bjson_extract\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*\)", re.IGNORECASE)
+_INSERT_OR_IGNORE = re.compile(r"\bINSERT\s+OR\s+IGNORE\s+INTO\b", re.IGNORECASE)
+_RETURNING = re.compile(r"\s+RETURNING\s+", re.IGNORECASE)
+_FUNCTIONS = (
+    (re.compile(r"\bjson_object\(", re.IGNORECASE), "json_build_object("),
+    (re.compile(r"\bjson_array\(", re.IGNORECASE), "json_build_array("),
+    (re.compile(r"\bjson_group_array\(", re.IGNORECASE), "json_agg("),
+    (re.compile(r"\bsubstr\(\s*([\w.]+)\s*,\s*-(\d+)\s*\)", re.IGNORECASE), r"right(\1, \2)"),
+    (re.compile(r"\bIS\s+NOT\s+\(", re.IGNORECASE), "IS DISTINCT FROM ("),
+)
+
+
+def _outside_literals(sql: str) -> list[tuple[bool, str]]:
+    """The statement cut into (is a literal, text) pieces."""
+    pieces: list[tuple[bool, str]] = []
+    at = 0
+    for match in _LITERAL.finditer(sql):
+        pieces.append((False, sql[at : match.start()]))
+        pieces.append((True, match.group()))
+        at = match.end()
+    pieces.append((False, sql[at:]))
+    return pieces
+
+
+@functools.lru_cache(maxsize=1024)
+def to_postgres(sql: str) -> str:
+    """The statement with SQLite's spellings replaced by PostgreSQL's (parameters left as they are)."""
+    out = []
+    for literal, text in _outside_literals(_JSON_EXTRACT.sub(r"(\1::json ->> '\2')", sql)):
+        if not literal:
+            for pattern, replacement in _FUNCTIONS:
+                text = pattern.sub(replacement, text)
+        out.append(text)
+    rewritten = "".join(out)
+    if _INSERT_OR_IGNORE.search(rewritten):
+        rewritten = _INSERT_OR_IGNORE.sub("INSERT INTO", rewritten, count=1)
+        returning = _RETURNING.search(rewritten)
+        if returning:
+            at = returning.start()
+            rewritten = rewritten[:at] + " ON CONFLICT DO NOTHING" + rewritten[at:]
+        else:
+            rewritten = rewritten.rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
+    return rewritten
+
+
+@functools.lru_cache(maxsize=1024)
+def _numbered(sql: str) -> tuple[str, tuple[str | int, ...]]:
+    """The statement with `$n` parameters, and what each stands for: a position (`?`) or a name (`:name`)."""
+    order: list[str | int] = []
+    names: dict[str, int] = {}
+    out = []
+    for literal, text in _outside_literals(to_postgres(sql)):
+        if literal:
+            out.append(text)
+            continue
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                order.append(len([o for o in order if isinstance(o, int)]))
+                return f"${len(order)}"
+            if name not in names:
+                order.append(name)
+                names[name] = len(order)
+            return f"${names[name]}"
+
+        out.append(_PARAMETER.sub(number, text))
+    return "".join(out), tuple(order)
+
+
+def bind(sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> tuple[str, list[object]]:
+    """The statement for asyncpg and its arguments in `$n` order."""
+    statement, order = _numbered(sql)
+    if isinstance(params, Mapping):
+        return statement, [params[name] for name in order if isinstance(name, str)]
+    values = list(params)
+    return statement, [values[position] for position in order if isinstance(position, int)]
