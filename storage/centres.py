@@ -142,9 +142,9 @@ class CentresRepo:
             )
             await conn.execute("DELETE FROM old_units WHERE province_code = ?", (province.code,))
             for unit in province.old_units:
-                cursor = await conn.execute(
+                inserted = await conn.execute_fetchall(
                     "INSERT INTO old_units (province_code, district_name, district_key, name, name_key, lat, lon)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (
                         province.code,
                         unit.district_name,
@@ -155,9 +155,10 @@ class CentresRepo:
                         unit.lon,
                     ),
                 )
+                unit_id = int(next(iter(inserted))[0])
                 await conn.executemany(
                     "INSERT INTO old_unit_successors (old_unit_id, commune_code, is_default) VALUES (?, ?, ?)",
-                    [(cursor.lastrowid, code, int(code == unit.default_successor)) for code in unit.successors],
+                    [(unit_id, code, int(code == unit.default_successor)) for code in unit.successors],
                 )
 
     async def province(self, code: int) -> Province | None:

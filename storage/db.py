@@ -57,6 +57,8 @@ class Busy(Exception):
 class Database:
     """One aiosqlite connection shared by handlers and jobs; writes are serialised by `transaction()`."""
 
+    dialect = "sqlite"
+
     def __init__(self, conn: aiosqlite.Connection, reader: sqlite3.Connection | None = None) -> None:
         self.conn = conn
         self.reader = reader

@@ -8,7 +8,8 @@ rewritten:
 - `json_object(`, `json_array(`, `json_group_array(` → `json_build_object(`, `json_build_array(`, `json_agg(`;
 - `json_extract(column, '$.key')` → `(column::json ->> 'key')`;
 - `substr(x, -N)` → `right(x, N)`;
-- a row compared with `IS NOT (` → `IS DISTINCT FROM (`.
+- `a IS NOT b` (a row too) → `a IS DISTINCT FROM b` (`IS NOT NULL` stays);
+- SQLite's scalar `min(a, b)`, `max(a, b)` → `least(a, b)`, `greatest(a, b)` (the aggregates stay).
 
 A statement that needs more (SQLite's two-argument `min`/`max`, a sum of comparisons, temporary tables) is written
 for each database where its repository is ported.
@@ -31,8 +32,35 @@ _FUNCTIONS = (
     (re.compile(r"\bjson_array\(", re.IGNORECASE), "json_build_array("),
     (re.compile(r"\bjson_group_array\(", re.IGNORECASE), "json_agg("),
     (re.compile(r"\bsubstr\(\s*([\w.]+)\s*,\s*-(\d+)\s*\)", re.IGNORECASE), r"right(\1, \2)"),
-    (re.compile(r"\bIS\s+NOT\s+\(", re.IGNORECASE), "IS DISTINCT FROM ("),
+    (re.compile(r"\bIS\s+NOT\s+(?!NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.IGNORECASE), "IS DISTINCT FROM "),
 )
+_MIN_MAX = re.compile(r"\b(min|max)\(", re.IGNORECASE)
+
+
+def _scalar_min_max(text: str) -> str:
+    """SQLite's `min(a, b)` and `max(a, b)` (two arguments or more: not the aggregates) as `least`, `greatest`."""
+    out, at = [], 0
+    for match in _MIN_MAX.finditer(text):
+        if match.start() < at:
+            continue
+        depth, commas, end = 0, 0, match.end()
+        while end < len(text):
+            char = text[end]
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif char == "," and depth == 0:
+                commas += 1
+            end += 1
+        if commas:
+            name = "least" if match.group(1).lower() == "min" else "greatest"
+            out.append(text[at : match.start()] + name + "(")
+            at = match.end()
+    out.append(text[at:])
+    return "".join(out)
 
 
 def _outside_literals(sql: str) -> list[tuple[bool, str]]:
@@ -56,7 +84,7 @@ def to_postgres(sql: str) -> str:
             for pattern, replacement in _FUNCTIONS:
                 text = pattern.sub(replacement, text)
         out.append(text)
-    rewritten = "".join(out)
+    rewritten = _scalar_min_max("".join(out))
     if _INSERT_OR_IGNORE.search(rewritten):
         rewritten = _INSERT_OR_IGNORE.sub("INSERT INTO", rewritten, count=1)
         returning = _RETURNING.search(rewritten)
@@ -93,10 +121,29 @@ def _numbered(sql: str) -> tuple[str, tuple[str | int, ...]]:
     return "".join(out), tuple(order)
 
 
+# What PostgreSQL is told a parameter is, by the Python value bound to it: SQLite never asks, PostgreSQL must know
+# where the statement does not say (in `json_build_object('role', $1)`, `'key:' || $2`). None says nothing: the
+# statement's context must (a column it is inserted into, a comparison).
+_CASTS = {str: "text", int: "bigint", float: "double precision", bytes: "bytea", bool: "boolean"}
+_NUMBERED = re.compile(r"\$(\d+)")
+
+
 def bind(sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> tuple[str, list[object]]:
-    """The statement for asyncpg and its arguments in `$n` order."""
+    """The statement for asyncpg, each parameter cast to the type of its value, and the arguments in `$n` order."""
     statement, order = _numbered(sql)
     if isinstance(params, Mapping):
-        return statement, [params[name] for name in order if isinstance(name, str)]
-    values = list(params)
-    return statement, [values[position] for position in order if isinstance(position, int)]
+        args = [params[name] for name in order if isinstance(name, str)]
+    else:
+        values = list(params)
+        args = [values[position] for position in order if isinstance(position, int)]
+    casts = [_CASTS.get(type(value)) for value in args]
+    if any(casts):
+        pieces = []
+        for literal, text in _outside_literals(statement):
+            if not literal:
+                text = _NUMBERED.sub(
+                    lambda m: m.group() + (f"::{cast}" if (cast := casts[int(m.group(1)) - 1]) else ""), text
+                )
+            pieces.append(text)
+        statement = "".join(pieces)
+    return statement, args

@@ -40,6 +40,12 @@ _STAGED = (
     + ", ".join(FIELDS)
     + ") WITHOUT ROWID"
 )
+# The same on PostgreSQL, whose columns need their types.
+_STAGED_POSTGRES = (
+    "CREATE TEMP TABLE IF NOT EXISTS staged_dossiers (code_key TEXT PRIMARY KEY, code TEXT, procedure_code TEXT,"
+    " procedure_name TEXT, commune_code TEXT, received_at TEXT, due_at TEXT, status INTEGER, finished_at TEXT,"
+    " returned_at TEXT, channel INTEGER, applicant TEXT, note TEXT, fee BIGINT, new_due_at TEXT, phone TEXT)"
+)
 # DESIGN.md's classes of status (`bot.dossiers.OPEN`, `WAITING`; a test holds them equal), written into queries.
 OPEN = "1, 2, 4, 11"
 WAITING = "5, 6"
@@ -131,7 +137,7 @@ _NOTICES = (
     " AND NOT EXISTS (SELECT 1 FROM people a JOIN outbox o ON o.person_id = a.id"
     "  WHERE a.channel = 'zns' AND a.external_id = CAST(d.id AS TEXT) AND json_extract(o.payload, '$.template') ="
     "  n.template AND (n.template IN ('received', 'ready')"
-    "  OR (o.created_at > :day_ago AND json_extract(o.payload, '$.status') = h.status)))"
+    "  OR (o.created_at > :day_ago AND CAST(json_extract(o.payload, '$.status') AS INTEGER) = h.status)))"
 )
 # The person a dossier's template messages go to: the channel 'zns', the dossier's id (the phone stays in the
 # dossier, read when the message is sent, and erased with it).
@@ -156,7 +162,7 @@ _ZNS_MESSAGES = (
 DONE_AT = (
     "CASE WHEN dossiers.status IN (8, 9, 10) THEN coalesce(dossiers.finished_at,"
     " (SELECT min(t) FROM (SELECT at AS t FROM dossier_history WHERE dossier_id = dossiers.id"
-    " AND status IN (8, 9, 10) UNION ALL SELECT dossiers.returned_at))) END"
+    " AND status IN (8, 9, 10) UNION ALL SELECT dossiers.returned_at) AS steps)) END"
 )
 # The stored dossiers this batch changed get theirs again (new ones got theirs when inserted).
 _DONE = (
@@ -316,12 +322,19 @@ class DossiersRepo:
         of a dossier that ended before `erase_before`, or was received before `kept_from`, is not stored. A
         "supplement" queued for the dossier after `repeat_from` is not queued again.
         """
-        await self._prepare()
+        postgres = getattr(self.db, "dialect", "sqlite") == "postgres"
+        if not postgres:
+            await self._prepare()
         async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM staged_dossiers")
-            await conn.executemany(
-                f"INSERT OR REPLACE INTO staged_dossiers VALUES ({', '.join('?' * (len(FIELDS) + 1))})", rows
-            )
+            values = ", ".join("?" * (len(FIELDS) + 1))
+            if postgres:  # a temporary table lives as long as the pooled connection: made once on each
+                await conn.execute(_STAGED_POSTGRES)
+                await conn.execute("DELETE FROM staged_dossiers")
+                last = list({row[0]: row for row in rows}.values())  # the last row of a code wins
+                await conn.executemany(f"INSERT INTO staged_dossiers VALUES ({values})", last)
+            else:
+                await conn.execute("DELETE FROM staged_dossiers")
+                await conn.executemany(f"INSERT OR REPLACE INTO staged_dossiers VALUES ({values})", rows)
             floors = await conn.execute_fetchall(
                 "SELECT (SELECT coalesce(max(id), 0) FROM dossiers), (SELECT coalesce(max(id), 0) FROM dossier_history)"
             )
@@ -462,7 +475,7 @@ class DossiersRepo:
         """The dossiers a person follows, oldest follow first."""
         rows = await self.db.fetchall(
             "SELECT d.* FROM follows f JOIN dossiers d ON d.id = f.dossier_id WHERE f.person_id = ?"
-            " ORDER BY f.created_at, f.rowid",
+            f" ORDER BY f.created_at, {'f.ctid' if self.db.dialect == 'postgres' else 'f.rowid'}",  # follow order
             (person_id,),
         )
         return [_dossier(row) for row in rows]

@@ -44,14 +44,16 @@ class OutboxRepo:
         an earlier one unsettled (waiting or claimed), nor any for someone who blocked the bot (they wait until the
         person comes back).
         `audience`: only for these external ids (a console serves its own person, never anyone else)."""
+        if audience is not None and not audience:
+            return []
         only = "" if audience is None else f" AND p.external_id IN ({', '.join('?' * len(audience))})"
+        kinds = f" AND (o.urgent = 1 OR o.kind NOT IN ({', '.join('?' * len(held))}))" if held else ""
         rows = await self.db.fetchall(
             "SELECT o.id, p.channel, p.external_id, p.language, o.kind, o.payload, o.attempts, o.person_id, o.thread"
             " FROM outbox o JOIN people p ON p.id = o.person_id"
             " WHERE o.claimed_at IS NULL AND o.failed_at IS NULL AND p.channel = ? AND p.unreachable_at IS NULL"
             " AND (o.not_before IS NULL OR o.not_before <= ?) AND (o.expires_at IS NULL OR o.expires_at > ?)"
-            f" AND (o.urgent = 1 OR o.kind NOT IN ({', '.join('?' * len(held))}))"
-            f"{' AND o.urgent = 1' if urgent_only else ''}{only}"
+            f"{kinds}{' AND o.urgent = 1' if urgent_only else ''}{only}"
             " AND (o.thread IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.thread = o.thread AND e.id < o.id"
             " AND e.sent_at IS NULL AND e.failed_at IS NULL))"
             " ORDER BY o.urgent DESC, o.id LIMIT ?",

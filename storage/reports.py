@@ -92,11 +92,12 @@ async def _add_photos(conn: aiosqlite.Connection, report_id: int, photos: Sequen
 async def _event(
     conn: aiosqlite.Connection, report_id: int, now: str, person_id: int | None, kind: str, state: str, note: str | None
 ) -> int:
-    cursor = await conn.execute(
-        "INSERT INTO report_events (report_id, at, person_id, kind, state, note) VALUES (?, ?, ?, ?, ?, ?)",
+    rows = await conn.execute_fetchall(
+        "INSERT INTO report_events (report_id, at, person_id, kind, state, note) VALUES (?, ?, ?, ?, ?, ?)"
+        " RETURNING id",
         (report_id, now, person_id, kind, state, note),
     )
-    return int(cursor.lastrowid or 0)
+    return int(next(iter(rows))[0])
 
 
 SEVERITY_RANK = "CASE {0} WHEN 'blocking' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END"
@@ -126,9 +127,9 @@ class ReportsRepo:
         one urgent message to every leader. Its id."""
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM report_drafts WHERE person_id = ?", (person_id,))
-            cursor = await conn.execute(
+            inserted = await conn.execute_fetchall(
                 "INSERT INTO reports (commune_code, category, severity, description, lat, lon, reported_by,"
-                " created_at, updated_at, target_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, target_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     new.commune_code,
                     new.category,
@@ -142,7 +143,7 @@ class ReportsRepo:
                     target_at,
                 ),
             )
-            report_id = int(cursor.lastrowid or 0)
+            report_id = int(next(iter(inserted))[0])
             await _add_photos(conn, report_id, new.photos, now)
             await _event(conn, report_id, now, person_id, "created", "new", None)
             if new.severity == "blocking":
@@ -206,7 +207,7 @@ class ReportsRepo:
             await conn.execute(
                 "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
                 " SELECT o.person_id, 'report_moved', 'moved:' || ? || ':' || o.person_id,"
-                " json_object('report_id', r.id, 'state', ?, 'note', ?, 'moved', json(?)), ?"
+                " json_object('report_id', r.id, 'state', ?, 'note', CAST(? AS TEXT), 'moved', json(?)), ?"
                 " FROM reports r JOIN roles o ON o.role = 'official' AND o.commune_code = r.commune_code"
                 " WHERE r.id = ?",
                 (event_id, state, note, moved, now, report_id),

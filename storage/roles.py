@@ -81,10 +81,10 @@ async def _role_ended(conn: aiosqlite.Connection, person_id: int, now: str) -> N
     await conn.execute("DELETE FROM report_drafts WHERE person_id = ?", (person_id,))
     await conn.execute("UPDATE chat_state SET awaiting = '' WHERE person_id = ? AND awaiting != ''", (person_id,))
     digests = await conn.execute_fetchall(
-        "SELECT d.kind, d.day, max(o.claimed_at IS NOT NULL) FROM digests d"
+        "SELECT d.kind, d.day, max(CASE WHEN o.claimed_at IS NOT NULL THEN 1 ELSE 0 END) FROM digests d"
         " JOIN outbox o ON o.person_id = d.person_id AND o.dedupe_key LIKE 'digest:' || d.kind || ':' || d.day || ':%'"
-        " WHERE d.person_id = ? GROUP BY d.kind, d.day"
-        " HAVING min(o.claimed_at IS NOT NULL OR o.failed_at IS NOT NULL) = 0",  # some part still to send
+        " WHERE d.person_id = ? GROUP BY d.kind, d.day"  # some part still to send:
+        " HAVING min(CASE WHEN o.claimed_at IS NOT NULL OR o.failed_at IS NOT NULL THEN 1 ELSE 0 END) = 0",
         (person_id,),
     )
     for kind, day, partly_sent in digests:
@@ -129,12 +129,12 @@ class RolesRepo:
     ) -> int:
         """Store a new invite; its id."""
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
+            inserted = await conn.execute_fetchall(
                 "INSERT INTO invites (code_hash, role, commune_code, created_at, created_by, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (code_hash, role, commune_code, now, actor, expires_at),
             )
-            invite_id = int(cursor.lastrowid or 0)
+            invite_id = int(next(iter(inserted))[0])
             await _audit(conn, now, actor, "invite", None, role, commune_code, invite_id)
             return invite_id
 

@@ -42,9 +42,43 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(db_path=tmp_path / "phucvu.db")
 
 
+# The test modules whose `db` runs on PostgreSQL too, as the repositories they use are ported (issue 17).
+POSTGRES_READY = {
+    "tests.test_people_service",
+    "tests.test_roles_service",
+    "tests.test_registry_storage",
+    "tests.test_centres_service",
+    "tests.test_reports_service",
+    "tests.test_zns_service",
+    "tests.test_dossiers_storage",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test of a ready module that uses `db` runs on SQLite and on PostgreSQL."""
+    if "db" in metafunc.fixturenames and metafunc.module.__name__ in POSTGRES_READY:
+        metafunc.parametrize("database_kind", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A real SQLite file with every migration applied."""
+def database_kind(request: pytest.FixtureRequest) -> str:
+    """Which database `db` is (SQLite unless the module is ready for PostgreSQL too)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+async def db(tmp_path: Path, database_kind: str) -> AsyncIterator[Database]:
+    """A real database with every migration applied: a SQLite file, or a fresh PostgreSQL database."""
+    if database_kind == "postgres":
+        from storage.pg import PgDatabase
+
+        async with fresh_postgres() as url:
+            postgres = await PgDatabase.open(url)
+            try:
+                yield postgres  # type: ignore[misc]
+            finally:
+                await postgres.close()
+        return
     database = await Database.open(tmp_path / "test.db")
     yield database
     await database.close()

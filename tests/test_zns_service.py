@@ -187,7 +187,12 @@ async def test_the_phone_is_erased_30_days_after_the_result_was_returned_and_nev
     assert (again.unchanged, again.updated) == (2, 0)
     assert await repo.phone(1) is None
     # Nowhere in the database, in any table.
-    for (table,) in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'"):
+    listing = (
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        if db.dialect == "postgres"
+        else "SELECT name FROM sqlite_master WHERE type = 'table'"
+    )
+    for (table,) in await db.fetchall(listing):
         text = every_text([tuple(row) for row in await db.fetchall(f"SELECT * FROM {table}")])
         assert "912345678" not in text and "362111222" not in text, table
 
@@ -287,8 +292,8 @@ async def test_a_follower_who_blocked_the_bot_does_not_silence_the_applicants_ph
     await service.apply([dossier_row(status=2)], "api", NOW)
     person = await PeopleRepo(db).ensure("telegram", "777", to_sql_time(NOW))
     await DossiersRepo(db).follow(person, 1, to_sql_time(NOW), 10)
-    await db.conn.execute("UPDATE people SET unreachable_at = ? WHERE id = ?", (to_sql_time(NOW), person))
-    await db.conn.commit()
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE people SET unreachable_at = ? WHERE id = ?", (to_sql_time(NOW), person))
     await service.apply([dossier_row(status=9, phone=PHONE)], "api", NOW + timedelta(hours=1))
     assert [row["template"] for row in await zns_rows(db)] == ["ready"]
 
