@@ -9,7 +9,11 @@ rewritten:
 - `json_extract(column, '$.key')` → `(column::json ->> 'key')`;
 - `substr(x, -N)` → `right(x, N)`;
 - `a IS NOT b` (a row too) → `a IS DISTINCT FROM b` (`IS NOT NULL` stays);
-- SQLite's scalar `min(a, b)`, `max(a, b)` → `least(a, b)`, `greatest(a, b)` (the aggregates stay).
+- SQLite's scalar `min(a, b)`, `max(a, b)` → `least(a, b)`, `greatest(a, b)` (the aggregates stay);
+- `json_each(?) c` → `json_array_elements_text(CAST(? AS json)) AS c(value)`; the index hint `+column` → `column`.
+
+The schema gives PostgreSQL what else the SQL calls: `sum(boolean)` (a count of the rows where it holds) and
+`date(text, text)` (a stored time's day, moved by SQLite's modifier such as `+420 minutes`).
 
 A statement that needs more (SQLite's two-argument `min`/`max`, a sum of comparisons, temporary tables) is written
 for each database where its repository is ported.
@@ -34,6 +38,10 @@ _FUNCTIONS = (
     (re.compile(r"\bsubstr\(\s*([\w.]+)\s*,\s*-(\d+)\s*\)", re.IGNORECASE), r"right(\1, \2)"),
     (re.compile(r"\bIS\s+NOT\s+(?!NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.IGNORECASE), "IS DISTINCT FROM "),
 )
+# SQLite's table of a JSON list's values (`json_each(?) c` … `c.value`), and its index hint (`+commune_code`: use no
+# index on it), which PostgreSQL reads as a plus sign on text.
+_JSON_EACH = re.compile(r"\bjson_each\(\?\)(?:\s+(?:AS\s+)?(?!WHERE\b|GROUP\b|ORDER\b)([A-Za-z_]\w*))?", re.IGNORECASE)
+_INDEX_HINT = re.compile(r"(?<=[\s(,])\+(?=[A-Za-z_])")
 _MIN_MAX = re.compile(r"\b(min|max)\(", re.IGNORECASE)
 
 
@@ -85,6 +93,10 @@ def to_postgres(sql: str) -> str:
                 text = pattern.sub(replacement, text)
         out.append(text)
     rewritten = _scalar_min_max("".join(out))
+    rewritten = _JSON_EACH.sub(
+        lambda m: f"json_array_elements_text(CAST(? AS json)) AS {m.group(1) or 'j'}(value)", rewritten
+    )
+    rewritten = _INDEX_HINT.sub("", rewritten)
     if _INSERT_OR_IGNORE.search(rewritten):
         rewritten = _INSERT_OR_IGNORE.sub("INSERT INTO", rewritten, count=1)
         returning = _RETURNING.search(rewritten)

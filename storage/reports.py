@@ -229,8 +229,8 @@ class ReportsRepo:
     async def created_between(self, start: str, end: str, commune_code: str | None = None) -> list[StoredReport]:
         """Reports filed in [start, end) (of one commune), oldest first."""
         rows = await self.db.fetchall(
-            f"{_SELECT} WHERE r.created_at >= ? AND r.created_at < ? AND (? IS NULL OR r.commune_code = ?)"
-            " ORDER BY r.id",
+            f"{_SELECT} WHERE r.created_at >= ? AND r.created_at < ?"
+            " AND (CAST(? AS TEXT) IS NULL OR r.commune_code = ?) ORDER BY r.id",
             (start, end, commune_code, commune_code),
         )
         return [_report(row) for row in rows]

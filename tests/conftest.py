@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -51,6 +51,7 @@ POSTGRES_READY = {
     "tests.test_reports_service",
     "tests.test_zns_service",
     "tests.test_dossiers_storage",
+    "tests.test_digest_service",
 }
 
 
@@ -89,8 +90,8 @@ PG_SERVER = os.environ.get("PHUCVU_TEST_POSTGRES", "postgresql://postgres@127.0.
 
 
 @asynccontextmanager
-async def fresh_postgres() -> AsyncIterator[str]:
-    """The URL of a fresh PostgreSQL database, dropped afterwards. Without a server: the test is skipped, saying
+async def fresh_postgres(template: str = "") -> AsyncIterator[str]:
+    """The URL of a fresh PostgreSQL database (a copy of `template`, if given), dropped afterwards. Without a server: the test is skipped, saying
     so in one line of the summary; under CI=true, where the server is part of the machine, it fails instead."""
     import uuid
 
@@ -104,12 +105,36 @@ async def fresh_postgres() -> AsyncIterator[str]:
             pytest.fail(reason.replace("are skipped", "must run under CI"))
         pytest.skip(reason)
     name = f"phucvu_test_{uuid.uuid4().hex[:16]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:
         yield PG_SERVER.rsplit("/", 1)[0] + "/" + name
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+POSTGRES_TEMPLATES: dict[str, str] = {}  # databases built once per process and copied by tests, dropped at the end
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_postgres_templates() -> Iterator[None]:
+    """Drop the template databases this process built (none lingers on the server after a run)."""
+    yield
+    if not POSTGRES_TEMPLATES:
+        return
+    import asyncio
+
+    import asyncpg
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(PG_SERVER)
+        try:
+            for name in POSTGRES_TEMPLATES.values():
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
 
 
 @pytest.fixture

@@ -93,8 +93,13 @@ async def fill(db: Database) -> None:
 
 
 @pytest.fixture
-async def db(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
-    """A fresh copy, for each test, of one database holding `fill`'s data (built once: it takes seconds)."""
+async def db(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, database_kind: str) -> AsyncIterator[Database]:
+    """A fresh copy, for each test, of one database holding `fill`'s data (built once: it takes seconds); on
+    PostgreSQL a database made from a template database."""
+    if database_kind == "postgres":
+        async for database in _postgres_copy():
+            yield database
+        return
     template = tmp_path_factory.getbasetemp() / "digest-template.db"
     if not template.exists():
         building = await Database.open(template.with_suffix(".building"))
@@ -105,6 +110,36 @@ async def db(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
     database = await Database.open(tmp_path / "digest.db")
     yield database
     await database.close()
+
+
+async def _postgres_copy() -> AsyncIterator[Database]:
+    import uuid
+
+    import asyncpg
+
+    from storage.pg import PgDatabase
+    from tests.conftest import PG_SERVER, POSTGRES_TEMPLATES, fresh_postgres
+
+    if "digest" not in POSTGRES_TEMPLATES:
+        name = f"phucvu_digest_template_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(PG_SERVER)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        building = await PgDatabase.open(PG_SERVER.rsplit("/", 1)[0] + "/" + name)
+        try:
+            await fill(building)  # type: ignore[arg-type]
+        finally:
+            await building.close()
+        POSTGRES_TEMPLATES["digest"] = name
+    template = POSTGRES_TEMPLATES["digest"]
+    async with fresh_postgres(template=template) as url:
+        database = await PgDatabase.open(url)
+        try:
+            yield database  # type: ignore[misc]
+        finally:
+            await database.close()
 
 
 @pytest.fixture
@@ -497,10 +532,7 @@ async def add_every_status(db: Database) -> None:
         )
     await repo.apply(rows, "import:every.csv", "2025-08-03 09:00:00")
     async with db.transaction() as conn:
-        ids = [
-            row[0]
-            for row in await (await conn.execute("SELECT id FROM dossiers WHERE code_key LIKE 'EVERY%'")).fetchall()
-        ]
+        ids = [row[0] for row in await conn.execute_fetchall("SELECT id FROM dossiers WHERE code_key LIKE 'EVERY%'")]
         await conn.execute(
             "INSERT INTO people (id, channel, external_id, created_at, updated_at) VALUES (9999, 'zalo', 'r', '', '')"
         )

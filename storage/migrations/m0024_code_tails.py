@@ -282,6 +282,13 @@ CREATE TABLE procedures (
     sample INTEGER NOT NULL DEFAULT 0 CHECK (sample IN (0, 1)),
     updated_at TEXT NOT NULL
 );
+-- What the repositories' SQLite SQL calls that PostgreSQL lacks: a count of the rows where a condition holds
+-- (`sum(status IN (1, 2))`), and a stored UTC time's day on the province's clock (`date(done_at, '+420 minutes')`).
+CREATE FUNCTION phucvu_count_true(bigint, boolean) RETURNS bigint
+    AS 'SELECT $1 + CASE WHEN $2 THEN 1 ELSE 0 END' LANGUAGE sql IMMUTABLE;
+CREATE AGGREGATE sum(boolean) (SFUNC = phucvu_count_true, STYPE = bigint, INITCOND = '0');
+CREATE FUNCTION date(text, text) RETURNS text
+    AS $$SELECT to_char($1::timestamp + $2::interval, 'YYYY-MM-DD')$$ LANGUAGE sql IMMUTABLE;
 CREATE TABLE zns_tokens (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     seed_hash TEXT NOT NULL,
