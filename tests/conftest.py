@@ -113,6 +113,21 @@ async def fresh_postgres(template: str = "") -> AsyncIterator[str]:
         await admin.close()
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """One line at the top of a run: whether the PostgreSQL tests run (a server answers) or are skipped."""
+    import socket
+    import urllib.parse
+
+    where = urllib.parse.urlsplit(PG_SERVER)
+    try:
+        with socket.create_connection((where.hostname or "127.0.0.1", where.port or 5432), timeout=2):
+            return f"PostgreSQL: {where.hostname}:{where.port or 5432} answers; the storage tests run on it too"
+    except OSError:
+        if os.environ.get("CI") == "true":
+            return f"PostgreSQL: {where.hostname}:{where.port or 5432} does not answer; under CI its tests fail"
+        return f"PostgreSQL: {where.hostname}:{where.port or 5432} does not answer; its tests are skipped"
+
+
 POSTGRES_TEMPLATES: dict[str, str] = {}  # databases built once per process and copied by tests, dropped at the end
 
 
