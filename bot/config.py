@@ -47,6 +47,7 @@ class Settings:
     telegram_token: Secret = Secret("")
     telegram_api_base_url: str = DEFAULT_API_BASE_URL
     db_path: Path = Path("phucvu.db")
+    database_url: str = ""  # PostgreSQL, when set (not yet from PHUCVU_DB: issue 17, the tests set it)
     admins: frozenset[tuple[str, str]] = frozenset()  # (channel, external id)
     timezone: ZoneInfo = DEFAULT_TIMEZONE
     digest_time: time = time(7, 0)

@@ -21,7 +21,7 @@ from bot.reports import ReportService
 from bot.roles import RolesService
 from storage.centres import CentresRepo
 from storage.chat import ChatRepo
-from storage.db import Database
+from storage.db import Database, Store
 from storage.digest import DigestRepo
 from storage.dossiers import DossiersRepo
 from storage.outbox import OutboxRepo
@@ -44,7 +44,7 @@ class Services:
     """Everything a conversation or a job may call."""
 
     settings: Settings
-    db: Database
+    db: Store
     people: PeopleService
     centres: CentreService
     dossiers: DossierService
@@ -58,11 +58,21 @@ class Services:
     procedures: ProcedureService
 
 
+async def open_database(settings: Settings) -> Store:
+    """The database the settings name: the SQLite file, or PostgreSQL (`database_url`, for now set only by the
+    tests: issue 17), migrated."""
+    if settings.database_url:
+        from storage.pg import PgDatabase
+
+        return await PgDatabase.open(settings.database_url)
+    return await Database.open(settings.db_path)
+
+
 async def open_services(settings: Settings, clock: Clock | None = None, pacer: Pacer | None = None) -> Services:
     """Open the database (migrating it), load the registry on first start and build the services (`clock`:
     the wall clock unless given; `pacer`: how sends are spaced, Telegram's limits unless given)."""
     clock = clock or (lambda: utc_now())  # looked up on each call, so that tests may move the wall clock
-    db = await Database.open(settings.db_path)
+    db = await open_database(settings)
     try:
         centres_repo = CentresRepo(db)
         await ensure_registry(centres_repo, settings.province_code, clock())

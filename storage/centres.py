@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from storage.db import Database
+from storage.db import Store
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def _commune(row: sqlite3.Row) -> Commune:
 class CentresRepo:
     """Reads and writes the registry and the centres' details."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def store_registry(self, province: ProvinceRecord, now: str) -> None:

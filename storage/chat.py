@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from storage.db import Database
+from storage.db import Store
 
 Option = tuple[str, str, str]  # (action, value, label as compared): what typing the option's number does
 
@@ -18,7 +18,7 @@ def _option(item: list[str]) -> Option:
 class ChatRepo:
     """Reads and writes menus and what a person's next message answers."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def menu(self, channel: str, external_id: str) -> list[Option]:

@@ -10,11 +10,12 @@ import re
 import sqlite3
 import urllib.parse
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -48,6 +49,26 @@ def discover_migrations(package: ModuleType = migrations_package) -> list[Migrat
     if len(set(numbers)) != len(numbers):
         raise RuntimeError(f"duplicate migration numbers: {numbers}")
     return found
+
+
+class Store(Protocol):
+    """What the repositories call of a database: SQLite's `Database` or PostgreSQL's `storage.pg.PgDatabase`.
+    `transaction()` gives a connection answering `execute` (with `rowcount`), `executemany` and
+    `execute_fetchall`; rows answer by position and by column name."""
+
+    dialect: str
+
+    async def fetchone(self, sql: str, params: Any = ()) -> Any: ...
+
+    async def fetchall(self, sql: str, params: Any = ()) -> list[Any]: ...
+
+    async def point_read(self, sql: str, params: Sequence[object] = ()) -> Any: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
 
 
 class Busy(Exception):

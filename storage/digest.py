@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from storage.db import Database
+from storage.db import Store
 from storage.dossiers import DUE, OPEN, WAITING
 
 
@@ -42,7 +42,7 @@ class LeaderSetting:
 class DigestRepo:
     """Reads the digest's figures; records digest settings and queued digests."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def last_queued(self) -> list[tuple[str, str]]:

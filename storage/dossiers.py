@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import aiosqlite
 
-from storage.db import Database
+from storage.db import Database, Store
 
 # The columns an import may change, in table order; `code_key` identifies the row.
 FIELDS = (
@@ -294,7 +294,7 @@ async def _queue_notices(conn: aiosqlite.Connection, notices: Mapping[int, str],
 class DossiersRepo:
     """Reads and writes dossiers, history and follows."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
         self._prepared: aiosqlite.Connection | None = None
 
@@ -371,6 +371,7 @@ class DossiersRepo:
     async def _prepare(self) -> None:
         """Create this connection's staging table outside any transaction (a rolled-back batch must not take it
         away)."""
+        assert isinstance(self.db, Database)  # SQLite's: a staging table for the connection (PostgreSQL's: `apply`)
         conn = self.db.conn
         if self._prepared is conn:
             return
@@ -469,7 +470,7 @@ class DossiersRepo:
             cursor = await conn.execute(
                 "DELETE FROM follows WHERE person_id = ? AND dossier_id = ?", (person_id, dossier_id)
             )
-            return cursor.rowcount > 0
+            return int(cursor.rowcount) > 0
 
     async def followed(self, person_id: int) -> list[StoredDossier]:
         """The dossiers a person follows, oldest follow first."""
@@ -532,14 +533,14 @@ class DossiersRepo:
                 " WHERE r.role = 'official' AND o.overdue > 0",
                 (day, now, expires, due_before, due_before, soon_before, soon_before),
             )
-            return max(cursor.rowcount, 0)
+            return max(int(cursor.rowcount), 0)
 
     async def erase_phones(self, before: str, kept_from: str) -> int:
         """Erase the phones of the dossiers that ended (result returned; not received, withdrawn, stopped) before
         `before`, or were received before `kept_from`; how many."""
         async with self.db.transaction() as conn:
             cursor = await conn.execute(_ERASE, {"erase_before": before, "kept_from": kept_from})
-            return max(cursor.rowcount, 0)
+            return max(int(cursor.rowcount), 0)
 
     async def phone(self, dossier_id: int) -> str | None:
         """The applicant's phone, for a ZNS message (None once erased)."""
@@ -567,7 +568,7 @@ class DossiersRepo:
                 f" 'zns-overdue:' || d.id, {_OVERDUE_PAYLOAD}, :now" + notice,
                 params,
             )
-            return max(cursor.rowcount, 0)
+            return max(int(cursor.rowcount), 0)
 
     async def enqueue_overdue(self, now: str, due_before: str) -> int:
         """One outbox row per follower of each open dossier (1, 2, 4, 11) due before `due_before` (once ever):
@@ -583,4 +584,4 @@ class DossiersRepo:
                 f" WHERE {DUE.format(r='d.')} < ? AND d.status IN ({OPEN})",
                 (now, due_before),
             )
-            return cursor.rowcount
+            return int(cursor.rowcount)

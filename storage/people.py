@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from storage.db import Database
+from storage.db import Store
 
 
 class PeopleRepo:
     """Reads and writes people's preferences."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def languages_other_than(self, language: str) -> list[tuple[str, str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 
-from storage.db import Database
+from storage.db import Store
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ _COLUMNS = "code, name, field, papers, time_limit, fee, agency, url, sample"
 class ProceduresRepo:
     """Reads and writes the catalogue."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def all(self) -> list[StoredProcedure]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.db import Database
+from storage.db import Store
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class StoredRating:
 class RatingsRepo:
     """Reads and writes ratings."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def get(self, person_id: int, dossier_id: int) -> StoredRating | None:
@@ -58,7 +58,7 @@ class RatingsRepo:
                 " WHERE person_id = ? AND dossier_id = ?",
                 (reasons, comment, now, person_id, dossier_id),
             )
-            return cursor.rowcount > 0
+            return int(cursor.rowcount) > 0
 
     async def export(self) -> list[StoredRating]:
         """Every rating, oldest first, without who gave it."""

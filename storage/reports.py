@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from storage.db import Database
+from storage.db import Store
 
 OPEN_STATES = ("new", "received", "in_progress")
 
@@ -118,7 +118,7 @@ async def _alert_leaders(conn: aiosqlite.Connection, report_id: int, description
 class ReportsRepo:
     """Reads and writes reports."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def create(self, new: NewReport, person_id: int, now: str, target_at: str) -> int:
@@ -303,7 +303,7 @@ class ReportsRepo:
 class DraftsRepo:
     """Reports being written: one per person, as JSON."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def save(self, person_id: int, step: str, data: str, now: str) -> None:
@@ -333,7 +333,7 @@ class DraftsRepo:
                 " (SELECT id FROM people WHERE channel = ? AND external_id = ?)",
                 (channel, external_id),
             )
-            return cursor.rowcount > 0
+            return int(cursor.rowcount) > 0
 
     async def writers(self) -> list[tuple[str, str]]:
         """(channel, external id) of everyone with a draft."""

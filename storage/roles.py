@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from storage.db import Database
+from storage.db import Store
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ async def _role_ended(conn: aiosqlite.Connection, person_id: int, now: str) -> N
 class RolesRepo:
     """Reads and writes roles and invites; every change is audited in the same transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def role_of(self, channel: str, external_id: str) -> StoredRole | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.db import Database
+from storage.db import Store
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class ZnsTokens:
 class ZnsTokensRepo:
     """One row: seeded from the settings, rotated with compare-and-set on the refresh token it replaces."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def get(self) -> ZnsTokens | None:
@@ -40,7 +40,7 @@ class ZnsTokensRepo:
                 " updated_at = excluded.updated_at WHERE zns_tokens.seed_hash != excluded.seed_hash",
                 (seed_hash, refresh_token, now),
             )
-            return cursor.rowcount > 0
+            return int(cursor.rowcount) > 0
 
     async def rotate(self, used: str, refresh_token: str, access_token: str, expires_at: str, now: str) -> bool:
         """Store the tokens a refresh with `used` gave; False if another process rotated it first."""
@@ -50,7 +50,7 @@ class ZnsTokensRepo:
                 " WHERE id = 1 AND refresh_token = ?",
                 (refresh_token, access_token, expires_at, now, used),
             )
-            return cursor.rowcount > 0
+            return int(cursor.rowcount) > 0
 
     async def claim_refresh(self, now: str, until: str) -> bool:
         """Take the lease to refresh until `until`; False while another process holds it."""
@@ -60,7 +60,7 @@ class ZnsTokensRepo:
                 " AND (refreshing_until IS NULL OR refreshing_until <= ?)",
                 (until, now),
             )
-            return cursor.rowcount > 0
+            return int(cursor.rowcount) > 0
 
     async def release_refresh(self) -> None:
         """Give the lease back."""

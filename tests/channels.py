@@ -118,8 +118,8 @@ class Chat:
     async def lapse(self) -> None:
         """Time passes: whatever anyone's next message was to answer (a code asked for, a comment) has lapsed."""
         long_ago = (self.services.clock() - AWAIT_FOR - timedelta(minutes=1)).isoformat()
-        await self.services.db.conn.execute("UPDATE chat_state SET awaiting_at = ?", (long_ago,))
-        await self.services.db.conn.commit()
+        async with self.services.db.transaction() as conn:
+            await conn.execute("UPDATE chat_state SET awaiting_at = ?", (long_ago,))
 
     def _remember(self, who: str, msgs: list[Msg]) -> list[Msg]:
         self.last[who] = msgs

@@ -25,9 +25,12 @@ class Clock:
         return self.now
 
 
+START = datetime(2025, 8, 4, 5, 0, tzinfo=TZ)  # a Monday, before anyone's digest is due
+
+
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(datetime(2025, 8, 4, 5, 0, tzinfo=TZ))  # a Monday, before anyone's digest is due
+    return Clock(START)
 
 
 @pytest.fixture(params=CHANNELS)

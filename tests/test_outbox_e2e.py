@@ -26,7 +26,7 @@ from bot.people import Person
 from bot.services import Services, open_services
 from bot.telegram_channel import TelegramNotifier
 from storage.db import Database
-from tests.conftest import bot_settings
+from tests.conftest import bot_settings, sqlite_only
 from tests.factories import KEY, dossier_row
 from tests.fakebotapi import FakeBotAPI, running
 from tests.fakezaloapi import FakeZaloAPI
@@ -115,6 +115,7 @@ async def test_an_outcome_the_locked_database_refused_is_recorded_once_it_frees(
 ) -> None:
     """A 429 answered while another writer (an import) holds the database: the message ends waiting for its
     next attempt, not claimed for ever."""
+    sqlite_only(settings, "a writer holding SQLite's file lock (PostgreSQL's writers do not wait on each other)")
     app = build_application(bot_settings(settings, api), clock=clock, outbox_interval=0.05, pacer=RecordingPacer())
     async with running(app) as app:
         services = app.bot_data.services

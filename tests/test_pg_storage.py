@@ -65,7 +65,12 @@ async def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         await postgres.close()
 
 
-async def test_migrations_apply_once_when_two_processes_start_at_once(pg_url: str) -> None:
+async def test_migrations_apply_once_when_two_processes_start_at_once() -> None:
+    async with fresh_postgres(bare=True) as url:
+        await _migrate_twice_at_once(url)
+
+
+async def _migrate_twice_at_once(pg_url: str) -> None:
     first, second = await asyncio.gather(PgDatabase.open(pg_url), PgDatabase.open(pg_url))
     try:
         numbers = await first.applied_migrations()

@@ -488,22 +488,23 @@ async def test_an_urgent_zalo_alert_does_not_wait_for_the_telegram_backlog(
     services, at = await open_services(both, lambda: NOW), NOW.isoformat()
     async with services.db.transaction() as conn:
         for i in range(60):
-            cursor = await conn.execute(
-                "INSERT INTO people (channel, external_id, created_at, updated_at) VALUES ('telegram', ?, ?, ?)",
+            [(person,)] = await conn.execute_fetchall(
+                "INSERT INTO people (channel, external_id, created_at, updated_at) VALUES ('telegram', ?, ?, ?)"
+                " RETURNING id",
                 (str(5000 + i), at, at),
             )
             await conn.execute(
                 "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at) VALUES (?, 'digest_text', ?, ?, ?)",
-                (cursor.lastrowid, f"t{i}", '{"text": "tin"}', at),
+                (person, f"t{i}", '{"text": "tin"}', at),
             )
-        cursor = await conn.execute(
-            "INSERT INTO people (channel, external_id, created_at, updated_at) VALUES ('zalo', ?, ?, ?)",
+        [(leader,)] = await conn.execute_fetchall(
+            "INSERT INTO people (channel, external_id, created_at, updated_at) VALUES ('zalo', ?, ?, ?) RETURNING id",
             (LEADER, at, at),
         )
         await conn.execute(
             "INSERT INTO outbox (person_id, kind, dedupe_key, payload, urgent, created_at)"
             " VALUES (?, 'digest_text', 'urgent', ?, 1, ?)",
-            (cursor.lastrowid, '{"text": "KHẨN"}', at),
+            (leader, '{"text": "KHẨN"}', at),
         )
     await services.db.close()
     async with running(build_application(both, clock=lambda: NOW, outbox_interval=0.2)) as app:
