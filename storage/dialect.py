@@ -148,14 +148,18 @@ def bind(sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> tupl
     else:
         values = list(params)
         args = [values[position] for position in order if isinstance(position, int)]
-    casts = [_CASTS.get(type(value)) for value in args]
-    if any(casts):
-        pieces = []
-        for literal, text in _outside_literals(statement):
-            if not literal:
-                text = _NUMBERED.sub(
-                    lambda m: m.group() + (f"::{cast}" if (cast := casts[int(m.group(1)) - 1]) else ""), text
-                )
-            pieces.append(text)
-        statement = "".join(pieces)
-    return statement, args
+    casts = tuple(_CASTS.get(type(value)) for value in args)
+    return (_cast(statement, casts) if any(casts) else statement), args
+
+
+@functools.lru_cache(maxsize=4096)
+def _cast(statement: str, casts: tuple[str | None, ...]) -> str:
+    """The statement with `$n::type` where the n-th value has a type (per statement and types: on every query)."""
+    pieces = []
+    for literal, text in _outside_literals(statement):
+        if not literal:
+            text = _NUMBERED.sub(
+                lambda m: m.group() + (f"::{cast}" if (cast := casts[int(m.group(1)) - 1]) else ""), text
+            )
+        pieces.append(text)
+    return "".join(pieces)

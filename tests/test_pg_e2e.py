@@ -3,6 +3,7 @@ scenario modules, run once more on Telegram with the services on a fresh Postgre
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -12,29 +13,12 @@ import pytest
 
 from bot.config import Settings
 from bot.roles import Role
-from tests import (
-    test_centres_scenarios,
-    test_chat_scenarios,
-    test_digest_scenarios,
-    test_dossiers_scenarios,
-    test_people_scenarios,
-    test_procedures_scenarios,
-    test_ratings_scenarios,
-    test_reports_scenarios,
-    test_roles_scenarios,
-)
+from tests import test_digest_scenarios
 from tests.channels import Chat, chat_on
 
-MODULES: tuple[ModuleType, ...] = (
-    test_centres_scenarios,
-    test_chat_scenarios,
-    test_digest_scenarios,
-    test_dossiers_scenarios,
-    test_people_scenarios,
-    test_procedures_scenarios,
-    test_ratings_scenarios,
-    test_reports_scenarios,
-    test_roles_scenarios,
+MODULES: tuple[ModuleType, ...] = tuple(
+    importlib.import_module(f"tests.test_{feature}_scenarios")
+    for feature in ("centres", "chat", "digest", "dossiers", "people", "procedures", "ratings", "reports", "roles")
 )
 Scenario = Callable[[Chat], Awaitable[None]]
 
