@@ -9,13 +9,16 @@ import logging
 import re
 import sqlite3
 import sys
+import urllib.parse
 import zipfile
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import ConfigError, Settings
+import asyncpg
+
+from bot.config import ConfigError, Settings, database_password, parse_database
 from bot.metrics import UPDATE
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
             settings.ingest_token.value,
             settings.zns_secret_key.value,
             settings.zns_refresh_token.value,
+            database_password(settings.database_url),
         )
     )
     logging.basicConfig(level=level, handlers=[handler], force=True)
@@ -115,6 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo-data", help="tạo hồ sơ mẫu cho mọi xã, phường theo số liệu của tỉnh")
     demo.add_argument("--seed", type=int, default=2025, help="hạt giống ngẫu nhiên (mặc định 2025)")
     demo.add_argument("--days", type=int, default=60, help="số ngày gần nhất (mặc định 60)")
+    copy = sub.add_parser(
+        "copy-data", help="chép toàn bộ dữ liệu từ SQLite sang PostgreSQL, kiểm tra từng bảng (chạy lại an toàn)"
+    )
+    copy.add_argument("--from", dest="source", required=True, help="sqlite:///phucvu.db hoặc đường dẫn tệp")
+    copy.add_argument("--to", dest="target", required=True, help="postgresql://người_dùng@máy:5432/cơ_sở_dữ_liệu")
+    copy.add_argument("--replace", action="store_true", help="xóa dữ liệu khác nguồn đã có trên PostgreSQL rồi chép")
     sub.add_parser("migrate", help="chỉ nâng cấp cấu trúc cơ sở dữ liệu (bước triển khai), rồi thoát")
     backup = sub.add_parser("backup", help="sao lưu nhất quán cơ sở dữ liệu SQLite đang chạy vào một tệp mới")
     backup.add_argument("path", type=Path, help="tệp sao lưu (chưa có)")
@@ -159,6 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "digest":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_digest(settings, args.date, args.weekly, args.commune, args.chart, args.lang, args.json))
+    if args.command == "copy-data":
+        setup_logging(settings, logging.WARNING)
+        return asyncio.run(_copy_data(args.source, args.target, args.replace))
     if args.command == "migrate":
         setup_logging(settings, logging.WARNING)
         return asyncio.run(_migrate(settings))
@@ -194,15 +207,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def where(settings: Settings) -> str:
+    """The database as a person reads it: the SQLite file, or PostgreSQL's address without its password."""
+    if not settings.database_url:
+        return str(settings.db_path)
+    parts = urllib.parse.urlsplit(settings.database_url)
+    host = parts.hostname or "?"
+    return f"PostgreSQL {host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
 async def _migrate(settings: Settings) -> int:
     """Apply the pending migrations and say where the database stands (a deploy step before the new version
     starts; the bot also migrates at start)."""
-    from storage.db import Database, discover_migrations
+    from bot.services import open_database
+    from storage.db import discover_migrations
 
     try:
-        db = await Database.open(settings.db_path, migrate=False)
-    except (OSError, sqlite3.Error) as exc:
-        print(f"Không mở được cơ sở dữ liệu {settings.db_path}: {exc}", file=sys.stderr)
+        db = await open_database(settings, migrate=False)
+    except (OSError, sqlite3.Error, asyncpg.PostgresError) as exc:
+        print(f"Không mở được cơ sở dữ liệu {where(settings)}: {exc}", file=sys.stderr)
         return 2
     try:
         applied = await db.migrate()
@@ -217,11 +240,56 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
+async def _copy_data(source: str, target: str, replace: bool) -> int:
+    """Copy a SQLite database into PostgreSQL, verified per table; say what each table held."""
+    from storage.copy_data import CopyRefused, copy_data
+
+    try:
+        path, not_sqlite = parse_database("--from", source)
+        _, url = parse_database("--to", target)
+    except ConfigError as exc:
+        print(f"Sai tham số: {exc}", file=sys.stderr)
+        return 2
+    if not_sqlite or not url:
+        print("copy-data chép từ SQLite (--from sqlite:///…) sang PostgreSQL (--to postgresql://…).", file=sys.stderr)
+        return 2
+    if not path.is_file():
+        print(f"Không có cơ sở dữ liệu nguồn {path}.", file=sys.stderr)
+        return 2
+    there = where(Settings(database_url=url))
+    try:
+        tables = await copy_data(path, url, replace=replace)
+    except CopyRefused as exc:
+        print(f"Không chép: {exc}.", file=sys.stderr)
+        return 1
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"Không chép được sang {there}: {exc}", file=sys.stderr)
+        return 1
+    for table in tables:
+        print(f"{table.name}\t{table.rows} dòng\ttổng kiểm {table.checksum}")
+    total = sum(table.rows for table in tables)
+    if any(table.copied for table in tables):
+        print(
+            f"Đã chép {total} dòng của {len(tables)} bảng từ {path} sang {there}; số dòng và tổng kiểm khớp từng bảng."
+        )
+    else:
+        print(f"{there} đã giống hệt {path} ({total} dòng, {len(tables)} bảng): không chép lại gì.")
+    return 0
+
+
 def _backup(settings: Settings, target: Path) -> int:
     """A consistent copy of the live database (SQLite's online backup API: the bot may keep writing), checked
     before it takes its name."""
     from storage.db import backup
 
+    if settings.database_url:
+        print(
+            "PHUCVU_DB là PostgreSQL: sao lưu bằng pg_dump của PostgreSQL, ví dụ"
+            f" `pg_dump --format=custom --file={target} <tên cơ sở dữ liệu>`; khôi phục bằng pg_restore"
+            " (xem README, mục Running in production).",
+            file=sys.stderr,
+        )
+        return 2
     if not settings.db_path.is_file():
         print(f"Không có cơ sở dữ liệu {settings.db_path} (PHUCVU_DB).", file=sys.stderr)
         return 2

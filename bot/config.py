@@ -18,6 +18,7 @@ DEFAULT_ZNS_API_BASE_URL = "https://business.openapi.zalo.me"
 DEFAULT_OAUTH_BASE_URL = "https://oauth.zaloapp.com"
 # The template messages the bot sends to applicants' phones (`bot.zns`), as ZALO_ZNS_TEMPLATES names them.
 ZNS_TEMPLATES = ("received", "supplement", "ready", "overdue")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class ConfigError(ValueError):
@@ -47,7 +48,7 @@ class Settings:
     telegram_token: Secret = Secret("")
     telegram_api_base_url: str = DEFAULT_API_BASE_URL
     db_path: Path = Path("phucvu.db")
-    database_url: str = ""  # PostgreSQL, when set (not yet from PHUCVU_DB: issue 17, the tests set it)
+    database_url: str = field(default="", repr=False)  # PostgreSQL (PHUCVU_DB=postgresql://…), when set
     admins: frozenset[tuple[str, str]] = frozenset()  # (channel, external id)
     timezone: ZoneInfo = DEFAULT_TIMEZONE
     digest_time: time = time(7, 0)
@@ -82,6 +83,7 @@ class Settings:
             telegram_token=Secret(values.get("TELEGRAM_BOT_TOKEN", "").strip()),
             telegram_api_base_url=values.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_API_BASE_URL,
             db_path=_parse_db(values.get("PHUCVU_DB", "").strip() or "phucvu.db"),
+            database_url=_parse_postgres(values.get("PHUCVU_DB", "").strip()),
             admins=_parse_admins(values.get("PHUCVU_ADMINS", "")),
             timezone=_parse_timezone(values.get("PHUCVU_TIMEZONE", "").strip() or "Asia/Ho_Chi_Minh"),
             digest_time=_parse_time(values.get("PHUCVU_DIGEST_TIME", "").strip() or "07:00"),
@@ -226,12 +228,9 @@ def _parse_zns_mode(raw: str) -> bool:
 
 
 def _parse_db(raw: str) -> Path:
-    """A SQLite file: a path, or `sqlite:///path`. PostgreSQL's URLs are refused until every repository runs on it
-    (issue 17: `storage/pg.py` and the repositories ported so far are tested on it; the bot is not yet)."""
-    if raw.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(
-            "PHUCVU_DB: PostgreSQL is not ready yet (its storage is being ported, issue 17); use a SQLite file"
-        )
+    """A SQLite file: a path, or `sqlite:///path` (a PostgreSQL URL leaves the default path, unused)."""
+    if raw.startswith(POSTGRES_SCHEMES):
+        return Path("phucvu.db")
     if raw.startswith("sqlite:"):
         if not raw.startswith("sqlite:///") or raw == "sqlite:///":
             raise ConfigError(
@@ -239,6 +238,33 @@ def _parse_db(raw: str) -> Path:
             )
         return Path(raw.removeprefix("sqlite:///"))
     return Path(raw)
+
+
+def _parse_postgres(raw: str) -> str:
+    """A PostgreSQL URL (`postgresql://user@host:5432/phucvu`), or "" for SQLite."""
+    if not raw.startswith(POSTGRES_SCHEMES):
+        return ""
+    parts = urllib.parse.urlsplit(raw)
+    if (not parts.hostname and "host=" not in parts.query) or not parts.path.strip("/"):
+        raise ConfigError(
+            "PHUCVU_DB: a PostgreSQL URL names the server and the database, such as"
+            " postgresql://phucvu@127.0.0.1:5432/phucvu"
+        )
+    return raw
+
+
+def parse_database(name: str, raw: str) -> tuple[Path, str]:
+    """A database named as PHUCVU_DB names it: (the SQLite file, "") or (unused, the PostgreSQL URL); `name` is
+    the option or variable a ConfigError names."""
+    try:
+        return _parse_db(raw), _parse_postgres(raw)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("PHUCVU_DB", name, 1)) from None
+
+
+def database_password(url: str) -> str:
+    """The password in a PostgreSQL URL, if any (masked in the logs)."""
+    return urllib.parse.unquote(urllib.parse.urlsplit(url).password or "") if url else ""
 
 
 def _parse_hotline(raw: str) -> str:

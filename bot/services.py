@@ -58,14 +58,14 @@ class Services:
     procedures: ProcedureService
 
 
-async def open_database(settings: Settings) -> Store:
-    """The database the settings name: the SQLite file, or PostgreSQL (`database_url`, for now set only by the
-    tests: issue 17), migrated."""
+async def open_database(settings: Settings, *, migrate: bool = True) -> Store:
+    """The database the settings name: PostgreSQL (`PHUCVU_DB=postgresql://…`) or the SQLite file; migrated
+    unless `migrate` is False."""
     if settings.database_url:
         from storage.pg import PgDatabase
 
-        return await PgDatabase.open(settings.database_url)
-    return await Database.open(settings.db_path)
+        return await PgDatabase.open(settings.database_url, migrate=migrate)
+    return await Database.open(settings.db_path, migrate=migrate)
 
 
 async def open_services(settings: Settings, clock: Clock | None = None, pacer: Pacer | None = None) -> Services:

@@ -41,6 +41,7 @@ _STAGED = (
     + ") WITHOUT ROWID"
 )
 # The same on PostgreSQL, whose columns need their types.
+IMPORT_LOCK = 7_201_717  # pg_advisory_xact_lock key of a batch (storage.pg.MIGRATION_LOCK's neighbour)
 _STAGED_POSTGRES = (
     "CREATE TEMP TABLE IF NOT EXISTS staged_dossiers (code_key TEXT PRIMARY KEY, code TEXT, procedure_code TEXT,"
     " procedure_name TEXT, commune_code TEXT, received_at TEXT, due_at TEXT, status INTEGER, finished_at TEXT,"
@@ -328,10 +329,11 @@ class DossiersRepo:
         async with self.db.transaction() as conn:
             values = ", ".join("?" * (len(FIELDS) + 1))
             if postgres:  # a temporary table lives as long as the pooled connection: made once on each
+                # One batch at a time across processes: the floors below find this batch's new rows by id.
+                await conn.execute("SELECT pg_advisory_xact_lock(?)", (IMPORT_LOCK,))
                 await conn.execute(_STAGED_POSTGRES)
                 await conn.execute("DELETE FROM staged_dossiers")
-                last = list({row[0]: row for row in rows}.values())  # the last row of a code wins
-                await conn.executemany(f"INSERT INTO staged_dossiers VALUES ({values})", last)
+                await conn.copy("staged_dossiers", list({row[0]: row for row in rows}.values()))  # the last wins
             else:
                 await conn.execute("DELETE FROM staged_dossiers")
                 await conn.executemany(f"INSERT OR REPLACE INTO staged_dossiers VALUES ({values})", rows)

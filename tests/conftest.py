@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -153,6 +153,33 @@ async def fresh_postgres(template: str = "", *, bare: bool = False) -> AsyncIter
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@contextmanager
+def postgres_for_commands(*, bare: bool = False) -> Iterator[str]:
+    """`fresh_postgres` for a test that runs the command line (which runs its own event loops)."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    database = fresh_postgres(bare=bare)
+    try:
+        url = loop.run_until_complete(database.__aenter__())
+        try:
+            yield url
+        finally:
+            loop.run_until_complete(database.__aexit__(None, None, None))
+    finally:
+        loop.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def phucvu_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """PHUCVU_DB for a command-line test, on each database in turn: a SQLite file, a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "cli.db")
+        return
+    with postgres_for_commands() as url:
+        yield url
 
 
 def _url(database: str) -> str:

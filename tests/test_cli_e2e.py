@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_import_centres_reports_counts_and_bad_lines(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, phucvu_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("PHUCVU_DB", phucvu_db)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)
     csv = tmp_path / "centres.csv"
@@ -28,9 +28,9 @@ def test_import_centres_reports_counts_and_bad_lines(
 
 
 def test_import_procedures_reports_counts_bad_lines_and_is_idempotent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, phucvu_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("PHUCVU_DB", phucvu_db)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)
     listing = tmp_path / "thu_tuc.csv"
@@ -128,9 +128,9 @@ def test_a_database_that_cannot_be_opened_ends_the_command(tmp_path: Path) -> No
 
 
 def test_import_dossiers_prints_a_summary_and_is_idempotent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, phucvu_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("PHUCVU_DB", phucvu_db)
     monkeypatch.chdir(tmp_path)
     csv = tmp_path / "hoso.csv"
     csv.write_text(
@@ -151,9 +151,9 @@ def test_import_dossiers_prints_a_summary_and_is_idempotent(
 
 
 def test_demo_data_fills_every_commune(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, phucvu_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "demo.db"))
+    monkeypatch.setenv("PHUCVU_DB", phucvu_db)
     monkeypatch.chdir(tmp_path)
     assert main(["demo-data", "--days", "7", "--seed", "1"]) == 0
     assert "Hồ sơ mẫu: thêm mới" in capsys.readouterr().out
@@ -202,7 +202,7 @@ def test_a_file_that_cannot_be_read_is_one_clear_line(
 
 
 def test_roles_are_listed_filtered_and_revoked_from_the_command_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, phucvu_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`phucvu roles list [--commune X] [--role R]` and `phucvu roles revoke PERSON`, audited as `cli`, the person
     told through the outbox (issue 14: there was no way to revoke a role but `/vaitro`)."""
@@ -213,12 +213,12 @@ def test_roles_are_listed_filtered_and_revoked_from_the_command_line(
     from bot.roles import Role
     from bot.services import open_services
 
-    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("PHUCVU_DB", phucvu_db)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)
 
     async def grant() -> None:
-        services = await open_services(Settings(db_path=tmp_path / "cli.db"))
+        services = await open_services(Settings.from_env(dotenv=None))
         try:
             for person, role, commune in [("101", Role.LEADER, None), ("102", Role.OFFICIAL, "06385")]:
                 made = await services.roles.invite(role, commune, "cli", services.clock())
@@ -229,7 +229,7 @@ def test_roles_are_listed_filtered_and_revoked_from_the_command_line(
             await services.db.close()
 
     async def audit_and_outbox() -> tuple[list[str], list[str]]:
-        services = await open_services(Settings(db_path=tmp_path / "cli.db"))
+        services = await open_services(Settings.from_env(dotenv=None))
         try:
             audit = [f"{row['actor']} {row['action']}" for row in await services.roles.repo.audit()]
             queued = [row[0] for row in await services.db.fetchall("SELECT kind FROM outbox")]
@@ -259,11 +259,11 @@ def test_roles_are_listed_filtered_and_revoked_from_the_command_line(
 
 
 def test_digest_json_prints_the_figures(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, phucvu_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import json
 
-    monkeypatch.setenv("PHUCVU_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("PHUCVU_DB", phucvu_db)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)
     csv = tmp_path / "hoso.csv"
@@ -342,3 +342,125 @@ def test_migrate_applies_the_pending_steps_once_and_says_where_the_database_stan
     assert out.startswith("Đã nâng cấp ") and "(0001, 0002," in out
     assert main(["migrate"]) == 0
     assert "không có gì để nâng cấp" in capsys.readouterr().out
+
+
+def test_migrate_on_postgresql_applies_every_step_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`PHUCVU_DB=postgresql://…` and `phucvu migrate` on an empty database: every step, then nothing; the
+    output names the server and the database, never the URL's password."""
+    from tests.conftest import postgres_for_commands
+
+    with postgres_for_commands(bare=True) as url:
+        with_password = url.replace("postgres@", "postgres:not-a-real-password@", 1)  # trust auth ignores it
+        monkeypatch.setenv("PHUCVU_DB", with_password)
+        monkeypatch.chdir(tmp_path)
+        assert main(["migrate"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("Đã nâng cấp ") and "(0001, 0002," in out, out
+        assert main(["migrate"]) == 0
+        assert "không có gì để nâng cấp" in capsys.readouterr().out
+
+
+def test_backup_on_postgresql_names_pg_dump(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHUCVU_DB", "postgresql://phucvu@127.0.0.1:5432/phucvu")
+    assert main(["backup", str(tmp_path / "copy.dump")]) == 2
+    err = capsys.readouterr().err
+    assert "pg_dump" in err and "pg_restore" in err
+    assert not (tmp_path / "copy.dump").exists()
+
+
+def test_a_postgresql_database_that_does_not_answer_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHUCVU_DB", "postgresql://phucvu:secret-pw@127.0.0.1:9/phucvu")  # nothing listens on 9
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Không mở được cơ sở dữ liệu PostgreSQL 127.0.0.1:9/phucvu: ") and "secret-pw" not in err
+
+
+def test_copy_data_moves_a_province_to_postgresql_verified_and_safe_to_run_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`phucvu copy-data`: every table's rows and checksum match; the digest on PostgreSQL is the digest on SQLite;
+    a second run copies nothing; a target that differs is refused until `--replace`; new ids follow the copied."""
+    import asyncio
+    import json
+
+    from bot.config import Settings
+    from tests.conftest import postgres_for_commands
+
+    source = tmp_path / "province.db"
+    monkeypatch.setenv("PHUCVU_DB", str(source))
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo-data", "--days", "10", "--seed", "3"]) == 0
+    assert main(["invite", "leader"]) == 0
+    capsys.readouterr()
+    assert main(["digest", "--date", "2025-08-04", "--json"]) == 0
+    on_sqlite = json.loads(capsys.readouterr().out)
+
+    with postgres_for_commands(bare=True) as url:
+        args = ["copy-data", "--from", f"sqlite:///{source}", "--to", url]
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        rows = {line.split("\t")[0]: int(line.split("\t")[1].split()[0]) for line in out.splitlines() if "\t" in line}
+        assert rows["dossiers"] > 100 and rows["communes"] == 65 and rows["invites"] == 1, out
+        assert "số dòng và tổng kiểm khớp từng bảng" in out
+
+        monkeypatch.setenv("PHUCVU_DB", url)
+        assert main(["digest", "--date", "2025-08-04", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == on_sqlite
+
+        assert main(args) == 0
+        assert "không chép lại gì" in capsys.readouterr().out
+
+        monkeypatch.setenv("PHUCVU_DB", str(source))  # the province kept working on SQLite meanwhile
+        listing = tmp_path / "late.csv"
+        listing.write_text(
+            "ma_ho_so,ten_thu_tuc,ma_xa,ngay_tiep_nhan,trang_thai\n"
+            "000.00.37.H37-250804-9999,Khai sinh,06385,2025-08-04,2\n",
+            encoding="utf-8",
+        )
+        assert main(["import-dossiers", str(listing)]) == 0
+        capsys.readouterr()
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert "dossiers" in err and "--replace" in err
+        assert main([*args, "--replace"]) == 0
+        capsys.readouterr()
+
+        monkeypatch.setenv("PHUCVU_DB", url)  # the bot on PostgreSQL from now: new ids follow the copied ones
+        listing.write_text(
+            "ma_ho_so,ten_thu_tuc,ma_xa,ngay_tiep_nhan,trang_thai\n"
+            "000.00.37.H37-250804-9998,Khai sinh,06385,2025-08-04,2\n",
+            encoding="utf-8",
+        )
+        assert main(["import-dossiers", str(listing)]) == 0
+        assert main(["digest", "--date", "2025-08-05", "--json"]) == 0
+        assert capsys.readouterr().out.count("Thêm mới 1,") == 1
+
+        async def on_postgres() -> int:
+            from bot.services import open_services
+
+            services = await open_services(Settings(database_url=url))
+            try:
+                return await services.dossiers.repo.count()
+            finally:
+                await services.db.close()
+
+        assert asyncio.run(on_postgres()) == rows["dossiers"] + 2
+
+
+def test_copy_data_refuses_what_it_cannot_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["copy-data", "--from", "sqlite:///missing.db", "--to", "postgresql://x@127.0.0.1/phucvu"]) == 2
+    assert "Không có cơ sở dữ liệu nguồn missing.db" in capsys.readouterr().err
+    assert main(["copy-data", "--from", "a.db", "--to", "sqlite:///b.db"]) == 2
+    assert "sang PostgreSQL" in capsys.readouterr().err
+    assert main(["copy-data", "--from", "sqlite://a.db", "--to", "postgresql://x@127.0.0.1/phucvu"]) == 2
+    assert "--from" in capsys.readouterr().err

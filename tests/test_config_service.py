@@ -41,7 +41,8 @@ def test_environment_overrides_dotenv(tmp_path: Path) -> None:
         ("PHUCVU_PROVINCE", "twenty"),
         ("PHUCVU_PUBLIC_URL", "phucvu.example.vn"),
         ("PHUCVU_PUBLIC_URL", "https://phucvu.example.vn/?x=1"),
-        ("PHUCVU_DB", "postgresql://postgres@127.0.0.1:5432/phucvu"),  # not ready yet: never a file named so
+        ("PHUCVU_DB", "postgresql://postgres@127.0.0.1:5432"),  # no database named
+        ("PHUCVU_DB", "postgres:///phucvu"),  # no server named
         ("PHUCVU_DB", "sqlite://phucvu.db"),
         ("ZALO_ZNS_TEMPLATES", "ready=1003,done=1005"),
         ("ZALO_ZNS_APP_ID", "4321"),  # without the rest of ZNS's settings
@@ -56,6 +57,14 @@ def test_bad_values_fail_naming_the_variable(name: str, value: str) -> None:
 def test_a_sqlite_url_is_its_file() -> None:
     assert Settings.from_env({"PHUCVU_DB": "sqlite:///data/phucvu.db"}, dotenv=None).db_path == Path("data/phucvu.db")
     assert Settings.from_env({"PHUCVU_DB": "sqlite:////srv/phucvu.db"}, dotenv=None).db_path == Path("/srv/phucvu.db")
+
+
+def test_a_postgresql_url_is_the_database_and_its_password_never_shows() -> None:
+    url = "postgresql://phucvu:pa55word@db.example.vn:5432/phucvu"
+    s = Settings.from_env({"PHUCVU_DB": url}, dotenv=None)
+    assert s.database_url == url and "pa55word" not in repr(s)
+    assert Settings.from_env({"PHUCVU_DB": "postgres:///phucvu?host=/run/postgresql"}, dotenv=None).database_url
+    assert Settings.from_env({"PHUCVU_DB": "sqlite:///x.db"}, dotenv=None).database_url == ""
 
 
 def test_token_never_shows_in_repr_or_str() -> None:
