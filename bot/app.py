@@ -4,15 +4,18 @@ server; `run_console` runs the application with the console as its channel."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, ExtBot, JobQueue
 from telegram.request import BaseRequest
@@ -23,6 +26,7 @@ from bot.console import HELP, Console, ConsoleNotifier, act_as, console_photo, e
 from bot.dossiers import PHONE_DAYS
 from bot.httpserver import Guard, Limits
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from bot.inbox import SCHEDULER_EVERY, Dispatch, Inbox, Scheduler, process_id
 from bot.metrics import LAST_DIGEST
 from bot.outbox import Pacer
 from bot.roles import Role
@@ -32,6 +36,7 @@ from bot.telegram_channel import (
     BotData,
     Ctx,
     TelegramNotifier,
+    TelegramWebhook,
     bot_commands,
     handlers,
     on_error,
@@ -45,6 +50,7 @@ from bot.zns import Tokens, ZnsClient, ZnsNotifier
 from handlers.chat import Effects
 from storage.db import Busy
 from storage.dossiers import DossiersRepo
+from storage.inbox import InboxRepo, LeasesRepo
 from storage.zns import ZnsTokensRepo
 
 log = logging.getLogger(__name__)
@@ -81,11 +87,26 @@ async def observe(context: Ctx) -> None:
         log.info("metrics: the database is busy (%s); the next round reads them", exc)
 
 
+async def leads(context: Ctx) -> bool:
+    """Whether this process runs the scheduled work now (it holds the scheduler lease; `bot.inbox.Scheduler`)."""
+    scheduler = context.bot_data.scheduler
+    return scheduler is None or await scheduler.leads()
+
+
+async def lead(context: Ctx) -> None:
+    """Job: take or renew the scheduler lease (a process that takes it over from a dead one catches up)."""
+    await leads(context)
+
+
 async def queue_overdue(context: Ctx) -> None:
     """Job: queue the messages for followed dossiers that passed their appointment date (and the applicants' ZNS
     messages), and the officials' morning messages about their commune's overdue dossiers (on working days, from
-    the digest time); erase the applicants' phones whose time is up."""
+    the digest time); erase the applicants' phones whose time is up. In one process of several (`leads`)."""
+    if not await leads(context):
+        return
     services = context.bot_data.services
+    if context.bot_data.inbox is not None and (forgotten := await context.bot_data.inbox.prune()):
+        log.info("inbox: %s answered update(s) forgotten", forgotten)
     if erased := await services.dossiers.erase_phones(services.clock()):
         log.info("zns: %s applicant phone(s) erased, their dossiers ended %s days ago", erased, PHONE_DAYS)
     overdue = await services.dossiers.enqueue_overdue(services.clock())
@@ -95,7 +116,9 @@ async def queue_overdue(context: Ctx) -> None:
 
 
 async def send_digests(context: Ctx) -> None:
-    """Job: queue the digests due by now (today's only) and send them."""
+    """Job: queue the digests due by now (today's only) and send them (in one process of several: `leads`)."""
+    if not await leads(context):
+        return
     services = context.bot_data.services
     queued = await services.digest.queue_due(services.clock())
     if queued:
@@ -115,7 +138,11 @@ async def schedule_digests(jobs: JobQueue[Any], services: Services) -> None:
 
 
 async def start_ingest(
-    app: App, settings: Settings, zalo: ZaloChannel | None, limits: Limits | None = None
+    app: App,
+    settings: Settings,
+    zalo: ZaloChannel | None,
+    limits: Limits | None = None,
+    telegram: TelegramWebhook | None = None,
 ) -> web.AppRunner:
     """Serve the ingest endpoint on PHUCVU_HTTP_HOST:PHUCVU_HTTP_PORT; a batch that changes a status drains the
     outbox at once."""
@@ -153,6 +180,8 @@ async def start_ingest(
     )
     if zalo is not None and settings.zalo_webhook_url:
         web_app.router.add_post(zalo.webhook_path(), zalo.webhook)
+    if telegram is not None:
+        web_app.router.add_post(settings.telegram_webhook_path, telegram.handle)
     assert settings.http_port is not None
     runner = await httpserver.serve(web_app, settings.http_host, settings.http_port, Guard(limits))
     log.info("ingest endpoint on %s:%s", settings.http_host, settings.http_port)
@@ -161,7 +190,10 @@ async def start_ingest(
 
 async def refresh_menus(context: Ctx) -> None:
     """At start, give every role holder and admin the command menu of this version (it may have changed), and
-    take it back from every chat that holds one without the role now (an admin removed from the settings)."""
+    take it back from every chat that holds one without the role now (an admin removed from the settings). In one
+    process of several (`leads`)."""
+    if not await leads(context):
+        return
     services = context.bot_data.services
     wanted = {holder.person: holder.role for holder in await services.roles.holders()}
     wanted.update({admin: Role.ADMIN for admin in services.roles.admins})
@@ -241,14 +273,63 @@ def build_application(
             await notifier.start()
             data.notifiers.append(notifier)
             data.closers.append(zns.close)
+        holder = process_id()
+        data.scheduler = Scheduler(LeasesRepo(services.db), services.clock, holder)
+
+        def catch_up() -> None:  # this process took the scheduled work over from one that stopped
+            jobs.run_once(queue_overdue, 0)
+            jobs.run_once(send_digests, 0)
+            if telegram:
+                jobs.run_once(refresh_menus, 0)
+
+        data.scheduler.took_over = catch_up
+        jobs.run_repeating(lead, interval=SCHEDULER_EVERY, first=SCHEDULER_EVERY, name="lead")
+        dispatch: dict[str, Dispatch] = {}
+        webhook: TelegramWebhook | None = None
+        if telegram and settings.telegram_webhook_url:
+
+            async def telegram_update(payload: str) -> None:
+                await app.process_update(Update.de_json(json.loads(payload), app.bot))
+
+            dispatch[CHANNEL] = telegram_update
+        if channel is not None and settings.zalo_webhook_url:
+            dispatch[channel.notifier.channel] = channel.answer
+        if dispatch:
+            lease = timedelta(seconds=settings.inbox_lease)
+            data.inbox = Inbox(InboxRepo(services.db), services.clock, holder, dispatch, lease=lease)
+            if channel is not None and settings.zalo_webhook_url:
+                channel.inbox = data.inbox
+            if CHANNEL in dispatch:
+                webhook = TelegramWebhook(settings.telegram_webhook_secret.value, data.inbox)
         if settings.http_port is not None:
-            runner = await start_ingest(app, settings, channel, http_limits)
-            data.closers.insert(0, runner.cleanup)
+            runner = await start_ingest(app, settings, channel, http_limits, webhook)
+            data.stoppers.append(runner.cleanup)  # no new call first
+        if data.inbox is not None:
+            data.inbox.start()
+            data.stoppers.append(data.inbox.stop)  # then the updates being answered finish
+        data.stoppers.append(data.scheduler.let_go)
+        if webhook is not None:
+            await app.bot.set_webhook(
+                settings.telegram_webhook_url,
+                secret_token=settings.telegram_webhook_secret.value,
+                allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+            )
+            log.info("telegram: webhook at %s", settings.telegram_webhook_url)
         if channel is not None:
             await channel.start()  # after the HTTP server: the webhook's address must answer
 
+    async def post_stop(app: App) -> None:
+        data = app.bot_data
+        for stop in data.stoppers:
+            try:
+                await stop()
+            except Exception:
+                log.exception("stopping: %s failed", getattr(stop, "__qualname__", stop))
+        data.stoppers.clear()
+
     async def post_shutdown(app: App) -> None:
         data = app.bot_data
+        await post_stop(app)  # when the application was never started
         for close in data.closers:
             await close()
         data.closers.clear()
@@ -264,6 +345,7 @@ def build_application(
         .base_file_url(file_url(settings.telegram_api_base_url))
         .context_types(ContextTypes(bot_data=BotData))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
     )
     if not telegram:
@@ -298,6 +380,8 @@ async def started(app: App) -> AsyncIterator[App]:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             await app.stop()
+            if app.post_stop is not None:
+                await app.post_stop(app)
     finally:
         await app.shutdown()
         if app.post_shutdown is not None:

@@ -59,11 +59,13 @@ def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
             settings.ingest_token.value,
             settings.zns_secret_key.value,
             settings.zns_refresh_token.value,
+            settings.telegram_webhook_secret.value,
             database_password(settings.database_url),
         )
     )
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run, every few seconds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -198,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not settings.telegram_token:
             asyncio.run(serve(build_application(settings, telegram=False)))
+            return 0
+        if settings.telegram_webhook_url:  # Telegram calls; any number of processes behind the proxy answer
+            log.info("Phục Vụ: Telegram webhook at %s", settings.telegram_webhook_url)
+            asyncio.run(serve(build_application(settings)))
             return 0
         log.info("Phục Vụ: long polling against %s", settings.telegram_api_base_url)
         build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)

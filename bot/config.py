@@ -62,8 +62,11 @@ class Settings:
     zalo_api_base_url: str = DEFAULT_ZALO_API_BASE_URL
     zalo_webhook_url: str = ""
     zalo_webhook_secret: Secret = Secret("")
+    telegram_webhook_url: str = ""  # Telegram calls it (several processes behind a proxy); "" for long polling
+    telegram_webhook_secret: Secret = Secret("")
     hotline: str = ""  # the province's public service hotline, said where a centre's phone is not known yet
     outbox_lease: int = 120  # seconds a claimed outbox message may stay unsettled before the sweep settles it
+    inbox_lease: int = 30  # seconds a webhook update claimed by a process that died waits before another takes it
     zns_app_id: str = ""
     zns_secret_key: Secret = Secret("")
     zns_refresh_token: Secret = Secret("")  # the first of the chain; the current one is kept in the database
@@ -95,10 +98,13 @@ class Settings:
             public_url=_parse_url("PHUCVU_PUBLIC_URL", values.get("PHUCVU_PUBLIC_URL", "").strip()),
             hotline=_parse_hotline(values.get("PHUCVU_HOTLINE", "").strip()),
             outbox_lease=_parse_lease(values.get("PHUCVU_OUTBOX_LEASE", "").strip() or "120"),
+            inbox_lease=_parse_lease(values.get("PHUCVU_INBOX_LEASE", "").strip() or "30", "PHUCVU_INBOX_LEASE"),
             zalo_token=Secret(values.get("ZALO_BOT_TOKEN", "").strip()),
             zalo_api_base_url=values.get("ZALO_API_BASE_URL", "").strip() or DEFAULT_ZALO_API_BASE_URL,
             zalo_webhook_url=_parse_url("ZALO_WEBHOOK_URL", values.get("ZALO_WEBHOOK_URL", "").strip()),
             zalo_webhook_secret=Secret(values.get("ZALO_WEBHOOK_SECRET", "").strip()),
+            telegram_webhook_url=_parse_url("TELEGRAM_WEBHOOK_URL", values.get("TELEGRAM_WEBHOOK_URL", "").strip()),
+            telegram_webhook_secret=Secret(values.get("TELEGRAM_WEBHOOK_SECRET", "").strip()),
             zns_app_id=values.get("ZALO_ZNS_APP_ID", "").strip(),
             zns_secret_key=Secret(values.get("ZALO_ZNS_SECRET_KEY", "").strip()),
             zns_refresh_token=Secret(values.get("ZALO_ZNS_REFRESH_TOKEN", "").strip()),
@@ -144,7 +150,30 @@ class Settings:
             path = urllib.parse.urlsplit(self.zalo_webhook_url).path or "/"
             if path in ("/", "/healthz") or path.startswith(("/api/", "/media/")):
                 raise ConfigError(f"ZALO_WEBHOOK_URL: the path {path!r} is the bot's own; use one like /zalo/webhook")
+        if self.telegram_webhook_url:
+            if not self.telegram_webhook_url.startswith("https://"):
+                raise ConfigError("TELEGRAM_WEBHOOK_URL: Telegram calls only https:// addresses")
+            if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", self.telegram_webhook_secret.value):
+                raise ConfigError(
+                    "TELEGRAM_WEBHOOK_SECRET: needs 16 to 256 letters, digits, _ or - when TELEGRAM_WEBHOOK_URL is set"
+                )
+            if self.http_port is None:
+                raise ConfigError(
+                    "PHUCVU_HTTP_PORT: the port Telegram's webhook calls reach, needed with TELEGRAM_WEBHOOK_URL"
+                )
+            path = self.telegram_webhook_path
+            if path in ("/", "/healthz", "/metrics") or path.startswith(("/api/", "/media/")):
+                raise ConfigError(
+                    f"TELEGRAM_WEBHOOK_URL: the path {path!r} is the bot's own; use one like /telegram/webhook"
+                )
+            if self.zalo_webhook_url and path == (urllib.parse.urlsplit(self.zalo_webhook_url).path or "/"):
+                raise ConfigError("TELEGRAM_WEBHOOK_URL: the same path as ZALO_WEBHOOK_URL; give each its own")
         return self
+
+    @property
+    def telegram_webhook_path(self) -> str:
+        """The path of TELEGRAM_WEBHOOK_URL, where the bot's HTTP server takes Telegram's calls."""
+        return urllib.parse.urlsplit(self.telegram_webhook_url).path or "/"
 
 
 def read_dotenv(text: str) -> dict[str, str]:
@@ -273,10 +302,10 @@ def _parse_hotline(raw: str) -> str:
     return raw
 
 
-def _parse_lease(raw: str) -> int:
-    seconds = _parse_int("PHUCVU_OUTBOX_LEASE", raw)
+def _parse_lease(raw: str, name: str = "PHUCVU_OUTBOX_LEASE") -> int:
+    seconds = _parse_int(name, raw)
     if not 2 <= seconds <= 3600:
-        raise ConfigError(f"PHUCVU_OUTBOX_LEASE: {raw!r} is not between 2 and 3600 seconds")
+        raise ConfigError(f"{name}: {raw!r} is not between 2 and 3600 seconds")
     return seconds
 
 

@@ -4,11 +4,14 @@ It knows no feature: everything a person can do is in `handlers/`."""
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
@@ -23,7 +26,9 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import BaseHandler, CallbackContext, CallbackQueryHandler, ExtBot, MessageHandler, filters
 
 from bot.commands import commands_for
+from bot.httpserver import BadBody, header_bytes, read_json
 from bot.i18n import Translator, translator
+from bot.inbox import Inbox, Scheduler, departing
 from bot.metrics import UPDATE
 from bot.outbox import Delivery, Notifier, Outcome, OutgoingMessage
 from bot.people import Person
@@ -54,7 +59,10 @@ class BotData:
         self.notifiers: list[Notifier] = []
         self.wake: Callable[[], None] = lambda: None
         self.reschedule: Callable[[], Awaitable[None]] | None = None
-        self.closers: list[Callable[[], Awaitable[None]]] = []
+        self.closers: list[Callable[[], Awaitable[None]]] = []  # at shutdown, after the bot stopped
+        self.stoppers: list[Callable[[], Awaitable[None]]] = []  # at stop, while the bot can still send
+        self.inbox: Inbox | None = None  # the webhooks' updates, when a webhook is served
+        self.scheduler: Scheduler | None = None  # which process runs the scheduled work
 
     @property
     def services(self) -> Services:
@@ -191,6 +199,8 @@ async def on_update(update: Update, context: Ctx) -> None:
     if came is None:
         return
     turn = await respond(data.services, came, effects(context))
+    if turn.replies:
+        await departing()  # from the inbox: this update is never answered twice
     for reply in turn.replies:
         await send(context.bot, chat.id, reply, turn.t)
 
@@ -208,6 +218,47 @@ async def on_error(update: object, context: Ctx) -> None:
         await context.bot.send_message(update.effective_chat.id, translator(language).gettext(FAILED))
     except Exception:
         log.warning("could not tell chat %s about the failure", update.effective_chat.id, exc_info=True)
+
+
+def chat_key(update: Mapping[str, Any]) -> str:
+    """The chat an update belongs to, whose updates are answered in order (a private chat's id is its person's);
+    an update of no chat is a chat of its own."""
+    for kind in ("message", "edited_message", "channel_post", "my_chat_member", "chat_member"):
+        value = update.get(kind)
+        if isinstance(value, dict) and isinstance(value.get("chat"), dict) and "id" in value["chat"]:
+            return str(value["chat"]["id"])
+    query = update.get("callback_query")
+    if isinstance(query, dict) and isinstance(query.get("from"), dict) and "id" in query["from"]:
+        return str(query["from"]["id"])
+    return f"update:{update.get('update_id')}"
+
+
+class TelegramWebhook:
+    """Telegram's calls to TELEGRAM_WEBHOOK_URL: the secret checked on every call (in constant time; 403
+    otherwise), the update stored in the inbox, and only then 200 (any process answers it; a repeated call stores
+    nothing)."""
+
+    def __init__(self, secret: str, inbox: Inbox) -> None:
+        self.secret = secret.encode()
+        self.inbox = inbox
+
+    async def handle(self, request: web.Request) -> web.Response:
+        given = header_bytes(request, "X-Telegram-Bot-Api-Secret-Token")
+        if not hmac.compare_digest(given, self.secret):
+            return web.json_response({"ok": False, "description": "forbidden"}, status=403)
+        try:
+            body = await read_json(request)
+        except BadBody as exc:
+            return web.json_response({"ok": False, "description": str(exc)}, status=exc.status)
+        update_id = body.get("update_id") if isinstance(body, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
+            return web.json_response({"ok": False, "description": "not an update: no update_id"}, status=400)
+        try:
+            await self.inbox.put(CHANNEL, str(update_id), chat_key(body), update_id, json.dumps(body))
+        except Exception:  # not stored: Telegram calls again
+            log.exception("telegram: update %s could not be stored", update_id)
+            return web.json_response({"ok": False, "description": "try again"}, status=503)
+        return web.json_response({"ok": True})
 
 
 def handlers() -> list[BaseHandler[Any, Ctx, Any]]:

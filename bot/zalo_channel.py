@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import hmac
+import json
 import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from bot.digest import chart_url
 from bot.httpserver import BadBody, header_bytes, read_json
 from bot.i18n import translator
+from bot.inbox import Inbox, departing
 from bot.metrics import UPDATE
 from bot.outbox import Delivery, Outcome, OutgoingMessage
 from bot.people import Person
@@ -92,7 +96,7 @@ class ZaloChat:
             replies, language = await answer(
                 self.services, incoming(update), self.effects, locations=False, pictures=False
             )
-            await deliver(self.client, self.services, person, update.chat_id, replies, language)
+            await deliver(self.client, self.services, person, update.chat_id, replies, language, depart=departing)
         except Exception:
             log.exception("zalo update from %s failed", update.user_id)
             try:  # the person is told, as the conversations tell them of their own failures
@@ -181,6 +185,7 @@ class ZaloChannel:
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()  # recent message ids
         self._stopping = False
         self._waiting = False  # in getUpdates: stopping may cut the wait short
+        self.inbox: Inbox | None = None  # with the webhook: calls are stored there and answered by any process
 
     async def start(self) -> None:
         """Check the token (a refused one stops the bot, as a bad Telegram token does), then register the webhook,
@@ -276,12 +281,29 @@ class ZaloChannel:
         except BadBody as exc:
             return web.json_response({"ok": False, "description": str(exc)}, status=exc.status)
         update = parse_update(body)
-        if update is not None and not self._again(update):
+        if update is None:
+            return web.json_response({"ok": True})
+        if self.inbox is not None:
+            key = update.message_id or hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+            when = update.date or datetime.now(UTC)  # a message's own time orders its chat's updates
+            try:
+                await self.inbox.put(CHANNEL, key, update.user_id, int(when.timestamp() * 1000), json.dumps(body))
+            except Exception:  # not stored: Zalo calls again
+                log.exception("zalo: message %s could not be stored", key)
+                return web.json_response({"ok": False, "description": "try again"}, status=503)
+            return web.json_response({"ok": True})
+        if not self._again(update):
             async with self._lock:
                 if not self._again(update):  # a repeat that waited for the lock while the first was answered
                     await self.chat.handle(update)
                     self._answered(update)
         return web.json_response({"ok": True})
+
+    async def answer(self, payload: str) -> None:
+        """Answer an update the inbox gives (stored by a webhook call to any process)."""
+        update = parse_update(json.loads(payload))
+        if update is not None:
+            await self.chat.handle(update)  # never raises: it answers its own failures
 
     def _again(self, update: ZaloUpdate) -> bool:
         """Whether this message was answered already (a webhook call Zalo repeats after a slow answer)."""

@@ -48,6 +48,7 @@ POSTGRES_READY_E2E: set[str] = {
     "tests.test_telegram_channel_e2e",
     "tests.test_report_export_e2e",
     "tests.test_console_e2e",
+    "tests.test_webhook_e2e",
 }
 
 
@@ -78,6 +79,7 @@ POSTGRES_READY = {
     "tests.test_zns_service",
     "tests.test_dossiers_storage",
     "tests.test_digest_service",
+    "tests.test_inbox_storage",
 }
 
 

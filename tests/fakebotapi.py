@@ -364,13 +364,26 @@ class FakeBotAPI:
         self._answered: set[str] = set()
         self._runner: web.AppRunner | None = None
         self._port = 0
+        # Webhook delivery, as Telegram does it: set by setWebhook (url, secret_token); each update POSTed until a
+        # 200, one at a time per chat, chats in parallel. `webhook_targets` replaces the URL with the addresses
+        # behind it (a load balancer: round robin, the next one when a call fails). `webhook_calls` counts the
+        # calls per update_id, `webhook_answered` the update_ids that got a 200.
+        self.webhook: JSONDict = {}
+        self.webhook_targets: list[str] = []
+        self.webhook_retry = 0.1
+        self.webhook_calls: dict[int, int] = {}
+        self.webhook_answered: list[int] = []
+        self.webhook_updates: list[JSONDict] = []  # every update delivered through the webhook
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_busy: set[Any] = set()
+        self._webhook_turn = 0
         self._handlers: dict[str, Callable[[JSONDict], Any]] = {
             "getme": lambda _p: self.bot_user,
             "getfile": self._get_file,
             "deletewebhook": self._delete_webhook,
-            "setwebhook": lambda _p: True,
+            "setwebhook": self._set_webhook,
             "getwebhookinfo": lambda _p: {
-                "url": "",
+                "url": self.webhook.get("url", ""),
                 "has_custom_certificate": False,
                 "pending_update_count": len(self._pending),
             },
@@ -418,6 +431,10 @@ class FakeBotAPI:
         """Release pending long polls and shut the server down."""
         self._closing = True
         self._update_event.set()
+        if self._webhook_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._webhook_task, 5)
+            self._webhook_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -965,6 +982,8 @@ class FakeBotAPI:
     # ------------------------------------------------------------------ getUpdates
 
     async def _get_updates(self, params: JSONDict) -> list[JSONDict]:
+        if self.webhook:
+            raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook")
         offset = int(params.get("offset", 0) or 0)
         limit = max(1, min(100, int(params.get("limit", 100) or 100)))
         timeout = float(params.get("timeout", 0) or 0)
@@ -1007,7 +1026,71 @@ class FakeBotAPI:
     def _delete_webhook(self, params: JSONDict) -> bool:
         if params.get("drop_pending_updates") is True:
             self._pending.clear()
+        self.webhook = {}
         return True
+
+    # ------------------------------------------------------------------ webhook
+
+    def _set_webhook(self, params: JSONDict) -> bool:
+        url = str(params.get("url") or "")
+        if not url:
+            return self._delete_webhook(params)
+        if self.strict and not url.startswith("https://"):
+            raise _ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        self.webhook = {"url": url, "secret_token": params.get("secret_token", "")}
+        if "allowed_updates" in params:
+            self.webhook["allowed_updates"] = params["allowed_updates"]
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.get_running_loop().create_task(self._deliver_webhooks())
+        return True
+
+    async def _deliver_webhooks(self) -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            tasks: set[asyncio.Task[None]] = set()
+            while self.webhook and not self._closing:
+                for update in list(self._pending):
+                    chat = chat_of(update)
+                    key = chat if chat is not None else ("update", update["update_id"])
+                    if key in self._webhook_busy:
+                        continue  # the chat's earlier update is not answered yet: this one waits
+                    self._webhook_busy.add(key)
+                    self._pending.remove(update)
+                    task = asyncio.get_running_loop().create_task(self._call_webhook(session, update, key))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                self._update_event.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.05):
+                        await self._update_event.wait()
+            for task in tasks:
+                task.cancel()
+
+    async def _call_webhook(self, session: Any, update: JSONDict, key: Any) -> None:
+        import aiohttp
+
+        update_id = int(update["update_id"])
+        try:
+            while self.webhook and not self._closing:
+                targets = self.webhook_targets or [self.webhook["url"]]
+                target = targets[self._webhook_turn % len(targets)]
+                self._webhook_turn += 1
+                self.webhook_calls[update_id] = self.webhook_calls.get(update_id, 0) + 1
+                headers = {"X-Telegram-Bot-Api-Secret-Token": str(self.webhook.get("secret_token", ""))}
+                try:
+                    async with session.post(target, json=update, headers=headers) as answer:
+                        if answer.status == 200:
+                            self.webhook_answered.append(update_id)
+                            self.webhook_updates.append(update)
+                            self._delivered(update_id)
+                            return
+                except (aiohttp.ClientError, TimeoutError, OSError):
+                    pass  # that address is down or slow: the next call goes to the next one
+                await asyncio.sleep(self.webhook_retry)
+        finally:
+            self._webhook_busy.discard(key)
+            self._update_event.set()
 
     # ------------------------------------------------------------------ files
 
@@ -1343,6 +1426,8 @@ async def running(
         finally:
             if app.running:
                 await app.stop()
+                if app.post_stop is not None:  # as run_polling does: after stop, before shutdown
+                    await app.post_stop(app)
     finally:
         await app.shutdown()
         if app.post_shutdown is not None:
