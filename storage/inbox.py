@@ -20,15 +20,15 @@ class InboxRow:
     attempts: int
 
 
-# A chat's earliest update not done, held by nobody: the next one any process may answer. On PostgreSQL the row is
+# A chat's earliest update not done (by `ord`, then arrival), held by nobody: the next one any process may answer. On PostgreSQL the row is
 # locked as it is chosen and one another process is choosing is skipped (`FOR UPDATE SKIP LOCKED`), so processes
 # claiming at once take different chats instead of queueing on one row; the outer `holder IS NULL` settles a tie.
 _CLAIM = (
     "UPDATE inbox SET holder = ?, lease_until = ?, attempts = attempts + 1 WHERE holder IS NULL AND id = ("
     " SELECT i.id FROM inbox i WHERE i.done_at IS NULL AND i.holder IS NULL AND i.channel IN ({channels})"
     " AND NOT EXISTS (SELECT 1 FROM inbox e WHERE e.channel = i.channel AND e.chat = i.chat"
-    " AND e.done_at IS NULL AND e.ord < i.ord)"
-    " ORDER BY i.ord LIMIT 1{lock})"
+    " AND e.done_at IS NULL AND (e.ord < i.ord OR e.ord = i.ord AND e.id < i.id))"
+    " ORDER BY i.ord, i.id LIMIT 1{lock})"
     " RETURNING id, channel, update_key, chat, payload, attempts"
 )
 

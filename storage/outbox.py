@@ -82,11 +82,16 @@ class OutboxRepo:
     async def claim(self, outbox_id: int, now: str, lease_until: str) -> bool:
         """Mark a message as being sent until `lease_until` (committed before the send); False if someone else
         has it."""
+        free = "claimed_at IS NULL AND failed_at IS NULL AND sent_at IS NULL"
+        # On PostgreSQL, where every process drains the same outbox, a row another process is claiming right now
+        # is skipped at once (`SKIP LOCKED`) instead of waited for; the condition is checked again either way.
+        lock = f" AND id = (SELECT id FROM outbox WHERE id = ? AND {free} FOR UPDATE SKIP LOCKED)"
+        postgres = self.db.dialect == "postgres"
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE outbox SET claimed_at = ?, lease_until = ?, left_at = NULL, attempts = attempts + 1"
-                " WHERE id = ? AND claimed_at IS NULL AND failed_at IS NULL AND sent_at IS NULL",
-                (now, lease_until, outbox_id),
+                f" WHERE id = ? AND {free}{lock if postgres else ''}",
+                (now, lease_until, outbox_id, *((outbox_id,) if postgres else ())),
             )
             return int(cursor.rowcount) == 1
 

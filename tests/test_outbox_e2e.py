@@ -231,3 +231,37 @@ async def test_messages_to_one_person_do_not_hold_everyone_elses(settings: Setti
     assert report.sent == 6 and api.limited == 0
     order = [int(call.chat_id) for call in api.sent() if call.method == "sendMessage"]
     assert order[:2] == [9101, 9102]  # the second person's message did not wait behind the first's four
+
+
+async def test_two_processes_drain_one_outbox_without_sending_a_message_twice(settings: Settings, clock: Clock) -> None:
+    """Two processes' services on one database drain the same 60 messages at once: each is claimed by one of them
+    (on PostgreSQL, a row the other is claiming is skipped: `FOR UPDATE SKIP LOCKED`) and sent exactly once."""
+    async with FakeBotAPI() as api:
+        configured = bot_settings(settings, api)
+        first, second = await open_services(configured, clock), await open_services(configured, clock)
+        bots = [Bot("1:x", base_url=api.base_url), Bot("1:x", base_url=api.base_url)]
+        try:
+            now = to_sql_time(clock())
+            people = [await first.people.repo.ensure("telegram", str(9200 + n), now) for n in range(60)]
+            async with first.db.transaction() as conn:
+                await conn.executemany(
+                    "INSERT INTO outbox (person_id, kind, dedupe_key, payload, created_at)"
+                    " VALUES (?, 'commune_morning', ?, ?, ?)",
+                    [(p, f"m{p}", json.dumps({"commune": "Xã Hữu Lũng", "overdue": 1, "soon": 0}), now)
+                     for p in people],
+                )  # fmt: skip
+            for bot in bots:
+                await bot.initialize()
+            reports = await asyncio.gather(
+                first.outbox.drain(TelegramNotifier(bots[0], TZ)), second.outbox.drain(TelegramNotifier(bots[1], TZ))
+            )
+            unsettled = await first.db.fetchone("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+        finally:
+            for bot in bots:
+                await bot.shutdown()
+            await first.db.close()
+            await second.db.close()
+    chats = [str(call.chat_id) for call in api.sent() if call.method == "sendMessage"]
+    assert sorted(chats) == sorted(str(9200 + n) for n in range(60))  # each once
+    assert reports[0].sent + reports[1].sent == 60 and unsettled[0] == 0
+    assert reports[0].sent > 0 and reports[1].sent > 0  # both drained

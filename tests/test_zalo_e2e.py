@@ -528,3 +528,46 @@ async def test_an_urgent_zalo_alert_does_not_wait_for_the_telegram_backlog(
             " WHERE p.channel = 'telegram' AND o.sent_at IS NOT NULL"
         )
         assert row is not None and row[0] < 60  # the alert went before the Telegram backlog was through
+
+
+async def test_two_processes_behind_the_zalo_webhook_answer_each_message_once_and_in_order(
+    settings: Settings, zalo: FakeZaloAPI
+) -> None:
+    """Two applications on one database behind ZALO_WEBHOOK_URL, each call to one or the other (and some calls
+    repeated, as Zalo does after a slow answer): each message answered once, each person's in order."""
+    ports = [free_port(), free_port()]
+    apps = [
+        build_application(
+            replace(
+                zalo_settings(settings, zalo),
+                zalo_webhook_url=WEBHOOK,
+                zalo_webhook_secret=Secret(SECRET),
+                http_port=port,
+                ingest_token=Secret("x" * 32),
+            ),
+            telegram=False,
+        )
+        for port in ports
+    ]
+    people = [f"zp{n}" for n in range(6)]
+    codes = {person: [f"000.00.37.H37-250804-{9100 + 10 * n + k}" for k in range(4)] for n, person in enumerate(people)}
+    async with started(apps[0]), started(apps[1]), httpx.AsyncClient() as client:
+        headers = {"X-Bot-Api-Secret-Token": SECRET}
+
+        async def person_writes(n: int, person: str) -> None:
+            for k, code in enumerate(codes[person]):
+                update = zalo.update(person, "message.text.received", text=code)
+                target = f"http://127.0.0.1:{ports[(n + k) % 2]}/zalo/hook"
+                assert (await client.post(target, json=update, headers=headers)).status_code == 200
+                if k == 1:  # repeated to the other process
+                    other = f"http://127.0.0.1:{ports[(n + k + 1) % 2]}/zalo/hook"
+                    assert (await client.post(other, json=update, headers=headers)).status_code == 200
+
+        await asyncio.gather(*(person_writes(n, person) for n, person in enumerate(people)))
+
+        def answered(person: str) -> list[str]:
+            return [c for text in (m.text for m in zalo.sent(person)) for c in codes[person] if c in text]
+
+        await settled(lambda: sum(len(answered(p)) for p in people), 24, seconds=15)
+    for person in people:
+        assert answered(person) == codes[person]
