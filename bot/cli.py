@@ -190,6 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         role = getattr(args, "role", "citizen")
         ok = asyncio.run(run_console(settings, role=role, commune=getattr(args, "commune", None)))
         return 0 if ok else 2
+    try:
+        settings.serving()
+    except ConfigError as exc:
+        print(f"Cấu hình sai: {exc}", file=sys.stderr)
+        return 2
     setup_logging(settings)
     from telegram import Update
 

@@ -145,8 +145,6 @@ class Settings:
                 raise ConfigError("ZALO_WEBHOOK_URL: Zalo calls only https:// addresses")
             if not 8 <= len(self.zalo_webhook_secret.value) <= 256:
                 raise ConfigError("ZALO_WEBHOOK_SECRET: needs 8 to 256 characters when ZALO_WEBHOOK_URL is set")
-            if self.http_port is None:
-                raise ConfigError("PHUCVU_HTTP_PORT: the port Zalo's webhook calls reach, needed with ZALO_WEBHOOK_URL")
             path = urllib.parse.urlsplit(self.zalo_webhook_url).path or "/"
             if path in ("/", "/healthz") or path.startswith(("/api/", "/media/")):
                 raise ConfigError(f"ZALO_WEBHOOK_URL: the path {path!r} is the bot's own; use one like /zalo/webhook")
@@ -157,10 +155,6 @@ class Settings:
                 raise ConfigError(
                     "TELEGRAM_WEBHOOK_SECRET: needs 16 to 256 letters, digits, _ or - when TELEGRAM_WEBHOOK_URL is set"
                 )
-            if self.http_port is None:
-                raise ConfigError(
-                    "PHUCVU_HTTP_PORT: the port Telegram's webhook calls reach, needed with TELEGRAM_WEBHOOK_URL"
-                )
             path = self.telegram_webhook_path
             if path in ("/", "/healthz", "/metrics") or path.startswith(("/api/", "/media/")):
                 raise ConfigError(
@@ -168,6 +162,17 @@ class Settings:
                 )
             if self.zalo_webhook_url and path == (urllib.parse.urlsplit(self.zalo_webhook_url).path or "/"):
                 raise ConfigError("TELEGRAM_WEBHOOK_URL: the same path as ZALO_WEBHOOK_URL; give each its own")
+        return self
+
+    def serving(self) -> Settings:
+        """Fail on what only running the bot needs (the admin commands run without it: with several processes
+        PHUCVU_HTTP_PORT is set per process, not in the shared environment file)."""
+        for variable, url in (
+            ("TELEGRAM_WEBHOOK_URL", self.telegram_webhook_url),
+            ("ZALO_WEBHOOK_URL", self.zalo_webhook_url),
+        ):
+            if url and self.http_port is None:
+                raise ConfigError(f"PHUCVU_HTTP_PORT: the port the webhook calls reach, needed with {variable}")
         return self
 
     @property

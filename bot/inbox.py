@@ -81,7 +81,7 @@ class Inbox:
         self.dispatch = dict(dispatch)
         self.workers = workers
         self.lease = lease
-        self._wake = asyncio.Event()
+        self._hints = asyncio.Semaphore(0)  # one per stored update or claimed one: a worker looks, not all eight
         self._tasks: list[asyncio.Task[None]] = []
         self._held: dict[int, bool] = {}  # claimed update → whether a reply left
         self._stopping = False
@@ -91,7 +91,7 @@ class Inbox:
         """Store an update a webhook brought (committed on return); False for a repeated call."""
         fresh = await self.repo.put(channel, key, chat, ord, payload, stamp(self.clock()))
         if fresh:
-            self._wake.set()
+            self._hints.release()
         return fresh
 
     def start(self) -> None:
@@ -106,7 +106,8 @@ class Inbox:
         before any reply left, so that another process answers them at once."""
         self._stopping = True
         self._stopped.set()
-        self._wake.set()
+        for _ in self._tasks:
+            self._hints.release()
         if self._tasks:
             _, late = await asyncio.wait(self._tasks, timeout=grace)
             for task in late:
@@ -128,11 +129,10 @@ class Inbox:
                 log.warning("inbox: could not claim an update (%s); trying again", exc)
                 row = None
             if row is None:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
+                    await asyncio.wait_for(self._hints.acquire(), IDLE_POLL)
                 continue
-            self._wake.set()  # there may be more: another worker looks too
+            self._hints.release()  # there may be more: another worker looks too
             await self._answer(row)
 
     async def _answer(self, row: InboxRow) -> None:
@@ -179,7 +179,8 @@ class Inbox:
                         again,
                         uncertain,
                     )
-                    self._wake.set()
+                    for _ in range(again):
+                        self._hints.release()
             except Exception as exc:
                 log.warning("inbox: could not renew or sweep the claims (%s)", exc)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from storage.db import Store
 
@@ -20,14 +21,16 @@ class InboxRow:
     attempts: int
 
 
-# A chat's earliest update not done (by `ord`, then arrival), held by nobody: the next one any process may answer. On PostgreSQL the row is
-# locked as it is chosen and one another process is choosing is skipped (`FOR UPDATE SKIP LOCKED`), so processes
-# claiming at once take different chats instead of queueing on one row; the outer `holder IS NULL` settles a tie.
+# A chat's earliest update not done (by `ord`, then arrival), held by nobody: the next one any process may answer.
+# The waiting updates are walked in order (`inbox_queue`) and each is kept only if it is its chat's first (one probe
+# of `inbox_waiting`). On PostgreSQL the row is locked as it is chosen and one another process is choosing is
+# skipped (`FOR UPDATE SKIP LOCKED`), so processes claiming at once take different chats instead of queueing on one
+# row; the outer `holder IS NULL` settles a tie.
 _CLAIM = (
     "UPDATE inbox SET holder = ?, lease_until = ?, attempts = attempts + 1 WHERE holder IS NULL AND id = ("
     " SELECT i.id FROM inbox i WHERE i.done_at IS NULL AND i.holder IS NULL AND i.channel IN ({channels})"
-    " AND NOT EXISTS (SELECT 1 FROM inbox e WHERE e.channel = i.channel AND e.chat = i.chat"
-    " AND e.done_at IS NULL AND (e.ord < i.ord OR e.ord = i.ord AND e.id < i.id))"
+    " AND i.id = (SELECT e.id FROM inbox e WHERE e.channel = i.channel AND e.chat = i.chat AND e.done_at IS NULL"
+    " ORDER BY e.ord, e.id LIMIT 1)"
     " ORDER BY i.ord, i.id LIMIT 1{lock})"
     " RETURNING id, channel, update_key, chat, payload, attempts"
 )
@@ -39,6 +42,13 @@ class InboxRepo:
 
     def __init__(self, db: Store) -> None:
         self.db = db
+
+    async def _no_flush(self, conn: Any) -> None:
+        """On PostgreSQL, commit this transaction without waiting for its WAL to reach the disk: a commit is then
+        lost only if the database server itself crashes within a fraction of a second, which for a claim or an
+        answered mark costs nothing (stored updates and departures are always flushed)."""
+        if self.db.dialect == "postgres":
+            await conn.execute("SET LOCAL synchronous_commit TO OFF")
 
     async def put(self, channel: str, key: str, chat: str, ord: int, payload: str, now: str) -> bool:
         """Store an update (committed when this returns); False if it was stored already (a repeated call)."""
@@ -57,6 +67,7 @@ class InboxRepo:
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
         sql = _CLAIM.format(channels=", ".join("?" * len(channels)), lock=lock)
         async with self.db.transaction() as conn:
+            await self._no_flush(conn)  # a claim lost with the server is only claimed again
             rows = await conn.execute_fetchall(sql, (holder, lease_until, *channels))
         for row in rows:
             return InboxRow(int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), int(row[5]))
@@ -70,6 +81,7 @@ class InboxRepo:
     async def done(self, inbox_id: int, now: str, outcome: str) -> None:
         """The update is answered (or given up: `outcome` says)."""
         async with self.db.transaction() as conn:
+            await self._no_flush(conn)  # lost with the server, it ends `uncertain` (`left_at` was flushed)
             await conn.execute(
                 "UPDATE inbox SET done_at = ?, outcome = ?, holder = NULL, lease_until = NULL WHERE id = ?",
                 (now, outcome, inbox_id),

@@ -40,6 +40,10 @@ def _rowcount(status: str) -> int:
     return int(match.group(1)) if match else -1
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a connection going back to the pool needs: nothing (see `PgDatabase.open`)."""
+
+
 class PgConnection:
     """One pooled connection inside a transaction, answering as aiosqlite's connection does."""
 
@@ -77,7 +81,11 @@ class PgDatabase:
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True, size: int = 10) -> PgDatabase:
         """Connect (a pool of `size`) and apply pending migrations."""
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=size)
+        # No reset query when a connection goes back to the pool (asyncpg's default sends `RESET ALL`, `UNLISTEN`,
+        # … each time: a round trip per query of ours). Nothing here leaves session state behind: transactions end
+        # with their block, settings are `SET LOCAL`, the migration's advisory lock is released where it is taken,
+        # and the import's temporary staging table is meant to stay with its connection.
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=size, reset=_keep_session)
         db = cls(pool)
         try:
             if migrate:

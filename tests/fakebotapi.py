@@ -371,6 +371,7 @@ class FakeBotAPI:
         self.webhook: JSONDict = {}
         self.webhook_targets: list[str] = []
         self.webhook_retry = 0.1
+        self.webhook_connections = 40  # calls at once at most (Telegram's default max_connections)
         self.webhook_calls: dict[int, int] = {}
         self.webhook_answered: list[int] = []
         self.webhook_updates: list[JSONDict] = []  # every update delivered through the webhook
@@ -1047,7 +1048,8 @@ class FakeBotAPI:
     async def _deliver_webhooks(self) -> None:
         import aiohttp
 
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        connector = aiohttp.TCPConnector(limit=self.webhook_connections)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), connector=connector) as session:
             tasks: set[asyncio.Task[None]] = set()
             while self.webhook and not self._closing:
                 for update in list(self._pending):

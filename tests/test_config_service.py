@@ -98,8 +98,19 @@ def test_zalo_settings_and_what_the_webhook_needs() -> None:
     hook = {**env, "ZALO_WEBHOOK_URL": "https://phucvu.example.vn/zalo", "ZALO_WEBHOOK_SECRET": "s3cret-value"}
     served = {**hook, "PHUCVU_HTTP_PORT": "8080", "PHUCVU_INGEST_TOKEN": "t" * 16}
     assert Settings.from_env(served, dotenv=None).zalo_webhook_url == "https://phucvu.example.vn/zalo"
+    unserved = Settings.from_env(hook, dotenv=None)  # an admin command needs no port
     with pytest.raises(ConfigError, match="PHUCVU_HTTP_PORT"):
-        Settings.from_env(hook, dotenv=None)
+        unserved.serving()  # running the bot does
+    telegram = {"TELEGRAM_WEBHOOK_URL": "https://phucvu.example.vn/telegram", "TELEGRAM_WEBHOOK_SECRET": "t" * 16}
+    with pytest.raises(ConfigError, match=r"PHUCVU_HTTP_PORT.*TELEGRAM_WEBHOOK_URL"):
+        Settings.from_env(telegram, dotenv=None).serving()
+    assert Settings.from_env({**telegram, **served}, dotenv=None).serving().telegram_webhook_path == "/telegram"
+    for bad in ({"TELEGRAM_WEBHOOK_SECRET": "short"}, {"TELEGRAM_WEBHOOK_SECRET": "has spaces in it 123"},
+                {"TELEGRAM_WEBHOOK_URL": "http://phucvu.example.vn/telegram"},
+                {"TELEGRAM_WEBHOOK_URL": "https://phucvu.example.vn/metrics"},
+                {"TELEGRAM_WEBHOOK_URL": "https://phucvu.example.vn/zalo"}):  # fmt: skip
+        with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK"):
+            Settings.from_env({**served, **telegram, **bad}, dotenv=None)
     with pytest.raises(ConfigError, match="ZALO_WEBHOOK_SECRET"):
         Settings.from_env({**served, "ZALO_WEBHOOK_SECRET": "short"}, dotenv=None)
     with pytest.raises(ConfigError, match="ZALO_WEBHOOK_URL"):

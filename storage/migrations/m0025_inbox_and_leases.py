@@ -6,7 +6,7 @@
   earliest waiting update of a chat none holds (`holder`, until `lease_until`, renewed while it is answered), marks
   `left_at` before the first reply goes, and `done_at` when answered; `outcome` says how it ended. A claim whose
   holder died goes back to waiting, or, if its reply may have left, ends as `uncertain` (never answered twice).
-  `inbox_waiting` finds each chat's earliest waiting update among the few not done.
+  `inbox_queue` walks the updates not done in order, `inbox_waiting` finds a chat's earliest one.
 - `leases`: the scheduled work (digests, overdue checks, the morning messages) runs in the one process holding the
   `scheduler` lease; it renews it, and another takes it over when it lapses.
 """
@@ -28,7 +28,8 @@ CREATE TABLE inbox (
     outcome TEXT,
     UNIQUE (channel, update_key)
 );
-CREATE INDEX inbox_waiting ON inbox (channel, chat, ord) WHERE done_at IS NULL;
+CREATE INDEX inbox_waiting ON inbox (channel, chat, ord, id) WHERE done_at IS NULL;
+CREATE INDEX inbox_queue ON inbox (ord, id) WHERE done_at IS NULL;
 CREATE INDEX inbox_done ON inbox (done_at) WHERE done_at IS NOT NULL;
 CREATE TABLE leases (
     name TEXT PRIMARY KEY,
@@ -54,7 +55,8 @@ CREATE TABLE inbox (
     outcome TEXT,
     UNIQUE (channel, update_key)
 );
-CREATE INDEX inbox_waiting ON inbox (channel, chat, ord) WHERE done_at IS NULL;
+CREATE INDEX inbox_waiting ON inbox (channel, chat, ord, id) WHERE done_at IS NULL;
+CREATE INDEX inbox_queue ON inbox (ord, id) WHERE done_at IS NULL;
 CREATE INDEX inbox_done ON inbox (done_at) WHERE done_at IS NOT NULL;
 CREATE TABLE leases (
     name TEXT PRIMARY KEY,
