@@ -27,7 +27,7 @@ from bot.dossiers import PHONE_DAYS
 from bot.httpserver import Guard, Limits
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.inbox import SCHEDULER_EVERY, Dispatch, Inbox, Scheduler, process_id
-from bot.metrics import LAST_DIGEST
+from bot.metrics import INBOX_WAITING, LAST_DIGEST
 from bot.outbox import Pacer
 from bot.roles import Role
 from bot.services import Clock, Services, open_services
@@ -83,6 +83,8 @@ async def observe(context: Ctx) -> None:
         await services.outbox.observe()
         for kind, at in (await services.digest.last_queued()).items():
             LAST_DIGEST.labels(kind).set(at.timestamp())
+        if context.bot_data.inbox is not None:
+            INBOX_WAITING.set(await context.bot_data.inbox.repo.waiting())
     except Busy as exc:
         log.info("metrics: the database is busy (%s); the next round reads them", exc)
 

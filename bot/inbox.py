@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 
+from bot.metrics import SCHEDULER
 from storage.inbox import InboxRepo, InboxRow, LeasesRepo
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ LEASE = timedelta(seconds=30)  # a claim lapses this long after its holder last 
 IDLE_POLL = 1.0  # seconds a worker with nothing to do waits before it looks again (a local call wakes it)
 STOP_GRACE = 10.0  # seconds the updates being answered may take to finish when the process stops
 KEEP = timedelta(days=2)  # answered updates are remembered this long against a repeated call
-SCHEDULER = "scheduler"
+SCHEDULER_LEASE_NAME = "scheduler"
 SCHEDULER_LEASE = timedelta(seconds=40)
 SCHEDULER_EVERY = 15.0  # seconds between a process's tries to take or renew the scheduler lease
 
@@ -204,11 +205,12 @@ class Scheduler:
         """Take or renew the lease; whether this process runs the scheduled work now."""
         now = self.clock()
         try:
-            held = await self.repo.hold(SCHEDULER, self.holder, stamp(now), stamp(now + SCHEDULER_LEASE))
+            held = await self.repo.hold(SCHEDULER_LEASE_NAME, self.holder, stamp(now), stamp(now + SCHEDULER_LEASE))
         except Exception as exc:  # the database is away: no one can tell; this process does not act
             log.warning("scheduler: could not take or renew the lease (%s)", exc)
             held = False
         before, self.leading = self.leading, held
+        SCHEDULER.set(1 if held else 0)
         if held and before is False:
             log.info("scheduler: this process (%s) runs the scheduled work from now", self.holder)
             self.took_over()
@@ -220,5 +222,6 @@ class Scheduler:
         """Give the lease up (the process stops): another takes it at its next try, not after it lapses."""
         if self.leading:
             with contextlib.suppress(Exception):
-                await self.repo.let_go(SCHEDULER, self.holder)
+                await self.repo.let_go(SCHEDULER_LEASE_NAME, self.holder)
         self.leading = None
+        SCHEDULER.set(0)

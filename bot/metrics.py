@@ -47,6 +47,10 @@ LAST_DIGEST = Gauge(
     "phucvu_last_digest_timestamp_seconds", "When the last digest of each kind was queued (Unix time)", ["kind"],
     registry=REGISTRY,
 )  # fmt: skip
+INBOX_WAITING = Gauge(
+    "phucvu_inbox_waiting", "Webhook updates stored and not answered yet (all processes)", registry=REGISTRY
+)
+SCHEDULER = Gauge("phucvu_scheduler_held", "1 while this process runs the scheduled work", registry=REGISTRY)
 CHANNEL_UP = Gauge(
     "phucvu_channel_up", "1 when the channel answered the bot's last request, 0 when it failed", ["channel"],
     registry=REGISTRY,

@@ -92,6 +92,12 @@ async def test_the_webhook_checks_its_secret_and_answers_each_update_once(settin
         inbox = app.bot_data.inbox
         assert inbox is not None and await inbox.repo.waiting() == 0
         assert await inbox.repo.outcomes() == {"answered": 6}
+        for _ in range(100):  # read every 15 s, the first time a second after the start
+            metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            if "phucvu_scheduler_held 1.0" in metrics:
+                break
+            await asyncio.sleep(0.05)
+        assert "phucvu_scheduler_held 1.0" in metrics and "phucvu_inbox_waiting " in metrics
 
 
 async def test_two_processes_answer_one_bot_each_update_once_in_order(
