@@ -80,6 +80,10 @@ POSTGRES_READY = {
     "tests.test_dossiers_storage",
     "tests.test_digest_service",
     "tests.test_inbox_storage",
+    "tests.test_dossier_import_service",
+    "tests.test_procedures_service",
+    "tests.test_ratings_service",
+    "tests.test_dossiers_service",
 }
 
 
