@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 WORKERS = 8  # updates one process answers at once (each of another chat)
 LEASE = timedelta(seconds=30)  # a claim lapses this long after its holder last renewed it
 IDLE_POLL = 1.0  # seconds a worker with nothing to do waits before it looks again (a local call wakes it)
+MAX_ATTEMPTS = 3  # an update whose every answering process died this often is given up (it may be what kills them)
 STOP_GRACE = 10.0  # seconds the updates being answered may take to finish when the process stops
 KEEP = timedelta(days=2)  # answered updates are remembered this long against a repeated call
 SCHEDULER_LEASE_NAME = "scheduler"
@@ -134,6 +135,16 @@ class Inbox:
                     await asyncio.wait_for(self._hints.acquire(), IDLE_POLL)
                 continue
             self._hints.release()  # there may be more: another worker looks too
+            if row.attempts > MAX_ATTEMPTS:
+                log.error(
+                    "inbox: update %s:%s given up: the processes answering it stopped %s times",
+                    row.channel,
+                    row.update_key,
+                    row.attempts - 1,
+                )
+                with contextlib.suppress(Exception):
+                    await self.repo.done(row.id, stamp(self.clock()), "given up")
+                continue
             await self._answer(row)
 
     async def _answer(self, row: InboxRow) -> None:

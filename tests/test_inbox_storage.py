@@ -108,3 +108,33 @@ async def test_the_scheduler_lease_has_one_holder_until_it_lapses(db: Database) 
     assert await leases.hold("scheduler", "p1", T3, "2025-08-04T03:02:00.000000+00:00")
     results = await asyncio.gather(*(leases.hold("other", f"q{n}", T0, T1) for n in range(5)))
     assert sum(results) == 1
+
+
+async def test_an_update_that_kills_every_process_answering_it_is_given_up(db: Database) -> None:
+    """An update whose answering processes all died (three lapsed claims) is recorded as given up, not tried
+    forever, and its chat's next update goes on."""
+    from bot.inbox import MAX_ATTEMPTS, Inbox
+
+    repo = InboxRepo(db)
+    await repo.put("telegram", "1", "A", 1, "{}", T0)
+    await repo.put("telegram", "2", "A", 2, "{}", T0)
+    for n in range(MAX_ATTEMPTS):
+        assert (await repo.claim(["telegram"], f"dead{n}", T0)) is not None
+        assert await repo.sweep(T1) == (1, 0)
+    answered: list[str] = []
+
+    async def dispatch(payload: str) -> None:
+        answered.append(payload)
+
+    from datetime import datetime
+
+    inbox = Inbox(repo, lambda: datetime.fromisoformat(T1), "alive", {"telegram": dispatch}, workers=1)
+    inbox.start()
+    try:
+        for _ in range(100):
+            if await repo.waiting() == 0:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await inbox.stop()
+    assert await repo.outcomes() == {"answered": 1, "given up": 1} and answered == ["{}"]
