@@ -96,8 +96,12 @@ async def leads(context: Ctx) -> bool:
 
 
 async def lead(context: Ctx) -> None:
-    """Job: take or renew the scheduler lease (a process that takes it over from a dead one catches up)."""
+    """Job: take or renew the scheduler lease (a process that takes it over from a dead one catches up); count the
+    processes alive, which share the sending rate."""
     await leads(context)
+    scheduler = context.bot_data.scheduler
+    if scheduler is not None:
+        context.bot_data.services.outbox.pacer.share(await scheduler.processes())
 
 
 async def queue_overdue(context: Ctx) -> None:
@@ -285,7 +289,7 @@ def build_application(
                 jobs.run_once(refresh_menus, 0)
 
         data.scheduler.took_over = catch_up
-        jobs.run_repeating(lead, interval=SCHEDULER_EVERY, first=SCHEDULER_EVERY, name="lead")
+        jobs.run_repeating(lead, interval=SCHEDULER_EVERY, first=0.2, name="lead")
         dispatch: dict[str, Dispatch] = {}
         webhook: TelegramWebhook | None = None
         if telegram and settings.telegram_webhook_url:

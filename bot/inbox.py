@@ -229,8 +229,21 @@ class Scheduler:
             log.warning("scheduler: another process runs the scheduled work now")
         return held
 
+    async def processes(self) -> int:
+        """Renew this process's heartbeat and count the processes alive (at least this one): they share the
+        bot's sending rate."""
+        now = self.clock()
+        try:
+            await self.repo.hold(f"process:{self.holder}", self.holder, stamp(now), stamp(now + SCHEDULER_LEASE))
+            return max(1, await self.repo.alive("process:", stamp(now), stamp(now - timedelta(days=1))))
+        except Exception as exc:
+            log.warning("scheduler: could not count the processes (%s)", exc)
+            return 1
+
     async def let_go(self) -> None:
         """Give the lease up (the process stops): another takes it at its next try, not after it lapses."""
+        with contextlib.suppress(Exception):
+            await self.repo.let_go(f"process:{self.holder}", self.holder)
         if self.leading:
             with contextlib.suppress(Exception):
                 await self.repo.let_go(SCHEDULER_LEASE_NAME, self.holder)

@@ -146,6 +146,18 @@ class Pacer:
         self._recent: deque[float] = deque(maxlen=per_second)
         self._last: dict[Person, float] = {}
 
+    @property
+    def overall(self) -> int:
+        """The sends a second this process allows itself now (its share of `per_second`)."""
+        return self._recent.maxlen or self.per_second
+
+    def share(self, processes: int) -> None:
+        """Take one `processes`-th of the overall rate (the processes draining one outbox share the bot's limit);
+        the limit per chat stays (a chat's messages go one after another anyway)."""
+        share = max(1, self.per_second // max(1, processes))
+        if share != self._recent.maxlen:
+            self._recent = deque(self._recent, maxlen=share)
+
     def chat_delay(self, person: Person) -> float:
         """How long `person`'s chat must wait for its own limit."""
         if person not in self._last:
@@ -155,7 +167,7 @@ class Pacer:
     def delay(self, person: Person) -> float:
         """How long to wait before sending to `person` now."""
         now = self.ticks()
-        full = len(self._recent) == self.per_second
+        full = len(self._recent) == self._recent.maxlen
         overall = 1.0 + self.margin - (now - self._recent[0]) if full else 0.0
         return max(0.0, overall, self.chat_delay(person))
 

@@ -162,6 +162,14 @@ class LeasesRepo:
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE leases SET until = '' WHERE name = ? AND holder = ?", (name, holder))
 
+    async def alive(self, prefix: str, now: str, forget_before: str) -> int:
+        """How many leases named `prefix…` are held now (the processes' heartbeats); those lapsed before
+        `forget_before` are deleted."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM leases WHERE name LIKE ? AND until < ?", (f"{prefix}%", forget_before))
+        row = await self.db.fetchone("SELECT count(*) FROM leases WHERE name LIKE ? AND until > ?", (f"{prefix}%", now))
+        return int(row[0]) if row else 0
+
     async def holder(self, name: str, now: str) -> str | None:
         """Who holds `name` now, if anyone."""
         row = await self.db.fetchone("SELECT holder FROM leases WHERE name = ? AND until > ?", (name, now))

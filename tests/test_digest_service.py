@@ -413,6 +413,29 @@ async def test_the_pacer_keeps_telegrams_limits() -> None:
     assert waits == [pytest.approx(1.05), pytest.approx(0.8)]
 
 
+async def test_processes_draining_one_outbox_share_the_rate() -> None:
+    """Three processes alive: each allows itself 10 sends a second; back to one, 30 again."""
+    ticks, waits = [0.0], []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        ticks[0] += seconds
+
+    pacer = Pacer(ticks=lambda: ticks[0], sleep=sleep)
+    pacer.share(3)
+    assert pacer.overall == 10
+    for n in range(10):
+        await pacer.wait(Person("telegram", str(n)))
+    assert waits == []
+    await pacer.wait(Person("telegram", "10"))  # the 11th within the second waits
+    assert waits == [pytest.approx(1.05)]
+    pacer.share(1)
+    assert pacer.overall == 30
+    for n in range(11, 31):  # room for 20 more within the next second
+        await pacer.wait(Person("telegram", str(n)))
+    assert len(waits) == 1
+
+
 async def test_a_digest_not_sent_on_its_day_expires(digest: DigestService, db: Database) -> None:
     outbox = OutboxRepo(db)
     assert await digest.queue_due(MORNING) == 6  # three leaders: the daily and the weekly (nothing sent: a crash)

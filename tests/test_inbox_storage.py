@@ -138,3 +138,13 @@ async def test_an_update_that_kills_every_process_answering_it_is_given_up(db: D
     finally:
         await inbox.stop()
     assert await repo.outcomes() == {"answered": 1, "given up": 1} and answered == ["{}"]
+
+
+async def test_the_processes_alive_are_counted_by_their_heartbeats(db: Database) -> None:
+    leases = LeasesRepo(db)
+    for n, until in enumerate([T2, T2, T1]):
+        assert await leases.hold(f"process:p{n}", f"p{n}", T0, until)
+    assert await leases.hold("scheduler", "p0", T0, T2)
+    assert await leases.alive("process:", T1, T0) == 2  # p2's lapsed at T1; the scheduler is no process
+    assert await leases.alive("process:", T1, T2) == 2  # p2's, lapsed before T2, forgotten
+    assert await leases.holder("process:p2", T0) is None

@@ -134,6 +134,8 @@ async def test_two_processes_answer_one_bot_each_update_once_in_order(
             await until(lambda: all(s is not None and s.leading is not None for s in both))
             leaders = [s for s in both if s is not None and s.leading]
             assert len(leaders) == 1
+            pacers = [first.bot_data.services.outbox.pacer, second.bot_data.services.outbox.pacer]
+            await until(lambda: [p.overall for p in pacers] == [15, 15])  # they share Telegram's 30 a second
             leader_app = first if leaders[0] is first.bot_data.scheduler else second
             other = second if leader_app is first else first
         if leader_app is second:  # the inner one stopped: the outer takes the work over
