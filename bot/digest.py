@@ -384,7 +384,7 @@ class DigestService:
         current, before = await self._totals(codes, period), await self._totals(codes, previous)
         this_month, last_month = await self._totals(codes, month), await self._totals(codes, month_previous)
         busy = await self.repo.received(codes, self._instant(staffing.start), self._instant(staffing.end))
-        unfinished = await self.repo.unfinished(self._instant(day))
+        unfinished = await self.repo.unfinished(self._instant(day), codes)
         if as_of_day:
             overdue = await self.repo.overdue_as_of(self._instant(day))
         else:
@@ -392,7 +392,7 @@ class DigestService:
         staff = await self.repo.desk_staff()
         start, end = self._instant(period.start), self._instant(period.end)
         online = await self.repo.online(codes, start, end)
-        closed = await self.repo.closed(start, end)
+        closed = await self.repo.closed(start, end, codes)
         rated = await self.repo.ratings(start, end)
         figures = tuple(
             CommuneFigures(

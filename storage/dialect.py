@@ -10,7 +10,8 @@ rewritten:
 - `substr(x, -N)` → `right(x, N)`;
 - `a IS NOT b` (a row too) → `a IS DISTINCT FROM b` (`IS NOT NULL` stays);
 - SQLite's scalar `min(a, b)`, `max(a, b)` → `least(a, b)`, `greatest(a, b)` (the aggregates stay);
-- `json_each(?) c` → `json_array_elements_text(CAST(? AS json)) AS c(value)`; the index hint `+column` → `column`.
+- `json_each(?) c` → `json_values(CAST(? AS json)) AS c(value)` (m0026: `json_array_elements_text` with a
+  truer row estimate); the index hint `+column` → `column`.
 
 The schema gives PostgreSQL what else the SQL calls: `sum(boolean)` (a count of the rows where it holds) and
 `date(text, text)` (a stored time's day, moved by SQLite's modifier such as `+420 minutes`).
@@ -93,9 +94,7 @@ def to_postgres(sql: str) -> str:
                 text = pattern.sub(replacement, text)
         out.append(text)
     rewritten = _scalar_min_max("".join(out))
-    rewritten = _JSON_EACH.sub(
-        lambda m: f"json_array_elements_text(CAST(? AS json)) AS {m.group(1) or 'j'}(value)", rewritten
-    )
+    rewritten = _JSON_EACH.sub(lambda m: f"json_values(CAST(? AS json)) AS {m.group(1) or 'j'}(value)", rewritten)
     rewritten = _INDEX_HINT.sub("", rewritten)
     if _INSERT_OR_IGNORE.search(rewritten):
         rewritten = _INSERT_OR_IGNORE.sub("INSERT INTO", rewritten, count=1)

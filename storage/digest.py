@@ -70,15 +70,15 @@ class DigestRepo:
         )
         return {str(row[0]): Finished(int(row[1]), int(row[2]), int(row[3] or 0)) for row in rows}
 
-    async def unfinished(self, due_before: str) -> dict[str, tuple[int, int, int]]:
-        """Per commune, in one pass over the unfinished dossiers: (open now, of those overdue — due before
-        `due_before`, today's first instant —, waiting on the applicant). `+commune_code` keeps SQLite on the
-        partial index of unfinished dossiers rather than walking every dossier in commune order."""
+    async def unfinished(self, due_before: str, communes: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+        """Per commune of `communes`, in one pass over their unfinished dossiers (`dossiers_open_commune`): (open
+        now, of those overdue — due before `due_before`, today's first instant —, waiting on the applicant)."""
         due = DUE.format(r="")
         rows = await self.db.fetchall(
             f"SELECT commune_code, sum(status IN ({OPEN})), sum(status IN ({OPEN}) AND {due} < ?),"
-            f" sum(status IN ({WAITING})) FROM dossiers WHERE done_at IS NULL GROUP BY +commune_code",
-            (due_before,),
+            f" sum(status IN ({WAITING})) FROM dossiers WHERE done_at IS NULL"
+            " AND commune_code IN (SELECT value FROM json_each(?)) GROUP BY commune_code",
+            (due_before, _json(communes)),
         )
         return {str(row[0]): (int(row[1] or 0), int(row[2] or 0), int(row[3] or 0)) for row in rows}
 
@@ -91,13 +91,15 @@ class DigestRepo:
         )
         return {str(row[0]): int(row[1]) for row in rows if row[1]}
 
-    async def closed(self, start: str, end: str) -> dict[tuple[str, int], int]:
-        """Dossiers withdrawn (7) or not received (3) in [start, end) and still so, per (commune, status)."""
+    async def closed(self, start: str, end: str, communes: Sequence[str]) -> dict[tuple[str, int], int]:
+        """Dossiers of `communes` withdrawn (7) or not received (3) in [start, end) and still so, per (commune,
+        status)."""
         rows = await self.db.fetchall(
-            "SELECT d.commune_code, d.status, count(*) FROM dossiers d WHERE d.status IN (3, 7) AND EXISTS"
+            "SELECT d.commune_code, d.status, count(*) FROM dossiers d WHERE d.status IN (3, 7)"
+            " AND d.commune_code IN (SELECT value FROM json_each(?)) AND EXISTS"
             " (SELECT 1 FROM dossier_history h WHERE h.dossier_id = d.id AND h.status = d.status"
             " AND h.at >= ? AND h.at < ?) GROUP BY d.commune_code, d.status",
-            (start, end),
+            (_json(communes), start, end),
         )
         return {(str(row[0]), int(row[1])): int(row[2]) for row in rows}
 
@@ -111,11 +113,11 @@ class DigestRepo:
         return {(str(row[0]), int(row[1])): int(row[2]) for row in rows}
 
     async def overdue_procedures(self, due_before: str, communes: Sequence[str], limit: int) -> list[tuple[str, int]]:
-        """The procedures with most overdue dossiers now (in `communes`), most first. `+commune_code` keeps SQLite
-        on the partial index of open dossiers (the communes' index would read every dossier of each)."""
+        """The procedures with most overdue dossiers now (in `communes`, through `dossiers_open_commune`), most
+        first."""
         rows = await self.db.fetchall(
             f"SELECT procedure_name, count(*) FROM dossiers WHERE done_at IS NULL AND {DUE.format(r='')} < ?"
-            f" AND status IN ({OPEN}) AND +commune_code IN (SELECT value FROM json_each(?))"
+            f" AND status IN ({OPEN}) AND commune_code IN (SELECT value FROM json_each(?))"
             " GROUP BY procedure_name ORDER BY count(*) DESC, procedure_name LIMIT ?",
             (due_before, _json(communes), limit),
         )
