@@ -1,4 +1,4 @@
-"""The repositories' SQL, written for SQLite, as PostgreSQL takes it (issue 17, under way).
+"""The repositories' SQL, written for SQLite, as PostgreSQL takes it (issue 17).
 
 `to_postgres(sql)` rewrites what differs and `bind(sql, params)` also numbers the parameters (`?` in order, `:name`
 by name) as asyncpg's `$1`, `$2`… Both skip string literals (`'status:' || id` holds no parameter). What is
