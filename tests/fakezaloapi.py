@@ -60,6 +60,7 @@ class FakeZaloAPI:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.images: dict[str, bytes] = {}  # what `host_image` serves
+        self._holds: dict[str, deque[tuple[asyncio.Event, asyncio.Event]]] = {}
 
     async def __aenter__(self) -> Self:
         app = web.Application()
@@ -121,6 +122,13 @@ class FakeZaloAPI:
         """What arrives for content the platform does not pass on (or from a protected user)."""
         self.push(self.update(user, "message.unsupported.received"))
 
+    def hold_next(self, method: str) -> tuple[asyncio.Event, asyncio.Event]:
+        """Keep the next call of `method` unanswered: the first event is set when it arrives, the caller sets the
+        second to let it be handled (and recorded)."""
+        arrived, release = asyncio.Event(), asyncio.Event()
+        self._holds.setdefault(method, deque()).append((arrived, release))
+        return arrived, release
+
     def fail_next(self, method: str, status: int, *, count: int = 1, retry_after: int | None = None) -> None:
         """The next `count` calls of `method` fail with `status` (429 "Quota exceeded", 5xx, …)."""
         description = {429: "Quota exceeded", 500: "Internal Server Error", 502: "Bad Gateway"}.get(status, "Error")
@@ -178,6 +186,10 @@ class FakeZaloAPI:
                 params.update(await request.post())
         if request.match_info["token"] != self.token:
             return self._error(method, params, 401, "Unauthorized")
+        if self._holds.get(method):
+            arrived, release = self._holds[method].popleft()
+            arrived.set()
+            await release.wait()
         failures = self._failures.get(method)
         if failures:
             status, description, retry_after = failures.popleft()
