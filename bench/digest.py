@@ -12,6 +12,7 @@ import asyncio
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -69,36 +70,43 @@ async def load_nation(services: Any) -> Nation:
     return nation
 
 
-async def build_national(path: Path) -> int:
-    """NATIONAL_ROWS demo dossiers over all units (a year at about 250 a month per unit), codes made unique per
-    unit."""
+def national_batches(units: list[Any], rows: int) -> Iterator[list[Any]]:
+    """`rows` demo dossiers over `units` (about two years at the demo's ward volume), codes made unique per unit,
+    50 units at a time."""
     from bot.demo import generate
     from bot.dossiers import code_key
-    from bot.services import open_services
 
-    services = await open_services(Settings(db_path=path), lambda: NOW)
-    nation = await load_nation(services)
-    units = sorted(nation.communes.values(), key=lambda c: c.code)
-    per_unit = NATIONAL_ROWS // len(units) + 200  # a few units receive less than the average
+    per_unit = rows // len(units) + 200  # a few units receive less than the average
     written = 0
     for start in range(0, len(units), 50):
         chunk = [_as_xa(unit) for unit in units[start : start + 50]]  # the demo's ward volume is Lạng Sơn's
-        rows = generate(chunk, NOW, seed=start, days=760)
         by_unit: dict[str, list[Any]] = {}
-        for row in rows:
+        for row in generate(chunk, NOW, seed=start, days=760):
             by_unit.setdefault(row.commune_code, []).append(row)
         batch = []
         for unit_rows in by_unit.values():
             for row in sorted(unit_rows, key=lambda r: r.received_at)[-per_unit:]:
                 code = f"{row.commune_code}.{row.code.split('.', 2)[2]}"
                 batch.append(row._replace(code=code, code_key=code_key(code)))
-        batch = batch[: NATIONAL_ROWS - written]
+        batch = batch[: rows - written]
+        written += len(batch)
+        yield batch
+        if written >= rows:
+            return
+
+
+async def build_national(path: Path) -> int:
+    """NATIONAL_ROWS demo dossiers over all units of the country."""
+    from bot.services import open_services
+
+    services = await open_services(Settings(db_path=path), lambda: NOW)
+    nation = await load_nation(services)
+    written = 0
+    for batch in national_batches(sorted(nation.communes.values(), key=lambda c: c.code), NATIONAL_ROWS):
         for offset in range(0, len(batch), BATCH):
             await services.dossiers.apply(batch[offset : offset + BATCH], "bench", NOW)
         written += len(batch)
         print(f"  {written:,} dossiers", file=sys.stderr)
-        if written >= NATIONAL_ROWS:
-            break
     count = await services.dossiers.count()
     await services.db.close()
     return count

@@ -39,12 +39,12 @@ async def build(path: Path, count: int) -> None:
     await services.db.close()
 
 
-async def lookups(path: Path, rounds: int = 20_000) -> dict[str, float]:
+async def lookups(settings: Settings, rounds: int = 20_000) -> dict[str, float]:
     """In this (fresh) process: p50/p99 of `DossierService.lookup` for known and unknown codes; peak RSS."""
     from bot.people import Person
     from bot.services import open_services
 
-    services = await open_services(Settings(db_path=path), lambda: NOW)
+    services = await open_services(settings, lambda: NOW)
     keys = [row[0] for row in await services.db.fetchall("SELECT code FROM dossiers ORDER BY random() LIMIT 5000")]
     rng = random.Random(3)
     samples = []
@@ -106,7 +106,7 @@ def main() -> None:
     count = int(args[0]) if args else 1_000_000
     path = OUT / f"dossiers-{count}.db"
     if "--lookups" in sys.argv:
-        print(json.dumps(asyncio.run(lookups(path))))
+        print(json.dumps(asyncio.run(lookups(Settings(db_path=path)))))
         return
     if not path.exists():
         OUT.mkdir(exist_ok=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -32,8 +31,8 @@ from typing import Any
 
 import asyncpg
 
-from bench.digest import BATCH, DAY, NOW, Nation, _as_xa, load_nation
-from bench.dossiers import peak_rss_mb
+from bench.digest import BATCH, DAY, NOW, Nation, load_nation, national_batches
+from bench.dossiers import lookups, peak_rss_mb
 from bot.config import Settings
 
 SERVER = os.environ.get("PHUCVU_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -44,8 +43,6 @@ ROUNDS = 5
 
 async def build(rows: int, rebuild: bool) -> dict[str, float]:
     """Create and fill the national database unless it holds `rows` dossiers already; the import's speed."""
-    from bot.demo import generate
-    from bot.dossiers import code_key
     from bot.services import open_services
 
     admin = await asyncpg.connect(SERVER)
@@ -66,20 +63,8 @@ async def build(rows: int, rebuild: bool) -> dict[str, float]:
     services = await open_services(Settings(database_url=URL), lambda: NOW)
     try:
         nation = await load_nation(services)
-        units = sorted(nation.communes.values(), key=lambda c: c.code)
-        per_unit = rows // len(units) + 200  # a few units receive less than the average
         written, applying = 0, 0.0
-        for start in range(0, len(units), 50):
-            chunk = [_as_xa(unit) for unit in units[start : start + 50]]  # the demo's ward volume is Lạng Sơn's
-            by_unit: dict[str, list[Any]] = {}
-            for row in generate(chunk, NOW, seed=start, days=760):
-                by_unit.setdefault(row.commune_code, []).append(row)
-            batch = []
-            for unit_rows in by_unit.values():
-                for row in sorted(unit_rows, key=lambda r: r.received_at)[-per_unit:]:
-                    code = f"{row.commune_code}.{row.code.split('.', 2)[2]}"
-                    batch.append(row._replace(code=code, code_key=code_key(code)))
-            batch = batch[: rows - written]
+        for batch in national_batches(sorted(nation.communes.values(), key=lambda c: c.code), rows):
             for offset in range(0, len(batch), BATCH):
                 began = time.perf_counter()
                 await services.dossiers.apply(batch[offset : offset + BATCH], "bench", NOW)
@@ -88,9 +73,6 @@ async def build(rows: int, rebuild: bool) -> dict[str, float]:
             async with services.db.transaction() as conn:  # what autovacuum does (this machine's server has it off)
                 await conn.execute("ANALYZE dossiers, dossier_history")
             print(f"  {written:,} dossiers, {written / applying:,.0f} rows/s in apply", file=sys.stderr, flush=True)
-            if written >= rows:
-                break
-        await services.db.fetchone("SELECT 1")
     finally:
         await services.db.close()
     conn = await asyncpg.connect(URL)
@@ -100,34 +82,6 @@ async def build(rows: int, rebuild: bool) -> dict[str, float]:
     finally:
         await conn.close()
     return {"dossiers": float(written), "import_rows_per_s": written / applying, "database_gb": size / 1e9}
-
-
-async def lookups(rounds: int = 20_000) -> dict[str, float]:
-    """p50/p99 of `DossierService.lookup` over the national database, known and unknown codes."""
-    from bot.people import Person
-    from bot.services import open_services
-
-    services = await open_services(Settings(database_url=URL), lambda: NOW)
-    try:
-        sample = "SELECT code FROM dossiers TABLESAMPLE SYSTEM (0.1) LIMIT 5000"
-        keys = [row[0] for row in await services.db.fetchall(sample)]
-        rng = random.Random(3)
-        samples = []
-        for i in range(rounds):
-            code = rng.choice(keys) if i % 10 else f"000.99.37.H37-260101-{i:04d}"
-            person = Person("bench", str(i))  # a new person each time: the enumeration limit is not measured
-            start = time.perf_counter()
-            await services.dossiers.lookup(person, code, NOW)
-            samples.append((time.perf_counter() - start) * 1000)
-    finally:
-        await services.db.close()
-    samples.sort()
-    return {
-        "lookups": float(rounds),
-        "p50_ms": statistics.median(samples),
-        "p99_ms": samples[int(len(samples) * 0.99)],
-        "peak_rss_mb": peak_rss_mb(),
-    }
 
 
 async def digest(scope: str, rounds: int = ROUNDS, day: date = DAY) -> dict[str, float]:
@@ -183,7 +137,7 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     if args and args[0] in ("lookup", "province", "nation"):  # one measurement, in its own process
         step = args[0]
-        result = asyncio.run(lookups() if step == "lookup" else digest(step))
+        result = asyncio.run(lookups(Settings(database_url=URL)) if step == "lookup" else digest(step))
         show(f"national {step}", result)
         return
     rows = int(args[0]) if args else 10_000_000

@@ -14,9 +14,10 @@ CREATE INDEX dossiers_open_commune ON dossiers (commune_code) WHERE done_at IS N
 CREATE INDEX dossiers_closed_commune ON dossiers (commune_code) WHERE status IN (3, 7);
 """
 
-POSTGRES = """
-CREATE INDEX dossiers_open_commune ON dossiers (commune_code) WHERE done_at IS NULL;
-CREATE INDEX dossiers_closed_commune ON dossiers (commune_code) WHERE status IN (3, 7);
+POSTGRES = (
+    SQL
+    + """
 CREATE FUNCTION json_values(list json) RETURNS SETOF text LANGUAGE sql VOLATILE ROWS 1000
 AS $$ SELECT json_array_elements_text(list) $$;
 """
+)
