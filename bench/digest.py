@@ -112,35 +112,42 @@ async def build_national(path: Path) -> int:
     return count
 
 
+async def whole_country(db: Any) -> Any:
+    """What the digest reads of a centre service, for every unit in the database: the country as one province."""
+    nation = Nation()
+    for row in await db.fetchall("SELECT * FROM communes"):
+        nation.communes[row["code"]] = type("Unit", (), dict(row))()
+    nation.province = type("Country", (), {"name": "Việt Nam"})()
+    return type("Centres", (), {"directory": nation})()
+
+
+def digest_service(services: Any, centres: Any) -> Any:
+    """The digest service over `centres` (a province's, or `whole_country`)."""
+    from bot.digest import DigestService
+    from storage.digest import DigestRepo
+    from storage.people import PeopleRepo
+    from storage.reports import ReportsRepo
+
+    db, settings = services.db, services.settings
+    return DigestService(
+        DigestRepo(db), ReportsRepo(db), PeopleRepo(db), centres, settings.timezone, settings.digest_time
+    )
+
+
 def _as_xa(unit: Any) -> Any:
     return replace(unit, kind="xa")
 
 
 async def measure(path: Path, national: bool, rounds: int) -> dict[str, float]:
     """Median and worst `build` time (warm), the text and chart on top, peak RSS."""
-    from bot.digest import DigestService
     from bot.i18n import translator
     from bot.services import open_services
-    from storage.digest import DigestRepo
-    from storage.people import PeopleRepo
-    from storage.reports import ReportsRepo
 
     services = await open_services(Settings(db_path=path), lambda: NOW)
     centres: Any = services.centres
     if national:
-        nation = Nation()
-        for row in await services.db.fetchall("SELECT * FROM communes"):
-            nation.communes[row["code"]] = type("Unit", (), dict(row))()
-        nation.province = type("Country", (), {"name": "Việt Nam"})()
-        centres = type("Centres", (), {"directory": nation})()
-    digest = DigestService(
-        DigestRepo(services.db),
-        ReportsRepo(services.db),
-        PeopleRepo(services.db),
-        centres,
-        services.settings.timezone,
-        services.settings.digest_time,
-    )
+        centres = await whole_country(services.db)
+    digest = digest_service(services, centres)
     await digest.build(DAY)  # warm the page cache
     times = []
     for _ in range(rounds):

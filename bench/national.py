@@ -31,7 +31,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.digest import BATCH, DAY, NOW, Nation, load_nation, national_batches
+from bench.digest import BATCH, DAY, NOW, digest_service, load_nation, national_batches, whole_country
 from bench.dossiers import lookups, peak_rss_mb
 from bot.config import Settings
 
@@ -87,32 +87,17 @@ async def build(rows: int, rebuild: bool) -> dict[str, float]:
 async def digest(scope: str, rounds: int = ROUNDS, day: date = DAY) -> dict[str, float]:
     """`DigestService.build` for Lạng Sơn (`province`) or the whole country (`nation`) on the national data."""
     from bot.centres import CentreService
-    from bot.digest import DigestService
     from bot.services import open_services
     from storage.centres import CentresRepo
-    from storage.digest import DigestRepo
-    from storage.people import PeopleRepo
-    from storage.reports import ReportsRepo
 
     services = await open_services(Settings(database_url=URL), lambda: NOW)
     try:
         centres: Any
         if scope == "nation":
-            nation = Nation()
-            for row in await services.db.fetchall("SELECT * FROM communes"):
-                nation.communes[row["code"]] = type("Unit", (), dict(row))()
-            nation.province = type("Country", (), {"name": "Việt Nam"})()
-            centres = type("Centres", (), {"directory": nation})()
+            centres = await whole_country(services.db)
         else:
             centres = await CentreService.create(CentresRepo(services.db), 20)
-        service = DigestService(
-            DigestRepo(services.db),
-            ReportsRepo(services.db),
-            PeopleRepo(services.db),
-            centres,
-            services.settings.timezone,
-            services.settings.digest_time,
-        )
+        service = digest_service(services, centres)
         await service.build(day)  # warm the caches
         times = []
         for _ in range(rounds):
