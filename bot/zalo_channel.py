@@ -13,7 +13,6 @@ import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -285,7 +284,7 @@ class ZaloChannel:
             return web.json_response({"ok": True})
         if self.inbox is not None:
             key = update.message_id or hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-            when = update.date or datetime.now(UTC)  # a message's own time orders its chat's updates
+            when = update.date or self.chat.services.clock()  # a message's own time orders its chat's updates
             try:
                 await self.inbox.put(CHANNEL, key, update.user_id, int(when.timestamp() * 1000), json.dumps(body))
             except Exception:  # not stored: Zalo calls again
