@@ -254,7 +254,10 @@ def build_application(
         # Fixed names, replaced on every start: the outbox is drained at start (messages left by a crash or by
         # an import in another process) and then every OUTBOX_INTERVAL seconds.
         for job in (
-            jobs.get_jobs_by_name("outbox") + jobs.get_jobs_by_name("overdue") + jobs.get_jobs_by_name("observe")
+            jobs.get_jobs_by_name("outbox")
+            + jobs.get_jobs_by_name("overdue")
+            + jobs.get_jobs_by_name("observe")
+            + jobs.get_jobs_by_name("lead")
         ):
             job.schedule_removal()
         # `first` is counted from now, and the scheduler starts a moment later: 0 would be a missed run.
