@@ -73,6 +73,15 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
+async def answers(db: Store) -> bool:
+    """Whether a database answers a query (`ping` of either database, for `/healthz`)."""
+    try:
+        await db.fetchone("SELECT 1")
+    except Exception:
+        return False
+    return True
+
+
 class Busy(Exception):
     """Another writer held the database longer than the busy timeout: try again later."""
 
@@ -114,11 +123,7 @@ class Database:
 
     async def ping(self) -> bool:
         """Whether the database answers a query."""
-        try:
-            await self.fetchone("SELECT 1")
-        except Exception:
-            return False
-        return True
+        return await answers(self)
 
     async def close(self) -> None:
         """Close the connections."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 
-from storage.db import Migration, discover_migrations
+from storage.db import Migration, answers, discover_migrations
 from storage.dialect import bind
 
 MIGRATION_LOCK = 7_201_716  # pg_advisory_lock key of the migration run ("phục vụ", on a phone keypad, near enough)
@@ -105,11 +105,7 @@ class PgDatabase:
 
     async def ping(self) -> bool:
         """Whether the database answers a query."""
-        try:
-            await self.fetchone("SELECT 1")
-        except Exception:
-            return False
-        return True
+        return await answers(self)
 
     async def fetchall(self, sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> list[Any]:
         """Run a read query and return every row (asyncpg's records answer by position and by name)."""
